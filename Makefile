@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#
+# qlb top-level build. Everything goes to build/. `make help` lists targets.
+# Each area adds its own rules in a small *.mk beside its sources; this file
+# holds the variables and the common rules they use.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH:= $(shell $(CC) -print-multiarch 2>/dev/null)
+V        ?= 0
+WERROR   ?= 0
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+# ---- flags ---------------------------------------------------------------
+WARN     := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -D_GNU_SOURCE -Iinclude -Ictl -I$(BUILD)/skel -fno-strict-aliasing
+LDLIBS_BPF := $(shell pkg-config --libs libxdp libbpf 2>/dev/null || echo -lxdp -lbpf) -lelf -lz
+LDLIBS_CTL := $(LDLIBS_BPF) -lyaml
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
+	-D__TARGET_ARCH_$(ARCH) -Iinclude -I/usr/include/$(MULTIARCH)
+
+# ---- sources ---------------------------------------------------------------
+BPF_SRCS  := $(wildcard xdp/*.bpf.c reuseport/*.bpf.c tests/bpf/*.bpf.c bench/*.bpf.c)
+BPF_OBJS  := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SRCS)))
+SKELS     := $(patsubst %.bpf.c,$(BUILD)/skel/%.skel.h,$(notdir $(BPF_SRCS)))
+LIB_SRCS  := $(wildcard ctl/lib/*.c)
+LIB_OBJS  := $(patsubst ctl/lib/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS))
+CTL_SRCS  := $(filter-out ctl/qlbctl.c,$(wildcard ctl/*.c))
+CTL_OBJS  := $(patsubst ctl/%.c,$(BUILD)/obj/ctl/%.o,$(CTL_SRCS))
+ECHO_SRCS := $(wildcard ctl/echo/*.c)
+HEADERS   := $(wildcard include/qlb/*.h ctl/*.h ctl/lib/*.h xdp/*.h reuseport/*.h)
+LIBQLB_SO := $(BUILD)/libqlb.so.0
+PUB_HDRS  := include/qlb/libqlb.h include/qlb/cid.h include/qlb/compat.h $(wildcard include/qlb/aes.h)
+
+vpath %.bpf.c xdp reuseport tests/bpf bench
+
+.PHONY: all deps test check bench info install uninstall clean help fuzz demo format
+all: $(BUILD)/qlbctl $(BUILD)/libqlb.a $(BUILD)/libqlb.so $(BUILD)/qlb-echo $(BPF_OBJS) $(SKELS)
+
+# ---- BPF -------------------------------------------------------------------
+$(BUILD)/bpf/%.bpf.o: %.bpf.c $(HEADERS) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+# ---- libqlb ------------------------------------------------------------------
+$(BUILD)/obj/lib/%.o: ctl/lib/%.c $(HEADERS) | $(BUILD)/obj/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DQLB_BUILDING_LIB -c $< -o $@
+
+$(BUILD)/libqlb.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBQLB_SO): $(LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libqlb.so.0 -o $@ $^
+
+$(BUILD)/libqlb.so: $(LIBQLB_SO)
+	$(Q)ln -sf libqlb.so.0 $@
+
+# ---- qlbctl ------------------------------------------------------------------
+$(BUILD)/obj/ctl/%.o: ctl/%.c $(HEADERS) $(SKELS) | $(BUILD)/obj/ctl
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libqlbctl.a: $(CTL_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/qlbctl: $(BUILD)/obj/ctl/qlbctl.o $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CTL)
+
+$(BUILD)/qlb-echo: $(ECHO_SRCS) $(BUILD)/libqlb.a $(HEADERS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(ECHO_SRCS) $(BUILD)/libqlb.a
+
+$(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj/lib $(BUILD)/obj/ctl $(BUILD)/tests $(BUILD)/bench:
+	$(Q)mkdir -p $@
+
+# ---- areas -------------------------------------------------------------------
+# tests/tests.mk, bench/bench.mk, examples/examples.mk add their own rules.
+-include $(wildcard tests/*.mk bench/*.mk examples/*.mk)
+
+# ---- top-level targets ---------------------------------------------------
+deps:
+	$(Q)./deploy/install-deps.sh
+
+test: all $(TEST_BINS)
+	$(Q)./tests/run.sh
+
+check:
+	$(Q)$(MAKE) --no-print-directory WERROR=1 all $(TEST_BINS)
+	$(Q)./tests/check.sh
+
+bench: all $(BENCH_BINS)
+	$(Q)./bench/run.sh
+
+info: $(BPF_OBJS)
+	$(Q)./tests/info.sh $(BPF_OBJS)
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/qlb $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/lib/qlb
+	install -m 0755 $(BUILD)/qlbctl $(BUILD)/qlb-echo $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(BUILD)/libqlb.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(LIBQLB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libqlb.so.0 $(DESTDIR)$(PREFIX)/lib/libqlb.so
+	install -m 0644 $(PUB_HDRS) $(DESTDIR)$(PREFIX)/include/qlb/
+	sed 's|@PREFIX@|$(PREFIX)|g' deploy/libqlb.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libqlb.pc
+	[ ! -f docs/qlbctl.8 ] || install -m 0644 docs/qlbctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/qlbctl $(DESTDIR)$(PREFIX)/sbin/qlb-echo \
+		$(DESTDIR)$(PREFIX)/lib/libqlb.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/libqlb.pc \
+		$(DESTDIR)$(PREFIX)/share/man/man8/qlbctl.8
+	rm -rf $(DESTDIR)$(PREFIX)/include/qlb
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo 'qlb targets:'
+	@echo '  make            build qlbctl, qlb-echo, libqlb (.a/.so), BPF objects and skeletons into build/'
+	@echo '  make deps       install missing Debian packages (apt-get); nothing when all is there'
+	@echo '  make test       build and run every test (unit, BPF fixtures, netns, end to end)'
+	@echo '  make check      -Werror build, clang-format, verifier load of every BPF object, sanitizers'
+	@echo '  make bench      print benchmark figures (never fails on a time)'
+	@echo '  make demo       a whole fleet in network namespaces with a real QUIC client'
+	@echo '  make fuzz       long fuzzing runs'
+	@echo '  make info       verifier instruction counts and stack use of every BPF program'
+	@echo '  make install    PREFIX=$(PREFIX) DESTDIR=: qlbctl, libqlb, headers, libqlb.pc'
+	@echo '  make clean      remove build/'
+	@echo 'Variables: V=1 (show commands), WERROR=1, CC, CLANG, BPFTOOL, PREFIX, DESTDIR'

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* What every qlbctl command shares: global flags, errors, JSON output. */
+#ifndef QLB_CTL_COMMON_H
+#define QLB_CTL_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes of every command. */
+#define QLB_EXIT_OK 0
+#define QLB_EXIT_ERR 1
+#define QLB_EXIT_USAGE 2
+
+extern bool qlb_json;		/* -j: every output is JSON */
+extern bool qlb_pretty;		/* -p: pretty JSON */
+extern int qlb_verbose;		/* -v: libbpf's log and more detail */
+
+/*
+ * qlb_err() - report an error. Plain: "qlbctl: MESSAGE" on stderr.
+ * With -j: {"error":"MESSAGE"} on stdout, so scripts parse one stream.
+ */
+void qlb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "qlbctl: MESSAGE" to stderr in every mode (usage, warnings). */
+void qlb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse hex (even length, no prefix) into @out, at most @max bytes.
+ * Return: bytes written, or -1 when malformed or too long. */
+int qlb_parse_hex(const char *s, uint8_t *out, size_t max);
+
+/* Lower-case hex of @len bytes into @buf (2*len+1 bytes). */
+char *qlb_hex(const uint8_t *b, size_t len, char *buf);
+
+/* Minimal JSON writer: one object or array at a time on a FILE. */
+struct qlb_json_w {
+	FILE *f;
+	int depth;
+	bool first[16];
+	bool pretty;
+};
+
+void jw_init(struct qlb_json_w *w, FILE *f);
+void jw_obj_open(struct qlb_json_w *w, const char *key);   /* key NULL in arrays/top */
+void jw_obj_close(struct qlb_json_w *w);
+void jw_arr_open(struct qlb_json_w *w, const char *key);
+void jw_arr_close(struct qlb_json_w *w);
+void jw_str(struct qlb_json_w *w, const char *key, const char *val); /* val NULL = null */
+void jw_int(struct qlb_json_w *w, const char *key, long long val);
+void jw_uint(struct qlb_json_w *w, const char *key, unsigned long long val);
+void jw_bool(struct qlb_json_w *w, const char *key, bool val);
+void jw_null(struct qlb_json_w *w, const char *key);
+void jw_double(struct qlb_json_w *w, const char *key, double val);
+/* Ends the top-level value with a newline. */
+void jw_end(struct qlb_json_w *w);
+
+/* Command entry points: argv[0] is the command's own name. */
+int cmd_cid(int argc, char **argv);	/* ctl/cmd_cid.c */
+int cmd_validate(int argc, char **argv);	/* ctl/cmd_validate.c */
+int cmd_lb(int argc, char **argv);	/* ctl/lb.c */
+int cmd_trace(int argc, char **argv);	/* ctl/trace.c */
+int cmd_agent(int argc, char **argv);	/* ctl/agent.c */
+int cmd_rotate(int argc, char **argv);	/* ctl/rotate.c */
+
+#endif /* QLB_CTL_COMMON_H */

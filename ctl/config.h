@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The qlb YAML configuration as plain C structs. One schema serves the LB
+ * node (quic_lb, lb, hosts) and the host agent (quic_lb, hosts, host); see
+ * docs/config.md. qlb_config_load() parses and validates a file whole and
+ * touches nothing outside the struct it fills.
+ */
+#ifndef QLB_CTL_CONFIG_H
+#define QLB_CTL_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <limits.h>
+#include <netinet/in.h>
+
+#include "qlb/cid.h"
+
+#define QLB_MAX_VIPS 64
+#define QLB_MAX_HOSTS 1024
+#define QLB_MAX_ALLOW 32
+#define QLB_NAME_MAX 64
+#define QLB_DEFAULT_MAGLEV_SIZE 65537
+#define QLB_DEFAULT_GUE_PORT 6080
+#define QLB_DEFAULT_MTU 1500
+#define QLB_DEFAULT_DRAIN_TIME 3600	/* seconds a retiring config is kept */
+
+enum qlb_conf_state {		/* quic_lb.configs[].state */
+	QLB_CONF_ROUTABLE = 0,	/* "routable": LBs route it, servers don't mint */
+	QLB_CONF_ACTIVE = 1,	/* "active": servers mint under it (at most one) */
+	QLB_CONF_RETIRING = 2,	/* "retiring": routed, no longer minted */
+};
+
+enum qlb_host_state {		/* hosts[].state */
+	QLB_HOST_ACTIVE = 0,	/* CID routing and fallback */
+	QLB_HOST_DRAINING = 1,	/* CID routing only */
+	QLB_HOST_DOWN = 2,	/* neither: its CIDs take the fallback */
+};
+
+enum qlb_encap {
+	QLB_ENCAP_GUE = 0,
+	QLB_ENCAP_IPIP = 1,	/* IPIP, IP6IP6 or IPv4-in-IPv6 by families */
+};
+
+enum qlb_xdp_mode { QLB_XDP_NATIVE = 0, QLB_XDP_GENERIC = 1 };
+
+/* An address of either family. */
+struct qlb_addr {
+	int family;			/* AF_INET, AF_INET6, or 0 = unset */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+		uint8_t bytes[16];
+	};
+};
+
+/* Where an item was written, for messages after parsing. */
+struct qlb_pos {
+	int line, col;			/* 1-based; 0 = not in the file */
+};
+
+struct qlb_conf_cid {
+	bool present;			/* configs[] is indexed by id */
+	unsigned int id;		/* 0..6 */
+	unsigned int sid_len;		/* bytes */
+	unsigned int nonce_len;		/* bytes */
+	unsigned int worker_bits;	/* 0..8*sid_len-1 */
+	bool has_key;
+	uint8_t key[16];
+	char key_file[PATH_MAX];	/* "" when the key was inline or absent */
+	bool encode_length;		/* default true */
+	enum qlb_conf_state state;	/* default active */
+	int64_t since;			/* "since:" unix seconds of the last state
+					   change (rotation writes it); 0 = unknown */
+	unsigned int drain_time;	/* seconds; default QLB_DEFAULT_DRAIN_TIME */
+	struct qlb_pos pos;		/* of the list item */
+};
+
+struct qlb_conf_vip {
+	struct qlb_addr addr;
+	uint16_t port;
+	struct qlb_pos pos;
+};
+
+struct qlb_conf_lb {
+	bool present;
+	char interface[16];
+	enum qlb_xdp_mode xdp_mode;	/* default native */
+	uint8_t gateway_mac[6];
+	struct qlb_addr encap_source_v4;	/* family 0 when absent */
+	struct qlb_addr encap_source_v6;
+	char pin_dir[PATH_MAX];		/* default /sys/fs/bpf/qlb/lb */
+	unsigned int maglev_table_size;	/* prime; default 65537 */
+	unsigned int mtu;		/* outer MTU; default 1500 */
+	uint16_t gue_port;		/* default 6080 */
+	unsigned int nvips;
+	struct qlb_conf_vip vips[QLB_MAX_VIPS];
+};
+
+struct qlb_conf_host {
+	char name[QLB_NAME_MAX];
+	struct qlb_addr address;	/* where encapsulated packets go */
+	/* server ID per config id: the host part, worker bits zero. Filled
+	 * from server_ids: {id: hex} and, for every config it does not name,
+	 * from server_id: hex. has_sid[id] false = not routable by CID under
+	 * that config. */
+	bool has_sid[QLB_CONFIG_MAX];
+	uint8_t sid[QLB_CONFIG_MAX][QLB_SID_MAX_LEN];
+	enum qlb_encap encap;		/* default gue */
+	unsigned int weight;		/* default 100; 0..65535 */
+	enum qlb_host_state state;	/* default active */
+	struct qlb_pos pos;
+};
+
+struct qlb_conf_agent {		/* the "host:" section */
+	bool present;
+	char name[QLB_NAME_MAX];	/* must name an entry of hosts: */
+	char interface[16];
+	char agent_socket[PATH_MAX];	/* default /run/qlb/agent.sock */
+	char pin_dir[PATH_MAX];		/* default /sys/fs/bpf/qlb/host */
+	uint16_t gue_port;		/* default 6080 */
+	unsigned int workers;		/* expected workers per generation
+					   (auto-promote when complete); 0 = any */
+	unsigned int nallow_uids, nallow_gids;
+	uint32_t allow_uids[QLB_MAX_ALLOW];
+	uint32_t allow_gids[QLB_MAX_ALLOW];
+};
+
+struct qlb_config {
+	char path[PATH_MAX];
+	struct qlb_conf_cid configs[QLB_CONFIG_MAX];	/* by id */
+	struct qlb_conf_lb lb;
+	unsigned int nhosts;
+	struct qlb_conf_host *hosts;	/* nhosts entries, malloc'd */
+	struct qlb_conf_agent host;
+};
+
+/*
+ * qlb_config_load() - parse and validate @path into @cfg.
+ * @errf: every problem is printed there as "file:line:col: message"
+ *        (NULL = stderr). All problems are reported, not just the first.
+ * Return: 0 when the file is valid; otherwise the number of problems
+ * (cfg is then left zeroed and must not be used). Key files are read and
+ * their permissions checked (group/other readable = error).
+ */
+int qlb_config_load(const char *path, struct qlb_config *cfg, FILE *errf);
+
+/* Free what qlb_config_load() allocated and wipe key material. */
+void qlb_config_free(struct qlb_config *cfg);
+
+/* Build the codec config of config @id (must be present). */
+int qlb_config_cid_cfg(const struct qlb_config *cfg, unsigned int id,
+		       struct qlb_cid_cfg *out);
+
+/* The hosts[] entry called @name, or NULL. */
+const struct qlb_conf_host *qlb_config_host(const struct qlb_config *cfg,
+					    const char *name);
+
+const char *qlb_conf_state_name(enum qlb_conf_state s);
+const char *qlb_host_state_name(enum qlb_host_state s);
+
+/* Format @a into @buf (INET6_ADDRSTRLEN). */
+const char *qlb_addr_str(const struct qlb_addr *a, char *buf, size_t len);
+
+#endif /* QLB_CTL_CONFIG_H */
