@@ -7,3 +7,7 @@ TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(SKELS) | $(BUILD)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(LDLIBS_CTL) -lcrypto -lm
+
+.PHONY: print-test-bins
+print-test-bins:
+	@echo $(TEST_BINS)
