@@ -126,6 +126,29 @@ struct qlb_conf_agent {		/* the "host:" section */
 	uint32_t allow_gids[QLB_MAX_ALLOW];
 };
 
+/*
+ * Where a node sits in the file, for tools that edit the text in place
+ * (qlbctl rotate): byte offsets into the file, end exclusive. start == end
+ * == 0 when absent.
+ */
+struct qlb_span {
+	size_t start, end;
+	int line, col;			/* of start, 1-based */
+};
+
+/* Marks of quic_lb.configs, recorded while parsing (additive to the schema). */
+struct qlb_conf_marks {
+	bool configs_block;		/* configs: is a block sequence */
+	bool item_block[QLB_CONFIG_MAX];	/* the item is a block mapping */
+	struct qlb_span item[QLB_CONFIG_MAX];	/* per id: from the start of the
+						   line of its '-' to the end
+						   of the line of its last value */
+	int dash_col[QLB_CONFIG_MAX];	/* 0-based column of the '-' */
+	int key_col[QLB_CONFIG_MAX];	/* 0-based column of its keys */
+	struct qlb_span state[QLB_CONFIG_MAX];	/* the value of state: */
+	struct qlb_span since[QLB_CONFIG_MAX];	/* the value of since: */
+};
+
 struct qlb_config {
 	char path[PATH_MAX];
 	struct qlb_conf_cid configs[QLB_CONFIG_MAX];	/* by id */
@@ -133,6 +156,18 @@ struct qlb_config {
 	unsigned int nhosts;
 	struct qlb_conf_host *hosts;	/* nhosts entries, malloc'd */
 	struct qlb_conf_agent host;
+	struct qlb_conf_marks marks;
+};
+
+/* One problem found in a file (qlb_config_load_diag()). */
+struct qlb_diag {
+	int line, col;			/* 1-based; 0 = the file as a whole */
+	char *msg;			/* without the "file:line:col: " prefix */
+};
+
+struct qlb_diags {
+	unsigned int n;
+	struct qlb_diag *v;		/* sorted by line, then column */
 };
 
 /*
@@ -144,6 +179,15 @@ struct qlb_config {
  * their permissions checked (group/other readable = error).
  */
 int qlb_config_load(const char *path, struct qlb_config *cfg, FILE *errf);
+
+/*
+ * qlb_config_load_diag() - qlb_config_load() that also hands the problems
+ * back in @diags (may be NULL; free with qlb_diags_free()). @errf NULL
+ * prints nothing here.
+ */
+int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
+			 struct qlb_diags *diags);
+void qlb_diags_free(struct qlb_diags *diags);
 
 /* Free what qlb_config_load() allocated and wipe key material. */
 void qlb_config_free(struct qlb_config *cfg);
@@ -158,6 +202,8 @@ const struct qlb_conf_host *qlb_config_host(const struct qlb_config *cfg,
 
 const char *qlb_conf_state_name(enum qlb_conf_state s);
 const char *qlb_host_state_name(enum qlb_host_state s);
+const char *qlb_encap_name(enum qlb_encap e);
+const char *qlb_xdp_mode_name(enum qlb_xdp_mode m);
 
 /* Format @a into @buf (INET6_ADDRSTRLEN). */
 const char *qlb_addr_str(const struct qlb_addr *a, char *buf, size_t len);
