@@ -33,6 +33,11 @@
 extern "C" {
 #endif
 
+/* libqlb is built with -fvisibility=hidden: public functions say so. */
+#ifndef QLB_API
+#define QLB_API __attribute__((visibility("default")))
+#endif
+
 /* ---- minter ----------------------------------------------------------- */
 
 struct qlb_minter {
@@ -41,6 +46,10 @@ struct qlb_minter {
 	uint8_t nonce_ctr[QLB_NONCE_MAX_LEN];	/* next nonce, big endian */
 	uint8_t nonce_start[QLB_NONCE_MAX_LEN];	/* where the counter began */
 	bool exhausted;
+	/* Plaintext configs only: the counter goes through a permutation
+	 * under this random per-minter key, so that nonces stay unique yet
+	 * show no relation to each other (nothing else hides them). */
+	uint8_t perm_rk[QLB_AES_RK_LEN];
 };
 
 /*
