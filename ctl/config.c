@@ -985,6 +985,7 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 struct host_seen {
 	const yaml_node_t *item, *name, *address, *server_id;
 	const yaml_node_t *sid_node[QLB_CONFIG_MAX];	/* from server_ids */
+	const yaml_node_t *sid_key[QLB_CONFIG_MAX];
 	bool sid_ok;			/* server_id parsed */
 	int sid_len;
 	uint8_t sid[QLB_SID_MAX_LEN];
@@ -1063,8 +1064,8 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 			if (hs->sid_node[id]) {
 				ndiag(c, k, ip,
 				      "duplicate key (first given at %d:%d)",
-				      (int)hs->sid_node[id]->start_mark.line + 1,
-				      (int)hs->sid_node[id]->start_mark.column + 1);
+				      (int)hs->sid_key[id]->start_mark.line + 1,
+				      (int)hs->sid_key[id]->start_mark.column + 1);
 				continue;
 			}
 			hs->ids_len[id] = get_hex(c, x, ip, hs->ids[id],
@@ -1074,6 +1075,7 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 				hs->ids_len[id] = -1;
 			}
 			hs->sid_node[id] = x;
+			hs->sid_key[id] = k;
 		}
 	}
 	if (!get(c, m, "server_id", NULL) && !v)

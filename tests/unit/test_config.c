@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * qlb_config_load(): every tests/config/bad_*.yaml must be refused with
+ * exactly the problems its "# expect: LINE:COL fragment" lines name, at
+ * those places; the good files must fill the structs as written; key files
+ * are checked for mode and content; the marks rotate uses point at the text.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+/* CHECK(cond) without a message is fine here */
+#pragma GCC diagnostic ignored "-Wformat-zero-length"
+#include "t.h"
+#include "config.h"
+#include "qlb/libqlb.h"
+
+#define DIR_ENV "QLB_CONFIG_DIR"
+
+struct expect {
+	int line, col;
+	char frag[512];
+	bool found;
+};
+
+static int load_expects(const char *path, struct expect *e, int max)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f) && n < max) {
+		int off = 0;
+
+		if (strncmp(buf, "# expect: ", 10))
+			continue;
+		if (sscanf(buf + 10, "%d:%d %n", &e[n].line, &e[n].col, &off) < 2)
+			continue;
+		snprintf(e[n].frag, sizeof(e[n].frag), "%s", buf + 10 + off);
+		e[n].frag[strcspn(e[n].frag, "\n")] = 0;
+		e[n].found = false;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void check_bad(const char *path)
+{
+	struct expect e[16];
+	struct qlb_config cfg;
+	struct qlb_diags d;
+	unsigned int i;
+	int ne, n, k;
+	bool all = true;
+
+	ne = load_expects(path, e, 16);
+	CHECK(ne > 0, "%s has no '# expect:' lines", path);
+	if (ne <= 0)
+		return;
+	n = qlb_config_load_diag(path, &cfg, NULL, &d);
+	CHECK(n == ne, "%s: %d problems reported, %d expected", path, n, ne);
+	CHECK(n == (int)d.n, "%s: return %d != %u diagnostics", path, n, d.n);
+	for (k = 0; k < ne; k++) {
+		for (i = 0; i < d.n; i++) {
+			if (d.v[i].line == e[k].line && d.v[i].col == e[k].col &&
+			    strstr(d.v[i].msg, e[k].frag)) {
+				e[k].found = true;
+				break;
+			}
+		}
+		CHECK(e[k].found, "%s: expected %d:%d %s", path, e[k].line,
+		      e[k].col, e[k].frag);
+		all &= e[k].found;
+	}
+	if (!all || n != ne)
+		for (i = 0; i < d.n; i++)
+			fprintf(stderr, "    got %d:%d %s\n", d.v[i].line,
+				d.v[i].col, d.v[i].msg);
+	/* a refused file leaves nothing behind */
+	CHECK(cfg.nhosts == 0 && cfg.hosts == NULL && !cfg.lb.present,
+	      "%s: cfg not zeroed", path);
+	qlb_diags_free(&d);
+}
+
+static void check_bad_files(const char *dir)
+{
+	struct dirent **ents;
+	char path[PATH_MAX];
+	int n, i, bad = 0;
+
+	n = scandir(dir, &ents, NULL, alphasort);
+	CHECK(n > 0, "cannot read %s", dir);
+	for (i = 0; i < n; i++) {
+		const char *nm = ents[i]->d_name;
+		size_t l = strlen(nm);
+
+		if (!strncmp(nm, "bad_", 4) && l > 5 &&
+		    !strcmp(nm + l - 5, ".yaml")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, nm);
+			check_bad(path);
+			bad++;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	CHECK(bad >= 30, "only %d bad fixtures found in %s", bad, dir);
+	printf("bad fixtures: %d\n", bad);
+}
+
+/* The marks rotate uses must point at the right text. */
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static bool span_is(const char *text, const struct qlb_span *s, const char *want)
+{
+	return s->end - s->start == strlen(want) &&
+	       !memcmp(text + s->start, want, strlen(want));
+}
+
+static void check_good(const char *dir)
+{
+	static const uint8_t key[16] = { 0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76,
+					 0x5f, 0x80, 0x25, 0x69, 0x34, 0xe5,
+					 0x0c, 0x66, 0x20, 0x7f };
+	struct qlb_config cfg;
+	const struct qlb_conf_cid *q;
+	const struct qlb_conf_host *h;
+	char path[PATH_MAX], buf[64], *text;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/good.yaml", dir);
+	n = qlb_config_load(path, &cfg, stderr);
+	CHECK(n == 0, "good.yaml: %d problems", n);
+	if (n)
+		return;
+	q = &cfg.configs[1];
+	CHECK(q->present && q->id == 1 && q->sid_len == 2 && q->nonce_len == 6 &&
+	      q->worker_bits == 4 && q->has_key && q->encode_length &&
+	      q->state == QLB_CONF_ACTIVE && !q->key_file[0]);
+	CHECK(q->drain_time == QLB_DEFAULT_DRAIN_TIME && q->since == 0);
+	CHECK_MEM(q->key, key, 16, "config 1 key");
+	for (n = 0; n < QLB_CONFIG_MAX; n++)
+		CHECK(n == 1 || !cfg.configs[n].present, "config %d", n);
+	CHECK(cfg.lb.present && !strcmp(cfg.lb.interface, "eth0"));
+	CHECK(cfg.lb.xdp_mode == QLB_XDP_NATIVE);
+	CHECK(!memcmp(cfg.lb.gateway_mac, "\x02\0\0\0\0\x01", 6));
+	CHECK(!strcmp(qlb_addr_str(&cfg.lb.encap_source_v4, buf, sizeof(buf)),
+		      "198.18.0.10"));
+	CHECK(!strcmp(qlb_addr_str(&cfg.lb.encap_source_v6, buf, sizeof(buf)),
+		      "2001:db8::10"));
+	CHECK(!strcmp(cfg.lb.pin_dir, "/sys/fs/bpf/qlb/lb"));
+	CHECK(cfg.lb.maglev_table_size == QLB_DEFAULT_MAGLEV_SIZE);
+	CHECK(cfg.lb.mtu == QLB_DEFAULT_MTU && cfg.lb.gue_port == 6080);
+	CHECK(cfg.lb.nvips == 1 && cfg.lb.vips[0].port == 443 &&
+	      cfg.lb.vips[0].addr.family == AF_INET &&
+	      cfg.lb.vips[0].pos.line == 18 && cfg.lb.vips[0].pos.col == 7);
+	CHECK(cfg.nhosts == 1);
+	h = qlb_config_host(&cfg, "web1");
+	CHECK(h && h == &cfg.hosts[0]);
+	CHECK(!qlb_config_host(&cfg, "web2"));
+	if (h) {
+		CHECK(h->has_sid[1] && !h->has_sid[0] &&
+		      !memcmp(h->sid[1], "\x0a\x10", 2));
+		CHECK(h->encap == QLB_ENCAP_GUE && h->weight == 100 &&
+		      h->state == QLB_HOST_ACTIVE);
+		CHECK(h->pos.line == 21 && h->pos.col == 5, "host pos %d:%d",
+		      h->pos.line, h->pos.col);
+		CHECK(!strcmp(qlb_addr_str(&h->address, buf, sizeof(buf)),
+			      "198.18.0.21"));
+	}
+	CHECK(cfg.host.present && !strcmp(cfg.host.name, "web1") &&
+	      !strcmp(cfg.host.interface, "eth0") &&
+	      !strcmp(cfg.host.agent_socket, "/run/qlb/agent.sock") &&
+	      !strcmp(cfg.host.pin_dir, "/sys/fs/bpf/qlb/web1"));
+	CHECK(cfg.host.nallow_uids == 1 && cfg.host.allow_uids[0] == 0 &&
+	      cfg.host.nallow_gids == 0 && cfg.host.workers == 0 &&
+	      cfg.host.gue_port == 6080);
+	/* marks */
+	text = slurp(path);
+	CHECK(text && cfg.marks.configs_block && cfg.marks.item_block[1]);
+	if (text) {
+		CHECK(span_is(text, &cfg.marks.state[1], "active"));
+		CHECK(cfg.marks.state[1].line == 9 && cfg.marks.state[1].col == 14);
+		CHECK(cfg.marks.since[1].end == 0);
+		CHECK(cfg.marks.dash_col[1] == 4 && cfg.marks.key_col[1] == 6);
+		CHECK(!strncmp(text + cfg.marks.item[1].start, "    - id: 1 ", 12));
+		CHECK(!strncmp(text + cfg.marks.item[1].end, "lb:\n", 4),
+		      "item end at '%.10s'", text + cfg.marks.item[1].end);
+	}
+	qlb_config_free(&cfg);
+	CHECK(cfg.hosts == NULL);
+	for (n = 0; n < 16; n++)
+		CHECK(cfg.configs[1].key[n] == 0, "key byte %d not wiped", n);
+
+	snprintf(path, sizeof(path), "%s/good_host_only.yaml", dir);
+	n = qlb_config_load(path, &cfg, stderr);
+	CHECK(n == 0, "good_host_only.yaml: %d problems", n);
+	if (n)
+		return;
+	CHECK(!cfg.lb.present && cfg.host.present);
+	q = &cfg.configs[2];
+	CHECK(q->present && q->state == QLB_CONF_RETIRING &&
+	      q->since == 1700000000 && q->drain_time == 600 && !q->has_key &&
+	      q->worker_bits == 8 && q->sid_len == 3);
+	q = &cfg.configs[3];
+	CHECK(q->present && q->state == QLB_CONF_ACTIVE && q->has_key &&
+	      !q->encode_length && q->sid_len == 3 && q->key[15] == 0xff);
+	CHECK(cfg.nhosts == 2);
+	CHECK(cfg.hosts[0].address.family == AF_INET6 &&
+	      cfg.hosts[0].encap == QLB_ENCAP_IPIP && cfg.hosts[0].weight == 0 &&
+	      cfg.hosts[0].state == QLB_HOST_DRAINING);
+	/* server_id fills every config server_ids does not name */
+	CHECK(cfg.hosts[0].has_sid[2] && cfg.hosts[0].has_sid[3] &&
+	      !memcmp(cfg.hosts[0].sid[3], "\x0a\x0b\x00", 3));
+	CHECK(cfg.hosts[1].has_sid[2] &&
+	      !memcmp(cfg.hosts[1].sid[2], "\x0a\x0c\x00", 3));
+	CHECK(cfg.hosts[1].has_sid[3] &&
+	      !memcmp(cfg.hosts[1].sid[3], "\xff\x00\x00", 3));
+	CHECK(cfg.host.workers == 4 && cfg.host.gue_port == 7000 &&
+	      cfg.host.nallow_uids == 2 && cfg.host.allow_uids[1] == 1000 &&
+	      cfg.host.nallow_gids == 1 && cfg.host.allow_gids[0] == 100);
+	CHECK(!strcmp(cfg.host.agent_socket, "/run/qlb/agent.sock") &&
+	      !strcmp(cfg.host.pin_dir, "/sys/fs/bpf/qlb/host"));
+	CHECK(!strcmp(qlb_conf_state_name(QLB_CONF_RETIRING), "retiring") &&
+	      !strcmp(qlb_host_state_name(QLB_HOST_DOWN), "down") &&
+	      !strcmp(qlb_encap_name(QLB_ENCAP_IPIP), "ipip"));
+	{
+		struct qlb_cid_cfg cc;
+		int r = qlb_config_cid_cfg(&cfg, 3, &cc);
+
+		/* -ENOSYS only while libqlb's minter has not landed */
+		CHECK(r == 0 || r == -ENOSYS, "cid cfg: %d", r);
+		if (r == 0)
+			CHECK(cc.id == 3 && cc.sid_len == 3 && cc.nonce_len == 5 &&
+			      cc.worker_bits == 8 && (cc.flags & QLB_CID_F_KEY) &&
+			      !(cc.flags & QLB_CID_F_ENCODE_LEN));
+		CHECK(qlb_config_cid_cfg(&cfg, 1, &cc) == -EINVAL);
+	}
+	qlb_config_free(&cfg);
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ssize_t w;
+
+	if (fd < 0)
+		return -1;
+	w = write(fd, text, strlen(text));
+	fchmod(fd, mode);
+	close(fd);
+	return w == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* key_file: relative to the YAML, mode 0600 or stricter, 32 hex digits. */
+static void check_key_files(void)
+{
+	static const char yaml[] =
+		"quic_lb:\n"
+		"  configs:\n"
+		"    - id: 0\n"
+		"      server_id_len: 1\n"
+		"      nonce_len: 4\n"
+		"      key_file: k.key\n"
+		"hosts:\n"
+		"  - name: a\n"
+		"    address: 198.18.0.2\n"
+		"    server_id: \"01\"\n"
+		"host:\n"
+		"  name: a\n"
+		"  interface: lo\n";
+	char dir[] = "/tmp/qlb-test-config-XXXXXX", y[PATH_MAX], k[PATH_MAX];
+	struct qlb_config cfg;
+	struct qlb_diags d;
+	int n;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(y, sizeof(y), "%s/q.yaml", dir);
+	snprintf(k, sizeof(k), "%s/k.key", dir);
+	CHECK(write_file(y, yaml, 0644) == 0);
+
+	CHECK(write_file(k, "00112233445566778899AABBCCDDEEFF\n", 0600) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0, "0600 key file refused");
+	if (!n) {
+		CHECK(cfg.configs[0].has_key && cfg.configs[0].key[0] == 0x00 &&
+		      cfg.configs[0].key[15] == 0xff);
+		CHECK(!strcmp(cfg.configs[0].key_file, k), "key_file %s",
+		      cfg.configs[0].key_file);
+		qlb_config_free(&cfg);
+	}
+
+	chmod(k, 0640);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && d.v[0].line == 6 && d.v[0].col == 17 &&
+	      strstr(d.v[0].msg, "has mode 0640: it must not be accessible by group or others"),
+	      "0640: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+
+	chmod(k, 0604);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && strstr(d.v[0].msg, "has mode 0604"), "0604 accepted");
+	qlb_diags_free(&d);
+
+	CHECK(write_file(k, "0011223344556677\n", 0600) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && strstr(d.v[0].msg, "must hold the key as 32 hex digits"),
+	      "short key file accepted");
+	qlb_diags_free(&d);
+
+	unlink(k);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && strstr(d.v[0].msg, "No such file or directory"),
+	      "missing key file accepted");
+	qlb_diags_free(&d);
+
+	unlink(y);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && d.v[0].line == 0 && strstr(d.v[0].msg, "cannot open"));
+	qlb_diags_free(&d);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const char *dir = getenv(DIR_ENV) ? getenv(DIR_ENV) : "tests/config";
+
+	check_bad_files(dir);
+	check_good(dir);
+	check_key_files();
+	return t_done("test_config");
+}
