@@ -1535,9 +1535,6 @@ int qlb_config_load(const char *path, struct qlb_config *cfg, FILE *errf)
 	return qlb_config_load_diag(path, cfg, errf ? errf : stderr, NULL);
 }
 
-/* Weak until libqlb's minter lands, so qlbctl links meanwhile. */
-#pragma weak qlb_cid_cfg_init
-
 int qlb_config_cid_cfg(const struct qlb_config *cfg, unsigned int id,
 		       struct qlb_cid_cfg *out)
 {
@@ -1545,8 +1542,6 @@ int qlb_config_cid_cfg(const struct qlb_config *cfg, unsigned int id,
 
 	if (id >= QLB_CONFIG_MAX || !cfg->configs[id].present)
 		return -EINVAL;
-	if (!qlb_cid_cfg_init)
-		return -ENOSYS;
 	q = &cfg->configs[id];
 	return qlb_cid_cfg_init(out, id, q->sid_len, q->nonce_len,
 				q->has_key ? q->key : NULL, q->encode_length,

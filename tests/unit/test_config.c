@@ -247,8 +247,7 @@ static void check_good(const char *dir)
 		struct qlb_cid_cfg cc;
 		int r = qlb_config_cid_cfg(&cfg, 3, &cc);
 
-		/* -ENOSYS only while libqlb's minter has not landed */
-		CHECK(r == 0 || r == -ENOSYS, "cid cfg: %d", r);
+		CHECK(r == 0, "cid cfg: %d", r);
 		if (r == 0)
 			CHECK(cc.id == 3 && cc.sid_len == 3 && cc.nonce_len == 5 &&
 			      cc.worker_bits == 8 && (cc.flags & QLB_CID_F_KEY) &&
