@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The LB node's ABI: the maps of the XDP program (xdp/qlb_xdp.bpf.c), their
+ * keys and values, the counter reasons and the limits. qlbctl (ctl/lb.c,
+ * ctl/trace.c) and the program include this very header.
+ *
+ * Compatibility rules: a struct here only grows at its end, its size is
+ * pinned by _Static_assert, and a layout change renames the pinned maps
+ * that hold it (suffix _v2). Reasons are only appended (metric names and
+ * the per-CPU counter layout depend on their numbers).
+ *
+ * Atomic apply: every table that an apply changes exists twice ("slots").
+ * The program reads qlb_ctrl.slot once per packet and uses that slot's
+ * tables only; qlbctl fills the other slot, then flips the slot in one
+ * word write. A packet therefore sees the old config or the new one,
+ * never a mix.
+ */
+#ifndef QLB_LB_ABI_H
+#define QLB_LB_ABI_H
+
+#include "qlb/compat.h"
+#include "qlb/cid.h"
+
+/* ---- limits (a build may override them) --------------------------------- */
+#ifndef QLB_LB_MAX_VIPS
+#define QLB_LB_MAX_VIPS 64
+#endif
+#ifndef QLB_LB_MAX_HOSTS
+#define QLB_LB_MAX_HOSTS 1024
+#endif
+#ifndef QLB_LB_MAGLEV_MAX
+#define QLB_LB_MAGLEV_MAX 262144	/* entries per slot; table size <= this */
+#endif
+#ifndef QLB_LB_CACHE_SIZE
+#define QLB_LB_CACHE_SIZE 65536		/* decoded-CID cache entries */
+#endif
+#define QLB_LB_SLOTS 2
+#define QLB_LB_NO_HOST 0xffffffffu	/* Maglev entry when no host is active */
+#define QLB_LB_NO_VIP QLB_LB_MAX_VIPS	/* counter row of non-VIP packets */
+#define QLB_LB_GUE_SPORT_MIN 49152	/* GUE source ports: 49152..65535 */
+
+/* Pinned names under lb.pin_dir. */
+#define QLB_LB_PIN_PROG "qlb_xdp_ingress"
+
+/* ---- reasons: one per-CPU counter row per VIP ----------------------------- */
+enum qlb_reason {
+	QLB_R_ROUTED_CID = 0,		/* tx: server ID of a live host */
+	QLB_R_FB_INITIAL,		/* tx: long header, DCID not routable */
+	QLB_R_FB_UNROUTABLE,		/* tx: 0b111, or length bits disagree */
+	QLB_R_FB_UNKNOWN_CONFIG,	/* tx: config bits name no live config */
+	QLB_R_FB_UNKNOWN_SID,		/* tx: server ID owned by no host */
+	QLB_R_FB_HOST_DOWN,		/* tx: server ID of a host that is down */
+	QLB_R_FB_TCP,			/* tx: TCP to a VIP port */
+	QLB_R_MALFORMED,		/* drop: truncated, bad lengths, fragment */
+	QLB_R_VERSION0,			/* drop: version negotiation look-alike */
+	QLB_R_OVERSIZE,			/* drop: larger than lb.mtu once wrapped */
+	QLB_R_ENCAP_FAIL,		/* drop: no room or no source address */
+	QLB_R_NO_HOST,			/* drop: fallback with no active host */
+	QLB_R_PASSED,			/* pass: not for a VIP */
+	QLB_R_MAX,
+};
+
+/* ---- qlb_ctrl (ARRAY, 1 entry) ------------------------------------------ */
+struct qlb_lb_ctrl {
+	__u32 slot;		/* the slot packets use: 0 or 1 */
+	__u32 gen;		/* apply generation, +1 per apply */
+	__u32 ifindex;		/* where qlbctl attached the program */
+	__u32 xdp_mode;		/* enum qlb_xdp_mode of ctl/config.h */
+	__u64 applied_at;	/* unix seconds of the last apply */
+};
+_Static_assert(sizeof(struct qlb_lb_ctrl) == 24, "qlb_lb_ctrl is ABI");
+
+/* ---- qlb_settings (ARRAY, one entry per slot) ----------------------------- */
+struct qlb_lb_settings {
+	__u8 gw_mac[6];		/* lb.gateway_mac */
+	__u8 if_mac[6];		/* the LB interface's own MAC */
+	__u32 src_v4;		/* lb.encap_source_v4, network order */
+	__u8 src_v6[16];	/* lb.encap_source_v6 */
+	__u16 gue_port;		/* network order */
+	__u16 mtu;		/* largest outer IP packet */
+	__u32 maglev_size;	/* entries of this slot's Maglev table */
+	__u32 gen;		/* generation that filled this slot */
+	__u8 has_v4;		/* encap_source_v4 set */
+	__u8 has_v6;		/* encap_source_v6 set */
+	__u8 live_cfgs;		/* bit N: config N is routed */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct qlb_lb_settings) == 48, "qlb_lb_settings is ABI");
+
+/* ---- qlb_vips (HASH) ------------------------------------------------------ */
+struct qlb_lb_vip_key {
+	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
+	__u16 port;		/* network order */
+	__u8 family;		/* 4 or 6 */
+	__u8 slot;
+};
+_Static_assert(sizeof(struct qlb_lb_vip_key) == 20, "qlb_lb_vip_key is ABI");
+
+struct qlb_lb_vip {
+	__u32 idx;		/* counter row, stable across applies */
+	__u32 flags;		/* none yet */
+};
+_Static_assert(sizeof(struct qlb_lb_vip) == 8, "qlb_lb_vip is ABI");
+
+/* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) --------------- */
+struct qlb_lb_cid {
+	struct qlb_cid_cfg c;	/* filled by qlb_cid_cfg_init() */
+	__u32 live;		/* 1: routed (routable, active or retiring) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_lb_cid) == 368, "qlb_lb_cid is ABI");
+
+/* ---- qlb_sids (HASH): host part of a server ID -> host index --------------- */
+struct qlb_lb_sid_key {
+	__u8 slot;
+	__u8 config_id;
+	__u8 pad[2];
+	__u8 sid[16];		/* worker bits and bytes past sid_len zero */
+};
+_Static_assert(sizeof(struct qlb_lb_sid_key) == 20, "qlb_lb_sid_key is ABI");
+
+/* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) --------------- */
+enum qlb_lb_host_state {	/* same numbers as enum qlb_host_state */
+	QLB_LB_HOST_ACTIVE = 0,
+	QLB_LB_HOST_DRAINING = 1,
+	QLB_LB_HOST_DOWN = 2,
+};
+
+enum qlb_lb_encap {		/* same numbers as enum qlb_encap */
+	QLB_LB_ENCAP_GUE = 0,
+	QLB_LB_ENCAP_IPIP = 1,
+};
+
+struct qlb_lb_host {
+	__u8 addr[16];		/* IPv4 in the first 4 bytes */
+	__u8 family;		/* 4 or 6; 0 = no host at this index */
+	__u8 encap;		/* enum qlb_lb_encap */
+	__u8 state;		/* enum qlb_lb_host_state */
+	__u8 pad;
+	__u32 weight;
+	char name[64];		/* for status and metrics only */
+};
+_Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
+
+/* ---- qlb_maglev (ARRAY, slot * QLB_LB_MAGLEV_MAX + entry) -> host index ---- */
+
+/* ---- counters (PERCPU_ARRAY) ---------------------------------------------- */
+/* qlb_stats: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason.
+ * qlb_host_stats: host index. */
+struct qlb_lb_counter {
+	__u64 packets;
+	__u64 bytes;		/* of the frame as received */
+};
+_Static_assert(sizeof(struct qlb_lb_counter) == 16, "qlb_lb_counter is ABI");
+
+#define QLB_LB_STATS_ROWS ((QLB_LB_MAX_VIPS + 1) * QLB_R_MAX)
+
+/* ---- qlb_cid_cache (LRU_HASH): full CID of a keyed config -> decision ------ */
+struct qlb_lb_cache_key {
+	__u8 cid[20];		/* the CID, zero past its length */
+};
+_Static_assert(sizeof(struct qlb_lb_cache_key) == 20, "qlb_lb_cache_key is ABI");
+
+struct qlb_lb_cache_val {
+	__u32 gen;		/* settings gen it was decoded under */
+	__u32 host;		/* host index, QLB_LB_NO_HOST = unknown sid */
+	__u8 sid[16];		/* the decoded server ID, worker bits kept */
+};
+_Static_assert(sizeof(struct qlb_lb_cache_val) == 24, "qlb_lb_cache_val is ABI");
+
+/* ---- qlb_trace_rec (ARRAY, 1 entry): written only by `qlbctl trace` ------- */
+enum qlb_lb_action { QLB_ACT_PASS = 0, QLB_ACT_TX = 1, QLB_ACT_DROP = 2 };
+
+struct qlb_lb_trace {
+	__u32 action;		/* enum qlb_lb_action */
+	__u32 reason;		/* enum qlb_reason */
+	__u32 host;		/* host index or QLB_LB_NO_HOST */
+	__u32 vip;		/* vip idx or QLB_LB_NO_VIP */
+	__u8 config_id;		/* 0xff when no config decoded */
+	__u8 sid_len;		/* 0 when no server ID decoded */
+	__u8 pad[2];
+	__u8 sid[16];
+};
+_Static_assert(sizeof(struct qlb_lb_trace) == 36, "qlb_lb_trace is ABI");
+
+/* ---- the flow hash: fallback choice and GUE entropy -------------------------
+ * Every LB node must pick the same host for a flow, so this hash is part of
+ * the contract: words are read in memory order from the packet (the same
+ * on every little-endian node), mixed murmur3-style and finalised.
+ */
+QLB_INLINE __u32 qlb_lb_mix(__u32 h, __u32 w)
+{
+	w *= 0xcc9e2d51u;
+	w = (w << 15) | (w >> 17);
+	w *= 0x1b873593u;
+	h ^= w;
+	h = (h << 13) | (h >> 19);
+	return h * 5u + 0xe6546b64u;
+}
+
+QLB_INLINE __u32 qlb_lb_fmix(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+#define QLB_LB_HASH_SEED 0x716c6221u	/* "qlb!" */
+
+/* @saddr/@daddr: 4 or 16 bytes (by @family); ports in network order as
+ * one word: source port in the first two bytes of memory. */
+QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
+				  const __u32 *daddr, __u32 ports)
+{
+	__u32 h = QLB_LB_HASH_SEED;
+
+	if (family == 6) {
+		h = qlb_lb_mix(h, saddr[0]);
+		h = qlb_lb_mix(h, saddr[1]);
+		h = qlb_lb_mix(h, saddr[2]);
+		h = qlb_lb_mix(h, saddr[3]);
+		h = qlb_lb_mix(h, daddr[0]);
+		h = qlb_lb_mix(h, daddr[1]);
+		h = qlb_lb_mix(h, daddr[2]);
+		h = qlb_lb_mix(h, daddr[3]);
+	} else {
+		h = qlb_lb_mix(h, saddr[0]);
+		h = qlb_lb_mix(h, daddr[0]);
+	}
+	h = qlb_lb_mix(h, ports);
+	return qlb_lb_fmix(h ^ family);
+}
+
+/* Entropy of a CID: five words of the zero-padded 20-byte copy. */
+QLB_INLINE __u32 qlb_lb_cid_hash(const __u32 *cid20)
+{
+	__u32 h = QLB_LB_HASH_SEED;
+
+	h = qlb_lb_mix(h, cid20[0]);
+	h = qlb_lb_mix(h, cid20[1]);
+	h = qlb_lb_mix(h, cid20[2]);
+	h = qlb_lb_mix(h, cid20[3]);
+	h = qlb_lb_mix(h, cid20[4]);
+	return qlb_lb_fmix(h);
+}
+
+/* Maglev entry of a flow hash: multiply-shift instead of a division. */
+QLB_INLINE __u32 qlb_lb_maglev_index(__u32 hash, __u32 size)
+{
+	return (__u32)(((__u64)hash * size) >> 32);
+}
+
+QLB_INLINE __u16 qlb_lb_gue_sport(__u32 hash)
+{
+	return (__u16)(QLB_LB_GUE_SPORT_MIN | (hash & 0x3fff));
+}
+
+#endif /* QLB_LB_ABI_H */

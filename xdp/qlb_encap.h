@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Encapsulation toward a backend host (the wire contract is in
+ * docs/lb.md): Ethernet (VLAN tag kept) | outer IPv4 or IPv6 | [UDP to the
+ * GUE port, checksum 0] | the inner IP packet unchanged.
+ */
+#ifndef QLB_XDP_ENCAP_H
+#define QLB_XDP_ENCAP_H
+
+#include "qlb_parse.h"
+#include "qlb/lb_abi.h"
+
+static __always_inline __u16 qlb_ipv4_csum(const struct iphdr *ip)
+{
+	const __u16 *w = (const __u16 *)ip;
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*ip) / 2); i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/**
+ * qlb_encap() - wrap the packet for host @h and leave it ready for XDP_TX.
+ * @entropy: flow entropy (GUE source port, IPv6 flow label).
+ * Return: 0, or QLB_R_OVERSIZE / QLB_R_ENCAP_FAIL (packet left unchanged
+ * or not, the caller drops it either way).
+ */
+static __always_inline int qlb_encap(struct xdp_md *ctx,
+				     const struct qlb_pkt *p,
+				     const struct qlb_lb_settings *s,
+				     const struct qlb_lb_host *h, __u32 entropy)
+{
+	__u32 oip_len = h->family == 6 ? sizeof(struct ipv6hdr)
+				       : sizeof(struct iphdr);
+	__u32 udp_len = h->encap == QLB_LB_ENCAP_GUE ? sizeof(struct udphdr) : 0;
+	__u32 over = oip_len + udp_len, total = p->ip_len + over;
+	void *data, *end;
+	__u32 frame, vlan_tag = 0, l3 = p->l3_off;
+	__be16 oproto = h->family == 6 ? bpf_htons(ETH_P_IPV6)
+				       : bpf_htons(ETH_P_IP);
+	__u8 ipproto;
+	struct ethhdr *eth;
+	void *o;
+
+	if (total > s->mtu)
+		return QLB_R_OVERSIZE;
+	if ((h->family == 4 && !s->has_v4) || (h->family == 6 && !s->has_v6) ||
+	    (h->family != 4 && h->family != 6))
+		return QLB_R_ENCAP_FAIL;
+	if (udp_len)
+		ipproto = IPPROTO_UDP;
+	else
+		ipproto = p->family == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	frame = end - data;
+	if (l3 == sizeof(struct ethhdr) + sizeof(struct qlb_vlan_hdr)) {
+		__u32 *tag = data + sizeof(struct ethhdr) - 2;
+
+		if ((void *)(tag + 1) > end)
+			return QLB_R_ENCAP_FAIL;
+		vlan_tag = *tag;	/* TPID and TCI, as on the wire */
+	}
+	/* Ethernet padding past the IP packet must not ride inside the tunnel */
+	if (frame > l3 + p->ip_len &&
+	    bpf_xdp_adjust_tail(ctx, -(int)(frame - l3 - p->ip_len)))
+		return QLB_R_ENCAP_FAIL;
+	if (bpf_xdp_adjust_head(ctx, -(int)over))
+		return QLB_R_ENCAP_FAIL;
+
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return QLB_R_ENCAP_FAIL;
+	__builtin_memcpy(eth->h_dest, s->gw_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, s->if_mac, ETH_ALEN);
+	if (vlan_tag) {
+		struct qlb_vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > end)
+			return QLB_R_ENCAP_FAIL;
+		*(__u32 *)((void *)vh - 2) = vlan_tag;
+		vh->proto = oproto;
+		o = vh + 1;
+	} else {
+		eth->h_proto = oproto;
+		o = eth + 1;
+	}
+
+	if (h->family == 4) {
+		struct iphdr *ip = o;
+
+		if ((void *)(ip + 1) > end)
+			return QLB_R_ENCAP_FAIL;
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tos = p->tos;
+		ip->tot_len = bpf_htons(total);
+		ip->id = 0;
+		ip->frag_off = bpf_htons(0x4000);	/* DF */
+		ip->ttl = 64;
+		ip->protocol = ipproto;
+		ip->check = 0;
+		ip->saddr = s->src_v4;
+		ip->daddr = *(const __u32 *)h->addr;
+		ip->check = qlb_ipv4_csum(ip);
+		o = ip + 1;
+	} else {
+		struct ipv6hdr *ip6 = o;
+		__u32 w0;
+
+		if ((void *)(ip6 + 1) > end)
+			return QLB_R_ENCAP_FAIL;
+		w0 = (6u << 28) | ((__u32)p->tos << 20) | (entropy & 0xfffff);
+		*(__be32 *)ip6 = bpf_htonl(w0);
+		ip6->payload_len = bpf_htons(total - sizeof(*ip6));
+		ip6->nexthdr = ipproto;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, s->src_v6, 16);
+		__builtin_memcpy(&ip6->daddr, h->addr, 16);
+		o = ip6 + 1;
+	}
+
+	if (udp_len) {
+		struct udphdr *udp = o;
+
+		if ((void *)(udp + 1) > end)
+			return QLB_R_ENCAP_FAIL;
+		udp->source = bpf_htons(qlb_lb_gue_sport(entropy));
+		udp->dest = s->gue_port;
+		udp->len = bpf_htons(total - oip_len);
+		udp->check = 0;
+	}
+	return 0;
+}
+
+#endif /* QLB_XDP_ENCAP_H */

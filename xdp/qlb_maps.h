@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* The LB node's maps; keys, values and rules are in include/qlb/lb_abi.h. */
+#ifndef QLB_XDP_MAPS_H
+#define QLB_XDP_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "qlb/lb_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_ctrl);
+} qlb_ctrl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_settings);
+} qlb_settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAX_VIPS);
+	__type(key, struct qlb_lb_vip_key);
+	__type(value, struct qlb_lb_vip);
+} qlb_vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS * QLB_CONFIG_MAX);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_cid);
+} qlb_cid_cfgs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	/* one server ID per host and config, in both slots */
+	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX);
+	__type(key, struct qlb_lb_sid_key);
+	__type(value, __u32);
+} qlb_sids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAX_HOSTS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_host);
+} qlb_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAGLEV_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} qlb_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QLB_LB_STATS_ROWS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_counter);
+} qlb_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QLB_LB_MAX_HOSTS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_counter);
+} qlb_host_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QLB_LB_CACHE_SIZE);
+	__type(key, struct qlb_lb_cache_key);
+	__type(value, struct qlb_lb_cache_val);
+} qlb_cid_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_trace);
+} qlb_trace_rec SEC(".maps");
+
+#endif /* QLB_XDP_MAPS_H */
