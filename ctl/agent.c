@@ -1,10 +1,439 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-#include "common.h"
+/*
+ * qlbctl agent: run the host agent, or talk to a running one.
+ *   qlbctl agent -f FILE              run (same as: agent run -f FILE)
+ *   qlbctl agent status  [-f FILE | -s SOCKET]
+ *   qlbctl agent promote [-f FILE | -s SOCKET] GEN
+ *   qlbctl agent detach -f FILE       remove the data plane (decap, pins)
+ * status and promote go through the agent's socket, so they need a uid or
+ * gid the agent allows (host.allow_uids / allow_gids, or the agent's own).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
-/* Placeholder until this command lands; it refuses rather than pretends. */
+#include "common.h"
+#include "config.h"
+#include "agent.h"
+#include "qlb/host_abi.h"
+#include "qlb/agent_proto.h"
+
+static const char *const rp_names[QLB_RP_STAT_MAX] = {
+	[QLB_RP_ROUTED] = "routed",
+	[QLB_RP_FB_INITIAL] = "fallback_initial",
+	[QLB_RP_FB_UNROUTABLE] = "fallback_unroutable",
+	[QLB_RP_FB_NO_CONFIG] = "fallback_no_config",
+	[QLB_RP_FB_LENGTH] = "fallback_length",
+	[QLB_RP_FB_FOREIGN] = "fallback_foreign",
+	[QLB_RP_FB_WORKER_RANGE] = "fallback_worker_range",
+	[QLB_RP_FB_EMPTY_SLOT] = "fallback_empty_slot",
+	[QLB_RP_FB_SHORT] = "fallback_short",
+	[QLB_RP_FB_SELECTED] = "fallback_selected",
+	[QLB_RP_FB_NONE] = "fallback_none",
+	[QLB_RP_NONLINEAR] = "nonlinear",
+};
+
+static const char *const dc_names[QLB_DC_STAT_MAX] = {
+	[QLB_DC_NOT_OURS] = "not_ours",
+	[QLB_DC_GUE_4IN4] = "gue_4in4",
+	[QLB_DC_GUE_6IN4] = "gue_6in4",
+	[QLB_DC_GUE_4IN6] = "gue_4in6",
+	[QLB_DC_GUE_6IN6] = "gue_6in6",
+	[QLB_DC_IPIP] = "ipip",
+	[QLB_DC_6IN4] = "6in4",
+	[QLB_DC_4IN6] = "4in6",
+	[QLB_DC_IP6IP6] = "ip6ip6",
+	[QLB_DC_PASS_OTHER] = "pass_other",
+	[QLB_DC_PASS_FRAGMENT] = "pass_fragment",
+	[QLB_DC_PASS_OPTIONS] = "pass_options",
+	[QLB_DC_DROP_MALFORMED] = "drop_malformed",
+	[QLB_DC_DROP_ADJUST] = "drop_adjust",
+};
+
+static const char *gen_state_name(uint32_t s)
+{
+	switch (s) {
+	case QLB_GEN_NEW:
+		return "new";
+	case QLB_GEN_WORKING:
+		return "working";
+	case QLB_GEN_DRAINING:
+		return "draining";
+	}
+	return "?";
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: qlbctl agent -f FILE                 run the host agent\n"
+		"       qlbctl agent run -f FILE\n"
+		"       qlbctl [-j] agent status  [-f FILE | -s SOCKET]\n"
+		"       qlbctl agent promote [-f FILE | -s SOCKET] GENERATION\n"
+		"       qlbctl agent detach -f FILE          remove decapsulation and pins\n"
+		"SOCKET defaults to host.agent_socket of FILE, else /run/qlb/agent.sock.\n");
+}
+
+/* ---- talking to a running agent -------------------------------------- */
+
+static int full_read(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Read one message; *body is malloc'd. Return: its type or -errno. */
+static int read_msg(int fd, void **body, uint32_t *len)
+{
+	struct qlb_ap_hdr h;
+	int err;
+
+	*body = NULL;
+	err = full_read(fd, &h, sizeof(h));
+	if (err)
+		return err;
+	if (h.magic != QLB_AP_MAGIC || h.version != QLB_AP_VERSION ||
+	    h.len > QLB_AP_MAX_BODY)
+		return -EPROTO;
+	*body = calloc(1, h.len + 1);
+	if (!*body)
+		return -ENOMEM;
+	err = full_read(fd, *body, h.len);
+	if (err) {
+		free(*body);
+		*body = NULL;
+		return err;
+	}
+	*len = h.len;
+	return h.type;
+}
+
+static int send_msg(int fd, uint16_t type, const void *body, uint32_t len)
+{
+	struct qlb_ap_hdr h = {
+		.magic = QLB_AP_MAGIC, .version = QLB_AP_VERSION,
+		.type = type, .len = len,
+	};
+	char buf[sizeof(h) + 64];
+
+	if (len > 64)
+		return -EINVAL;
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), body, len);
+	return write(fd, buf, sizeof(h) + len) == (ssize_t)(sizeof(h) + len) ?
+		       0 : -EIO;
+}
+
+/* Connect and take the HELLO. Return: fd or -1 (error reported). */
+static int agent_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	void *body;
+	uint32_t len;
+	int fd, t;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		qlb_err("agent socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		qlb_err("cannot connect to the agent at %s: %s%s", path,
+			strerror(errno),
+			errno == ENOENT || errno == ECONNREFUSED ?
+				" (is qlbctl agent running?)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	t = read_msg(fd, &body, &len);
+	if (t == QLB_AP_RESULT && len == sizeof(struct qlb_ap_result)) {
+		qlb_err("the agent refused: %s", ((struct qlb_ap_result *)body)->msg);
+		free(body);
+		close(fd);
+		return -1;
+	}
+	free(body);
+	if (t != QLB_AP_HELLO) {
+		qlb_err("no greeting from the agent at %s: %s", path,
+			t < 0 ? strerror(-t) : "unexpected message");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void print_status(const struct qlb_ap_status *s,
+			 const struct qlb_ap_worker *w,
+			 const struct qlb_ap_gen *g, const char *path)
+{
+	unsigned int i;
+
+	if (qlb_json) {
+		struct qlb_json_w j;
+
+		jw_init(&j, stdout);
+		jw_obj_open(&j, NULL);
+		jw_str(&j, "host", s->host);
+		jw_str(&j, "socket", path);
+		jw_uint(&j, "agent_pid", s->agent_pid);
+		jw_uint(&j, "working_generation", s->working_generation);
+		jw_uint(&j, "max_workers", s->max_workers);
+		jw_uint(&j, "connections", s->nclients);
+		jw_uint(&j, "refused", s->refused);
+		jw_str(&j, "xdp_mode", s->xdp_mode == 1 ? "native" :
+					       s->xdp_mode == 2 ? "generic" : NULL);
+		jw_arr_open(&j, "generations");
+		for (i = 0; i < s->ngens; i++) {
+			jw_obj_open(&j, NULL);
+			jw_uint(&j, "generation", g[i].generation);
+			jw_str(&j, "state", gen_state_name(g[i].state));
+			jw_uint(&j, "size", g[i].size);
+			jw_uint(&j, "workers", g[i].nworkers);
+			jw_obj_close(&j);
+		}
+		jw_arr_close(&j);
+		jw_arr_open(&j, "workers");
+		for (i = 0; i < s->nworkers; i++) {
+			jw_obj_open(&j, NULL);
+			jw_uint(&j, "worker", w[i].worker_id);
+			jw_uint(&j, "generation", w[i].generation);
+			jw_uint(&j, "pid", w[i].pid);
+			jw_uint(&j, "uid", w[i].uid);
+			jw_uint(&j, "cookie", w[i].cookie);
+			jw_bool(&j, "connected", w[i].connected);
+			jw_obj_close(&j);
+		}
+		jw_arr_close(&j);
+		jw_obj_open(&j, "reuseport");
+		for (i = 0; i < QLB_RP_STAT_MAX; i++)
+			jw_uint(&j, rp_names[i], s->rp_stats[i]);
+		jw_obj_close(&j);
+		jw_obj_open(&j, "decap");
+		for (i = 0; i < QLB_DC_STAT_MAX; i++)
+			jw_uint(&j, dc_names[i], s->dc_stats[i]);
+		jw_obj_close(&j);
+		jw_obj_close(&j);
+		jw_end(&j);
+		return;
+	}
+	printf("host %s  agent pid %u  socket %s\n", s->host, s->agent_pid, path);
+	printf("working generation %u  worker IDs < %u  connections %u  refused %llu\n",
+	       s->working_generation, s->max_workers, s->nclients,
+	       (unsigned long long)s->refused);
+	for (i = 0; i < s->ngens; i++)
+		printf("generation %u: %-8s %u sockets (size %u)\n",
+		       g[i].generation, gen_state_name(g[i].state),
+		       g[i].nworkers, g[i].size);
+	if (s->nworkers)
+		printf("%-7s %-10s %-8s %-6s %-10s %s\n", "worker", "generation",
+		       "pid", "uid", "connected", "cookie");
+	for (i = 0; i < s->nworkers; i++)
+		printf("%-7u %-10u %-8u %-6u %-10s %llu\n", w[i].worker_id,
+		       w[i].generation, w[i].pid, w[i].uid,
+		       w[i].connected ? "yes" : "no",
+		       (unsigned long long)w[i].cookie);
+	printf("reuseport:\n");
+	for (i = 0; i < QLB_RP_STAT_MAX; i++)
+		printf("  %-24s %llu\n", rp_names[i],
+		       (unsigned long long)s->rp_stats[i]);
+	printf("decap (%s):\n", s->xdp_mode == 1 ? "native XDP" :
+				s->xdp_mode == 2 ? "generic XDP" : "not attached");
+	for (i = 0; i < QLB_DC_STAT_MAX; i++)
+		printf("  %-24s %llu\n", dc_names[i],
+		       (unsigned long long)s->dc_stats[i]);
+}
+
+static int do_status(const char *path)
+{
+	const struct qlb_ap_status *s;
+	void *body = NULL;
+	uint32_t len;
+	int fd, t, rc = QLB_EXIT_ERR;
+
+	fd = agent_connect(path);
+	if (fd < 0)
+		return QLB_EXIT_ERR;
+	if (send_msg(fd, QLB_AP_STATUS_REQ, NULL, 0)) {
+		qlb_err("cannot send to the agent at %s", path);
+		goto out;
+	}
+	t = read_msg(fd, &body, &len);
+	if (t != QLB_AP_STATUS || len < sizeof(*s)) {
+		qlb_err("no status from the agent at %s: %s", path,
+			t < 0 ? strerror(-t) : "unexpected answer");
+		goto out;
+	}
+	s = body;
+	if (len != sizeof(*s) + s->nworkers * sizeof(struct qlb_ap_worker) +
+			   s->ngens * sizeof(struct qlb_ap_gen)) {
+		qlb_err("malformed status from the agent at %s", path);
+		goto out;
+	}
+	print_status(s, (const void *)(s + 1),
+		     (const void *)((const struct qlb_ap_worker *)(s + 1) + s->nworkers),
+		     path);
+	rc = QLB_EXIT_OK;
+out:
+	free(body);
+	close(fd);
+	return rc;
+}
+
+static int do_promote(const char *path, uint32_t gen)
+{
+	struct qlb_ap_gen_req m = { .generation = gen };
+	const struct qlb_ap_result *r;
+	void *body = NULL;
+	uint32_t len;
+	int fd, t, rc = QLB_EXIT_ERR;
+
+	fd = agent_connect(path);
+	if (fd < 0)
+		return QLB_EXIT_ERR;
+	if (send_msg(fd, QLB_AP_PROMOTE, &m, sizeof(m))) {
+		qlb_err("cannot send to the agent at %s", path);
+		goto out;
+	}
+	t = read_msg(fd, &body, &len);
+	if (t != QLB_AP_RESULT || len != sizeof(*r)) {
+		qlb_err("no answer from the agent at %s", path);
+		goto out;
+	}
+	r = body;
+	if (r->code) {
+		qlb_err("promote %u: %s", gen, r->msg);
+		goto out;
+	}
+	if (qlb_json) {
+		struct qlb_json_w j;
+
+		jw_init(&j, stdout);
+		jw_obj_open(&j, NULL);
+		jw_uint(&j, "working_generation", gen);
+		jw_obj_close(&j);
+		jw_end(&j);
+	} else {
+		printf("%s\n", r->msg);
+	}
+	rc = QLB_EXIT_OK;
+out:
+	free(body);
+	close(fd);
+	return rc;
+}
+
+/* The socket path: -s, else host.agent_socket of -f, else the default. */
+static int socket_path(const char *file, const char *sock, char *out, size_t len)
+{
+	struct qlb_config cfg;
+
+	if (sock) {
+		snprintf(out, len, "%s", sock);
+		return 0;
+	}
+	if (!file) {
+		snprintf(out, len, "/run/qlb/agent.sock");
+		return 0;
+	}
+	if (qlb_config_load(file, &cfg, stderr)) {
+		qlb_err("%s is not valid", file);
+		return -1;
+	}
+	snprintf(out, len, "%s", cfg.host.agent_socket);
+	qlb_config_free(&cfg);
+	return 0;
+}
+
 int cmd_agent(int argc, char **argv)
 {
-	(void)argc;
-	qlb_err("'%s' is not built yet", argv[0]);
-	return QLB_EXIT_ERR;
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *file = NULL, *sock = NULL, *sub = "run";
+	char path[PATH_MAX];
+	int c;
+
+	/* "agent -f FILE" runs; otherwise the first word is a subcommand */
+	if (argc > 1 && argv[1][0] != '-') {
+		sub = argv[1];
+		argc--;
+		argv++;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+f:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			file = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return QLB_EXIT_OK;
+		default:
+			usage(stderr);
+			return QLB_EXIT_USAGE;
+		}
+	}
+	if (!strcmp(sub, "run")) {
+		if (!file || optind != argc) {
+			usage(stderr);
+			return QLB_EXIT_USAGE;
+		}
+		return qlb_agent_run(file);
+	}
+	if (!strcmp(sub, "detach")) {
+		if (!file || optind != argc) {
+			usage(stderr);
+			return QLB_EXIT_USAGE;
+		}
+		return qlb_agent_detach(file);
+	}
+	if (!strcmp(sub, "status") || !strcmp(sub, "promote")) {
+		bool promote = sub[0] == 'p';
+		unsigned long gen = 0;
+		char *end;
+
+		if (optind != argc - (promote ? 1 : 0)) {
+			usage(stderr);
+			return QLB_EXIT_USAGE;
+		}
+		if (promote) {
+			errno = 0;
+			gen = strtoul(argv[optind], &end, 10);
+			if (errno || *end || !gen || gen > UINT32_MAX) {
+				qlb_warn("bad generation '%s'", argv[optind]);
+				return QLB_EXIT_USAGE;
+			}
+		}
+		if (socket_path(file, sock, path, sizeof(path)))
+			return QLB_EXIT_ERR;
+		return promote ? do_promote(path, (uint32_t)gen) : do_status(path);
+	}
+	qlb_warn("unknown agent subcommand '%s'", sub);
+	usage(stderr);
+	return QLB_EXIT_USAGE;
 }

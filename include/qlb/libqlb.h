@@ -168,6 +168,45 @@ void qlb_client_on_config(struct qlb_client *cl, qlb_config_cb cb, void *arg);
  */
 int qlb_client_process(struct qlb_client *cl);
 
+/*
+ * qlb_client_declare_generation() - tell the agent @generation will have
+ * @size sockets; it becomes the working generation by itself once that
+ * many are registered. Call before qlb_client_register(); every worker of
+ * the generation may call it (the same size is harmless).
+ * Return: 0, -EINVAL, or the agent's refusal (qlb_client_last_error()).
+ */
+QLB_API int qlb_client_declare_generation(struct qlb_client *cl,
+					  uint32_t generation, uint32_t size);
+
+/* Make @generation the working one now (what qlbctl agent promote does). */
+QLB_API int qlb_client_promote(struct qlb_client *cl, uint32_t generation);
+
+/* The agent's reason for the last refused request ("" when none). */
+QLB_API const char *qlb_client_last_error(const struct qlb_client *cl);
+
+/*
+ * qlb_client_reconnect() - after qlb_client_process() returned -ECONNRESET
+ * (the agent restarted), connect again and re-announce the registered
+ * socket: the worker keeps its ID and its CIDs keep routing.
+ * Return: 0, or a negative errno (try again later; the socket keeps
+ * receiving its packets meanwhile).
+ */
+QLB_API int qlb_client_reconnect(struct qlb_client *cl);
+
+/* Generation the socket was registered with. */
+QLB_API uint32_t qlb_client_generation(const struct qlb_client *cl);
+
+/* The working generation as last told by the agent (0 = none). */
+QLB_API uint32_t qlb_client_working_generation(const struct qlb_client *cl);
+
+/*
+ * qlb_client_draining() - true once another generation took over: the
+ * socket still receives its own connections' packets and no new ones; a
+ * server exits when its connections are done. The qlb_config_cb runs when
+ * this changes, as after a config push.
+ */
+QLB_API bool qlb_client_draining(const struct qlb_client *cl);
+
 /* Close the connection to the agent (the socket stays registered). */
 void qlb_client_close(struct qlb_client *cl);
 

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * qlb_decap: XDP program on a backend host's interface. Packets addressed
+ * to the host's encapsulation address that carry GUE (UDP to gue_port with
+ * the inner IP packet right after the UDP header) or IP-in-IP (IPIP,
+ * IP6IP6, IPv4-in-IPv6, IPv6-in-IPv4) lose their outer headers here and go
+ * up the stack as the client's own packet, so the VIP on the loopback
+ * answers the client directly. Everything else passes untouched.
+ *
+ * XDP rather than TC: the outer headers go before an skb exists, with one
+ * bpf_xdp_adjust_head() and a 14-byte Ethernet header rewrite, no GSO or
+ * checksum-offset bookkeeping (bpf_skb_adjust_room's decap flags), and it
+ * runs in generic mode on any interface. The inner checksum is verified by
+ * the stack as for any received packet.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "qlb/host_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qlb_dc_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} qlb_dc_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QLB_HOST_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} qlb_dc_stats SEC(".maps");
+
+static __always_inline int qlb_dc_count(__u32 reason, int verdict)
+{
+	__u64 *c = bpf_map_lookup_elem(&qlb_dc_stats, &reason);
+
+	if (c)
+		*c += 1;
+	return verdict;
+}
+
+/*
+ * qlb_gue_inner() - inner IP version of a GUE payload at @p.
+ * Return: 4 or 6, 0 when the payload is not direct IP encapsulation.
+ */
+static __always_inline int qlb_gue_inner(__u8 *p, void *data_end)
+{
+	if (p + 1 > (__u8 *)data_end)
+		return 0;
+	switch (*p >> 4) {
+	case 4:
+		return 4;
+	case 6:
+		return 6;
+	}
+	return 0;
+}
+
+SEC("xdp")
+int qlb_decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data, eth_copy;
+	struct qlb_dc_cfg *cfg;
+	__u32 zero = 0, outer, reason;
+	__u8 *inner;
+	int inner_ver;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	cfg = bpf_map_lookup_elem(&qlb_dc_cfg, &zero);
+	if (!cfg)
+		return XDP_PASS;
+
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = (void *)(eth + 1);
+
+		if ((void *)(iph + 1) > data_end)
+			return XDP_PASS;
+		if (!cfg->has4 || iph->daddr != cfg->addr4)
+			return qlb_dc_count(QLB_DC_NOT_OURS, XDP_PASS);
+		if (iph->protocol != IPPROTO_IPIP &&
+		    iph->protocol != IPPROTO_IPV6 &&
+		    iph->protocol != IPPROTO_UDP)
+			return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+		if (iph->frag_off & bpf_htons(0x3fff))
+			return qlb_dc_count(QLB_DC_PASS_FRAGMENT, XDP_PASS);
+		if (iph->ihl != 5)
+			return qlb_dc_count(QLB_DC_PASS_OPTIONS, XDP_PASS);
+		outer = sizeof(*iph);
+		if (iph->protocol == IPPROTO_UDP) {
+			struct udphdr *uh = (void *)(iph + 1);
+
+			if ((void *)(uh + 1) > data_end)
+				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+			if (uh->dest != cfg->gue_port)
+				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+			outer += sizeof(*uh);
+			inner_ver = qlb_gue_inner((__u8 *)(uh + 1), data_end);
+			reason = inner_ver == 6 ? QLB_DC_GUE_6IN4 : QLB_DC_GUE_4IN4;
+		} else if (iph->protocol == IPPROTO_IPIP) {
+			inner_ver = 4;
+			reason = QLB_DC_IPIP;
+		} else {
+			inner_ver = 6;
+			reason = QLB_DC_6IN4;
+		}
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6h = (void *)(eth + 1);
+		__u32 *d = (__u32 *)&ip6h->daddr, *a = (__u32 *)cfg->addr6;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return XDP_PASS;
+		if (!cfg->has6 || d[0] != a[0] || d[1] != a[1] || d[2] != a[2] ||
+		    d[3] != a[3])
+			return qlb_dc_count(QLB_DC_NOT_OURS, XDP_PASS);
+		outer = sizeof(*ip6h);
+		switch (ip6h->nexthdr) {
+		case IPPROTO_UDP: {
+			struct udphdr *uh = (void *)(ip6h + 1);
+
+			if ((void *)(uh + 1) > data_end)
+				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+			if (uh->dest != cfg->gue_port)
+				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+			outer += sizeof(*uh);
+			inner_ver = qlb_gue_inner((__u8 *)(uh + 1), data_end);
+			reason = inner_ver == 6 ? QLB_DC_GUE_6IN6 : QLB_DC_GUE_4IN6;
+			break;
+		}
+		case IPPROTO_IPIP:
+			inner_ver = 4;
+			reason = QLB_DC_4IN6;
+			break;
+		case IPPROTO_IPV6:
+			inner_ver = 6;
+			reason = QLB_DC_IP6IP6;
+			break;
+		case IPPROTO_FRAGMENT:
+			return qlb_dc_count(QLB_DC_PASS_FRAGMENT, XDP_PASS);
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			return qlb_dc_count(QLB_DC_PASS_OPTIONS, XDP_PASS);
+		default:
+			return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+		}
+	} else {
+		return XDP_PASS;
+	}
+
+	/* The inner header must be whole and of the family the outer says. */
+	inner = (__u8 *)data + sizeof(*eth) + outer;
+	if (inner_ver == 4) {
+		if (inner + sizeof(struct iphdr) > (__u8 *)data_end ||
+		    (*inner >> 4) != 4)
+			return qlb_dc_count(QLB_DC_DROP_MALFORMED, XDP_DROP);
+	} else if (inner_ver == 6) {
+		if (inner + sizeof(struct ipv6hdr) > (__u8 *)data_end ||
+		    (*inner >> 4) != 6)
+			return qlb_dc_count(QLB_DC_DROP_MALFORMED, XDP_DROP);
+	} else {
+		return qlb_dc_count(QLB_DC_DROP_MALFORMED, XDP_DROP);
+	}
+
+	__builtin_memcpy(&eth_copy, eth, sizeof(eth_copy));
+	eth_copy.h_proto = bpf_htons(inner_ver == 4 ? ETH_P_IP : ETH_P_IPV6);
+	if (bpf_xdp_adjust_head(ctx, (int)outer))
+		return qlb_dc_count(QLB_DC_DROP_ADJUST, XDP_DROP);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return qlb_dc_count(QLB_DC_DROP_ADJUST, XDP_DROP);
+	__builtin_memcpy(eth, &eth_copy, sizeof(eth_copy));
+	return qlb_dc_count(reason, XDP_PASS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
