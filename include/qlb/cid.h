@@ -85,10 +85,37 @@ union qlb__buf {
 	__u64 q[4];
 };
 
-/* 0xff when a < b, else 0; no branch, so no extra verifier paths. */
+/*
+ * Branch-free helpers. A comparison against a length from the config map
+ * that became a conditional jump would make the verifier split its state
+ * on that length again and again (the lengths are "precise": they index
+ * buffers) and exceed its budget. qlb__hide() stops clang from turning the
+ * arithmetic back into a compare and branch; user space needs no such help.
+ */
+#ifdef __bpf__
+#define qlb__hide(x) asm volatile("" : "+r"(x))
+/* BPF callers pass full-size buffers (QLB_SID_MAX_LEN, QLB_NONCE_MAX_LEN):
+ * every byte is read and the unwanted ones masked, no branch. */
+#define qlb__may_read(i, n) 1
+#else
+#define qlb__hide(x) ((void)0)
+/* user-space buffers may be exactly as long as the config says */
+#define qlb__may_read(i, n) ((i) < (n))
+#endif
+
+/* All ones when a < b (both below 2^31), else 0. */
+QLB_INLINE __u32 qlb__lt32(__u32 a, __u32 b)
+{
+	__u32 d = a - b;
+
+	qlb__hide(d);
+	return (__u32)((__s32)d >> 31);
+}
+
+/* 0xff when a < b, else 0. */
 QLB_INLINE __u8 qlb__lt(__u32 a, __u32 b)
 {
-	return (__u8)((__s32)(a - b) >> 31);
+	return (__u8)qlb__lt32(a, b);
 }
 
 /*
@@ -137,6 +164,8 @@ QLB_INLINE void qlb__fp_split(const union qlb__buf *p, __u32 L,
 	__u32 off = L - ((L + 1) >> 1);
 	int i;
 
+	/* else clang keeps the ten addresses for qlb__fp_join(): spills */
+	qlb__hide(off);
 	h[0].q[0] = p->q[0] & m[0].q[0];
 	h[0].q[1] = p->q[1] & m[0].q[1];
 	h[1].q[1] = 0;
@@ -153,6 +182,7 @@ QLB_INLINE void qlb__fp_join(union qlb__buf *p, __u32 L,
 	__u32 off = L - ((L + 1) >> 1);
 	int i;
 
+	qlb__hide(off);
 	p->q[0] = h[0].q[0];
 	p->q[1] = h[0].q[1];
 	p->q[2] = 0;
@@ -183,11 +213,12 @@ QLB_INLINE int qlb_cid_encode(const struct qlb_cid_cfg *c, const __u8 *sid,
 	p.q[0] = p.q[1] = p.q[2] = p.q[3] = 0;
 	/* read only the caller's bytes: its buffers may be exactly that long */
 	for (i = 0; i < QLB_SID_MAX_LEN; i++)
-		if (i < sl)
-			p.b[i] = sid[i];
+		if (qlb__may_read(i, sl))
+			p.b[i] = sid[i] & qlb__lt(i, sl);
+	/* OR into zeroes: a masked byte that lands anywhere changes nothing */
 	for (i = 0; i < QLB_NONCE_MAX_LEN; i++)
-		if (i < nl)
-			p.b[(sl + i) & 31] = nonce[i];
+		if (qlb__may_read(i, nl))
+			p.b[(sl + i) & 31] |= nonce[i] & qlb__lt(i, nl);
 
 	if (!(c->flags & QLB_CID_F_KEY)) {
 		/* plaintext: p is the CID body already */
@@ -303,23 +334,25 @@ QLB_INLINE int qlb_cid_decode(const struct qlb_cid_cfg *c, const __u8 *cid,
 
 /**
  * qlb_sid_host_part() - clear the worker bits of a server ID in place.
- * @sid: c->sid_len bytes, big endian: the worker bits are its lowest
- *       c->worker_bits bits (0..16), in the last bytes.
+ * @sid: the server ID, big endian: the worker bits are its lowest
+ *       c->worker_bits bits (0..16), so they sit in its last two bytes.
+ *       QLB_SID_MAX_LEN bytes in BPF; bytes past c->sid_len are unchanged.
  */
 QLB_INLINE void qlb_sid_host_part(const struct qlb_cid_cfg *c, __u8 *sid)
 {
-	__s32 sl = c->sid_len, wb = c->worker_bits & 31;
-	int i;
+	__u32 sl = c->sid_len, wm = (1u << (c->worker_bits & 15)) - 1;
+	__u32 i;
 
+	if (c->worker_bits >= 16)
+		wm = 0xffff;
 	for (i = 0; i < QLB_SID_MAX_LEN; i++) {
-		/* bits of byte i that are worker bits: wb - 8 * (bytes after i) */
-		__s32 n = wb - 8 * (sl - 1 - i);
+		/* byte i is the (sl-1-i)th from the end; only the last two
+		 * (i < sl <= i + 2) hold worker bits */
+		__u32 clear = (wm >> (8 * ((sl - 1 - i) & 1))) & 0xff &
+			      qlb__lt32(i, sl) & ~qlb__lt32(i + 2, sl);
 
-		if (i >= sl)
-			break;
-		if (n <= 0)
-			continue;
-		sid[i] &= (__u8)(0xff << (n > 8 ? 8 : n));
+		if (qlb__may_read(i, sl))
+			sid[i] &= (__u8)~clear;
 	}
 }
 
@@ -329,13 +362,19 @@ QLB_INLINE void qlb_sid_host_part(const struct qlb_cid_cfg *c, __u8 *sid)
  */
 QLB_INLINE __u32 qlb_sid_worker(const struct qlb_cid_cfg *c, const __u8 *sid)
 {
-	__u32 sl = c->sid_len, wb = c->worker_bits & 31, v = 0; /* wb <= 16 */
-	__u32 i;
+	__u32 sl = c->sid_len, wm = (1u << (c->worker_bits & 15)) - 1;
+	__u32 i, v = 0;
 
-	for (i = 0; i < QLB_SID_MAX_LEN; i++)
-		if (i < sl)
-			v = (v << 8) | sid[i]; /* keeps the last 4 bytes */
-	return v & ((1u << wb) - 1);
+	if (c->worker_bits >= 16)
+		wm = 0xffff;
+	for (i = 0; i < QLB_SID_MAX_LEN; i++) {
+		__u32 in = qlb__lt32(i, sl);
+
+		/* shift byte i in while i < sl; the last bytes stay in v */
+		if (qlb__may_read(i, sl))
+			v = (((v << 8) | sid[i]) & in) | (v & ~in);
+	}
+	return v & wm;
 }
 
 #endif /* QLB_CID_H */

@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# Benchmarks: every bench/*.c is one program, linked like the tests;
+# bench/run.sh runs them all and every bench/*.sh. They print figures and
+# never fail on a time.
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(SKELS) | $(BUILD)/bench
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibench -Itests/unit -o $@ $< $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(LDLIBS_CTL) -lcrypto -lm
+
+.PHONY: print-bench-bins
+print-bench-bins:
+	@echo $(BENCH_BINS)
