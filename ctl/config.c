@@ -641,6 +641,19 @@ static void mark_item(struct ctx *c, const yaml_node_t *m, unsigned int id)
 		end++;
 	if (end < c->len)
 		end++;
+	/* comment lines indented under the item belong to it */
+	for (;;) {
+		size_t j = end;
+
+		while (j < c->len && (c->text[j] == ' ' || c->text[j] == '\t'))
+			j++;
+		if (j >= c->len || c->text[j] != '#' ||
+		    (int)(j - end) <= mk->dash_col[id])
+			break;
+		while (j < c->len && c->text[j] != '\n')
+			j++;
+		end = j < c->len ? j + 1 : j;
+	}
 	mk->item[id].start = ls;
 	mk->item[id].end = end;
 	mk->item[id].line = (int)m->start_mark.line + 1;
