@@ -106,8 +106,12 @@ $(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj/lib $(BUILD)/obj/ctl $(BUILD)/tests $(BU
 deps:
 	$(Q)./deploy/install-deps.sh
 
-test: all $(TEST_BINS)
-	$(Q)./tests/run.sh
+# test and demo install missing packages first, so that on a fresh Debian
+# machine `make test` and `make demo` are all it takes.
+test:
+	$(Q)./deploy/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)BUILD=$(BUILD) ./tests/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory WERROR=1 all $(TEST_BINS)
