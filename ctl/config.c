@@ -980,7 +980,7 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 			if (lb->vips[j].port == vip->port &&
 			    !memcmp(&lb->vips[j].addr, &vip->addr,
 				    sizeof(vip->addr))) {
-				ndiag(c, m, p[0] ? "lb.vips" : "",
+				ndiag(c, m, "lb.vips",
 				      "VIP %s port %u is already given at %d:%d",
 				      sval(a), vip->port, lb->vips[j].pos.line,
 				      lb->vips[j].pos.col);
@@ -1377,6 +1377,16 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 		ndiag(c, root, "", "missing required section 'hosts'");
 	if (host)
 		parse_agent(c, host, seen);
+	if (lb && host && cfg->lb.gue_port != cfg->host.gue_port) {
+		yaml_node_t *g = get(c, host, "gue_port", NULL);
+
+		if (!g)
+			g = get(c, lb, "gue_port", NULL);
+		ndiag(c, g, g && g == get(c, host, "gue_port", NULL) ?
+				    "host.gue_port" : "lb.gue_port",
+		      "lb.gue_port %u and host.gue_port %u differ: LB nodes would send GUE where hosts do not listen",
+		      cfg->lb.gue_port, cfg->host.gue_port);
+	}
 	if (!lb && !host)
 		ndiag(c, root, "",
 		      "neither an 'lb' nor a 'host' section: nothing would use this file");
