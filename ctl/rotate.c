@@ -43,6 +43,7 @@ struct doc {
 	struct stat st;
 	struct qlb_config cfg;
 	bool loaded;
+	bool crlf;		/* the file ends its lines with CR LF */
 	struct edit edits[MAX_EDITS];
 	int nedits;
 };
@@ -109,6 +110,11 @@ static int doc_read(struct doc *d)
 	close(fd);
 	d->text[got] = 0;
 	d->len = got;
+	{
+		const char *nl = memchr(d->text, '\n', got);
+
+		d->crlf = nl && nl > d->text && nl[-1] == '\r';
+	}
 	if (got >= 2 && ((unsigned char)d->text[0] == 0xfe ||
 			 (unsigned char)d->text[0] == 0xff || !d->text[0] ||
 			 !d->text[1])) {
@@ -171,14 +177,14 @@ static char *apply_edits(struct doc *d, size_t *len)
 	int i;
 
 	for (i = 0; i < d->nedits; i++)
-		cap += strlen(d->edits[i].text);
+		cap += 2 * strlen(d->edits[i].text);
 	out = malloc(cap);
 	if (!out)
 		return NULL;
 	qsort(d->edits, d->nedits, sizeof(d->edits[0]), edit_cmp);
 	for (i = 0; i < d->nedits; i++) {
 		const struct edit *e = &d->edits[i];
-		size_t tl = strlen(e->text);
+		const char *t;
 
 		if (e->start < pos || e->end < e->start || e->end > d->len) {
 			free(out);
@@ -187,8 +193,12 @@ static char *apply_edits(struct doc *d, size_t *len)
 		}
 		memcpy(out + o, d->text + pos, e->start - pos);
 		o += e->start - pos;
-		memcpy(out + o, e->text, tl);
-		o += tl;
+		/* inserted lines end as the file's own lines do */
+		for (t = e->text; *t; t++) {
+			if (*t == '\n' && d->crlf)
+				out[o++] = '\r';
+			out[o++] = *t;
+		}
 		pos = e->end;
 	}
 	memcpy(out + o, d->text + pos, d->len - pos);
