@@ -13,13 +13,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: qlbctl [-j] validate -f FILE\n\n"
-		"Check a qlb YAML config file whole: every problem is printed as\n"
-		"FILE:LINE:COL: message. Exit 0 when valid, 1 when not, 2 on usage errors.\n"
-		"With -j: {\"file\":...,\"valid\":bool,\"errors\":[{\"line\",\"col\",\"message\"}]}.\n\n"
-		"  -f, --file FILE   the config file\n"
-		"  -h, --help        this help\n");
+	fprintf(f, "Usage: qlbctl [-j] validate -f FILE\n\n"
+		   "Check a qlb YAML config file whole: every problem is "
+		   "printed as\n"
+		   "FILE:LINE:COL: message. Exit 0 when valid, 1 when not, 2 "
+		   "on usage errors.\n"
+		   "With -j: "
+		   "{\"file\":...,\"valid\":bool,\"errors\":[{\"line\",\"col\","
+		   "\"message\"}]}.\n\n"
+		   "  -f, --file FILE   the config file\n"
+		   "  -h, --help        this help\n");
 }
 
 static void summary(const struct qlb_config *cfg, const char *file)
@@ -94,10 +97,9 @@ static void json_out(const struct qlb_config *cfg, const char *file,
 int cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+		{"file", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
 	struct qlb_config cfg;
 	struct qlb_diags d;
 	const char *file = NULL;
@@ -118,9 +120,10 @@ int cmd_validate(int argc, char **argv)
 		}
 	}
 	if (!file && optind < argc)
-		file = argv[optind++];	/* "validate FILE" reads as well */
+		file = argv[optind++]; /* "validate FILE" reads as well */
 	if (!file || optind < argc) {
-		qlb_warn(file ? "unexpected argument '%s'" : "validate: -f FILE is required%s",
+		qlb_warn(file ? "unexpected argument '%s'"
+			      : "validate: -f FILE is required%s",
 			 file ? argv[optind] : "");
 		usage(stderr);
 		return QLB_EXIT_USAGE;
@@ -131,7 +134,8 @@ int cmd_validate(int argc, char **argv)
 	else if (!n)
 		summary(&cfg, file);
 	else
-		fprintf(stderr, "%s: %d problem%s\n", file, n, n == 1 ? "" : "s");
+		fprintf(stderr, "%s: %d problem%s\n", file, n,
+			n == 1 ? "" : "s");
 	qlb_diags_free(&d);
 	qlb_config_free(&cfg);
 	return n ? QLB_EXIT_ERR : QLB_EXIT_OK;

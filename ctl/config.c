@@ -22,18 +22,18 @@
 #include "common.h"
 #include "qlb/libqlb.h"
 
-#define MAX_FILE_SIZE (4u << 20)	/* a fleet config is never this big */
-#define MAX_MAGLEV 1000003u
-#define MIN_MTU 576u			/* IPv4 minimum reassembly size */
-#define MAX_MTU 9216u			/* common jumbo frame limit */
+#define MAX_FILE_SIZE  (4u << 20) /* a fleet config is never this big */
+#define MAX_MAGLEV     1000003u
+#define MIN_MTU	       576u  /* IPv4 minimum reassembly size */
+#define MAX_MTU	       9216u /* common jumbo frame limit */
 #define MAX_DRAIN_TIME (10u * 365 * 86400)
 
 struct ctx {
 	const char *file;
-	char dir[PATH_MAX];		/* key_file paths are relative to it */
-	const char *text;		/* the file, for byte offsets of marks */
+	char dir[PATH_MAX]; /* key_file paths are relative to it */
+	const char *text;   /* the file, for byte offsets of marks */
 	size_t len;
-	size_t bom;			/* bytes of a UTF-8 BOM libyaml skipped */
+	size_t bom; /* bytes of a UTF-8 BOM libyaml skipped */
 	yaml_document_t doc;
 	struct qlb_diags d;
 	unsigned int cap;
@@ -58,7 +58,8 @@ static void vdiag(struct ctx *c, int line, int col, const char *path,
 
 		v = realloc(c->d.v, cap * sizeof(*v));
 		if (!v)
-			return;	/* out of memory: the count still says invalid */
+			return; /* out of memory: the count still says invalid
+				 */
 		c->d.v = v;
 		c->cap = cap;
 	}
@@ -103,7 +104,7 @@ static int diag_cmp(const void *a, const void *b)
 		return x->line < y->line ? -1 : 1;
 	if (x->col != y->col)
 		return x->col < y->col ? -1 : 1;
-	return x < y ? -1 : 1;	/* keep the order found */
+	return x < y ? -1 : 1; /* keep the order found */
 }
 
 void qlb_diags_free(struct qlb_diags *d)
@@ -214,8 +215,8 @@ static bool get_int(struct ctx *c, const yaml_node_t *n, const char *path,
 		v = strtoll(s + 2, &end, 16);
 	else
 		v = strtoll(s, &end, 10);
-	if (end == s || *end || (!isdigit((unsigned char)*s) && *s != '-' &&
-				 *s != '+')) {
+	if (end == s || *end ||
+	    (!isdigit((unsigned char)*s) && *s != '-' && *s != '+')) {
 		ndiag(c, n, path, "expected an integer, got \"%s\"", s);
 		return false;
 	}
@@ -245,8 +246,8 @@ static bool get_uint(struct ctx *c, const yaml_node_t *n, const char *path,
 static bool get_bool(struct ctx *c, const yaml_node_t *n, const char *path,
 		     bool *out)
 {
-	static const char *const t[] = { "true", "yes", "on" };
-	static const char *const f[] = { "false", "no", "off" };
+	static const char *const t[] = {"true", "yes", "on"};
+	static const char *const f[] = {"false", "no", "off"};
 	size_t i;
 
 	if (!want_scalar(c, n, path, "true or false"))
@@ -313,7 +314,7 @@ static bool get_enum(struct ctx *c, const yaml_node_t *n, const char *path,
 static bool get_addr(struct ctx *c, const yaml_node_t *n, const char *path,
 		     int family, struct qlb_addr *out)
 {
-	struct qlb_addr a = { 0 };
+	struct qlb_addr a = {0};
 
 	if (!want_scalar(c, n, path, "an IP address"))
 		return false;
@@ -323,8 +324,9 @@ static bool get_addr(struct ctx *c, const yaml_node_t *n, const char *path,
 		a.family = AF_INET6;
 	if (!a.family) {
 		ndiag(c, n, path, "\"%s\" is not an IP%s address", sval(n),
-		      family == AF_INET ? "v4" :
-		      family == AF_INET6 ? "v6" : "v4 or IPv6");
+		      family == AF_INET	   ? "v4"
+		      : family == AF_INET6 ? "v6"
+					   : "v4 or IPv6");
 		return false;
 	}
 	if (family && a.family != family) {
@@ -368,12 +370,14 @@ static int get_hex(struct ctx *c, const yaml_node_t *n, const char *path,
 		return -1;
 	}
 	if (len / 2 > max) {
-		ndiag(c, n, path, "\"%s\" is %zu bytes, more than the maximum %zu",
-		      s, len / 2, max);
+		ndiag(c, n, path,
+		      "\"%s\" is %zu bytes, more than the maximum %zu", s,
+		      len / 2, max);
 		return -1;
 	}
 	for (i = 0; i < len / 2; i++)
-		out[i] = (uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+		out[i] =
+			(uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
 	return (int)(len / 2);
 }
 
@@ -405,8 +409,8 @@ static bool get_mac(struct ctx *c, const yaml_node_t *n, const char *path,
 	}
 	return true;
 bad:
-	ndiag(c, n, path, "\"%s\" is not a MAC address (like 02:00:00:00:00:01)",
-	      s);
+	ndiag(c, n, path,
+	      "\"%s\" is not a MAC address (like 02:00:00:00:00:01)", s);
 	return false;
 }
 
@@ -522,22 +526,22 @@ static bool want_seq(struct ctx *c, const yaml_node_t *n, const char *path)
 
 /* ---- quic_lb.configs ------------------------------------------------ */
 
-static const char *const conf_state_names[] = { "routable", "active",
-						"retiring" };
-static const char *const host_state_names[] = { "active", "draining", "down" };
-static const char *const encap_names[] = { "gue", "ipip" };
-static const char *const xdp_mode_names[] = { "native", "generic" };
+static const char *const conf_state_names[] = {"routable", "active",
+					       "retiring"};
+static const char *const host_state_names[] = {"active", "draining", "down"};
+static const char *const encap_names[] = {"gue", "ipip"};
+static const char *const xdp_mode_names[] = {"native", "generic"};
 
 /* What validating one config left for the cross-checks. */
 struct conf_seen {
-	bool ok;			/* present and every field valid */
-	bool state_ok;			/* state: absent or valid */
-	int idx;			/* in quic_lb.configs */
+	bool ok;       /* present and every field valid */
+	bool state_ok; /* state: absent or valid */
+	int idx;       /* in quic_lb.configs */
 	const yaml_node_t *item, *id, *state;
 };
 
-static bool read_key_file(struct ctx *c, const yaml_node_t *n,
-			  const char *path, struct qlb_conf_cid *q)
+static bool read_key_file(struct ctx *c, const yaml_node_t *n, const char *path,
+			  struct qlb_conf_cid *q)
 {
 	char buf[256], *s, *e;
 	struct stat st;
@@ -565,7 +569,8 @@ static bool read_key_file(struct ctx *c, const yaml_node_t *n,
 	}
 	if (st.st_mode & 077) {
 		ndiag(c, n, path,
-		      "key file %s has mode %04o: it must not be accessible by group or others (chmod 600)",
+		      "key file %s has mode %04o: it must not be accessible by "
+		      "group or others (chmod 600)",
 		      q->key_file, (unsigned int)(st.st_mode & 07777));
 		goto out;
 	}
@@ -584,7 +589,8 @@ static bool read_key_file(struct ctx *c, const yaml_node_t *n,
 	len = qlb_parse_hex(s, q->key, sizeof(q->key));
 	if (e - s != 32 || len != 16) {
 		ndiag(c, n, path,
-		      "key file %s must hold the key as 32 hex digits (16 bytes)",
+		      "key file %s must hold the key as 32 hex digits (16 "
+		      "bytes)",
 		      q->key_file);
 		explicit_bzero(q->key, sizeof(q->key));
 		goto out;
@@ -597,10 +603,10 @@ out:
 	return ok;
 }
 
-static const char *const conf_keys[] = {
-	"id", "server_id_len", "sid_len", "nonce_len", "worker_bits", "key",
-	"key_file", "encode_length", "state", "since", "drain_time", NULL
-};
+static const char *const conf_keys[] = {"id",	     "server_id_len", "sid_len",
+					"nonce_len", "worker_bits",   "key",
+					"key_file",  "encode_length", "state",
+					"since",     "drain_time",    NULL};
 
 /* Dash and key columns, and the byte span of a block item, for rotate. */
 static void mark_item(struct ctx *c, const yaml_node_t *m, unsigned int id)
@@ -663,7 +669,7 @@ static void mark_item(struct ctx *c, const yaml_node_t *m, unsigned int id)
 static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 			 struct conf_seen *seen)
 {
-	struct qlb_conf_cid q = { 0 };
+	struct qlb_conf_cid q = {0};
 	yaml_node_t *v, *sidn, *keyn, *kfn, *kfk = NULL, *nonce;
 	char path[64], fp[96];
 	unsigned int id = 0, u;
@@ -687,8 +693,8 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 		ndiag(c, v, FP("id"),
 		      "7 is above the maximum 6 (0b111 marks unroutable CIDs)");
 		store = false;
-	} else if (!v || !get_uint(c, v, FP("id"), 0, QLB_CONFIG_MAX - 1,
-				   &id)) {
+	} else if (!v ||
+		   !get_uint(c, v, FP("id"), 0, QLB_CONFIG_MAX - 1, &id)) {
 		store = false;
 	} else if (seen[id].item) {
 		ndiag(c, v, FP("id"), "config %u is already defined at %d:%d",
@@ -728,7 +734,8 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 	}
 	if (len_ok && q.sid_len + q.nonce_len > QLB_PT_MAX_LEN) {
 		ndiag(c, nonce, FP("nonce_len"),
-		      "server_id_len %u + nonce_len %u = %u is above the maximum %d",
+		      "server_id_len %u + nonce_len %u = %u is above the "
+		      "maximum %d",
 		      q.sid_len, q.nonce_len, q.sid_len + q.nonce_len,
 		      QLB_PT_MAX_LEN);
 		ok = false;
@@ -739,7 +746,8 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 			ok = false;
 		} else if (len_ok && u >= 8 * q.sid_len) {
 			ndiag(c, v, FP("worker_bits"),
-			      "%u leaves no host bits in a %u-byte server ID (must be below %u)",
+			      "%u leaves no host bits in a %u-byte server ID "
+			      "(must be below %u)",
 			      u, q.sid_len, 8 * q.sid_len);
 			ok = false;
 		} else {
@@ -756,12 +764,14 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 		ok = false;
 	} else if (keyn) {
 		uint8_t k[QLB_SID_MAX_LEN + 16];
-		int n = want_scalar(c, keyn, FP("key"), "32 hex digits") ?
-				get_hex(c, keyn, FP("key"), k, sizeof(k)) : -1;
+		int n = want_scalar(c, keyn, FP("key"), "32 hex digits")
+				? get_hex(c, keyn, FP("key"), k, sizeof(k))
+				: -1;
 
 		if (n >= 0 && n != 16)
 			ndiag(c, keyn, FP("key"),
-			      "must be 32 hex digits (16 bytes), got %d bytes", n);
+			      "must be 32 hex digits (16 bytes), got %d bytes",
+			      n);
 		if (n == 16) {
 			memcpy(q.key, k, 16);
 			q.has_key = true;
@@ -798,8 +808,8 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 			span_of(c, v, &c->cfg->marks.since[id]);
 	}
 	v = get(c, m, "drain_time", NULL);
-	if (v && !get_uint(c, v, FP("drain_time"), 0, MAX_DRAIN_TIME,
-			   &q.drain_time))
+	if (v &&
+	    !get_uint(c, v, FP("drain_time"), 0, MAX_DRAIN_TIME, &q.drain_time))
 		ok = false;
 #undef FP
 	if (store) {
@@ -815,7 +825,7 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 static void parse_quic_lb(struct ctx *c, const yaml_node_t *n,
 			  struct conf_seen *seen)
 {
-	static const char *const keys[] = { "configs", NULL };
+	static const char *const keys[] = {"configs", NULL};
 	const yaml_node_t *active = NULL;
 	yaml_node_t *cs;
 	int i;
@@ -829,7 +839,8 @@ static void parse_quic_lb(struct ctx *c, const yaml_node_t *n,
 	c->cfg->marks.configs_block =
 		cs->data.sequence.style == YAML_BLOCK_SEQUENCE_STYLE;
 	if (!seq_len(cs))
-		ndiag(c, cs, "quic_lb.configs", "at least one config is needed");
+		ndiag(c, cs, "quic_lb.configs",
+		      "at least one config is needed");
 	for (i = 0; i < seq_len(cs); i++)
 		parse_config(c, seq_item(c, cs, i), i, seen);
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
@@ -846,7 +857,9 @@ static void parse_quic_lb(struct ctx *c, const yaml_node_t *n,
 		snprintf(path, sizeof(path), "quic_lb.configs[%d]%s",
 			 seen[i].idx, seen[i].state ? ".state" : "");
 		ndiag(c, seen[i].state ? seen[i].state : seen[i].item, path,
-		      "config %d is active, and so is the config at %d:%d: at most one config may be active (the others routable or retiring)",
+		      "config %d is active, and so is the config at %d:%d: at "
+		      "most one config may be active (the others routable or "
+		      "retiring)",
 		      i, (int)active->start_mark.line + 1,
 		      (int)active->start_mark.column + 1);
 	}
@@ -886,12 +899,18 @@ static bool get_abs_path(struct ctx *c, const yaml_node_t *n, const char *path,
 
 static void parse_lb(struct ctx *c, const yaml_node_t *n)
 {
-	static const char *const keys[] = {
-		"interface", "xdp_mode", "gateway_mac", "encap_source_v4",
-		"encap_source_v6", "pin_dir", "maglev_table_size", "mtu",
-		"gue_port", "vips", NULL
-	};
-	static const char *const vip_keys[] = { "address", "port", NULL };
+	static const char *const keys[] = {"interface",
+					   "xdp_mode",
+					   "gateway_mac",
+					   "encap_source_v4",
+					   "encap_source_v6",
+					   "pin_dir",
+					   "maglev_table_size",
+					   "mtu",
+					   "gue_port",
+					   "vips",
+					   NULL};
+	static const char *const vip_keys[] = {"address", "port", NULL};
 	struct qlb_conf_lb *lb = &c->cfg->lb;
 	yaml_node_t *v;
 	unsigned int u;
@@ -932,7 +951,8 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 				break;
 		if (d * d <= u)
 			ndiag(c, v, "lb.maglev_table_size",
-			      "%u is not prime (%u divides it); Maglev needs a prime such as 65537",
+			      "%u is not prime (%u divides it); Maglev needs a "
+			      "prime such as 65537",
 			      u, d);
 		else
 			lb->maglev_table_size = u;
@@ -959,7 +979,8 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 		bool ok = true;
 
 		snprintf(p, sizeof(p), "lb.vips[%d]", i);
-		if (!check_map(c, m, p, vip_keys) && m->type != YAML_MAPPING_NODE)
+		if (!check_map(c, m, p, vip_keys) &&
+		    m->type != YAML_MAPPING_NODE)
 			continue;
 		vip->pos.line = (int)m->start_mark.line + 1;
 		vip->pos.col = (int)m->start_mark.column + 1;
@@ -981,7 +1002,8 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 			    !memcmp(&lb->vips[j].addr, &vip->addr,
 				    sizeof(vip->addr))) {
 				ndiag(c, m, "lb.vips",
-				      "VIP %s port %u is already given at %d:%d",
+				      "VIP %s port %u is already given at "
+				      "%d:%d",
 				      sval(a), vip->port, lb->vips[j].pos.line,
 				      lb->vips[j].pos.col);
 				ok = false;
@@ -997,9 +1019,9 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 
 struct host_seen {
 	const yaml_node_t *item, *name, *address, *server_id;
-	const yaml_node_t *sid_node[QLB_CONFIG_MAX];	/* from server_ids */
+	const yaml_node_t *sid_node[QLB_CONFIG_MAX]; /* from server_ids */
 	const yaml_node_t *sid_key[QLB_CONFIG_MAX];
-	bool sid_ok;			/* server_id parsed */
+	bool sid_ok; /* server_id parsed */
 	int sid_len;
 	uint8_t sid[QLB_SID_MAX_LEN];
 	int ids_len[QLB_CONFIG_MAX];
@@ -1019,9 +1041,9 @@ static bool valid_name(const char *s)
 static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 		       struct qlb_conf_host *h, struct host_seen *hs)
 {
-	static const char *const keys[] = { "name", "address", "server_id",
-					    "server_ids", "encap", "weight",
-					    "state", NULL };
+	static const char *const keys[] = {"name",	 "address", "server_id",
+					   "server_ids", "encap",   "weight",
+					   "state",	 NULL};
 	yaml_node_t *v;
 	char path[64], fp[96];
 	unsigned int u;
@@ -1041,7 +1063,8 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 			hs->name = v;
 		else
 			ndiag(c, v, fp,
-			      "\"%s\" is not a host name (letters, digits, '.', '_', '-')",
+			      "\"%s\" is not a host name (letters, digits, "
+			      "'.', '_', '-')",
 			      h->name);
 	}
 	v = need(c, m, path, "address");
@@ -1066,7 +1089,8 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 
 		for (p = v->data.mapping.pairs.start;
 		     p < v->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = node(c, p->key), *x = node(c, p->value);
+			yaml_node_t *k = node(c, p->key),
+				    *x = node(c, p->value);
 			unsigned int id;
 			char ip[128];
 
@@ -1078,11 +1102,12 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 				ndiag(c, k, ip,
 				      "duplicate key (first given at %d:%d)",
 				      (int)hs->sid_key[id]->start_mark.line + 1,
-				      (int)hs->sid_key[id]->start_mark.column + 1);
+				      (int)hs->sid_key[id]->start_mark.column +
+					      1);
 				continue;
 			}
-			hs->ids_len[id] = get_hex(c, x, ip, hs->ids[id],
-						  QLB_SID_MAX_LEN);
+			hs->ids_len[id] =
+				get_hex(c, x, ip, hs->ids[id], QLB_SID_MAX_LEN);
 			if (!hs->ids_len[id]) {
 				ndiag(c, x, ip, "is empty");
 				hs->ids_len[id] = -1;
@@ -1146,11 +1171,14 @@ static void check_sids(struct ctx *c, const struct conf_seen *seen,
 				continue;
 			if ((unsigned int)len != q->sid_len) {
 				ndiag(c, n, path,
-				      "\"%s\" is %d byte%s but config %u has server_id_len %u%s",
+				      "\"%s\" is %d byte%s but config %u has "
+				      "server_id_len %u%s",
 				      sval(n), len, len == 1 ? "" : "s", id,
 				      q->sid_len,
-				      hs[i].sid_node[id] ? "" :
-				      " (give server_ids: {ID: HEX} per config)");
+				      hs[i].sid_node[id]
+					      ? ""
+					      : " (give server_ids: {ID: HEX} "
+						"per config)");
 				continue;
 			}
 			for (b = 0; b < wb; b++)
@@ -1158,7 +1186,9 @@ static void check_sids(struct ctx *c, const struct conf_seen *seen,
 					break;
 			if (b < wb) {
 				ndiag(c, n, path,
-				      "\"%s\" has worker bits set: config %u has worker_bits %u, so its low %u bits must be zero",
+				      "\"%s\" has worker bits set: config %u "
+				      "has worker_bits %u, so its low %u bits "
+				      "must be zero",
 				      sval(n), id, wb, wb);
 				continue;
 			}
@@ -1167,7 +1197,8 @@ static void check_sids(struct ctx *c, const struct conf_seen *seen,
 				    memcmp(cfg->hosts[j].sid[id], sid, len))
 					continue;
 				ndiag(c, n, path,
-				      "server ID %s under config %u is already hosts[%u]'s (%s)",
+				      "server ID %s under config %u is already "
+				      "hosts[%u]'s (%s)",
 				      sval(n), id, j, cfg->hosts[j].name);
 				break;
 			}
@@ -1237,11 +1268,13 @@ static void parse_hosts(struct ctx *c, const yaml_node_t *n,
 			if (a->family == AF_INET &&
 			    !cfg->lb.encap_source_v4.family)
 				ndiag(c, hs[i].address, path,
-				      "an IPv4 host needs lb.encap_source_v4 (the outer source address)");
+				      "an IPv4 host needs lb.encap_source_v4 "
+				      "(the outer source address)");
 			if (a->family == AF_INET6 &&
 			    !cfg->lb.encap_source_v6.family)
 				ndiag(c, hs[i].address, path,
-				      "an IPv6 host needs lb.encap_source_v6 (the outer source address)");
+				      "an IPv6 host needs lb.encap_source_v6 "
+				      "(the outer source address)");
 		}
 	}
 	free(hs);
@@ -1274,9 +1307,9 @@ static void get_ids(struct ctx *c, const yaml_node_t *n, const char *path,
 static void parse_agent(struct ctx *c, const yaml_node_t *n,
 			const struct conf_seen *seen)
 {
-	static const char *const keys[] = { "name", "interface", "agent_socket",
-					    "pin_dir", "gue_port", "workers",
-					    "allow_uids", "allow_gids", NULL };
+	static const char *const keys[] = {
+		"name",	   "interface",	 "agent_socket", "pin_dir", "gue_port",
+		"workers", "allow_uids", "allow_gids",	 NULL};
 	struct qlb_conf_agent *a = &c->cfg->host;
 	yaml_node_t *v;
 	unsigned int u, id;
@@ -1294,8 +1327,9 @@ static void parse_agent(struct ctx *c, const yaml_node_t *n,
 	if (v)
 		valid_ifname(c, v, "host.interface", a->interface);
 	v = get(c, n, "agent_socket", NULL);
-	if (v && get_abs_path(c, v, "host.agent_socket", a->agent_socket,
-			      sizeof(a->agent_socket)) &&
+	if (v &&
+	    get_abs_path(c, v, "host.agent_socket", a->agent_socket,
+			 sizeof(a->agent_socket)) &&
 	    strlen(a->agent_socket) >= 108)
 		ndiag(c, v, "host.agent_socket",
 		      "too long for a Unix socket path (at most 107 bytes)");
@@ -1315,7 +1349,8 @@ static void parse_agent(struct ctx *c, const yaml_node_t *n,
 			    a->workers <= (1u << q->worker_bits))
 				continue;
 			ndiag(c, v, "host.workers",
-			      "%u workers do not fit in worker_bits %u of config %u (at most %u)",
+			      "%u workers do not fit in worker_bits %u of "
+			      "config %u (at most %u)",
 			      a->workers, q->worker_bits, id,
 			      1u << q->worker_bits);
 			break;
@@ -1323,10 +1358,12 @@ static void parse_agent(struct ctx *c, const yaml_node_t *n,
 	}
 	v = get(c, n, "allow_uids", NULL);
 	if (v)
-		get_ids(c, v, "host.allow_uids", a->allow_uids, &a->nallow_uids);
+		get_ids(c, v, "host.allow_uids", a->allow_uids,
+			&a->nallow_uids);
 	v = get(c, n, "allow_gids", NULL);
 	if (v)
-		get_ids(c, v, "host.allow_gids", a->allow_gids, &a->nallow_gids);
+		get_ids(c, v, "host.allow_gids", a->allow_gids,
+			&a->nallow_gids);
 }
 
 /* ---- the file ------------------------------------------------------- */
@@ -1334,7 +1371,8 @@ static void parse_agent(struct ctx *c, const yaml_node_t *n,
 static void set_defaults(struct qlb_config *cfg)
 {
 	cfg->lb.xdp_mode = QLB_XDP_NATIVE;
-	snprintf(cfg->lb.pin_dir, sizeof(cfg->lb.pin_dir), "/sys/fs/bpf/qlb/lb");
+	snprintf(cfg->lb.pin_dir, sizeof(cfg->lb.pin_dir),
+		 "/sys/fs/bpf/qlb/lb");
 	cfg->lb.maglev_table_size = QLB_DEFAULT_MAGLEV_SIZE;
 	cfg->lb.mtu = QLB_DEFAULT_MTU;
 	cfg->lb.gue_port = QLB_DEFAULT_GUE_PORT;
@@ -1347,9 +1385,9 @@ static void set_defaults(struct qlb_config *cfg)
 
 static void parse_root(struct ctx *c, yaml_node_t *root)
 {
-	static const char *const keys[] = { "quic_lb", "lb", "hosts", "host",
-					    NULL };
-	struct conf_seen seen[QLB_CONFIG_MAX] = { 0 };
+	static const char *const keys[] = {"quic_lb", "lb", "hosts", "host",
+					   NULL};
+	struct conf_seen seen[QLB_CONFIG_MAX] = {0};
 	struct qlb_config *cfg = c->cfg;
 	yaml_node_t *v, *lb, *host;
 
@@ -1382,14 +1420,17 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 
 		if (!g)
 			g = get(c, lb, "gue_port", NULL);
-		ndiag(c, g, g && g == get(c, host, "gue_port", NULL) ?
-				    "host.gue_port" : "lb.gue_port",
-		      "lb.gue_port %u and host.gue_port %u differ: LB nodes would send GUE where hosts do not listen",
+		ndiag(c, g,
+		      g && g == get(c, host, "gue_port", NULL) ? "host.gue_port"
+							       : "lb.gue_port",
+		      "lb.gue_port %u and host.gue_port %u differ: LB nodes "
+		      "would send GUE where hosts do not listen",
 		      cfg->lb.gue_port, cfg->host.gue_port);
 	}
 	if (!lb && !host)
 		ndiag(c, root, "",
-		      "neither an 'lb' nor a 'host' section: nothing would use this file");
+		      "neither an 'lb' nor a 'host' section: nothing would use "
+		      "this file");
 	if (lb && lb->type == YAML_MAPPING_NODE &&
 	    cfg->lb.maglev_table_size <= cfg->nhosts) {
 		yaml_node_t *m = get(c, lb, "maglev_table_size", NULL);
@@ -1453,7 +1494,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
 int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 			 struct qlb_diags *diags)
 {
-	struct ctx c = { .file = path, .cfg = cfg };
+	struct ctx c = {.file = path, .cfg = cfg};
 	yaml_parser_t parser;
 	yaml_document_t extra;
 	char err[256], *text = NULL, *slash;
@@ -1507,7 +1548,8 @@ int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 
 			if (r)
 				ndiag(&c, r, "",
-				      "a second YAML document: the file must hold one");
+				      "a second YAML document: the file must "
+				      "hold one");
 			yaml_document_delete(&extra);
 		}
 	}
@@ -1523,7 +1565,8 @@ report:
 	for (i = 0; errf && i < c.d.n; i++) {
 		if (c.d.v[i].line)
 			fprintf(errf, "%s:%d:%d: %s\n", path, c.d.v[i].line,
-				c.d.v[i].col, c.d.v[i].msg ? c.d.v[i].msg : "?");
+				c.d.v[i].col,
+				c.d.v[i].msg ? c.d.v[i].msg : "?");
 		else
 			fprintf(errf, "%s: %s\n", path,
 				c.d.v[i].msg ? c.d.v[i].msg : "?");

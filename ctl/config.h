@@ -16,37 +16,42 @@
 
 #include "qlb/cid.h"
 
-#define QLB_MAX_VIPS 64
-#define QLB_MAX_HOSTS 1024
-#define QLB_MAX_ALLOW 32
-#define QLB_NAME_MAX 64
+#define QLB_MAX_VIPS		64
+#define QLB_MAX_HOSTS		1024
+#define QLB_MAX_ALLOW		32
+#define QLB_NAME_MAX		64
 #define QLB_DEFAULT_MAGLEV_SIZE 65537
-#define QLB_DEFAULT_GUE_PORT 6080
-#define QLB_DEFAULT_MTU 1500
-#define QLB_DEFAULT_DRAIN_TIME 3600	/* seconds a retiring config is kept */
+#define QLB_DEFAULT_GUE_PORT	6080
+#define QLB_DEFAULT_MTU		1500
+#define QLB_DEFAULT_DRAIN_TIME	3600 /* seconds a retiring config is kept */
 
-enum qlb_conf_state {		/* quic_lb.configs[].state */
-	QLB_CONF_ROUTABLE = 0,	/* "routable": LBs route it, servers don't mint */
-	QLB_CONF_ACTIVE = 1,	/* "active": servers mint under it (at most one) */
-	QLB_CONF_RETIRING = 2,	/* "retiring": routed, no longer minted */
+/* quic_lb.configs[].state */
+enum qlb_conf_state {
+	/* "routable": LBs route it, servers don't mint under it */
+	QLB_CONF_ROUTABLE = 0,
+	/* "active": servers mint under it (at most one) */
+	QLB_CONF_ACTIVE = 1,
+	/* "retiring": routed, no longer minted */
+	QLB_CONF_RETIRING = 2,
 };
 
-enum qlb_host_state {		/* hosts[].state */
-	QLB_HOST_ACTIVE = 0,	/* CID routing and fallback */
-	QLB_HOST_DRAINING = 1,	/* CID routing only */
-	QLB_HOST_DOWN = 2,	/* neither: its CIDs take the fallback */
+/* hosts[].state */
+enum qlb_host_state {
+	QLB_HOST_ACTIVE = 0,   /* CID routing and fallback */
+	QLB_HOST_DRAINING = 1, /* CID routing only */
+	QLB_HOST_DOWN = 2,     /* neither: its CIDs take the fallback */
 };
 
 enum qlb_encap {
 	QLB_ENCAP_GUE = 0,
-	QLB_ENCAP_IPIP = 1,	/* IPIP, IP6IP6 or IPv4-in-IPv6 by families */
+	QLB_ENCAP_IPIP = 1, /* IPIP, IP6IP6 or IPv4-in-IPv6 by families */
 };
 
 enum qlb_xdp_mode { QLB_XDP_NATIVE = 0, QLB_XDP_GENERIC = 1 };
 
 /* An address of either family. */
 struct qlb_addr {
-	int family;			/* AF_INET, AF_INET6, or 0 = unset */
+	int family; /* AF_INET, AF_INET6, or 0 = unset */
 	union {
 		struct in_addr v4;
 		struct in6_addr v6;
@@ -56,24 +61,24 @@ struct qlb_addr {
 
 /* Where an item was written, for messages after parsing. */
 struct qlb_pos {
-	int line, col;			/* 1-based; 0 = not in the file */
+	int line, col; /* 1-based; 0 = not in the file */
 };
 
 struct qlb_conf_cid {
-	bool present;			/* configs[] is indexed by id */
-	unsigned int id;		/* 0..6 */
-	unsigned int sid_len;		/* bytes */
-	unsigned int nonce_len;		/* bytes */
-	unsigned int worker_bits;	/* 0..8*sid_len-1 */
+	bool present;		  /* configs[] is indexed by id */
+	unsigned int id;	  /* 0..6 */
+	unsigned int sid_len;	  /* bytes */
+	unsigned int nonce_len;	  /* bytes */
+	unsigned int worker_bits; /* 0..8*sid_len-1 */
 	bool has_key;
 	uint8_t key[16];
-	char key_file[PATH_MAX];	/* "" when the key was inline or absent */
-	bool encode_length;		/* default true */
-	enum qlb_conf_state state;	/* default active */
-	int64_t since;			/* "since:" unix seconds of the last state
-					   change (rotation writes it); 0 = unknown */
-	unsigned int drain_time;	/* seconds; default QLB_DEFAULT_DRAIN_TIME */
-	struct qlb_pos pos;		/* of the list item */
+	char key_file[PATH_MAX];   /* "" when the key was inline or absent */
+	bool encode_length;	   /* default true */
+	enum qlb_conf_state state; /* default active */
+	int64_t since;		   /* "since:" unix seconds of the last state
+				      change (rotation writes it); 0 = unknown */
+	unsigned int drain_time;   /* seconds; default QLB_DEFAULT_DRAIN_TIME */
+	struct qlb_pos pos;	   /* of the list item */
 };
 
 struct qlb_conf_vip {
@@ -85,12 +90,12 @@ struct qlb_conf_vip {
 struct qlb_conf_lb {
 	bool present;
 	char interface[16];
-	enum qlb_xdp_mode xdp_mode;	/* default native */
+	enum qlb_xdp_mode xdp_mode; /* default native */
 	uint8_t gateway_mac[6];
-	struct qlb_addr encap_source_v4;	/* family 0 when absent */
+	struct qlb_addr encap_source_v4; /* family 0 when absent */
 	struct qlb_addr encap_source_v6;
 	char pin_dir[PATH_MAX];		/* default /sys/fs/bpf/qlb/lb */
-	unsigned int maglev_table_size;	/* prime; default 65537 */
+	unsigned int maglev_table_size; /* prime; default 65537 */
 	unsigned int mtu;		/* outer MTU; default 1500 */
 	uint16_t gue_port;		/* default 6080 */
 	unsigned int nvips;
@@ -99,28 +104,28 @@ struct qlb_conf_lb {
 
 struct qlb_conf_host {
 	char name[QLB_NAME_MAX];
-	struct qlb_addr address;	/* where encapsulated packets go */
+	struct qlb_addr address; /* where encapsulated packets go */
 	/* server ID per config id: the host part, worker bits zero. Filled
 	 * from server_ids: {id: hex} and, for every config it does not name,
 	 * from server_id: hex. has_sid[id] false = not routable by CID under
 	 * that config. */
 	bool has_sid[QLB_CONFIG_MAX];
 	uint8_t sid[QLB_CONFIG_MAX][QLB_SID_MAX_LEN];
-	enum qlb_encap encap;		/* default gue */
-	unsigned int weight;		/* default 100; 0..65535 */
-	enum qlb_host_state state;	/* default active */
+	enum qlb_encap encap;	   /* default gue */
+	unsigned int weight;	   /* default 100; 0..65535 */
+	enum qlb_host_state state; /* default active */
 	struct qlb_pos pos;
 };
 
-struct qlb_conf_agent {		/* the "host:" section */
+struct qlb_conf_agent { /* the "host:" section */
 	bool present;
-	char name[QLB_NAME_MAX];	/* must name an entry of hosts: */
+	char name[QLB_NAME_MAX]; /* must name an entry of hosts: */
 	char interface[16];
-	char agent_socket[PATH_MAX];	/* default /run/qlb/agent.sock */
-	char pin_dir[PATH_MAX];		/* default /sys/fs/bpf/qlb/host */
-	uint16_t gue_port;		/* default 6080 */
-	unsigned int workers;		/* expected workers per generation
-					   (auto-promote when complete); 0 = any */
+	char agent_socket[PATH_MAX]; /* default /run/qlb/agent.sock */
+	char pin_dir[PATH_MAX];	     /* default /sys/fs/bpf/qlb/host */
+	uint16_t gue_port;	     /* default 6080 */
+	unsigned int workers;	     /* expected workers per generation
+					(auto-promote when complete); 0 = any */
 	unsigned int nallow_uids, nallow_gids;
 	uint32_t allow_uids[QLB_MAX_ALLOW];
 	uint32_t allow_gids[QLB_MAX_ALLOW];
@@ -133,41 +138,42 @@ struct qlb_conf_agent {		/* the "host:" section */
  */
 struct qlb_span {
 	size_t start, end;
-	int line, col;			/* of start, 1-based */
+	int line, col; /* of start, 1-based */
 };
 
 /* Marks of quic_lb.configs, recorded while parsing (additive to the schema). */
 struct qlb_conf_marks {
-	bool configs_block;		/* configs: is a block sequence */
-	bool item_block[QLB_CONFIG_MAX];	/* the item is a block mapping */
-	struct qlb_span item[QLB_CONFIG_MAX];	/* per id: from the start of the
-						   line of its '-' to the end
-						   of the line of its last value */
-	int dash_col[QLB_CONFIG_MAX];	/* 0-based column of the '-' */
-	int key_col[QLB_CONFIG_MAX];	/* 0-based column of its keys */
-	struct qlb_span state[QLB_CONFIG_MAX];	/* the value of state: */
-	struct qlb_span since[QLB_CONFIG_MAX];	/* the value of since: */
+	bool configs_block;		 /* configs: is a block sequence */
+	bool item_block[QLB_CONFIG_MAX]; /* the item is a block mapping */
+	struct qlb_span
+		item[QLB_CONFIG_MAX];	       /* per id: from the start of the
+						  line of its '-' to the end
+						  of the line of its last value */
+	int dash_col[QLB_CONFIG_MAX];	       /* 0-based column of the '-' */
+	int key_col[QLB_CONFIG_MAX];	       /* 0-based column of its keys */
+	struct qlb_span state[QLB_CONFIG_MAX]; /* the value of state: */
+	struct qlb_span since[QLB_CONFIG_MAX]; /* the value of since: */
 };
 
 struct qlb_config {
 	char path[PATH_MAX];
-	struct qlb_conf_cid configs[QLB_CONFIG_MAX];	/* by id */
+	struct qlb_conf_cid configs[QLB_CONFIG_MAX]; /* by id */
 	struct qlb_conf_lb lb;
 	unsigned int nhosts;
-	struct qlb_conf_host *hosts;	/* nhosts entries, malloc'd */
+	struct qlb_conf_host *hosts; /* nhosts entries, malloc'd */
 	struct qlb_conf_agent host;
 	struct qlb_conf_marks marks;
 };
 
 /* One problem found in a file (qlb_config_load_diag()). */
 struct qlb_diag {
-	int line, col;			/* 1-based; 0 = the file as a whole */
-	char *msg;			/* without the "file:line:col: " prefix */
+	int line, col; /* 1-based; 0 = the file as a whole */
+	char *msg;     /* without the "file:line:col: " prefix */
 };
 
 struct qlb_diags {
 	unsigned int n;
-	struct qlb_diag *v;		/* sorted by line, then column */
+	struct qlb_diag *v; /* sorted by line, then column */
 };
 
 /*

@@ -29,10 +29,10 @@
 #include "config.h"
 
 #define DEFAULT_FILE "/etc/qlb/qlb.yaml"
-#define MAX_EDITS 8
+#define MAX_EDITS    8
 
 struct edit {
-	size_t start, end;	/* replace text[start, end) */
+	size_t start, end; /* replace text[start, end) */
 	char text[512];
 };
 
@@ -43,7 +43,7 @@ struct doc {
 	struct stat st;
 	struct qlb_config cfg;
 	bool loaded;
-	bool crlf;		/* the file ends its lines with CR LF */
+	bool crlf; /* the file ends its lines with CR LF */
 	struct edit edits[MAX_EDITS];
 	int nedits;
 };
@@ -52,22 +52,31 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: qlbctl [-j] rotate COMMAND -f FILE ...\n\n"
-		"QUIC-LB config and key rotation: each step edits FILE in place\n"
-		"(comments kept), validates the result and replaces FILE atomically.\n\n"
+		"QUIC-LB config and key rotation: each step edits FILE in "
+		"place\n"
+		"(comments kept), validates the result and replaces FILE "
+		"atomically.\n\n"
 		"  new -f FILE [--id N] [--server-id-len N] [--nonce-len N]\n"
 		"              [--worker-bits N] [--no-key]\n"
-		"        add a config under a free codepoint as routable, with a fresh\n"
-		"        random key in a mode 0600 key file beside FILE (never printed);\n"
+		"        add a config under a free codepoint as routable, with "
+		"a fresh\n"
+		"        random key in a mode 0600 key file beside FILE (never "
+		"printed);\n"
 		"        lengths and worker bits follow the active config\n"
 		"  promote -f FILE ID\n"
-		"        make config ID active; the active one becomes retiring\n"
+		"        make config ID active; the active one becomes "
+		"retiring\n"
 		"  retire -f FILE ID [--force]\n"
-		"        remove retiring config ID once since + drain_time has passed\n"
+		"        remove retiring config ID once since + drain_time has "
+		"passed\n"
 		"  status [-f FILE]\n"
-		"        state, age and key source of every config (FILE defaults to\n"
+		"        state, age and key source of every config (FILE "
+		"defaults to\n"
 		"        " DEFAULT_FILE ")\n\n"
-		"Order across a fleet: new -> distribute to LB nodes, then hosts ->\n"
-		"promote -> distribute -> wait drain_time -> retire -> distribute.\n");
+		"Order across a fleet: new -> distribute to LB nodes, then "
+		"hosts ->\n"
+		"promote -> distribute -> wait drain_time -> retire -> "
+		"distribute.\n");
 }
 
 /* ---- reading and writing the file ------------------------------------ */
@@ -115,17 +124,17 @@ static int doc_read(struct doc *d)
 
 		d->crlf = nl && nl > d->text && nl[-1] == '\r';
 	}
-	if (got >= 2 && ((unsigned char)d->text[0] == 0xfe ||
-			 (unsigned char)d->text[0] == 0xff || !d->text[0] ||
-			 !d->text[1])) {
+	if (got >= 2 &&
+	    ((unsigned char)d->text[0] == 0xfe ||
+	     (unsigned char)d->text[0] == 0xff || !d->text[0] || !d->text[1])) {
 		qlb_err("%s is not UTF-8: rotate edits UTF-8 files only",
 			d->path);
 		return -1;
 	}
 	n = qlb_config_load(d->path, &d->cfg, stderr);
 	if (n) {
-		qlb_err("%s has %d problem%s: fix them before rotating", d->path,
-			n, n == 1 ? "" : "s");
+		qlb_err("%s has %d problem%s: fix them before rotating",
+			d->path, n, n == 1 ? "" : "s");
 		return -1;
 	}
 	d->loaded = true;
@@ -166,7 +175,7 @@ static int edit_cmp(const void *a, const void *b)
 
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
-	return x < y ? -1 : 1;	/* insertions at one place keep their order */
+	return x < y ? -1 : 1; /* insertions at one place keep their order */
 }
 
 /* Apply the edits (non-overlapping) into a new buffer. */
@@ -257,7 +266,8 @@ static int commit(struct doc *d)
 	}
 	snprintf(dir, sizeof(dir), "%s", d->path);
 	snprintf(base, sizeof(base), "%s", d->path);
-	/* same directory: rename stays atomic and key_file paths still resolve */
+	/* same directory: rename stays atomic and key_file paths still resolve
+	 */
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.qlbctl-XXXXXX", dirname(dir),
 		     basename(base)) >= (int)sizeof(tmp)) {
 		qlb_err("path too long: %s", d->path);
@@ -289,9 +299,11 @@ static int commit(struct doc *d)
 	if (n) {
 		for (i = 0; i < diags.n; i++)
 			fprintf(stderr, "%s (as edited):%d:%d: %s\n", d->path,
-				diags.v[i].line, diags.v[i].col, diags.v[i].msg);
+				diags.v[i].line, diags.v[i].col,
+				diags.v[i].msg);
 		qlb_diags_free(&diags);
-		qlb_err("the edited %s would be invalid (%d problem%s); left it unchanged",
+		qlb_err("the edited %s would be invalid (%d problem%s); left "
+			"it unchanged",
 			d->path, n, n == 1 ? "" : "s");
 		goto fail;
 	}
@@ -300,7 +312,8 @@ static int commit(struct doc *d)
 	if (stat(d->path, &st2) < 0 || st2.st_ino != d->st.st_ino ||
 	    st2.st_mtim.tv_sec != d->st.st_mtim.tv_sec ||
 	    st2.st_mtim.tv_nsec != d->st.st_mtim.tv_nsec) {
-		qlb_err("%s changed while it was edited; left it alone, try again",
+		qlb_err("%s changed while it was edited; left it alone, try "
+			"again",
 			d->path);
 		goto fail;
 	}
@@ -323,7 +336,8 @@ fail:
 static bool editable(const struct doc *d, unsigned int id)
 {
 	if (!d->cfg.marks.configs_block || !d->cfg.marks.item_block[id]) {
-		qlb_err("%s: config %u is written in flow style ({...} or [...]); rotate edits block-style lists only",
+		qlb_err("%s: config %u is written in flow style ({...} or "
+			"[...]); rotate edits block-style lists only",
 			d->path, id);
 		return false;
 	}
@@ -349,8 +363,9 @@ static int set_key(struct doc *d, unsigned int id, const char *key,
 		return -1;
 	/* the item may end the file without a newline */
 	snprintf(e->text, sizeof(e->text), "%s%*s%s: %s\n",
-		 mk->item[id].end && d->text[mk->item[id].end - 1] != '\n' ?
-			 "\n" : "",
+		 mk->item[id].end && d->text[mk->item[id].end - 1] != '\n'
+			 ? "\n"
+			 : "",
 		 mk->key_col[id], "", key, val);
 	return 0;
 }
@@ -454,19 +469,18 @@ fail:
 static int cmd_new(int argc, char **argv, const char *file)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "server-id-len", required_argument, NULL, 's' },
-		{ "nonce-len", required_argument, NULL, 'n' },
-		{ "worker-bits", required_argument, NULL, 'w' },
-		{ "no-key", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+		{"file", required_argument, NULL, 'f'},
+		{"id", required_argument, NULL, 'i'},
+		{"server-id-len", required_argument, NULL, 's'},
+		{"nonce-len", required_argument, NULL, 'n'},
+		{"worker-bits", required_argument, NULL, 'w'},
+		{"no-key", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
 	int o, want_id = -1, sid_len = -1, nonce_len = -1, wb = -1, ret = 1;
 	int tmpl = -1, i, last = -1;
 	bool no_key = false;
-	struct doc d = { 0 };
+	struct doc d = {0};
 	char keypath[PATH_MAX], keyname[PATH_MAX], dir[PATH_MAX], base[256];
 	char hexkey[40], stamp[32], *dot;
 	const struct qlb_conf_marks *mk;
@@ -533,7 +547,8 @@ static int cmd_new(int argc, char **argv, const char *file)
 	t = &d.cfg.configs[tmpl];
 	if (want_id >= 0) {
 		if (d.cfg.configs[want_id].present) {
-			qlb_err("config %d already exists in %s", want_id, file);
+			qlb_err("config %d already exists in %s", want_id,
+				file);
 			goto out;
 		}
 		id = want_id;
@@ -544,7 +559,8 @@ static int cmd_new(int argc, char **argv, const char *file)
 			if (!d.cfg.configs[(tmpl + i) % QLB_CONFIG_MAX].present)
 				break;
 		if (i > QLB_CONFIG_MAX) {
-			qlb_err("no free codepoint in %s: all %d are in use; retire one first",
+			qlb_err("no free codepoint in %s: all %d are in use; "
+				"retire one first",
 				file, QLB_CONFIG_MAX);
 			goto out;
 		}
@@ -576,14 +592,17 @@ static int cmd_new(int argc, char **argv, const char *file)
 	e = add_edit(&d, mk->item[last].end, mk->item[last].end);
 	{
 		int dc = mk->dash_col[last], kc = mk->key_col[last];
-		const char *nl = mk->item[last].end &&
-					 d.text[mk->item[last].end - 1] != '\n' ?
-				 "\n" : "";
+		const char *nl =
+			mk->item[last].end &&
+					d.text[mk->item[last].end - 1] != '\n'
+				? "\n"
+				: "";
 		char keyline[PATH_MAX + 64] = "";
 
 		if (!no_key)
 			snprintf(keyline, sizeof(keyline),
-				 "%*skey_file: %s   # mode 0600, never printed\n",
+				 "%*skey_file: %s   # mode 0600, never "
+				 "printed\n",
 				 kc, "", keyname);
 		snprintf(e->text, sizeof(e->text),
 			 "%s%*s-%*sid: %u%*s# added by qlbctl rotate new, %s\n"
@@ -594,13 +613,12 @@ static int cmd_new(int argc, char **argv, const char *file)
 			 "%*sencode_length: %s\n"
 			 "%*sstate: routable\n"
 			 "%*ssince: %lld\n",
-			 nl, dc, "", kc - dc - 1, "", id, 8, "", stamp,
-			 kc, "", sid_len >= 0 ? sid_len : (int)t->sid_len,
-			 kc, "", nonce_len >= 0 ? nonce_len : (int)t->nonce_len,
-			 kc, "", wb >= 0 ? wb : (int)t->worker_bits,
-			 keyline,
-			 kc, "", t->encode_length ? "true" : "false",
-			 kc, "", kc, "", (long long)now);
+			 nl, dc, "", kc - dc - 1, "", id, 8, "", stamp, kc, "",
+			 sid_len >= 0 ? sid_len : (int)t->sid_len, kc, "",
+			 nonce_len >= 0 ? nonce_len : (int)t->nonce_len, kc, "",
+			 wb >= 0 ? wb : (int)t->worker_bits, keyline, kc, "",
+			 t->encode_length ? "true" : "false", kc, "", kc, "",
+			 (long long)now);
 		if (t->drain_time != QLB_DEFAULT_DRAIN_TIME)
 			snprintf(e->text + strlen(e->text),
 				 sizeof(e->text) - strlen(e->text),
@@ -625,17 +643,18 @@ static int cmd_new(int argc, char **argv, const char *file)
 		jw_end(&w);
 	} else {
 		printf("%s: config %u added as routable%s%s%s\n"
-		       "next: distribute %s to every LB node, then to the hosts; then\n"
+		       "next: distribute %s to every LB node, then to the "
+		       "hosts; then\n"
 		       "      qlbctl rotate promote -f %s %u\n",
 		       file, id, keypath[0] ? " (key in " : " (plaintext)",
 		       keypath[0] ? keypath : "", keypath[0] ? ")" : "", file,
 		       file, id);
 	}
-	keypath[0] = 0;	/* it is in use now */
+	keypath[0] = 0; /* it is in use now */
 	ret = 0;
 out:
 	if (keypath[0])
-		unlink(keypath);	/* the edit failed: no orphan key */
+		unlink(keypath); /* the edit failed: no orphan key */
 	doc_free(&d);
 	return ret;
 }
@@ -646,11 +665,10 @@ static int get_id_arg(int argc, char **argv, const char **file, bool *force,
 		      unsigned int *id, const char *what)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "force", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+		{"file", required_argument, NULL, 'f'},
+		{"force", no_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
 	int o;
 
 	/* no '+': options may follow the ID ("retire -f F 2 --force") */
@@ -706,7 +724,7 @@ static void done_json(const char *file, const char *action, unsigned int id,
 
 static int cmd_promote(int argc, char **argv, const char *file)
 {
-	struct doc d = { 0 };
+	struct doc d = {0};
 	char now_s[32];
 	unsigned int id;
 	int r, prev, ret = 1;
@@ -726,7 +744,8 @@ static int cmd_promote(int argc, char **argv, const char *file)
 		if (qlb_json)
 			done_json(file, "promote", id, -1);
 		else
-			printf("%s: config %u is already active; nothing to do\n",
+			printf("%s: config %u is already active; nothing to "
+			       "do\n",
 			       file, id);
 		ret = 0;
 		goto out;
@@ -738,7 +757,8 @@ static int cmd_promote(int argc, char **argv, const char *file)
 	    set_key(&d, id, "since", &d.cfg.marks.since[id], now_s) < 0)
 		goto out;
 	if (prev >= 0 &&
-	    (set_key(&d, prev, "state", &d.cfg.marks.state[prev], "retiring") < 0 ||
+	    (set_key(&d, prev, "state", &d.cfg.marks.state[prev], "retiring") <
+		     0 ||
 	     set_key(&d, prev, "since", &d.cfg.marks.since[prev], now_s) < 0))
 		goto out;
 	if (commit(&d) < 0)
@@ -750,7 +770,8 @@ static int cmd_promote(int argc, char **argv, const char *file)
 		if (prev >= 0)
 			printf("; config %d retiring (routable for %u s more)",
 			       prev, d.cfg.configs[prev].drain_time);
-		printf("\nnext: distribute %s; servers mint under config %u from then on\n",
+		printf("\nnext: distribute %s; servers mint under config %u "
+		       "from then on\n",
 		       file, id);
 	}
 	ret = 0;
@@ -762,7 +783,7 @@ out:
 static int cmd_retire(int argc, char **argv, const char *file)
 {
 	const struct qlb_conf_cid *q;
-	struct doc d = { 0 };
+	struct doc d = {0};
 	bool force = false;
 	unsigned int id;
 	long long left;
@@ -782,19 +803,22 @@ static int cmd_retire(int argc, char **argv, const char *file)
 		goto out;
 	}
 	if (q->state != QLB_CONF_RETIRING) {
-		qlb_err("config %u is %s, not retiring: promote another config first",
+		qlb_err("config %u is %s, not retiring: promote another config "
+			"first",
 			id, qlb_conf_state_name(q->state));
 		goto out;
 	}
 	if (!q->since && !force) {
-		qlb_err("config %u has no since: time, so its drain cannot be timed; use --force once its connections are gone",
+		qlb_err("config %u has no since: time, so its drain cannot be "
+			"timed; use --force once its connections are gone",
 			id);
 		goto out;
 	}
 	left = q->since + (long long)q->drain_time - (long long)time(NULL);
 	if (q->since && left > 0 && !force) {
 		fmt_dur(left, age, sizeof(age));
-		qlb_err("config %u is still draining: its drain_time of %u s ends in %s; refusing (--force to retire now)",
+		qlb_err("config %u is still draining: its drain_time of %u s "
+			"ends in %s; refusing (--force to retire now)",
 			id, q->drain_time, age);
 		goto out;
 	}
@@ -811,7 +835,8 @@ static int cmd_retire(int argc, char **argv, const char *file)
 		printf("%s: config %u removed; its codepoint is free again\n",
 		       file, id);
 		if (q->key_file[0])
-			printf("its key file %s is no longer named; remove it once every node has the new file\n",
+			printf("its key file %s is no longer named; remove it "
+			       "once every node has the new file\n",
 			       q->key_file);
 	}
 	ret = 0;
@@ -825,10 +850,9 @@ out:
 static int cmd_status(int argc, char **argv, const char *file)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+		{"file", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
 	struct qlb_config cfg;
 	struct qlb_json_w w;
 	long long now = time(NULL);
@@ -849,7 +873,8 @@ static int cmd_status(int argc, char **argv, const char *file)
 		}
 	}
 	if (optind < argc) {
-		qlb_warn("rotate status: unexpected argument '%s'", argv[optind]);
+		qlb_warn("rotate status: unexpected argument '%s'",
+			 argv[optind]);
 		return QLB_EXIT_USAGE;
 	}
 	if (qlb_config_load(file, &cfg, stderr)) {
@@ -902,8 +927,10 @@ static int cmd_status(int argc, char **argv, const char *file)
 			jw_uint(&w, "nonce_len", q->nonce_len);
 			jw_uint(&w, "worker_bits", q->worker_bits);
 			jw_bool(&w, "encode_length", q->encode_length);
-			jw_str(&w, "key", q->key_file[0] ? "file" :
-					  q->has_key ? "inline" : "none");
+			jw_str(&w, "key",
+			       q->key_file[0] ? "file"
+			       : q->has_key   ? "inline"
+					      : "none");
 			if (q->key_file[0])
 				jw_str(&w, "key_file", q->key_file);
 			jw_obj_close(&w);
@@ -913,8 +940,9 @@ static int cmd_status(int argc, char **argv, const char *file)
 			printf("%-3d %-9s %-9s %-10s %-10s %-7u %s%s\n", i,
 			       qlb_conf_state_name(q->state), age, ret, lens,
 			       q->worker_bits,
-			       q->key_file[0] ? "file " :
-			       q->has_key ? "inline" : "none (plaintext)",
+			       q->key_file[0] ? "file "
+			       : q->has_key   ? "inline"
+					      : "none (plaintext)",
 			       q->key_file);
 		}
 	}
@@ -933,10 +961,10 @@ int cmd_rotate(int argc, char **argv)
 		const char *name;
 		int (*fn)(int argc, char **argv, const char *file);
 	} subs[] = {
-		{ "new", cmd_new },
-		{ "promote", cmd_promote },
-		{ "retire", cmd_retire },
-		{ "status", cmd_status },
+		{"new", cmd_new},
+		{"promote", cmd_promote},
+		{"retire", cmd_retire},
+		{"status", cmd_status},
 	};
 	size_t i, n;
 	int found = -1;

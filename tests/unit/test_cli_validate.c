@@ -52,7 +52,9 @@ int main(void)
 
 	rc = run("validate -f tests/config/bad_nonce_len.yaml", true);
 	CHECK(rc == 1, "bad_nonce_len: exit %d", rc);
-	CHECK(strstr(out, "tests/config/bad_nonce_len.yaml:5:18: quic_lb.configs[0].nonce_len: 3 is below the minimum 4\n"),
+	CHECK(strstr(out, "tests/config/bad_nonce_len.yaml:5:18: "
+			  "quic_lb.configs[0].nonce_len: 3 is below the "
+			  "minimum 4\n"),
 	      "%s", out);
 
 	/* every problem, one line each, in file order */
@@ -69,16 +71,29 @@ int main(void)
 
 	rc = run("-j validate -f tests/config/bad_enums.yaml", false);
 	CHECK(rc == 1);
-	CHECK(!strncmp(out, "{\"file\":\"tests/config/bad_enums.yaml\",\"valid\":false,\"errors\":[{\"line\":7,\"col\":14,\"message\":\"quic_lb.configs[0].state: \\\"retired\\\" is not one of",
-		       140), "%s", out);
-	CHECK(strstr(out, "{\"line\":21,\"col\":12,\"message\":\"hosts[0].state: ") != NULL, "%s", out);
+	CHECK(!strncmp(out,
+		       "{\"file\":\"tests/config/"
+		       "bad_enums.yaml\",\"valid\":false,\"errors\":[{\"line\":"
+		       "7,\"col\":14,\"message\":\"quic_lb.configs[0].state: "
+		       "\\\"retired\\\" is not one of",
+		       140),
+	      "%s", out);
+	CHECK(strstr(out, "{\"line\":21,\"col\":12,\"message\":\"hosts[0]."
+			  "state: ") != NULL,
+	      "%s", out);
 
 	rc = run("-j validate -f tests/config/good.yaml", false);
 	CHECK(rc == 0);
-	CHECK(!strncmp(out, "{\"file\":\"tests/config/good.yaml\",\"valid\":true,\"errors\":[]", 55), "%s", out);
+	CHECK(!strncmp(out,
+		       "{\"file\":\"tests/config/"
+		       "good.yaml\",\"valid\":true,\"errors\":[]",
+		       55),
+	      "%s", out);
 
 	rc = run("validate -f /nonexistent/qlb.yaml", true);
-	CHECK(rc == 1 && strstr(out, "/nonexistent/qlb.yaml: cannot open: No such file or directory"), "%s", out);
+	CHECK(rc == 1 && strstr(out, "/nonexistent/qlb.yaml: cannot open: No "
+				     "such file or directory"),
+	      "%s", out);
 
 	rc = run("validate", true);
 	CHECK(rc == 2 && strstr(out, "Usage: qlbctl"), "no -f: exit %d", rc);
@@ -87,6 +102,7 @@ int main(void)
 	rc = run("validate --bogus", true);
 	CHECK(rc == 2, "unknown option: exit %d", rc);
 	rc = run("validate --help", false);
-	CHECK(rc == 0 && strstr(out, "Usage: qlbctl [-j] validate -f FILE"), "%s", out);
+	CHECK(rc == 0 && strstr(out, "Usage: qlbctl [-j] validate -f FILE"),
+	      "%s", out);
 	return t_done("test_cli_validate");
 }

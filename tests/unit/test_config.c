@@ -41,7 +41,8 @@ static int load_expects(const char *path, struct expect *e, int max)
 
 		if (strncmp(buf, "# expect: ", 10))
 			continue;
-		if (sscanf(buf + 10, "%d:%d %n", &e[n].line, &e[n].col, &off) < 2)
+		if (sscanf(buf + 10, "%d:%d %n", &e[n].line, &e[n].col, &off) <
+		    2)
 			continue;
 		snprintf(e[n].frag, sizeof(e[n].frag), "%s", buf + 10 + off);
 		e[n].frag[strcspn(e[n].frag, "\n")] = 0;
@@ -70,7 +71,8 @@ static void check_bad(const char *path)
 	CHECK(n == (int)d.n, "%s: return %d != %u diagnostics", path, n, d.n);
 	for (k = 0; k < ne; k++) {
 		for (i = 0; i < d.n; i++) {
-			if (d.v[i].line == e[k].line && d.v[i].col == e[k].col &&
+			if (d.v[i].line == e[k].line &&
+			    d.v[i].col == e[k].col &&
 			    strstr(d.v[i].msg, e[k].frag)) {
 				e[k].found = true;
 				break;
@@ -130,7 +132,8 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-static bool span_is(const char *text, const struct qlb_span *s, const char *want)
+static bool span_is(const char *text, const struct qlb_span *s,
+		    const char *want)
 {
 	return s->end - s->start == strlen(want) &&
 	       !memcmp(text + s->start, want, strlen(want));
@@ -138,9 +141,9 @@ static bool span_is(const char *text, const struct qlb_span *s, const char *want
 
 static void check_good(const char *dir)
 {
-	static const uint8_t key[16] = { 0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76,
-					 0x5f, 0x80, 0x25, 0x69, 0x34, 0xe5,
-					 0x0c, 0x66, 0x20, 0x7f };
+	static const uint8_t key[16] = {0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76,
+					0x5f, 0x80, 0x25, 0x69, 0x34, 0xe5,
+					0x0c, 0x66, 0x20, 0x7f};
 	struct qlb_config cfg;
 	const struct qlb_conf_cid *q;
 	const struct qlb_conf_host *h;
@@ -153,9 +156,10 @@ static void check_good(const char *dir)
 	if (n)
 		return;
 	q = &cfg.configs[1];
-	CHECK(q->present && q->id == 1 && q->sid_len == 2 && q->nonce_len == 6 &&
-	      q->worker_bits == 4 && q->has_key && q->encode_length &&
-	      q->state == QLB_CONF_ACTIVE && !q->key_file[0]);
+	CHECK(q->present && q->id == 1 && q->sid_len == 2 &&
+	      q->nonce_len == 6 && q->worker_bits == 4 && q->has_key &&
+	      q->encode_length && q->state == QLB_CONF_ACTIVE &&
+	      !q->key_file[0]);
 	CHECK(q->drain_time == QLB_DEFAULT_DRAIN_TIME && q->since == 0);
 	CHECK_MEM(q->key, key, 16, "config 1 key");
 	for (n = 0; n < QLB_CONFIG_MAX; n++)
@@ -199,10 +203,12 @@ static void check_good(const char *dir)
 	CHECK(text && cfg.marks.configs_block && cfg.marks.item_block[1]);
 	if (text) {
 		CHECK(span_is(text, &cfg.marks.state[1], "active"));
-		CHECK(cfg.marks.state[1].line == 9 && cfg.marks.state[1].col == 14);
+		CHECK(cfg.marks.state[1].line == 9 &&
+		      cfg.marks.state[1].col == 14);
 		CHECK(cfg.marks.since[1].end == 0);
 		CHECK(cfg.marks.dash_col[1] == 4 && cfg.marks.key_col[1] == 6);
-		CHECK(!strncmp(text + cfg.marks.item[1].start, "    - id: 1 ", 12));
+		CHECK(!strncmp(text + cfg.marks.item[1].start, "    - id: 1 ",
+			       12));
 		CHECK(!strncmp(text + cfg.marks.item[1].end, "lb:\n", 4),
 		      "item end at '%.10s'", text + cfg.marks.item[1].end);
 	}
@@ -226,7 +232,8 @@ static void check_good(const char *dir)
 	      !q->encode_length && q->sid_len == 3 && q->key[15] == 0xff);
 	CHECK(cfg.nhosts == 2);
 	CHECK(cfg.hosts[0].address.family == AF_INET6 &&
-	      cfg.hosts[0].encap == QLB_ENCAP_IPIP && cfg.hosts[0].weight == 0 &&
+	      cfg.hosts[0].encap == QLB_ENCAP_IPIP &&
+	      cfg.hosts[0].weight == 0 &&
 	      cfg.hosts[0].state == QLB_HOST_DRAINING);
 	/* server_id fills every config server_ids does not name */
 	CHECK(cfg.hosts[0].has_sid[2] && cfg.hosts[0].has_sid[3] &&
@@ -249,8 +256,9 @@ static void check_good(const char *dir)
 
 		CHECK(r == 0, "cid cfg: %d", r);
 		if (r == 0)
-			CHECK(cc.id == 3 && cc.sid_len == 3 && cc.nonce_len == 5 &&
-			      cc.worker_bits == 8 && (cc.flags & QLB_CID_F_KEY) &&
+			CHECK(cc.id == 3 && cc.sid_len == 3 &&
+			      cc.nonce_len == 5 && cc.worker_bits == 8 &&
+			      (cc.flags & QLB_CID_F_KEY) &&
 			      !(cc.flags & QLB_CID_F_ENCODE_LEN));
 		CHECK(qlb_config_cid_cfg(&cfg, 1, &cc) == -EINVAL);
 	}
@@ -273,20 +281,19 @@ static int write_file(const char *path, const char *text, mode_t mode)
 /* key_file: relative to the YAML, mode 0600 or stricter, 32 hex digits. */
 static void check_key_files(void)
 {
-	static const char yaml[] =
-		"quic_lb:\n"
-		"  configs:\n"
-		"    - id: 0\n"
-		"      server_id_len: 1\n"
-		"      nonce_len: 4\n"
-		"      key_file: k.key\n"
-		"hosts:\n"
-		"  - name: a\n"
-		"    address: 198.18.0.2\n"
-		"    server_id: \"01\"\n"
-		"host:\n"
-		"  name: a\n"
-		"  interface: lo\n";
+	static const char yaml[] = "quic_lb:\n"
+				   "  configs:\n"
+				   "    - id: 0\n"
+				   "      server_id_len: 1\n"
+				   "      nonce_len: 4\n"
+				   "      key_file: k.key\n"
+				   "hosts:\n"
+				   "  - name: a\n"
+				   "    address: 198.18.0.2\n"
+				   "    server_id: \"01\"\n"
+				   "host:\n"
+				   "  name: a\n"
+				   "  interface: lo\n";
 	char dir[] = "/tmp/qlb-test-config-XXXXXX", y[PATH_MAX], k[PATH_MAX];
 	struct qlb_config cfg;
 	struct qlb_diags d;
@@ -314,7 +321,8 @@ static void check_key_files(void)
 	chmod(k, 0640);
 	n = qlb_config_load_diag(y, &cfg, NULL, &d);
 	CHECK(n == 1 && d.v[0].line == 6 && d.v[0].col == 17 &&
-	      strstr(d.v[0].msg, "has mode 0640: it must not be accessible by group or others"),
+		      strstr(d.v[0].msg, "has mode 0640: it must not be "
+					 "accessible by group or others"),
 	      "0640: %d %s", n, n ? d.v[0].msg : "");
 	qlb_diags_free(&d);
 
@@ -325,7 +333,8 @@ static void check_key_files(void)
 
 	CHECK(write_file(k, "0011223344556677\n", 0600) == 0);
 	n = qlb_config_load_diag(y, &cfg, NULL, &d);
-	CHECK(n == 1 && strstr(d.v[0].msg, "must hold the key as 32 hex digits"),
+	CHECK(n == 1 &&
+		      strstr(d.v[0].msg, "must hold the key as 32 hex digits"),
 	      "short key file accepted");
 	qlb_diags_free(&d);
 

@@ -141,7 +141,7 @@ static int count_files(const char *suffix)
 		if (l >= s && !strcmp(e->d_name + l - s, suffix))
 			n++;
 		if (strstr(e->d_name, ".qlbctl-"))
-			n += 1000;	/* a temp file left behind */
+			n += 1000; /* a temp file left behind */
 	}
 	if (d)
 		closedir(d);
@@ -149,8 +149,7 @@ static int count_files(const char *suffix)
 }
 
 /* the comments of config 5's item go with it when it is retired */
-static const char *const item5[] = { "first config", "plenty", "no state",
-				     NULL };
+static const char *const item5[] = {"first config", "plenty", "no state", NULL};
 
 int main(void)
 {
@@ -167,13 +166,15 @@ int main(void)
 	}
 	snprintf(yaml, sizeof(yaml), "%s/fleet.yaml", dir);
 	fd = open(yaml, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-	CHECK(fd >= 0 && write(fd, fleet, strlen(fleet)) == (ssize_t)strlen(fleet));
+	CHECK(fd >= 0 &&
+	      write(fd, fleet, strlen(fleet)) == (ssize_t)strlen(fleet));
 	close(fd);
 	chmod(yaml, 0640);
 
 	/* status: one active config, inline key, key never shown */
 	rc = run("rotate status -f %s", yaml);
-	CHECK(rc == 0 && strstr(out, "5   active") && strstr(out, "inline"), "%s", out);
+	CHECK(rc == 0 && strstr(out, "5   active") && strstr(out, "inline"),
+	      "%s", out);
 	CHECK(!strstr(out, "8f95f092"), "status printed the key: %s", out);
 
 	/* new: codepoint 6 (after the active 5), key file 0600, routable */
@@ -183,17 +184,19 @@ int main(void)
 	slurp(yaml, after, sizeof(after));
 	CHECK(comments_kept(fleet, after, NULL));
 	CHECK(qlb_config_load(yaml, &cfg, stderr) == 0);
-	CHECK(cfg.configs[6].present && cfg.configs[6].state == QLB_CONF_ROUTABLE &&
+	CHECK(cfg.configs[6].present &&
+	      cfg.configs[6].state == QLB_CONF_ROUTABLE &&
 	      cfg.configs[6].sid_len == 2 && cfg.configs[6].nonce_len == 6 &&
 	      cfg.configs[6].worker_bits == 4 && cfg.configs[6].has_key &&
-	      cfg.configs[6].since >= t0 && cfg.configs[6].since <= time(NULL) + 1);
+	      cfg.configs[6].since >= t0 &&
+	      cfg.configs[6].since <= time(NULL) + 1);
 	CHECK(cfg.configs[5].state == QLB_CONF_ACTIVE);
 	if (cfg.configs[6].key_file[0]) {
 		char hex[40];
 
 		CHECK(stat(cfg.configs[6].key_file, &st) == 0 &&
-		      (st.st_mode & 0777) == 0600, "key file mode %o",
-		      st.st_mode & 0777);
+			      (st.st_mode & 0777) == 0600,
+		      "key file mode %o", st.st_mode & 0777);
 		slurp(cfg.configs[6].key_file, key, sizeof(key));
 		qlb_hex(cfg.configs[6].key, 16, hex);
 		CHECK(strlen(key) == 33 && !strncmp(key, hex, 32),
@@ -213,22 +216,28 @@ int main(void)
 		const char *tail = strstr(fleet, "lb:   # LB nodes");
 		size_t head = tail - fleet;
 
-		CHECK(!strncmp(after, fleet, head), "text before the insertion changed");
+		CHECK(!strncmp(after, fleet, head),
+		      "text before the insertion changed");
 		CHECK(strstr(after, tail) && !strcmp(strstr(after, tail), tail),
 		      "text after the insertion changed");
 	}
 
-	/* promote 5 is a no-op; retire of a routable or active config refused */
+	/* promote 5 is a no-op; retire of a routable or active config refused
+	 */
 	rc = run("rotate promote -f %s 5", yaml);
 	CHECK(rc == 0 && strstr(out, "already active"), "%s", out);
 	slurp(yaml, before, sizeof(before));
 	rc = run("rotate retire -f %s 6", yaml);
-	CHECK(rc == 1 && strstr(out, "config 6 is routable, not retiring"), "%s", out);
+	CHECK(rc == 1 && strstr(out, "config 6 is routable, not retiring"),
+	      "%s", out);
 	rc = run("rotate retire -f %s 5 --force", yaml);
-	CHECK(rc == 1 && strstr(out, "config 5 is active, not retiring"), "%s", out);
-	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before), "refusal changed the file");
+	CHECK(rc == 1 && strstr(out, "config 5 is active, not retiring"), "%s",
+	      out);
+	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before),
+	      "refusal changed the file");
 
-	/* promote 6: 6 active, 5 retiring since now (lines added to its item) */
+	/* promote 6: 6 active, 5 retiring since now (lines added to its item)
+	 */
 	rc = run("rotate promote -f %s 6", yaml);
 	CHECK(rc == 0, "promote: %d %s", rc, out);
 	slurp(yaml, after, sizeof(after));
@@ -238,31 +247,43 @@ int main(void)
 	      cfg.configs[5].state == QLB_CONF_RETIRING &&
 	      cfg.configs[5].since >= t0 && cfg.configs[6].since >= t0);
 	qlb_config_free(&cfg);
-	CHECK(strstr(after, "      # no state: line, so it is active by default\n"
-			    "      state: retiring\n"
-			    "      since: "), "%s", after);
+	CHECK(strstr(after,
+		     "      # no state: line, so it is active by default\n"
+		     "      state: retiring\n"
+		     "      since: "),
+	      "%s", after);
 
 	/* retire 5 before its drain time: refused, file untouched */
 	slurp(yaml, before, sizeof(before));
 	rc = run("rotate retire -f %s 5", yaml);
-	CHECK(rc == 1 && strstr(out, "still draining") && strstr(out, "--force"), "%s", out);
-	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before), "refused retire changed the file");
+	CHECK(rc == 1 && strstr(out, "still draining") &&
+		      strstr(out, "--force"),
+	      "%s", out);
+	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before),
+	      "refused retire changed the file");
 
 	rc = run("-j rotate status -f %s", yaml);
 	CHECK(rc == 0 && strstr(out, "{\"id\":5,\"state\":\"retiring\"") &&
-	      strstr(out, "\"retirable_in\":") &&
-	      strstr(out, "{\"id\":6,\"state\":\"active\"") &&
-	      strstr(out, "\"key\":\"file\""), "%s", out);
-	CHECK(!strstr(out, "8f95f092") && !strstr(out, key[0] ? (key[32] = 0, key) : "x"),
+		      strstr(out, "\"retirable_in\":") &&
+		      strstr(out, "{\"id\":6,\"state\":\"active\"") &&
+		      strstr(out, "\"key\":\"file\""),
+	      "%s", out);
+	CHECK(!strstr(out, "8f95f092") &&
+		      !strstr(out, key[0] ? (key[32] = 0, key) : "x"),
 	      "status -j printed a key");
 
 	/* a new config whose lengths the hosts' server IDs do not fit: the
 	 * edited file would be invalid, so nothing changes and no key stays */
 	rc = run("rotate new -f %s --server-id-len 3", yaml);
-	CHECK(rc == 1 && strstr(out, "is 2 bytes but config 0 has server_id_len 3") &&
-	      strstr(out, "left it unchanged"), "%s", out);
-	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before), "failed new changed the file");
-	CHECK(count_files(".key") == 1, "orphan key file or temp file: %d", count_files(".key"));
+	CHECK(rc == 1 &&
+		      strstr(out,
+			     "is 2 bytes but config 0 has server_id_len 3") &&
+		      strstr(out, "left it unchanged"),
+	      "%s", out);
+	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before),
+	      "failed new changed the file");
+	CHECK(count_files(".key") == 1, "orphan key file or temp file: %d",
+	      count_files(".key"));
 
 	/* --force retires now */
 	rc = run("rotate retire -f %s 5 --force", yaml);
@@ -279,7 +300,7 @@ int main(void)
 	CHECK(rc == 0, "%s", out);
 	rc = run("rotate new -f %s --id 2", yaml);
 	CHECK(rc == 1 && strstr(out, "config 2 already exists"), "%s", out);
-	{	/* give config 6 a drain time of 1 s by hand, as an operator would */
+	{ /* give config 6 a drain time of 1 s by hand, as an operator would */
 		char *p;
 		FILE *f;
 
@@ -288,7 +309,8 @@ int main(void)
 		CHECK(p != NULL);
 		if (p) {
 			f = fopen(yaml, "w");
-			fprintf(f, "%.*s      drain_time: 1\n%s", (int)(p - after), after, p);
+			fprintf(f, "%.*s      drain_time: 1\n%s",
+				(int)(p - after), after, p);
 			fclose(f);
 		}
 	}
@@ -313,7 +335,9 @@ int main(void)
 	}
 	slurp(yaml, before, sizeof(before));
 	rc = run("rotate new -f %s", yaml);
-	CHECK(rc == 1 && strstr(out, "unknown key") && strstr(out, "fix them before rotating"), "%s", out);
+	CHECK(rc == 1 && strstr(out, "unknown key") &&
+		      strstr(out, "fix them before rotating"),
+	      "%s", out);
 	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before));
 	CHECK(count_files(".key") == 2, "key files: %d", count_files(".key"));
 
@@ -321,7 +345,8 @@ int main(void)
 	CHECK(run("rotate") == 2);
 	CHECK(run("rotate promote -f %s", yaml) == 2);
 	CHECK(run("rotate promote -f %s 7", yaml) == 2);
-	CHECK(run("rotate --help") == 0 && strstr(out, "Usage: qlbctl [-j] rotate"));
+	CHECK(run("rotate --help") == 0 &&
+	      strstr(out, "Usage: qlbctl [-j] rotate"));
 
 	if (!t_fail) {
 		char cmd[128];
