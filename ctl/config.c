@@ -1554,8 +1554,16 @@ int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 		}
 	}
 	yaml_parser_delete(&parser);
-	if (parsed)
+	if (parsed) {
+		yaml_node_t *nd;
+
+		/* inline keys live in the scalars: wipe them before freeing */
+		for (nd = c.doc.nodes.start; nd < c.doc.nodes.top; nd++)
+			if (nd->type == YAML_SCALAR_NODE)
+				explicit_bzero(nd->data.scalar.value,
+					       nd->data.scalar.length);
 		yaml_document_delete(&c.doc);
+	}
 report:
 	n = (int)c.d.n;
 	if (c.d.n > 1)
