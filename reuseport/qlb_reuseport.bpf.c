@@ -135,7 +135,9 @@ static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash)
 		goto none;
 	idx = hash % n;
 	for (i = 0; i < QLB_HOST_FALLBACK_PROBES; i++) {
-		/* the verifier needs the bound on every iteration */
+		/* the verifier needs the bound on every iteration; the empty
+		 * asm keeps clang from dropping it as implied by idx < n */
+		asm volatile("" : "+r"(idx));
 		if (idx >= QLB_HOST_GEN_MAX)
 			break;
 		key = ws->workers[idx];
@@ -192,9 +194,13 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 		if (hlen > QLB_CID_MAX_LEN)
 			hlen = QLB_CID_MAX_LEN;
 		__builtin_memcpy(cid, hdr + QLB_LONG_DCID_OFF, QLB_CID_MAX_LEN);
+		/* keeps clang from merging the two copies into one with a
+		 * variable stack offset, which the verifier refuses */
+		asm volatile("" ::: "memory");
 	} else {
 		hlen = QLB_HASH_DEFAULT_LEN;
 		__builtin_memcpy(cid, hdr + QLB_SHORT_DCID_OFF, QLB_CID_MAX_LEN);
+		asm volatile("" ::: "memory");
 	}
 
 	cr = qlb_cid_config_id(cid[0]);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# SK_REUSEPORT steering with real sockets: every worker of every config
+# (plaintext, four-pass and single-pass AES) receives the datagrams whose
+# CIDs were minted for it; Initial-like datagrams with client-chosen DCIDs
+# spread over the working generation, each DCID meeting one worker; CIDs
+# of another host and 0b111 CIDs land on the working generation.
+H_TAG=steer
+source "$(dirname "$0")/../lib/host.sh"
+
+host_setup
+host_config
+start_agent
+start_echo gen1 --workers 4 --generation 1 $VIP4 $PORT
+wait_ready gen1 4
+ids=$(worker_ids gen1)
+log "generation 1 workers: $ids"
+
+cexec "$LOAD" probe -f "$H_CFG" --host web1 --workers "$ids" $VIP4 $PORT ||
+	fail "a minted CID missed its worker"
+
+out=$(cexec "$LOAD" initial --count 200 --expect-gen 1 $VIP4 $PORT) || {
+	echo "$out"; fail "Initials split or lost"; }
+echo "$out"
+nw=$(echo "$out" | sed -n 's/.* workers=\([0-9]*\) .*/\1/p')
+[ "$nw" = 4 ] || fail "Initials reached $nw workers, expected all 4"
+
+cexec "$LOAD" fallback -f "$H_CFG" --foreign-host web2 --count 100 --expect-gen 1 $VIP4 $PORT ||
+	fail "foreign or unroutable CIDs missed the working generation"
+
+# A second generation registers but is not promoted (size 4 declared, only
+# the working generation takes new connections until it is complete; here
+# it is complete, so it takes over and generation 1 drains).
+start_echo gen2 --workers 4 --generation 2 $VIP4 $PORT
+wait_ready gen2 4
+ids2=$(worker_ids gen2)
+log "generation 2 workers: $ids2"
+for i in $(seq 1 50); do
+	[ "$(status_json | json_get 'j["working_generation"]')" = 2 ] && break
+	sleep 0.1
+done
+status_json | json_get 'j["working_generation"]' | grep -qx 2 || fail "generation 2 not promoted"
+
+# old workers still get their CIDs, new ones too; fallback goes to gen 2
+cexec "$LOAD" probe -f "$H_CFG" --host web1 --workers "$ids,$ids2" $VIP4 $PORT ||
+	fail "a minted CID missed its worker with two generations"
+out=$(cexec "$LOAD" initial --count 100 --expect-gen 2 $VIP4 $PORT) || {
+	echo "$out"; fail "Initials reached the draining generation"; }
+echo "$out"
+cexec "$LOAD" fallback -f "$H_CFG" --foreign-host web2 --count 100 --expect-gen 2 $VIP4 $PORT ||
+	fail "fallback reached the draining generation"
+
+status_json | tee "$H_DIR/status.json" >/dev/null
+routed=$(json_get 'j["reuseport"]["routed"]' <"$H_DIR/status.json")
+log "reuseport counters: $(json_get 'j["reuseport"]' <"$H_DIR/status.json")"
+[ "$routed" -gt 0 ] || fail "routed counter is 0"
+hexec "$QLBCTL" agent status -s "$H_SOCK"
+log "PASS"
