@@ -1,10 +1,1431 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-#include "common.h"
+/*
+ * qlbctl lb: the LB node's control. apply loads and attaches the XDP
+ * program (once) and fills its maps from a validated file (every time);
+ * status, stats, metrics and detach work from the pins alone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-/* Placeholder until this command lands; it refuses rather than pretends. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/libxdp.h>
+
+#include "common.h"
+#include "config.h"
+#include "lb.h"
+#include "maglev.h"
+#include "qlb_xdp.skel.h"
+
+#define DEFAULT_PIN_DIR "/sys/fs/bpf/qlb/lb"
+
+static const char *const map_names[] = { QLB_LB_MAP_NAMES };
+#define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
+
+static const char *const reason_names[QLB_R_MAX] = {
+	[QLB_R_ROUTED_CID] = "routed_cid",
+	[QLB_R_FB_INITIAL] = "fallback_initial",
+	[QLB_R_FB_UNROUTABLE] = "fallback_unroutable",
+	[QLB_R_FB_UNKNOWN_CONFIG] = "fallback_unknown_config",
+	[QLB_R_FB_UNKNOWN_SID] = "fallback_unknown_server_id",
+	[QLB_R_FB_HOST_DOWN] = "fallback_host_down",
+	[QLB_R_FB_TCP] = "fallback_tcp",
+	[QLB_R_MALFORMED] = "malformed",
+	[QLB_R_VERSION0] = "version_negotiation",
+	[QLB_R_OVERSIZE] = "oversize",
+	[QLB_R_ENCAP_FAIL] = "encap_failure",
+	[QLB_R_NO_HOST] = "no_host",
+	[QLB_R_PASSED] = "passed",
+};
+
+const char *qlb_lb_reason_name(unsigned int r)
+{
+	return r < QLB_R_MAX ? reason_names[r] : "unknown";
+}
+
+unsigned int qlb_lb_reason_action(unsigned int r)
+{
+	if (r <= QLB_R_FB_TCP)
+		return QLB_ACT_TX;
+	return r == QLB_R_PASSED ? QLB_ACT_PASS : QLB_ACT_DROP;
+}
+
+const char *qlb_lb_action_name(unsigned int a)
+{
+	return a == QLB_ACT_TX ? "tx" : a == QLB_ACT_DROP ? "drop" : "pass";
+}
+
+int qlb_lb_if_mac(const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr = { 0 };
+	int fd, rc = 0;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -ENAMETOOLONG;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		rc = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return rc;
+}
+
+int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen)
+{
+	const struct qlb_conf_lb *lb = &cfg->lb;
+	unsigned int i;
+
+	if (!lb->present) {
+		snprintf(err, errlen, "%s: no lb: section", cfg->path);
+		return -1;
+	}
+	if (lb->maglev_table_size > QLB_LB_MAGLEV_MAX ||
+	    !qlb_maglev_is_prime(lb->maglev_table_size)) {
+		snprintf(err, errlen,
+			 "%s: lb.maglev_table_size %u must be a prime <= %u",
+			 cfg->path, lb->maglev_table_size, QLB_LB_MAGLEV_MAX);
+		return -1;
+	}
+	if (lb->nvips > QLB_LB_MAX_VIPS || cfg->nhosts > QLB_LB_MAX_HOSTS) {
+		snprintf(err, errlen, "%s: at most %u VIPs and %u hosts",
+			 cfg->path, QLB_LB_MAX_VIPS, QLB_LB_MAX_HOSTS);
+		return -1;
+	}
+	if (lb->mtu > 0xffff) {
+		snprintf(err, errlen, "%s: lb.mtu %u too large", cfg->path,
+			 lb->mtu);
+		return -1;
+	}
+	for (i = 0; i < cfg->nhosts; i++) {
+		const struct qlb_conf_host *h = &cfg->hosts[i];
+		int fam = h->address.family;
+
+		if (fam == AF_INET && lb->encap_source_v4.family != AF_INET) {
+			snprintf(err, errlen,
+				 "%s:%d:%d: host %s is IPv4 but lb.encap_source_v4 is not set",
+				 cfg->path, h->pos.line, h->pos.col, h->name);
+			return -1;
+		}
+		if (fam == AF_INET6 && lb->encap_source_v6.family != AF_INET6) {
+			snprintf(err, errlen,
+				 "%s:%d:%d: host %s is IPv6 but lb.encap_source_v6 is not set",
+				 cfg->path, h->pos.line, h->pos.col, h->name);
+			return -1;
+		}
+		if (strlen(h->name) >= sizeof(((struct qlb_lb_host *)0)->name)) {
+			snprintf(err, errlen, "%s:%d:%d: host name %s too long",
+				 cfg->path, h->pos.line, h->pos.col, h->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void vip_key(const struct qlb_conf_vip *v, __u8 slot,
+		    struct qlb_lb_vip_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (v->addr.family == AF_INET6) {
+		memcpy(k->addr, &v->addr.v6, 16);
+		k->family = 6;
+	} else {
+		memcpy(k->addr, &v->addr.v4, 4);
+		k->family = 4;
+	}
+	k->port = htons(v->port);
+	k->slot = slot;
+}
+
+/* Zero a per-CPU counter row (a new VIP or host must not inherit counts). */
+static int zero_row(int fd, __u32 row, int ncpu)
+{
+	struct qlb_lb_counter *z = calloc(ncpu, sizeof(*z));
+	int rc;
+
+	if (!z)
+		return -ENOMEM;
+	rc = bpf_map_update_elem(fd, &row, z, BPF_ANY);
+	free(z);
+	return rc;
+}
+
+#define FAIL(...)                                         \
+	do {                                              \
+		snprintf(err, errlen, __VA_ARGS__);       \
+		goto out;                                 \
+	} while (0)
+
+int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
+		const uint8_t if_mac[6], uint32_t ifindex, uint32_t xdp_mode,
+		char *err, size_t errlen)
+{
+	const struct qlb_conf_lb *lb = &cfg->lb;
+	struct qlb_lb_vip_key k, nk, *stale = NULL;
+	struct qlb_lb_sid_key sk, nsk, *stale_sids = NULL;
+	struct qlb_maglev_backend *mb = NULL;
+	struct qlb_lb_settings st = { 0 };
+	struct qlb_lb_ctrl ctrl = { 0 };
+	struct qlb_lb_host *hosts = NULL, oh;
+	uint32_t *table = NULL, *keys = NULL;
+	int vip_old[QLB_LB_MAX_VIPS];		/* old idx of config VIP i, -1 new */
+	int host_idx[QLB_LB_MAX_HOSTS];		/* index of config host i */
+	bool vip_used[QLB_LB_MAX_VIPS] = { 0 }, host_used[QLB_LB_MAX_HOSTS] = { 0 };
+	bool host_kept[QLB_LB_MAX_HOSTS] = { 0 };
+	unsigned int i, j, nstale = 0, nstale_sids = 0, cap = 0, nb = 0;
+	__u32 zero = 0, cur, nxt, key, size = lb->maglev_table_size;
+	int ncpu = libbpf_num_possible_cpus(), rc = -1;
+	void *kp;
+
+	if (ncpu < 1)
+		FAIL("cannot count CPUs: %s", strerror(-ncpu));
+	if (qlb_lb_check(cfg, err, errlen))
+		return -1;
+	if (bpf_map_lookup_elem(m->ctrl, &zero, &ctrl))
+		FAIL("cannot read qlb_ctrl: %s", strerror(errno));
+	cur = ctrl.slot & 1;
+	nxt = cur ^ 1;
+
+	/* VIP rows: keep each VIP's index; collect the next slot's leftovers */
+	for (i = 0; i < lb->nvips; i++)
+		vip_old[i] = -1;
+	cap = 2 * QLB_LB_MAX_VIPS;
+	stale = calloc(cap, sizeof(*stale));
+	if (!stale)
+		FAIL("out of memory");
+	for (kp = NULL; !bpf_map_get_next_key(m->vips, kp, &nk); kp = &k) {
+		struct qlb_lb_vip v;
+
+		k = nk;
+		if (k.slot == nxt) {
+			if (nstale < cap)
+				stale[nstale++] = k;
+			continue;
+		}
+		if (bpf_map_lookup_elem(m->vips, &k, &v))
+			continue;
+		for (i = 0; i < lb->nvips; i++) {
+			struct qlb_lb_vip_key ck;
+
+			vip_key(&lb->vips[i], cur, &ck);
+			if (!memcmp(&ck, &k, sizeof(k)) &&
+			    v.idx < QLB_LB_MAX_VIPS) {
+				vip_old[i] = v.idx;
+				vip_used[v.idx] = true;
+			}
+		}
+	}
+	for (i = 0; i < lb->nvips; i++) {
+		if (vip_old[i] >= 0)
+			continue;
+		for (j = 0; vip_used[j]; j++)
+			;
+		vip_used[j] = true;
+		vip_old[i] = j;
+		for (key = 0; key < QLB_R_MAX; key++)
+			if (zero_row(m->stats, j * QLB_R_MAX + key, ncpu))
+				FAIL("cannot reset counters of VIP row %u: %s", j,
+				     strerror(errno));
+	}
+
+	/* host indexes: by name, as in the slot in use */
+	for (i = 0; i < cfg->nhosts; i++)
+		host_idx[i] = -1;
+	for (j = 0; j < QLB_LB_MAX_HOSTS; j++) {
+		key = cur * QLB_LB_MAX_HOSTS + j;
+		if (bpf_map_lookup_elem(m->hosts, &key, &oh) || !oh.family)
+			continue;
+		for (i = 0; i < cfg->nhosts; i++) {
+			if (host_idx[i] < 0 &&
+			    !strncmp(oh.name, cfg->hosts[i].name, sizeof(oh.name))) {
+				host_idx[i] = j;
+				host_used[j] = true;
+				host_kept[j] = true;
+			}
+		}
+	}
+	for (i = 0; i < cfg->nhosts; i++) {
+		if (host_idx[i] >= 0)
+			continue;
+		for (j = 0; host_used[j]; j++)
+			;
+		host_used[j] = true;
+		host_idx[i] = j;
+		if (zero_row(m->host_stats, j, ncpu))
+			FAIL("cannot reset counters of host row %u: %s", j,
+			     strerror(errno));
+	}
+
+	/* the next slot: clear what an older apply left, then fill */
+	for (i = 0; i < nstale; i++)
+		bpf_map_delete_elem(m->vips, &stale[i]);
+	cap = QLB_LB_SLOTS * QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX;
+	stale_sids = calloc(cap, sizeof(*stale_sids));
+	if (!stale_sids)
+		FAIL("out of memory");
+	for (kp = NULL; !bpf_map_get_next_key(m->sids, kp, &nsk); kp = &sk) {
+		sk = nsk;
+		if (sk.slot == nxt && nstale_sids < cap)
+			stale_sids[nstale_sids++] = sk;
+	}
+	for (i = 0; i < nstale_sids; i++)
+		bpf_map_delete_elem(m->sids, &stale_sids[i]);
+
+	for (i = 0; i < lb->nvips; i++) {
+		struct qlb_lb_vip v = { .idx = vip_old[i] };
+
+		vip_key(&lb->vips[i], nxt, &k);
+		if (bpf_map_update_elem(m->vips, &k, &v, BPF_ANY))
+			FAIL("cannot write VIP %u to qlb_vips: %s", i,
+			     strerror(errno));
+	}
+	for (i = 0; i < QLB_CONFIG_MAX; i++) {
+		struct qlb_lb_cid c = { 0 };
+
+		key = nxt * QLB_CONFIG_MAX + i;
+		if (cfg->configs[i].present) {
+			if (qlb_config_cid_cfg(cfg, i, &c.c))
+				FAIL("config %u: invalid codec parameters", i);
+			c.live = 1;
+			st.live_cfgs |= 1u << i;
+		}
+		if (bpf_map_update_elem(m->cid_cfgs, &key, &c, BPF_ANY))
+			FAIL("cannot write config %u to qlb_cid_cfgs: %s", i,
+			     strerror(errno));
+		memset(&c, 0, sizeof(c));	/* key material off the stack */
+	}
+
+	hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*hosts));
+	mb = calloc(cfg->nhosts ? cfg->nhosts : 1, sizeof(*mb));
+	if (!hosts || !mb)
+		FAIL("out of memory");
+	for (i = 0; i < cfg->nhosts; i++) {
+		const struct qlb_conf_host *h = &cfg->hosts[i];
+		struct qlb_lb_host *o = &hosts[host_idx[i]];
+
+		if (h->address.family == AF_INET6) {
+			memcpy(o->addr, &h->address.v6, 16);
+			o->family = 6;
+		} else {
+			memcpy(o->addr, &h->address.v4, 4);
+			o->family = 4;
+		}
+		o->encap = h->encap == QLB_ENCAP_IPIP ? QLB_LB_ENCAP_IPIP
+						      : QLB_LB_ENCAP_GUE;
+		o->state = h->state == QLB_HOST_DOWN	   ? QLB_LB_HOST_DOWN
+			   : h->state == QLB_HOST_DRAINING ? QLB_LB_HOST_DRAINING
+							   : QLB_LB_HOST_ACTIVE;
+		o->weight = h->weight;
+		snprintf(o->name, sizeof(o->name), "%s", h->name);
+		for (j = 0; j < QLB_CONFIG_MAX; j++) {
+			__u32 hv = host_idx[i];
+
+			if (!cfg->configs[j].present || !h->has_sid[j])
+				continue;
+			memset(&sk, 0, sizeof(sk));
+			sk.slot = nxt;
+			sk.config_id = j;
+			memcpy(sk.sid, h->sid[j], cfg->configs[j].sid_len);
+			if (bpf_map_update_elem(m->sids, &sk, &hv, BPF_NOEXIST))
+				FAIL("cannot add server ID of host %s (config %u) to qlb_sids: %s",
+				     h->name, j, strerror(errno));
+		}
+		if (h->state == QLB_HOST_ACTIVE && h->weight) {
+			mb[nb].name = h->name;
+			mb[nb].weight = h->weight;
+			mb[nb].id = host_idx[i];
+			nb++;
+		}
+	}
+	for (j = 0; j < QLB_LB_MAX_HOSTS; j++) {
+		key = nxt * QLB_LB_MAX_HOSTS + j;
+		if (bpf_map_update_elem(m->hosts, &key, &hosts[j], BPF_ANY))
+			FAIL("cannot write qlb_hosts: %s", strerror(errno));
+	}
+
+	table = malloc(size * sizeof(*table));
+	keys = malloc(size * sizeof(*keys));
+	if (!table || !keys)
+		FAIL("out of memory for a Maglev table of %u entries", size);
+	if (qlb_maglev_build(mb, nb, size, table))
+		FAIL("cannot build the Maglev table (size %u)", size);
+	for (i = 0; i < size; i++)
+		keys[i] = nxt * QLB_LB_MAGLEV_MAX + i;
+	{
+		__u32 count = size;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+		if (bpf_map_update_batch(m->maglev, keys, table, &count, &bo)) {
+			/* older kernels: one entry at a time */
+			for (i = 0; i < size; i++)
+				if (bpf_map_update_elem(m->maglev, &keys[i],
+							&table[i], BPF_ANY))
+					FAIL("cannot write qlb_maglev: %s",
+					     strerror(errno));
+		}
+	}
+
+	memcpy(st.gw_mac, lb->gateway_mac, 6);
+	memcpy(st.if_mac, if_mac, 6);
+	if (lb->encap_source_v4.family == AF_INET) {
+		st.src_v4 = lb->encap_source_v4.v4.s_addr;
+		st.has_v4 = 1;
+	}
+	if (lb->encap_source_v6.family == AF_INET6) {
+		memcpy(st.src_v6, &lb->encap_source_v6.v6, 16);
+		st.has_v6 = 1;
+	}
+	st.gue_port = htons(lb->gue_port);
+	st.mtu = lb->mtu;
+	st.maglev_size = size;
+	st.gen = ctrl.gen + 1;
+	if (bpf_map_update_elem(m->settings, &nxt, &st, BPF_ANY))
+		FAIL("cannot write qlb_settings: %s", strerror(errno));
+
+	/* the flip: from here on packets use the new slot */
+	ctrl.slot = nxt;
+	ctrl.gen = st.gen;
+	ctrl.ifindex = ifindex;
+	ctrl.xdp_mode = xdp_mode;
+	ctrl.applied_at = (uint64_t)time(NULL);
+	if (bpf_map_update_elem(m->ctrl, &zero, &ctrl, BPF_ANY))
+		FAIL("cannot write qlb_ctrl: %s", strerror(errno));
+	(void)host_kept;
+	rc = 0;
+out:
+	free(stale);
+	free(stale_sids);
+	free(hosts);
+	free(mb);
+	free(table);
+	free(keys);
+	return rc;
+}
+
+/* ---- the commands ---------------------------------------------------------- */
+
+struct lb_opts {
+	const char *file;
+	char pin_dir[PATH_MAX];
+	bool watch;
+	double interval;
+	long count;
+	const char *listen;
+};
+
+static int open_pinned(const char *dir, struct qlb_lb_maps *m)
+{
+	int *fds[] = { &m->ctrl,  &m->settings, &m->vips,  &m->cid_cfgs,
+		       &m->sids,  &m->hosts,    &m->maglev, &m->stats,
+		       &m->host_stats, &m->cid_cache };
+	char path[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < NMAPS; i++)
+		*fds[i] = -1;
+	for (i = 0; i < NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		*fds[i] = bpf_obj_get(path);
+		if (*fds[i] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void close_maps(struct qlb_lb_maps *m)
+{
+	int *fds[] = { &m->ctrl,  &m->settings, &m->vips,  &m->cid_cfgs,
+		       &m->sids,  &m->hosts,    &m->maglev, &m->stats,
+		       &m->host_stats, &m->cid_cache };
+	size_t i;
+
+	for (i = 0; i < NMAPS; i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+}
+
+static int libbpf_quiet(enum libbpf_print_level l, const char *f, va_list ap)
+{
+	if (qlb_verbose || l == LIBBPF_WARN)
+		return qlb_verbose ? vfprintf(stderr, f, ap) : 0;
+	return 0;
+}
+
+static int libxdp_quiet(enum libxdp_print_level l, const char *f, va_list ap)
+{
+	return qlb_verbose ? vfprintf(stderr, f, ap) : 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX], *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static __u32 prog_id_of_fd(int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static __u32 attached_id(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return 0;
+	return q.prog_id;
+}
+
+static int attach_fd(int prog_fd, int ifindex, const char *ifname, int mode)
+{
+	struct xdp_program *xp = xdp_program__from_fd(prog_fd);
+	int rc;
+
+	if (!xp || libxdp_get_error(xp)) {
+		qlb_err("cannot wrap the XDP program for libxdp");
+		return -1;
+	}
+	rc = xdp_program__attach(xp, ifindex,
+				 mode == QLB_XDP_GENERIC ? XDP_MODE_SKB
+							 : XDP_MODE_NATIVE,
+				 0);
+	xdp_program__close(xp);
+	if (rc) {
+		qlb_err("cannot attach XDP to %s (%s mode): %s%s", ifname,
+			mode == QLB_XDP_GENERIC ? "generic" : "native",
+			strerror(-rc), rc == -EPERM ? " (are you root?)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static void unpin_all(const char *dir)
+{
+	char path[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, QLB_LB_PIN_PROG);
+	unlink(path);
+	rmdir(dir);
+}
+
+static int lb_apply(struct lb_opts *o)
+{
+	struct qlb_config cfg;
+	struct qlb_lb_maps m = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct qlb_xdp *skel = NULL;
+	char err[512], path[PATH_MAX + 64];
+	uint8_t mac[6];
+	int ifindex, rc = QLB_EXIT_ERR, prog_fd = -1, fresh = 0, n;
+
+	if (!o->file) {
+		qlb_warn("lb apply: -f FILE is required");
+		return QLB_EXIT_USAGE;
+	}
+	n = qlb_config_load(o->file, &cfg, stderr);
+	if (n) {
+		qlb_err("%s: %d problem%s, nothing changed", o->file, n,
+			n == 1 ? "" : "s");
+		return QLB_EXIT_ERR;
+	}
+	if (qlb_lb_check(&cfg, err, sizeof(err))) {
+		qlb_err("%s; nothing changed", err);
+		goto out;
+	}
+	if (!cfg.lb.interface[0]) {
+		qlb_err("%s: lb.interface is not set; nothing changed", o->file);
+		goto out;
+	}
+	ifindex = if_nametoindex(cfg.lb.interface);
+	if (!ifindex) {
+		qlb_err("lb.interface %s: %s; nothing changed", cfg.lb.interface,
+			strerror(errno));
+		goto out;
+	}
+	if (qlb_lb_if_mac(cfg.lb.interface, mac)) {
+		qlb_err("cannot read the MAC of %s: %s", cfg.lb.interface,
+			strerror(errno));
+		goto out;
+	}
+	if (!o->pin_dir[0])
+		snprintf(o->pin_dir, sizeof(o->pin_dir), "%s", cfg.lb.pin_dir);
+	libbpf_set_print(libbpf_quiet);
+	libxdp_set_print(libxdp_quiet);
+
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
+	prog_fd = bpf_obj_get(path);
+	if (prog_fd >= 0) {
+		struct qlb_lb_ctrl ctrl;
+		__u32 zero = 0;
+
+		if (open_pinned(o->pin_dir, &m)) {
+			qlb_err("%s: pinned maps missing or unreadable (%s); run 'qlbctl lb detach' first",
+				o->pin_dir, strerror(errno));
+			goto out;
+		}
+		if (bpf_map_lookup_elem(m.ctrl, &zero, &ctrl))
+			goto out;
+		if (ctrl.gen && ((int)ctrl.ifindex != ifindex ||
+				 ctrl.xdp_mode != cfg.lb.xdp_mode)) {
+			char name[IF_NAMESIZE] = "?";
+
+			if_indextoname(ctrl.ifindex, name);
+			qlb_err("the program under %s is attached to %s in %s mode; run 'qlbctl lb detach' before moving it; nothing changed",
+				o->pin_dir, name,
+				ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic"
+								 : "native");
+			goto out;
+		}
+	} else {
+		int e = mkdir_p(o->pin_dir);
+		struct bpf_map *map;
+
+		if (e) {
+			qlb_err("cannot create %s: %s", o->pin_dir, strerror(-e));
+			goto out;
+		}
+		skel = qlb_xdp__open();
+		if (!skel) {
+			qlb_err("cannot open the XDP object: %s", strerror(errno));
+			goto out;
+		}
+		bpf_object__for_each_map(map, skel->obj) {
+			size_t i;
+
+			for (i = 0; i < NMAPS; i++) {
+				if (strcmp(bpf_map__name(map), map_names[i]))
+					continue;
+				snprintf(path, sizeof(path), "%s/%s", o->pin_dir,
+					 map_names[i]);
+				bpf_map__set_pin_path(map, path);
+			}
+		}
+		e = qlb_xdp__load(skel);
+		if (e) {
+			qlb_err("cannot load the XDP program: %s (stale pins under %s? 'qlbctl lb detach'; -v shows the verifier log)",
+				strerror(-e), o->pin_dir);
+			goto out_unpin;
+		}
+		fresh = 1;
+		m.ctrl = bpf_map__fd(skel->maps.qlb_ctrl);
+		m.settings = bpf_map__fd(skel->maps.qlb_settings);
+		m.vips = bpf_map__fd(skel->maps.qlb_vips);
+		m.cid_cfgs = bpf_map__fd(skel->maps.qlb_cid_cfgs);
+		m.sids = bpf_map__fd(skel->maps.qlb_sids);
+		m.hosts = bpf_map__fd(skel->maps.qlb_hosts);
+		m.maglev = bpf_map__fd(skel->maps.qlb_maglev);
+		m.stats = bpf_map__fd(skel->maps.qlb_stats);
+		m.host_stats = bpf_map__fd(skel->maps.qlb_host_stats);
+		m.cid_cache = bpf_map__fd(skel->maps.qlb_cid_cache);
+		prog_fd = bpf_program__fd(skel->progs.qlb_xdp_ingress);
+	}
+
+	if (qlb_lb_fill(&m, &cfg, mac, ifindex, cfg.lb.xdp_mode, err,
+			sizeof(err))) {
+		qlb_err("%s; the running config is unchanged", err);
+		goto out_unpin;
+	}
+	if (fresh) {
+		snprintf(path, sizeof(path), "%s/%s", o->pin_dir,
+			 QLB_LB_PIN_PROG);
+		if (bpf_program__pin(skel->progs.qlb_xdp_ingress, path)) {
+			qlb_err("cannot pin the program at %s: %s", path,
+				strerror(errno));
+			goto out_unpin;
+		}
+	}
+	if (attached_id(ifindex) != prog_id_of_fd(prog_fd)) {
+		if (attach_fd(prog_fd, ifindex, cfg.lb.interface,
+			      cfg.lb.xdp_mode))
+			goto out_unpin;
+	}
+	if (qlb_json) {
+		struct qlb_json_w w;
+		struct qlb_lb_ctrl ctrl;
+		__u32 zero = 0;
+
+		bpf_map_lookup_elem(m.ctrl, &zero, &ctrl);
+		jw_init(&w, stdout);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "interface", cfg.lb.interface);
+		jw_str(&w, "pin_dir", o->pin_dir);
+		jw_uint(&w, "generation", ctrl.gen);
+		jw_bool(&w, "attached", true);
+		jw_obj_close(&w);
+		jw_end(&w);
+	} else {
+		struct qlb_lb_ctrl ctrl;
+		__u32 zero = 0;
+
+		bpf_map_lookup_elem(m.ctrl, &zero, &ctrl);
+		printf("applied %s to %s (generation %u, %u VIPs, %u hosts)\n",
+		       o->file, cfg.lb.interface, ctrl.gen, cfg.lb.nvips,
+		       cfg.nhosts);
+	}
+	rc = QLB_EXIT_OK;
+	goto out;
+
+out_unpin:
+	if (fresh || skel) {
+		/* a first apply that failed leaves nothing behind */
+		unpin_all(o->pin_dir);
+	}
+out:
+	if (!skel)
+		close_maps(&m);
+	if (!skel && prog_fd >= 0)
+		close(prog_fd);
+	qlb_xdp__destroy(skel);
+	qlb_config_free(&cfg);
+	return rc;
+}
+
+static int resolve_pin_dir(struct lb_opts *o)
+{
+	struct qlb_config cfg;
+
+	if (o->pin_dir[0])
+		return 0;
+	if (!o->file) {
+		snprintf(o->pin_dir, sizeof(o->pin_dir), "%s", DEFAULT_PIN_DIR);
+		return 0;
+	}
+	if (qlb_config_load(o->file, &cfg, stderr)) {
+		qlb_err("%s: not a valid config", o->file);
+		return -1;
+	}
+	snprintf(o->pin_dir, sizeof(o->pin_dir), "%s", cfg.lb.pin_dir);
+	qlb_config_free(&cfg);
+	return 0;
+}
+
+static int open_or_complain(struct lb_opts *o, struct qlb_lb_maps *m)
+{
+	if (resolve_pin_dir(o))
+		return -1;
+	if (open_pinned(o->pin_dir, m)) {
+		qlb_err("no LB data plane pinned under %s (%s): run 'qlbctl lb apply' first",
+			o->pin_dir, strerror(errno));
+		close_maps(m);
+		return -1;
+	}
+	return 0;
+}
+
+static void fmt_addr(const __u8 *a, int family, char *buf, size_t len)
+{
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, len);
+}
+
+static const char *host_state_name(unsigned int s)
+{
+	return s == QLB_LB_HOST_DOWN	   ? "down"
+	       : s == QLB_LB_HOST_DRAINING ? "draining"
+					   : "active";
+}
+
+/* The VIPs of the slot in use, by counter row. */
+struct vip_row {
+	bool used;
+	char name[INET6_ADDRSTRLEN + 8];
+};
+
+static void read_vips(const struct qlb_lb_maps *m, __u32 slot,
+		      struct vip_row *rows)
+{
+	struct qlb_lb_vip_key k, nk;
+	void *kp;
+
+	memset(rows, 0, sizeof(*rows) * QLB_LB_MAX_VIPS);
+	for (kp = NULL; !bpf_map_get_next_key(m->vips, kp, &nk); kp = &k) {
+		struct qlb_lb_vip v;
+		char a[INET6_ADDRSTRLEN];
+
+		k = nk;
+		if (k.slot != slot || bpf_map_lookup_elem(m->vips, &k, &v) ||
+		    v.idx >= QLB_LB_MAX_VIPS)
+			continue;
+		fmt_addr(k.addr, k.family, a, sizeof(a));
+		rows[v.idx].used = true;
+		snprintf(rows[v.idx].name, sizeof(rows[v.idx].name),
+			 k.family == 6 ? "[%s]:%u" : "%s:%u", a, ntohs(k.port));
+	}
+}
+
+static int lb_status(struct lb_opts *o)
+{
+	struct qlb_lb_maps m;
+	struct qlb_lb_ctrl ctrl;
+	struct qlb_lb_settings st;
+	struct vip_row vips[QLB_LB_MAX_VIPS];
+	struct qlb_json_w w;
+	char ifname[IF_NAMESIZE] = "?", path[PATH_MAX + 64];
+	__u32 zero = 0, slot, i, att = 0, pid = 0;
+	int pfd;
+
+	if (open_or_complain(o, &m))
+		return QLB_EXIT_ERR;
+	if (bpf_map_lookup_elem(m.ctrl, &zero, &ctrl)) {
+		qlb_err("cannot read qlb_ctrl: %s", strerror(errno));
+		close_maps(&m);
+		return QLB_EXIT_ERR;
+	}
+	slot = ctrl.slot & 1;
+	bpf_map_lookup_elem(m.settings, &slot, &st);
+	if_indextoname(ctrl.ifindex, ifname);
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
+	pfd = bpf_obj_get(path);
+	if (pfd >= 0) {
+		pid = prog_id_of_fd(pfd);
+		close(pfd);
+	}
+	att = ctrl.ifindex ? attached_id(ctrl.ifindex) : 0;
+	read_vips(&m, slot, vips);
+
+	if (qlb_json) {
+		jw_init(&w, stdout);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "pin_dir", o->pin_dir);
+		jw_str(&w, "interface", ifname);
+		jw_str(&w, "xdp_mode", ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic" : "native");
+		jw_uint(&w, "prog_id", pid);
+		jw_bool(&w, "attached", pid && att == pid);
+		jw_uint(&w, "generation", ctrl.gen);
+		jw_uint(&w, "slot", slot);
+		jw_uint(&w, "applied_at", ctrl.applied_at);
+		jw_uint(&w, "maglev_table_size", st.maglev_size);
+		jw_uint(&w, "mtu", st.mtu);
+		jw_uint(&w, "gue_port", ntohs(st.gue_port));
+		jw_arr_open(&w, "configs");
+		for (i = 0; i < QLB_CONFIG_MAX; i++) {
+			struct qlb_lb_cid c;
+			__u32 key = slot * QLB_CONFIG_MAX + i;
+
+			if (bpf_map_lookup_elem(m.cid_cfgs, &key, &c) || !c.live)
+				continue;
+			jw_obj_open(&w, NULL);
+			jw_uint(&w, "id", i);
+			jw_uint(&w, "server_id_len", c.c.sid_len);
+			jw_uint(&w, "nonce_len", c.c.nonce_len);
+			jw_uint(&w, "worker_bits", c.c.worker_bits);
+			jw_bool(&w, "encrypted", c.c.flags & QLB_CID_F_KEY);
+			jw_bool(&w, "encode_length", c.c.flags & QLB_CID_F_ENCODE_LEN);
+			jw_obj_close(&w);
+			memset(&c, 0, sizeof(c));
+		}
+		jw_arr_close(&w);
+		jw_arr_open(&w, "vips");
+		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+			if (vips[i].used)
+				jw_str(&w, NULL, vips[i].name);
+		jw_arr_close(&w);
+		jw_arr_open(&w, "hosts");
+	} else {
+		printf("pin_dir     %s\n", o->pin_dir);
+		printf("interface   %s (%s mode), program id %u, %s\n", ifname,
+		       ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic" : "native",
+		       pid, pid && att == pid ? "attached" : "NOT ATTACHED");
+		printf("generation  %u (slot %u), maglev %u entries, mtu %u, gue port %u\n",
+		       ctrl.gen, slot, st.maglev_size, st.mtu, ntohs(st.gue_port));
+		printf("configs    ");
+		for (i = 0; i < QLB_CONFIG_MAX; i++)
+			if (st.live_cfgs & (1u << i))
+				printf(" %u", i);
+		printf("\nvips       ");
+		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+			if (vips[i].used)
+				printf(" %s", vips[i].name);
+		printf("\n%-20s %-40s %-6s %-9s %s\n", "HOST", "ADDRESS", "ENCAP",
+		       "STATE", "WEIGHT");
+	}
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+		struct qlb_lb_host h;
+		__u32 key = slot * QLB_LB_MAX_HOSTS + i;
+		char a[INET6_ADDRSTRLEN];
+
+		if (bpf_map_lookup_elem(m.hosts, &key, &h) || !h.family)
+			continue;
+		fmt_addr(h.addr, h.family, a, sizeof(a));
+		if (qlb_json) {
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "name", h.name);
+			jw_str(&w, "address", a);
+			jw_str(&w, "encap", h.encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue");
+			jw_str(&w, "state", host_state_name(h.state));
+			jw_uint(&w, "weight", h.weight);
+			jw_obj_close(&w);
+		} else {
+			printf("%-20s %-40s %-6s %-9s %u\n", h.name, a,
+			       h.encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue",
+			       host_state_name(h.state), h.weight);
+		}
+	}
+	if (qlb_json) {
+		jw_arr_close(&w);
+		jw_obj_close(&w);
+		jw_end(&w);
+	}
+	close_maps(&m);
+	return QLB_EXIT_OK;
+}
+
+/* Counters summed over CPUs. */
+struct lb_counts {
+	struct qlb_lb_counter vip[QLB_LB_MAX_VIPS + 1][QLB_R_MAX];
+	struct qlb_lb_counter host[QLB_LB_MAX_HOSTS];
+	char host_name[QLB_LB_MAX_HOSTS][64];
+	struct vip_row vips[QLB_LB_MAX_VIPS];
+};
+
+static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu;
+	struct qlb_lb_counter *pc;
+	struct qlb_lb_ctrl ctrl;
+	__u32 zero = 0, row, i, slot;
+
+	if (ncpu < 1 || bpf_map_lookup_elem(m->ctrl, &zero, &ctrl))
+		return -1;
+	slot = ctrl.slot & 1;
+	pc = calloc(ncpu, sizeof(*pc));
+	if (!pc)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	for (row = 0; row < QLB_LB_STATS_ROWS; row++) {
+		struct qlb_lb_counter *d = &c->vip[row / QLB_R_MAX][row % QLB_R_MAX];
+
+		if (bpf_map_lookup_elem(m->stats, &row, pc))
+			continue;
+		for (cpu = 0; cpu < ncpu; cpu++) {
+			d->packets += pc[cpu].packets;
+			d->bytes += pc[cpu].bytes;
+		}
+	}
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+		struct qlb_lb_host h;
+		__u32 key = slot * QLB_LB_MAX_HOSTS + i;
+
+		if (bpf_map_lookup_elem(m->hosts, &key, &h) || !h.family)
+			continue;
+		snprintf(c->host_name[i], sizeof(c->host_name[i]), "%s", h.name);
+		if (bpf_map_lookup_elem(m->host_stats, &i, pc))
+			continue;
+		for (cpu = 0; cpu < ncpu; cpu++) {
+			c->host[i].packets += pc[cpu].packets;
+			c->host[i].bytes += pc[cpu].bytes;
+		}
+	}
+	read_vips(m, slot, c->vips);
+	free(pc);
+	return 0;
+}
+
+static const char *vip_label(const struct lb_counts *c, unsigned int v)
+{
+	return v == QLB_LB_NO_VIP ? "none" : c->vips[v].name;
+}
+
+static bool vip_shown(const struct lb_counts *c, unsigned int v)
+{
+	return v == QLB_LB_NO_VIP || c->vips[v].used;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
+			double dt)
+{
+	unsigned int v, r, i;
+
+	if (qlb_json) {
+		struct qlb_json_w w;
+
+		jw_init(&w, stdout);
+		jw_obj_open(&w, NULL);
+		jw_arr_open(&w, "vips");
+		for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
+			if (!vip_shown(c, v))
+				continue;
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "vip", v == QLB_LB_NO_VIP ? NULL : vip_label(c, v));
+			jw_obj_open(&w, "reasons");
+			for (r = 0; r < QLB_R_MAX; r++) {
+				jw_obj_open(&w, qlb_lb_reason_name(r));
+				jw_uint(&w, "packets", c->vip[v][r].packets);
+				jw_uint(&w, "bytes", c->vip[v][r].bytes);
+				if (prev)
+					jw_double(&w, "pps",
+						  (c->vip[v][r].packets -
+						   prev->vip[v][r].packets) / dt);
+				jw_obj_close(&w);
+			}
+			jw_obj_close(&w);
+			jw_obj_close(&w);
+		}
+		jw_arr_close(&w);
+		jw_arr_open(&w, "hosts");
+		for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+			if (!c->host_name[i][0])
+				continue;
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "host", c->host_name[i]);
+			jw_uint(&w, "packets", c->host[i].packets);
+			jw_uint(&w, "bytes", c->host[i].bytes);
+			if (prev)
+				jw_double(&w, "pps", (c->host[i].packets -
+						      prev->host[i].packets) / dt);
+			jw_obj_close(&w);
+		}
+		jw_arr_close(&w);
+		jw_obj_close(&w);
+		jw_end(&w);
+		fflush(stdout);
+		return;
+	}
+	printf("%-28s %-28s %14s %16s%s\n", "VIP", "REASON", "PACKETS", "BYTES",
+	       prev ? "      PKT/S" : "");
+	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
+		if (!vip_shown(c, v))
+			continue;
+		for (r = 0; r < QLB_R_MAX; r++) {
+			if (!c->vip[v][r].packets)
+				continue;
+			printf("%-28s %-28s %14llu %16llu", vip_label(c, v),
+			       qlb_lb_reason_name(r),
+			       (unsigned long long)c->vip[v][r].packets,
+			       (unsigned long long)c->vip[v][r].bytes);
+			if (prev)
+				printf(" %10.1f", (c->vip[v][r].packets -
+						   prev->vip[v][r].packets) / dt);
+			putchar('\n');
+		}
+	}
+	printf("%-28s %14s %16s%s\n", "HOST", "PACKETS", "BYTES",
+	       prev ? "      PKT/S" : "");
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+		if (!c->host_name[i][0])
+			continue;
+		printf("%-28s %14llu %16llu", c->host_name[i],
+		       (unsigned long long)c->host[i].packets,
+		       (unsigned long long)c->host[i].bytes);
+		if (prev)
+			printf(" %10.1f",
+			       (c->host[i].packets - prev->host[i].packets) / dt);
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
+static int lb_stats(struct lb_opts *o)
+{
+	struct lb_counts *c = NULL, *prev = NULL;
+	struct qlb_lb_maps m;
+	int rc = QLB_EXIT_ERR;
+	long n;
+
+	if (open_or_complain(o, &m))
+		return QLB_EXIT_ERR;
+	c = calloc(1, sizeof(*c));
+	prev = calloc(1, sizeof(*prev));
+	if (!c || !prev || read_counts(&m, c)) {
+		qlb_err("cannot read the counters under %s", o->pin_dir);
+		goto out;
+	}
+	if (!o->watch) {
+		print_stats(c, NULL, 0);
+		rc = QLB_EXIT_OK;
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	for (n = 0; !stop && (o->count <= 0 || n < o->count); n++) {
+		struct lb_counts *t;
+
+		usleep((useconds_t)(o->interval * 1e6));
+		t = prev;
+		prev = c;
+		c = t;
+		if (read_counts(&m, c))
+			break;
+		if (!qlb_json)
+			printf("\n");
+		print_stats(c, prev, o->interval);
+	}
+	rc = QLB_EXIT_OK;
+out:
+	free(c);
+	free(prev);
+	close_maps(&m);
+	return rc;
+}
+
+/* Prometheus text exposition (version 0.0.4) of every counter. */
+static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
+			  const struct lb_counts *c)
+{
+	struct qlb_lb_ctrl ctrl = { 0 };
+	struct qlb_lb_settings st = { 0 };
+	__u32 zero = 0, slot;
+	unsigned int v, r, i;
+
+	bpf_map_lookup_elem(m->ctrl, &zero, &ctrl);
+	slot = ctrl.slot & 1;
+	bpf_map_lookup_elem(m->settings, &slot, &st);
+	fprintf(f, "# HELP qlb_lb_packets_total Packets seen by the LB node's XDP program, by VIP, reason and action.\n"
+		   "# TYPE qlb_lb_packets_total counter\n");
+	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
+		if (!vip_shown(c, v))
+			continue;
+		for (r = 0; r < QLB_R_MAX; r++)
+			fprintf(f, "qlb_lb_packets_total{vip=\"%s\",reason=\"%s\",action=\"%s\"} %llu\n",
+				vip_label(c, v), qlb_lb_reason_name(r),
+				qlb_lb_action_name(qlb_lb_reason_action(r)),
+				(unsigned long long)c->vip[v][r].packets);
+	}
+	fprintf(f, "# HELP qlb_lb_bytes_total Bytes (frames as received) seen by the LB node's XDP program.\n"
+		   "# TYPE qlb_lb_bytes_total counter\n");
+	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
+		if (!vip_shown(c, v))
+			continue;
+		for (r = 0; r < QLB_R_MAX; r++)
+			fprintf(f, "qlb_lb_bytes_total{vip=\"%s\",reason=\"%s\",action=\"%s\"} %llu\n",
+				vip_label(c, v), qlb_lb_reason_name(r),
+				qlb_lb_action_name(qlb_lb_reason_action(r)),
+				(unsigned long long)c->vip[v][r].bytes);
+	}
+	fprintf(f, "# HELP qlb_lb_host_packets_total Packets sent to each backend host.\n"
+		   "# TYPE qlb_lb_host_packets_total counter\n");
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
+		if (c->host_name[i][0])
+			fprintf(f, "qlb_lb_host_packets_total{host=\"%s\"} %llu\n",
+				c->host_name[i],
+				(unsigned long long)c->host[i].packets);
+	fprintf(f, "# HELP qlb_lb_host_bytes_total Bytes (before encapsulation) sent to each backend host.\n"
+		   "# TYPE qlb_lb_host_bytes_total counter\n");
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
+		if (c->host_name[i][0])
+			fprintf(f, "qlb_lb_host_bytes_total{host=\"%s\"} %llu\n",
+				c->host_name[i],
+				(unsigned long long)c->host[i].bytes);
+	fprintf(f, "# HELP qlb_lb_config_live Configs (rotation codepoints) the LB node routes.\n"
+		   "# TYPE qlb_lb_config_live gauge\n");
+	for (i = 0; i < QLB_CONFIG_MAX; i++)
+		fprintf(f, "qlb_lb_config_live{config=\"%u\"} %u\n", i,
+			(st.live_cfgs >> i) & 1);
+	fprintf(f, "# HELP qlb_lb_generation Apply generation in use.\n"
+		   "# TYPE qlb_lb_generation gauge\nqlb_lb_generation %u\n"
+		   "# HELP qlb_lb_applied_timestamp_seconds When the config in use was applied.\n"
+		   "# TYPE qlb_lb_applied_timestamp_seconds gauge\n"
+		   "qlb_lb_applied_timestamp_seconds %llu\n",
+		ctrl.gen, (unsigned long long)ctrl.applied_at);
+}
+
+static int lb_metrics(struct lb_opts *o)
+{
+	struct qlb_lb_maps m;
+	struct lb_counts *c;
+	int rc = QLB_EXIT_ERR, ls = -1, one = 1;
+	char host[256], *colon;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+
+	if (open_or_complain(o, &m))
+		return QLB_EXIT_ERR;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto out;
+	if (!o->listen) {
+		if (read_counts(&m, c)) {
+			qlb_err("cannot read the counters under %s", o->pin_dir);
+			goto out;
+		}
+		write_metrics(stdout, &m, c);
+		rc = QLB_EXIT_OK;
+		goto out;
+	}
+	snprintf(host, sizeof(host), "%s", o->listen);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		qlb_warn("--listen wants ADDR:PORT, got '%s'", o->listen);
+		rc = QLB_EXIT_USAGE;
+		goto out;
+	}
+	*colon = 0;
+	{
+		char *a = host;
+		int port = atoi(colon + 1);
+
+		if (a[0] == '[') {
+			a++;
+			a[strlen(a) - 1] = 0;
+		}
+		if (inet_pton(AF_INET, a, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+			((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+			((struct sockaddr_in *)&ss)->sin_port = htons(port);
+			sl = sizeof(struct sockaddr_in);
+		} else if (inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+			((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+			sl = sizeof(struct sockaddr_in6);
+		} else {
+			qlb_warn("--listen: '%s' is not an IP address", a);
+			rc = QLB_EXIT_USAGE;
+			goto out;
+		}
+	}
+	ls = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(ls, (struct sockaddr *)&ss, sl) || listen(ls, 16)) {
+		qlb_err("cannot listen on %s: %s", o->listen, strerror(errno));
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	while (!stop) {
+		char req[2048];
+		char *body = NULL;
+		size_t blen = 0;
+		FILE *mf;
+		int cs = accept(ls, NULL, NULL);
+		struct timeval tv = { 2, 0 };
+
+		if (cs < 0)
+			continue;
+		setsockopt(cs, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		/* any request gets the metrics: one GET is all a scraper sends */
+		if (recv(cs, req, sizeof(req), 0) <= 0) {
+			close(cs);
+			continue;
+		}
+		mf = open_memstream(&body, &blen);
+		if (mf && !read_counts(&m, c))
+			write_metrics(mf, &m, c);
+		if (mf)
+			fclose(mf);
+		dprintf(cs, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			blen);
+		if (blen && write(cs, body, blen) < 0 && qlb_verbose)
+			qlb_warn("metrics: write: %s", strerror(errno));
+		free(body);
+		close(cs);
+	}
+	rc = QLB_EXIT_OK;
+out:
+	if (ls >= 0)
+		close(ls);
+	free(c);
+	close_maps(&m);
+	return rc;
+}
+
+static int lb_detach(struct lb_opts *o)
+{
+	struct qlb_lb_maps m;
+	struct qlb_lb_ctrl ctrl = { 0 };
+	char path[PATH_MAX + 64], ifname[IF_NAMESIZE] = "?";
+	__u32 zero = 0, pid = 0;
+	int pfd;
+
+	if (open_or_complain(o, &m))
+		return QLB_EXIT_ERR;
+	bpf_map_lookup_elem(m.ctrl, &zero, &ctrl);
+	close_maps(&m);
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
+	pfd = bpf_obj_get(path);
+	if (pfd >= 0)
+		pid = prog_id_of_fd(pfd);
+	if_indextoname(ctrl.ifindex, ifname);
+	if (pid && ctrl.ifindex && attached_id(ctrl.ifindex) == pid) {
+		struct xdp_program *xp = xdp_program__from_fd(pfd);
+		int rc = -EINVAL;
+
+		libxdp_set_print(libxdp_quiet);
+		if (xp && !libxdp_get_error(xp))
+			rc = xdp_program__detach(xp, ctrl.ifindex,
+						 ctrl.xdp_mode == QLB_XDP_GENERIC
+							 ? XDP_MODE_SKB
+							 : XDP_MODE_NATIVE,
+						 0);
+		if (rc) {
+			/* libxdp did not attach it (or cannot tell): the kernel can */
+			LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = pfd);
+
+			rc = bpf_xdp_detach(ctrl.ifindex,
+					    ctrl.xdp_mode == QLB_XDP_GENERIC
+						    ? XDP_FLAGS_SKB_MODE
+						    : XDP_FLAGS_DRV_MODE,
+					    &ao);
+		}
+		xdp_program__close(xp);
+		if (rc) {
+			qlb_err("cannot detach XDP from %s: %s", ifname,
+				strerror(-rc));
+			close(pfd);
+			return QLB_EXIT_ERR;
+		}
+	}
+	if (pfd >= 0)
+		close(pfd);
+	unpin_all(o->pin_dir);
+	if (qlb_json) {
+		struct qlb_json_w w;
+
+		jw_init(&w, stdout);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "detached", ifname);
+		jw_str(&w, "pin_dir", o->pin_dir);
+		jw_obj_close(&w);
+		jw_end(&w);
+	} else {
+		printf("detached from %s, removed %s\n", ifname, o->pin_dir);
+	}
+	return QLB_EXIT_OK;
+}
+
+static void lb_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: qlbctl [-j] lb COMMAND [OPTIONS]\n\n"
+		"  apply -f FILE            validate FILE whole, load/attach once, update in place\n"
+		"  status [-f FILE]         program, interface, configs, VIPs, hosts\n"
+		"  stats [-f FILE] [--watch [--interval S] [--count N]]\n"
+		"                           counters per VIP and reason, per host (rates with --watch)\n"
+		"  metrics [-f FILE] [--listen ADDR:PORT]\n"
+		"                           Prometheus text once, or served over HTTP\n"
+		"  detach [-f FILE]         detach the program and remove its pins\n\n"
+		"Options: --pin-dir DIR (default lb.pin_dir of FILE, else %s)\n",
+		DEFAULT_PIN_DIR);
+}
+
 int cmd_lb(int argc, char **argv)
 {
-	(void)argc;
-	qlb_err("'%s' is not built yet", argv[0]);
-	return QLB_EXIT_ERR;
+	static const struct option lo[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char *const subs[] = { "apply", "status", "stats",
+					    "metrics", "detach" };
+	struct lb_opts o = { .interval = 1.0 };
+	const char *sub = NULL;
+	size_t i, n;
+	int c;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		lb_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? QLB_EXIT_USAGE : QLB_EXIT_OK;
+	}
+	n = strlen(argv[1]);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strncmp(argv[1], subs[i], n))
+			continue;
+		if (strlen(subs[i]) == n) {
+			sub = subs[i];
+			break;
+		}
+		if (sub) {
+			qlb_warn("lb: '%s' is ambiguous", argv[1]);
+			return QLB_EXIT_USAGE;
+		}
+		sub = subs[i];
+	}
+	if (!sub) {
+		qlb_warn("lb: unknown command '%s'", argv[1]);
+		lb_usage(stderr);
+		return QLB_EXIT_USAGE;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "f:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.file = optarg;
+			break;
+		case 'P':
+			snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", optarg);
+			break;
+		case 'w':
+			o.watch = true;
+			break;
+		case 'i':
+			o.interval = atof(optarg);
+			if (o.interval < 0.05)
+				o.interval = 0.05;
+			break;
+		case 'c':
+			o.count = atol(optarg);
+			break;
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 'h':
+			lb_usage(stdout);
+			return QLB_EXIT_OK;
+		default:
+			lb_usage(stderr);
+			return QLB_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc) {
+		qlb_warn("lb %s: unexpected argument '%s'", sub, argv[optind + 1]);
+		return QLB_EXIT_USAGE;
+	}
+	if (!strcmp(sub, "apply"))
+		return lb_apply(&o);
+	if (!strcmp(sub, "status"))
+		return lb_status(&o);
+	if (!strcmp(sub, "stats"))
+		return lb_stats(&o);
+	if (!strcmp(sub, "metrics"))
+		return lb_metrics(&o);
+	return lb_detach(&o);
 }

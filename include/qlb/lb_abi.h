@@ -29,7 +29,7 @@
 #define QLB_LB_MAX_HOSTS 1024
 #endif
 #ifndef QLB_LB_MAGLEV_MAX
-#define QLB_LB_MAGLEV_MAX 262144	/* entries per slot; table size <= this */
+#define QLB_LB_MAGLEV_MAX 1000003	/* entries per slot (lb.maglev_table_size limit) */
 #endif
 #ifndef QLB_LB_CACHE_SIZE
 #define QLB_LB_CACHE_SIZE 65536		/* decoded-CID cache entries */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The LB node's control plane shared by `qlbctl lb`, `qlbctl trace` and the
+ * tests: turning a validated config into the XDP program's maps.
+ */
+#ifndef QLB_CTL_LB_H
+#define QLB_CTL_LB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "qlb/lb_abi.h"
+
+/* File descriptors of the program's maps (pinned or private). */
+struct qlb_lb_maps {
+	int ctrl, settings, vips, cid_cfgs, sids, hosts, maglev;
+	int stats, host_stats, cid_cache;
+};
+
+/* Pinned maps, under lb.pin_dir, by these names. */
+#define QLB_LB_MAP_NAMES                                                     \
+	"qlb_ctrl", "qlb_settings", "qlb_vips", "qlb_cid_cfgs", "qlb_sids",  \
+		"qlb_hosts", "qlb_maglev", "qlb_stats", "qlb_host_stats",    \
+		"qlb_cid_cache"
+
+/*
+ * qlb_lb_check() - what the LB node needs beyond qlb_config_load()'s
+ * validation (limits of the maps, source addresses for the hosts' families).
+ * Return: 0, or -1 with a message in @err.
+ */
+int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen);
+
+/*
+ * qlb_lb_fill() - write @cfg into the slot packets do not use, then flip
+ * to it in one word write (see include/qlb/lb_abi.h). VIP and host counter
+ * rows keep their index across applies (by address and by name).
+ * @if_mac: the interface's MAC (source of encapsulated frames).
+ * @ifindex, @xdp_mode: recorded in qlb_ctrl for status and detach.
+ * Return: 0, or -1 with a message in @err; the active slot is then unchanged.
+ */
+int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
+		const uint8_t if_mac[6], uint32_t ifindex, uint32_t xdp_mode,
+		char *err, size_t errlen);
+
+const char *qlb_lb_reason_name(unsigned int r);
+const char *qlb_lb_action_name(unsigned int a);
+/* The action a reason implies (enum qlb_lb_action). */
+unsigned int qlb_lb_reason_action(unsigned int r);
+
+/* The MAC of interface @ifname. Return: 0 or -errno. */
+int qlb_lb_if_mac(const char *ifname, uint8_t mac[6]);
+
+#endif /* QLB_CTL_LB_H */
