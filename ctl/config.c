@@ -1406,6 +1406,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 	lb = get(c, root, "lb", NULL);
 	host = get(c, root, "host", NULL);
 	/* lb first: hosts need lb's encap sources */
+	/* neither lb nor host is fine too: the shared part of a fleet file
+	 * that operators rotate and each node's file extends */
 	if (lb)
 		parse_lb(c, lb);
 	v = get(c, root, "hosts", NULL);
@@ -1427,10 +1429,6 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 		      "would send GUE where hosts do not listen",
 		      cfg->lb.gue_port, cfg->host.gue_port);
 	}
-	if (!lb && !host)
-		ndiag(c, root, "",
-		      "neither an 'lb' nor a 'host' section: nothing would use "
-		      "this file");
 	if (lb && lb->type == YAML_MAPPING_NODE &&
 	    cfg->lb.maglev_table_size <= cfg->nhosts) {
 		yaml_node_t *m = get(c, lb, "maglev_table_size", NULL);

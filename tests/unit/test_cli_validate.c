@@ -47,6 +47,9 @@ int main(void)
 	rc = run("validate tests/config/good_host_only.yaml", true);
 	CHECK(rc == 0, "good_host_only.yaml: exit %d: %s", rc, out);
 
+	rc = run("validate -f tests/config/good_fleet.yaml", true);
+	CHECK(rc == 0, "good_fleet.yaml: exit %d: %s", rc, out);
+
 	rc = run("validate -f deploy/qlb.yaml", true);
 	CHECK(rc == 0, "deploy/qlb.yaml: exit %d: %s", rc, out);
 
