@@ -38,6 +38,8 @@ struct ctx {
 	struct qlb_diags d;
 	unsigned int cap;
 	struct qlb_config *cfg;
+	bool src_given[2]; /* lb.encap_source_v4/v6 written (valid
+			      or not: one message per mistake) */
 };
 
 /* ---- diagnostics ---------------------------------------------------- */
@@ -931,10 +933,12 @@ static void parse_lb(struct ctx *c, const yaml_node_t *n)
 	if (v)
 		get_mac(c, v, "lb.gateway_mac", lb->gateway_mac);
 	v = get(c, n, "encap_source_v4", NULL);
+	c->src_given[0] = v != NULL;
 	if (v)
 		get_addr(c, v, "lb.encap_source_v4", AF_INET,
 			 &lb->encap_source_v4);
 	v = get(c, n, "encap_source_v6", NULL);
+	c->src_given[1] = v != NULL;
 	if (v)
 		get_addr(c, v, "lb.encap_source_v6", AF_INET6,
 			 &lb->encap_source_v6);
@@ -1265,13 +1269,11 @@ static void parse_hosts(struct ctx *c, const yaml_node_t *n,
 			char path[64];
 
 			snprintf(path, sizeof(path), "hosts[%d].address", i);
-			if (a->family == AF_INET &&
-			    !cfg->lb.encap_source_v4.family)
+			if (a->family == AF_INET && !c->src_given[0])
 				ndiag(c, hs[i].address, path,
 				      "an IPv4 host needs lb.encap_source_v4 "
 				      "(the outer source address)");
-			if (a->family == AF_INET6 &&
-			    !cfg->lb.encap_source_v6.family)
+			if (a->family == AF_INET6 && !c->src_given[1])
 				ndiag(c, hs[i].address, path,
 				      "an IPv6 host needs lb.encap_source_v6 "
 				      "(the outer source address)");
