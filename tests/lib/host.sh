@@ -63,7 +63,8 @@ host_cleanup() {
 host_setup() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	[ -x "$QLBCTL" ] && [ -x "$ECHO" ] || fail "build first: make BUILD=$BUILD"
-	make -s BUILD="$BUILD" host-tools >/dev/null 2>&1 || fail "cannot build the test tools"
+	make -s BUILD="$BUILD" host-tools >/dev/null 2>&1 || [ -x "$LOAD" ] ||
+		fail "cannot build the test tools (make BUILD=$BUILD host-tools)"
 	mkdir -p "$H_DIR"
 	trap host_cleanup EXIT
 	ip netns add "$NS_H" || fail "netns"
@@ -136,7 +137,8 @@ EOF
 # start_agent: run the agent in the host namespace, wait for its socket.
 start_agent() {
 	local i
-	hexec "$QLBCTL" agent -f "$H_CFG" >>"$H_DIR/agent.log" 2>&1 &
+	# nsenter execs: $! is the agent itself (a shell function would fork)
+	nsenter --net=/run/netns/"$NS_H" "$QLBCTL" agent -f "$H_CFG" >>"$H_DIR/agent.log" 2>&1 &
 	AGENT_PID=$!
 	for i in $(seq 1 100); do
 		[ -S "$H_SOCK" ] && hexec "$QLBCTL" agent status -s "$H_SOCK" >/dev/null 2>&1 && return 0
@@ -152,7 +154,7 @@ start_agent() {
 start_echo() {
 	local name=$1
 	shift
-	hexec "$ECHO" --agent "$H_SOCK" "$@" >"$H_DIR/$name.log" 2>&1 &
+	nsenter --net=/run/netns/"$NS_H" "$ECHO" --agent "$H_SOCK" "$@" >"$H_DIR/$name.log" 2>&1 &
 	ECHO_PID=$!
 	H_PIDS+=("$ECHO_PID")
 }
