@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -43,7 +44,8 @@ struct doc {
 	struct stat st;
 	struct qlb_config cfg;
 	bool loaded;
-	bool crlf; /* the file ends its lines with CR LF */
+	bool crlf;   /* the file ends its lines with CR LF */
+	int lock_fd; /* the file, flock()ed while we edit it */
 	struct edit edits[MAX_EDITS];
 	int nedits;
 };
@@ -86,21 +88,36 @@ static int doc_read(struct doc *d)
 	struct stat st2;
 	ssize_t r;
 	size_t got = 0;
-	int fd, n;
+	int fd, n, tries;
 
-	fd = open(d->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		qlb_err("cannot open %s: %s", d->path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &d->st) < 0 || !S_ISREG(d->st.st_mode)) {
-		qlb_err("%s is not a regular file", d->path);
+	/* one rotate at a time: a run that waited for the lock finds the file
+	 * replaced by the one before it and starts over on the new file */
+	for (tries = 0;; tries++) {
+		fd = open(d->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			qlb_err("cannot open %s: %s", d->path, strerror(errno));
+			return -1;
+		}
+		d->lock_fd = fd;
+		if (flock(fd, LOCK_EX) < 0) {
+			qlb_err("cannot lock %s: %s", d->path, strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &d->st) < 0 || !S_ISREG(d->st.st_mode)) {
+			qlb_err("%s is not a regular file", d->path);
+			return -1;
+		}
+		if (stat(d->path, &st2) == 0 && st2.st_ino == d->st.st_ino)
+			break;
 		close(fd);
-		return -1;
+		d->lock_fd = -1;
+		if (tries == 20) {
+			qlb_err("%s keeps being replaced; try again", d->path);
+			return -1;
+		}
 	}
 	d->text = malloc(d->st.st_size + 1);
 	if (!d->text) {
-		close(fd);
 		qlb_err("out of memory");
 		return -1;
 	}
@@ -111,12 +128,10 @@ static int doc_read(struct doc *d)
 		if (r <= 0) {
 			qlb_err("cannot read %s: %s", d->path,
 				r < 0 ? strerror(errno) : "file shrank");
-			close(fd);
 			return -1;
 		}
 		got += r;
 	}
-	close(fd);
 	d->text[got] = 0;
 	d->len = got;
 	{
@@ -151,6 +166,8 @@ static int doc_read(struct doc *d)
 
 static void doc_free(struct doc *d)
 {
+	if (d->lock_fd >= 0)
+		close(d->lock_fd); /* releases the lock */
 	if (d->loaded)
 		qlb_config_free(&d->cfg);
 	free(d->text);
@@ -480,7 +497,7 @@ static int cmd_new(int argc, char **argv, const char *file)
 	int o, want_id = -1, sid_len = -1, nonce_len = -1, wb = -1, ret = 1;
 	int tmpl = -1, i, last = -1;
 	bool no_key = false;
-	struct doc d = {0};
+	struct doc d = {.lock_fd = -1};
 	char keypath[PATH_MAX], keyname[PATH_MAX], dir[PATH_MAX], base[256];
 	char hexkey[40], stamp[32], *dot;
 	const struct qlb_conf_marks *mk;
@@ -724,7 +741,7 @@ static void done_json(const char *file, const char *action, unsigned int id,
 
 static int cmd_promote(int argc, char **argv, const char *file)
 {
-	struct doc d = {0};
+	struct doc d = {.lock_fd = -1};
 	char now_s[32];
 	unsigned int id;
 	int r, prev, ret = 1;
@@ -783,7 +800,7 @@ out:
 static int cmd_retire(int argc, char **argv, const char *file)
 {
 	const struct qlb_conf_cid *q;
-	struct doc d = {0};
+	struct doc d = {.lock_fd = -1};
 	bool force = false;
 	unsigned int id;
 	long long left;
