@@ -18,7 +18,8 @@
  *  4. The length of a short-header DCID, which QUIC does not carry: read
  *     it from the CID's first octet (the config's length self-encoding).
  *  5. Config pushes: poll qlb_client_fd(), call qlb_client_process(); the
- *     next qlb_client_mint() uses the new active config.
+ *     next qlb_client_mint() uses the new active config. The same push
+ *     says when a newer generation took over (qlb_client_draining()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,13 +69,24 @@ static void sync_live_minters(struct h3_worker *w)
 			w->live_ok[id] = false;
 }
 
+/*
+ * The agent pushed configs, or the working generation changed. New CIDs
+ * use the new active config from now on; a generation that lost its place
+ * drains: its sockets still get their own connections' packets, and no
+ * new ones.
+ */
 static void on_config_push(struct qlb_client *cl, void *arg)
 {
 	struct h3_worker *w = arg;
 
 	sync_live_minters(w);
-	h3_log(w, "config push: minting under config %d",
-	       qlb_client_active_config(cl));
+	h3_log(w, "agent: minting under config %d, working generation %u",
+	       qlb_client_active_config(cl), qlb_client_working_generation(cl));
+	if (qlb_client_draining(cl) && !w->agent_drain) {
+		w->agent_drain = true;
+		h3_log(w, "agent: generation %u took over; draining",
+		       qlb_client_working_generation(cl));
+	}
 }
 
 int h3_cids_init(struct h3_worker *w)
@@ -126,10 +138,19 @@ int h3_cids_init(struct h3_worker *w)
 		       strerror(errno));
 		return -1;
 	}
+	/* Every worker declares the generation's size: the agent makes it
+	 * the working generation once all of them registered. */
+	rv = qlb_client_declare_generation(w->agent, o->generation, o->workers);
+	if (rv < 0) {
+		h3_log(w, "the agent refused generation %u: %s", o->generation,
+		       qlb_client_last_error(w->agent));
+		return -1;
+	}
 	rv = qlb_client_register(w->agent, w->fd, o->generation);
 	if (rv < 0) {
-		h3_log(w, "the agent at %s refused our socket: %s",
-		       o->agent_path, strerror(-rv));
+		h3_log(w, "the agent at %s refused our socket: %s (%s)",
+		       o->agent_path, strerror(-rv),
+		       qlb_client_last_error(w->agent));
 		return -1;
 	}
 	w->worker_id = qlb_client_worker_id(w->agent);
@@ -229,12 +250,25 @@ void h3_agent_process(struct h3_worker *w)
 	int rv = qlb_client_process(w->agent);
 
 	if (rv == -ECONNRESET) {
-		/* Our socket stays in the agent's map; keep minting under the
-		 * configs we know. A production server would reconnect. */
-		h3_log(w, "the agent went away; keeping config %d",
+		/* The agent restarted. Our socket stays in its map and our
+		 * CIDs keep routing; mint under the configs we know until
+		 * h3_agent_retry() gets through. */
+		h3_log(w, "agent went away; keeping config %d, reconnecting",
 		       qlb_client_active_config(w->agent));
 		w->agent_gone = true;
 	} else if (rv < 0) {
 		h3_log(w, "agent message: %s", strerror(-rv));
+	}
+}
+
+/* Called about once a second while the agent is gone. */
+void h3_agent_retry(struct h3_worker *w)
+{
+	if (qlb_client_reconnect(w->agent) == 0) {
+		w->agent_gone = false;
+		sync_live_minters(w);
+		h3_log(w, "agent back; worker %u, config %d",
+		       qlb_client_worker_id(w->agent),
+		       qlb_client_active_config(w->agent));
 	}
 }

@@ -72,6 +72,7 @@ struct h3_worker {
 	/* CID source: the agent's client, or a standalone minter. */
 	struct qlb_client *agent;
 	bool agent_gone;	/* agent closed its end; configs as last pushed */
+	bool agent_drain;	/* a newer generation took over */
 	struct qlb_minter minter;
 	bool have_minter;
 	uint32_t worker_id;
@@ -121,6 +122,7 @@ void h3_reset_token(const struct h3_worker *w, const uint8_t *cid,
 		    size_t len, uint8_t *token);
 int h3_agent_fd(const struct h3_worker *w);
 void h3_agent_process(struct h3_worker *w);
+void h3_agent_retry(struct h3_worker *w);
 
 /* quic.c */
 void h3_on_datagram(struct h3_worker *w, uint8_t *data, size_t len,

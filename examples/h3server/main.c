@@ -8,8 +8,10 @@
  * CIDs), and runs a single-threaded poll loop over that socket, the
  * agent's connection and the QUIC timers.
  *
- * Signals: SIGTERM drains (serve the open connections, accept new ones,
- * exit when none are left or after --drain-timeout); SIGINT stops at once.
+ * Draining: on SIGTERM, or when the agent says a newer generation took
+ * over, a worker serves its open connections (and new ones that still
+ * reach it) and exits when none are left or after --drain-timeout.
+ * SIGINT stops at once.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -216,6 +218,7 @@ static int worker_main(const struct h3_opts *o, unsigned int index,
 {
 	struct h3_worker w = { .o = o, .index = index, .cred = cred, .fd = -1 };
 	struct sockaddr_storage bound;
+	uint64_t next_retry = 0;
 
 	handle_signals();
 	if (o->host_name)
@@ -243,7 +246,11 @@ static int worker_main(const struct h3_opts *o, unsigned int index,
 		uint64_t wait = next <= now ? 0 : next - now;
 		struct timespec ts;
 
-		if (sig_drain && !w.draining) {
+		if (w.agent_gone && now >= next_retry) {
+			h3_agent_retry(&w);
+			next_retry = now + 1000000000ull;
+		}
+		if ((sig_drain || w.agent_drain) && !w.draining) {
 			w.draining = true;
 			w.drain_deadline = now + o->drain_timeout_s * 1000000000ull;
 			h3_log(&w, "draining: %u connection(s) open", w.nconns);

@@ -21,6 +21,7 @@ GTLSCLIENT=${GTLSCLIENT:-gtlsclient}
 E2E_NS=()		# namespaces to delete
 E2E_PGIDS=()		# process groups to stop
 E2E_CLEANUP_CMDS=()	# extra commands run first at teardown
+E2E_RM_DIRS=()		# removed last (e.g. bpffs pin directories)
 E2E_TMP=
 E2E_NAME=
 E2E_T0=$(date +%s%N)
@@ -76,6 +77,9 @@ e2e_cleanup() {
 	done
 	for ns in "${E2E_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
+	done
+	for c in "${E2E_RM_DIRS[@]}"; do
+		rm -rf -- "$c"
 	done
 	if [ -n "$E2E_TMP" ] && [ -z "${E2E_KEEP:-}" ]; then
 		rm -rf "$E2E_TMP"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#
+# Fleet scenario 3. Twenty concurrent clients spread over hosts and workers; all complete.
+# The fleet (client, router, two LB nodes, three hosts; tests/e2e/lib/fleet.sh)
+# is built in network namespaces and torn down on exit; the client is
+# Debian's unmodified gtlsclient.
+# Usage: BUILD=build tests/e2e/fleet_concurrent.sh   (exit 0 = pass, 77 = skipped)
+. "$(dirname "$0")/lib/scenarios.sh"
+fleet_require_lb
+fleet_up concurrent
+scenario_concurrent || exit 1

@@ -1,0 +1,445 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# shellcheck shell=bash
+#
+# The scenarios of the fleet (issue 6), each a function over a running
+# fleet (lib/fleet.sh), so that one script per scenario and `make demo`
+# (several scenarios on one fleet) run the very same checks.
+#
+# A scenario returns 0 when everything a user would check held, or prints
+# "FAIL: why" and returns 1. Each records one row for the demo's summary
+# (scenario, result, host/worker, bytes, seconds) in $E2E_RESULTS if set.
+
+. "$(dirname "${BASH_SOURCE[0]}")/fleet.sh"
+
+declare -A FLEET_GEN=([h1]=1 [h2]=1 [h3]=1)	# current server generation
+SC_NAME=
+SC_T0=0
+SC_WHERE=-
+SC_BYTES=0
+
+sc_begin() {
+	SC_NAME=$1
+	SC_T0=$(e2e_ms)
+	SC_WHERE=-
+	SC_BYTES=0
+	e2e_log "=== $1: $2"
+}
+
+sc_row() {
+	local secs
+	secs=$(awk -v ms=$(($(e2e_ms) - SC_T0)) 'BEGIN { printf "%.1f", ms / 1000 }')
+	[ -n "${E2E_RESULTS:-}" ] &&
+		printf '%s|%s|%s|%s|%s\n' "$SC_NAME" "$1" "$SC_WHERE" "$SC_BYTES" "$secs" >>"$E2E_RESULTS"
+	return 0
+}
+
+sc_fail() {
+	echo "FAIL: $SC_NAME: $*"
+	sc_row FAIL
+	return 1
+}
+
+sc_pass() {
+	e2e_log "PASS $SC_NAME${1:+: $1}"
+	sc_row PASS
+	return 0
+}
+
+# sc_whoami_ok FILE: a well-formed /whoami answer from one of our hosts.
+sc_whoami_ok() {
+	local h
+	h=$(e2e_field "$1" host)
+	[[ " ${FLEET_HOSTS[*]} " == *" $h "* ]] &&
+		[[ $(e2e_field "$1" worker) =~ ^[0-9]+$ ]] &&
+		[[ $(e2e_field "$1" cid) =~ ^[0-9a-f]{16,40}$ ]]
+}
+
+# sc_cid_matches FILE: the connection ID in a /whoami answer decodes, under
+# the fleet's configs, to the answering host's server ID and worker.
+sc_cid_matches() {
+	local f=$1 h w cid out sid want
+	h=$(e2e_field "$f" host)
+	w=$(e2e_field "$f" worker)
+	cid=$(e2e_field "$f" cid)
+	out=$("$QLBCTL" cid decode -f "$FLEET_DIR/$h.yaml" "$cid" 2>&1) || {
+		echo "cannot decode $cid: $out"
+		return 1
+	}
+	sid=$(sed -n 's/.*server_id=\([0-9a-f]*\).*/\1/p' <<<"$out")
+	# hosts own "N000": server ID = host part | worker (4 worker bits)
+	want=$(printf '%x%03x' "${h#h}" "$w")
+	[ "$sid" = "$want" ] || {
+		echo "CID $cid carries server ID $sid, not $want ($h worker $w)"
+		return 1
+	}
+}
+
+# sc_bg_get NAME [gtlsclient options] PATH...: start a fetch in the
+# background into $FLEET_DIR/NAME; sets SC_PID.
+sc_bg_get() {
+	local name=$1
+	shift
+	fleet_get "$FLEET_DIR/$name" 90 "$@" >"$FLEET_DIR/$name.client.log" 2>&1 &
+	SC_PID=$!
+}
+
+# sc_many N PREFIX PATH...: N fetches at once; 0 when all succeeded.
+sc_many() {
+	local n=$1 prefix=$2 i pids=() bad=0
+	shift 2
+	for i in $(seq 1 "$n"); do
+		fleet_get "$FLEET_DIR/$prefix$i" 60 "$@" >"$FLEET_DIR/$prefix$i.client.log" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || bad=$((bad + 1))
+	done
+	return $bad
+}
+
+# sc_moved_mid HOST CID N: the server saw the client move while 0 < bytes < N.
+sc_moved_mid() {
+	local b
+	b=$(fleet_conn_log "$1" "$2" | grep 'client moved' | tail -n 1 |
+		sed -n 's/.*after \([0-9]*\) body bytes.*/\1/p')
+	[ -n "$b" ] && [ "$b" -gt 0 ] && [ "$b" -lt "$3" ]
+}
+
+# sc_closed_by_worker HOST CID WORKER N: the connection ended in WORKER's
+# log, after N body bytes, having migrated.
+sc_closed_by_worker() {
+	fleet_conn_log "$1" "$2" | grep 'closed (by client)' |
+		grep -q " w=$3 .*body_bytes=$4 migrations=[1-9]"
+}
+
+# ---- 1. a request ----------------------------------------------------------
+scenario_request() {
+	sc_begin request "a request to the VIP is answered by a named host and worker"
+	local i f
+	for i in 1 2 3; do
+		fleet_get "$FLEET_DIR/req$i" 20 /whoami >"$FLEET_DIR/req$i.client.log" 2>&1 ||
+			{ sc_fail "request $i to $VIP4 failed"; return 1; }
+		f=$FLEET_DIR/req$i/whoami
+		sc_whoami_ok "$f" || { sc_fail "bad answer: $(cat "$f")"; return 1; }
+		sc_cid_matches "$f" || { sc_fail "CID does not route to its server"; return 1; }
+		e2e_log "  $(cat "$f")"
+	done
+	SC_WHERE="$(e2e_field "$f" host)/$(e2e_field "$f" worker)"
+	SC_BYTES=$(e2e_size "$f")
+	sc_pass "3 requests answered; each CID decodes to its host and worker"
+}
+
+# ---- 2. migration --------------------------------------------------------------
+# sc_migrate LABEL OPTS...: a download during which the client moves.
+sc_migrate() {
+	local label=$1 n=20000000 h w cid
+	shift
+	fleet_shape_client 100mbit
+	sc_bg_get "$label" "$@" /whoami "/bytes/$n"
+	fleet_whoami_wait "$FLEET_DIR/$label/whoami" 15 ||
+		{ fleet_unshape_client; sc_fail "$label: no answer"; return 1; }
+	h=$(e2e_field "$FLEET_DIR/$label/whoami" host)
+	w=$(e2e_field "$FLEET_DIR/$label/whoami" worker)
+	cid=$(e2e_field "$FLEET_DIR/$label/whoami" cid)
+	e2e_log "  $label: downloading $n bytes from $h worker $w (CID $cid)"
+	wait "$SC_PID" || { fleet_unshape_client; sc_fail "$label: the client failed"; return 1; }
+	fleet_unshape_client
+	[ "$(e2e_size "$FLEET_DIR/$label/$n")" = $n ] ||
+		{ sc_fail "$label: got $(e2e_size "$FLEET_DIR/$label/$n") of $n bytes"; return 1; }
+	sc_moved_mid "$h" "$cid" $n ||
+		{ sc_fail "$label: $h saw no move mid-download"; return 1; }
+	for _ in $(seq 1 20); do
+		sc_closed_by_worker "$h" "$cid" "$w" $n && break
+		sleep 0.1
+	done
+	sc_closed_by_worker "$h" "$cid" "$w" $n ||
+		{ sc_fail "$label: the download did not finish at $h worker $w"; return 1; }
+	e2e_log "  $label: $(fleet_conn_log "$h" "$cid" | grep 'client moved' | sed 's/.*: client/client/')"
+	SC_WHERE="$h/$w"
+	SC_BYTES=$n
+}
+
+scenario_migration() {
+	sc_begin migration "the client changes its address mid-download (--change-local-addr)"
+	sc_migrate migrate --change-local-addr=300ms || return 1
+	sc_pass "download complete from the same worker after the move"
+}
+
+# After a NAT rebinding the unmodified client speaks from its new port only
+# when it has something to send: it uploads (shaped) while downloading.
+scenario_nat_rebinding() {
+	sc_begin nat-rebinding "the client's NAT rebinds mid-download (--nat-rebinding)"
+	local cli rc
+	cli=$(fleet_ns cli)
+	head -c 5000000 /dev/zero >"$FLEET_DIR/upload"
+	ip netns exec "$cli" tc qdisc replace dev eth0 root tbf rate 50mbit burst 64kb latency 200ms
+	sc_migrate rebind --change-local-addr=300ms --nat-rebinding -m POST -d "$FLEET_DIR/upload"
+	rc=$?
+	ip netns exec "$cli" tc qdisc del dev eth0 root 2>/dev/null
+	[ $rc = 0 ] || return 1
+	sc_pass "download complete from the same worker after the rebinding"
+}
+
+# ---- 3. many clients ---------------------------------------------------------------
+scenario_concurrent() {
+	sc_begin concurrent "20 clients at once"
+	local i f hosts pairs
+	sc_many 20 conc /whoami /bytes/2000000 || { sc_fail "$? of 20 clients failed"; return 1; }
+	for i in $(seq 1 20); do
+		f=$FLEET_DIR/conc$i
+		sc_whoami_ok "$f/whoami" || { sc_fail "client $i: bad answer"; return 1; }
+		[ "$(e2e_size "$f/2000000")" = 2000000 ] || { sc_fail "client $i: short download"; return 1; }
+	done
+	hosts=$(for i in $(seq 1 20); do e2e_field "$FLEET_DIR/conc$i/whoami" host; done | sort -u | wc -l)
+	pairs=$(for i in $(seq 1 20); do
+		echo "$(e2e_field "$FLEET_DIR/conc$i/whoami" host)/$(e2e_field "$FLEET_DIR/conc$i/whoami" worker)"
+	done | sort | uniq -c | sort -rn)
+	e2e_log "  connections per host/worker: $(echo $pairs)"
+	[ "$hosts" -ge 2 ] || { sc_fail "all 20 clients landed on one host"; return 1; }
+	[ "$(wc -l <<<"$pairs")" -ge 3 ] || { sc_fail "only $(wc -l <<<"$pairs") workers served"; return 1; }
+	SC_WHERE="$hosts hosts"
+	SC_BYTES=40000000
+	sc_pass "20 of 20 complete over $hosts hosts and $(wc -l <<<"$pairs") workers"
+}
+
+# sc_count_on N PREFIX HOST: how many of N whoami answers came from HOST.
+sc_count_on() {
+	local i c=0
+	for i in $(seq 1 "$1"); do
+		[ "$(e2e_field "$FLEET_DIR/$2$i/whoami" host)" = "$3" ] && c=$((c + 1))
+	done
+	echo $c
+}
+
+# ---- 4. server restart ------------------------------------------------------------
+scenario_restart() {
+	sc_begin restart "a server restarts as a new generation mid-download"
+	local n=30000000 h w cid old new i f on=0 tag
+	fleet_shape_client 100mbit
+	sc_bg_get restart /whoami "/bytes/$n"
+	fleet_whoami_wait "$FLEET_DIR/restart/whoami" 15 ||
+		{ fleet_unshape_client; sc_fail "no answer"; return 1; }
+	h=$(e2e_field "$FLEET_DIR/restart/whoami" host)
+	w=$(e2e_field "$FLEET_DIR/restart/whoami" worker)
+	cid=$(e2e_field "$FLEET_DIR/restart/whoami" cid)
+	old=${FLEET_GEN[$h]}
+	new=$((old + 1))
+	e2e_log "  downloading $n bytes from $h worker $w, generation $old; starting generation $new"
+	fleet_server_start "$h" "$new"
+	fleet_server_wait "$h" "$new"
+	FLEET_GEN[$h]=$new
+	e2e_wait_log "$FLEET_DIR/srv-$h-g$old.log" 'took over; draining' 1 10 ||
+		{ fleet_unshape_client; sc_fail "generation $old was not told to drain"; return 1; }
+	e2e_log "  generation $new took over on $h; generation $old drains"
+
+	# new connections: every one that lands on $h meets the new generation
+	tag=rs$new
+	sc_many 12 "$tag" /whoami || { fleet_unshape_client; sc_fail "new connections failed"; return 1; }
+	for i in $(seq 1 12); do
+		f=$FLEET_DIR/$tag$i/whoami
+		[ "$(e2e_field "$f" host)" = "$h" ] || continue
+		on=$((on + 1))
+		[ "$(e2e_field "$f" generation)" = "$new" ] ||
+			{ fleet_unshape_client; sc_fail "a new connection met generation $(e2e_field "$f" generation)"; return 1; }
+	done
+	e2e_log "  12 new connections: $on on $h, all generation $new"
+
+	wait "$SC_PID" || { fleet_unshape_client; sc_fail "the download failed"; return 1; }
+	fleet_unshape_client
+	[ "$(e2e_size "$FLEET_DIR/restart/$n")" = $n ] ||
+		{ sc_fail "got $(e2e_size "$FLEET_DIR/restart/$n") of $n bytes"; return 1; }
+	fleet_conn_log "$h" "$cid" | grep -q "g=$old .*closed (by client).*body_bytes=$n" ||
+		{ sc_fail "the download did not finish in generation $old"; return 1; }
+	for _ in $(seq 1 50); do
+		kill -0 "${FLEET_SRV_PID[$h:$old]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "${FLEET_SRV_PID[$h:$old]}" 2>/dev/null &&
+		{ sc_fail "generation $old did not exit after draining"; return 1; }
+	[ "$on" -gt 0 ] || e2e_log "  (no new connection happened to land on $h)"
+	SC_WHERE="$h/$w g$old"
+	SC_BYTES=$n
+	sc_pass "old generation finished its download and exited; new connections met generation $new"
+}
+
+# fleet_rotate ARGS...: qlbctl rotate on the fleet file (quic_lb + hosts),
+# which fleet_distribute then hands out.
+fleet_rotate() {
+	local out
+	out=$("$QLBCTL" rotate "$@" -f "$FLEET_DIR/fleet.yaml" 2>&1) || {
+		echo "qlbctl rotate $*: $out"
+		return 1
+	}
+	echo "$out"
+}
+
+fleet_config_ids() {
+	sed -n '/^hosts:/q;s/^ *- id: *\([0-9]\).*/\1/p' "$FLEET_DIR/fleet.yaml"
+}
+
+# sc_wait_minting ID SECS: every live worker logged that it mints under ID.
+sc_wait_minting() {
+	local h g deadline=$((SECONDS + $2))
+	for h in "${FLEET_HOSTS[@]}"; do
+		g=${FLEET_GEN[$h]}
+		kill -0 "${FLEET_SRV_PID[$h:$g]}" 2>/dev/null || continue
+		while ! [ "$(grep -c "minting under config $1" "$FLEET_DIR/srv-$h-g$g.log")" -ge "$FLEET_WORKERS" ]; do
+			[ $SECONDS -lt $deadline ] || return 1
+			sleep 0.1
+		done
+	done
+}
+
+# ---- 5. key rotation ---------------------------------------------------------------
+scenario_rotation() {
+	sc_begin rotation "key rotation (new, promote, retire) during downloads"
+	local n=20000000 i old new out pids=() f
+	old=$(fleet_config_ids | head -n 1)
+	fleet_shape_client 200mbit
+	for i in 1 2 3; do
+		sc_bg_get "rot$i" /whoami "/bytes/$n"
+		pids+=("$SC_PID")
+	done
+	for i in 1 2 3; do
+		fleet_whoami_wait "$FLEET_DIR/rot$i/whoami" 15 || { fleet_unshape_client; sc_fail "download $i: no answer"; return 1; }
+	done
+	e2e_log "  3 downloads under config $old: $(for i in 1 2 3; do printf '%s/%s ' "$(e2e_field "$FLEET_DIR/rot$i/whoami" host)" "$(e2e_field "$FLEET_DIR/rot$i/whoami" worker)"; done)"
+
+	out=$(fleet_rotate new) || { fleet_unshape_client; sc_fail "$out"; return 1; }
+	new=$(fleet_config_ids | grep -vx "$old" | head -n 1)
+	[ -n "$new" ] || { fleet_unshape_client; sc_fail "rotate new added no config"; return 1; }
+	fleet_distribute
+	e2e_log "  rotate new: config $new (fresh key) routable on both LB nodes, known to the hosts"
+	out=$(fleet_rotate promote "$new") || { fleet_unshape_client; sc_fail "$out"; return 1; }
+	fleet_distribute
+	sc_wait_minting "$new" 15 || { fleet_unshape_client; sc_fail "servers did not switch to config $new"; return 1; }
+	e2e_log "  rotate promote $new: servers mint under config $new; config $old retiring"
+
+	sc_many 6 rotnew /whoami || { fleet_unshape_client; sc_fail "new connections failed"; return 1; }
+	for i in $(seq 1 6); do
+		f=$FLEET_DIR/rotnew$i/whoami
+		[ "$(e2e_field "$f" config_id)" = "$new" ] || { fleet_unshape_client; sc_fail "new connection under config $(e2e_field "$f" config_id)"; return 1; }
+		[ $((0x$(e2e_field "$f" cid | cut -c1-2) >> 5)) = "$new" ] || { fleet_unshape_client; sc_fail "CID $(e2e_field "$f" cid) not under config $new"; return 1; }
+		sc_cid_matches "$f" || { fleet_unshape_client; sc_fail "new CID does not decode"; return 1; }
+	done
+	e2e_log "  6 new connections: all config $new"
+
+	for i in 1 2 3; do
+		wait "${pids[$((i - 1))]}" || { fleet_unshape_client; sc_fail "download $i failed"; return 1; }
+		[ "$(e2e_size "$FLEET_DIR/rot$i/$n")" = $n ] || { fleet_unshape_client; sc_fail "download $i short"; return 1; }
+	done
+	fleet_unshape_client
+	e2e_log "  the 3 downloads under config $old completed"
+
+	sleep 2	# the fleet file's drain_time
+	out=$(fleet_rotate retire "$old") || { sc_fail "$out"; return 1; }
+	fleet_distribute
+	sc_many 3 rotret /whoami || { sc_fail "connections after retire failed"; return 1; }
+	e2e_log "  rotate retire $old: new connections still served under config $new"
+	SC_WHERE="config $old->$new"
+	SC_BYTES=$((3 * n))
+	sc_pass "all downloads complete; new connections use config $new"
+}
+
+# ---- 6. LB node switch ----------------------------------------------------------------
+scenario_lb_switch() {
+	sc_begin lb-switch "the router moves the VIP to the other LB node mid-download"
+	local n=20000000 h w from to
+	from=$FLEET_VIA
+	to=lb2
+	[ "$from" = lb2 ] && to=lb1
+	fleet_shape_client 100mbit
+	sc_bg_get lbsw /whoami "/bytes/$n"
+	fleet_whoami_wait "$FLEET_DIR/lbsw/whoami" 15 || { fleet_unshape_client; sc_fail "no answer"; return 1; }
+	h=$(e2e_field "$FLEET_DIR/lbsw/whoami" host)
+	w=$(e2e_field "$FLEET_DIR/lbsw/whoami" worker)
+	fleet_lb_stats_json "$to" >"$FLEET_DIR/lbsw-before.json" 2>&1
+	sleep 0.5
+	fleet_route_vip "$to"
+	e2e_log "  downloading from $h worker $w; VIP now routed to $to"
+	wait "$SC_PID" || { fleet_unshape_client; sc_fail "the download failed"; return 1; }
+	fleet_unshape_client
+	[ "$(e2e_size "$FLEET_DIR/lbsw/$n")" = $n ] || { sc_fail "got $(e2e_size "$FLEET_DIR/lbsw/$n") of $n bytes"; return 1; }
+	fleet_lb_stats_json "$to" >"$FLEET_DIR/lbsw-after.json" 2>&1
+	sc_lb_routed_more "$FLEET_DIR/lbsw-before.json" "$FLEET_DIR/lbsw-after.json" ||
+		{ sc_fail "$to routed nothing by CID"; return 1; }
+	SC_WHERE="$h/$w $from->$to"
+	SC_BYTES=$n
+	sc_pass "download complete across the LB switch; $to routed its packets by CID"
+}
+
+# sc_lb_routed_more BEFORE AFTER: some "routed by CID" counter grew.
+sc_lb_routed_more() {
+	python3 - "$1" "$2" <<'EOF'
+import json, sys
+def total(path):
+    try:
+        doc = json.load(open(path))
+    except Exception:
+        return None
+    n = 0
+    def walk(x, key=''):
+        nonlocal n
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, k)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v, key)
+        elif isinstance(x, (int, float)) and 'cid' in key.lower() and 'routed' in key.lower():
+            n += x
+    walk(doc)
+    return n
+a, b = total(sys.argv[1]), total(sys.argv[2])
+sys.exit(0 if a is not None and b is not None and b > a else 1)
+EOF
+}
+
+# ---- 7. drain and down --------------------------------------------------------------
+scenario_drain() {
+	sc_begin drain "a host drains mid-download, another goes down"
+	local n=20000000 h w d on i
+	fleet_shape_client 100mbit
+	sc_bg_get drain /whoami "/bytes/$n"
+	fleet_whoami_wait "$FLEET_DIR/drain/whoami" 15 || { fleet_unshape_client; sc_fail "no answer"; return 1; }
+	h=$(e2e_field "$FLEET_DIR/drain/whoami" host)
+	w=$(e2e_field "$FLEET_DIR/drain/whoami" worker)
+	fleet_set_host_state "$h" draining
+	fleet_distribute
+	e2e_log "  downloading from $h worker $w; $h is now draining"
+	sc_many 12 drn /whoami || { fleet_unshape_client; sc_fail "new connections failed while $h drains"; return 1; }
+	on=$(sc_count_on 12 drn "$h")
+	[ "$on" = 0 ] || { fleet_unshape_client; sc_fail "$on new connections landed on draining $h"; return 1; }
+	e2e_log "  12 new connections: none on $h"
+	wait "$SC_PID" || { fleet_unshape_client; sc_fail "the download from draining $h failed"; return 1; }
+	fleet_unshape_client
+	[ "$(e2e_size "$FLEET_DIR/drain/$n")" = $n ] || { sc_fail "short download"; return 1; }
+	e2e_log "  the download from draining $h completed"
+
+	for d in "${FLEET_HOSTS[@]}"; do [ "$d" != "$h" ] && break; done
+	fleet_set_host_state "$d" down
+	fleet_distribute
+	e2e_stop "${FLEET_SRV_PID[$d:${FLEET_GEN[$d]}]}" INT
+	e2e_log "  $d is down (its server stopped)"
+	sc_many 12 dwn /whoami || { sc_fail "new connections failed with $d down"; return 1; }
+	[ "$(sc_count_on 12 dwn "$d")" = 0 ] || { sc_fail "a connection landed on down $d"; return 1; }
+	[ "$(sc_count_on 12 dwn "$h")" = 0 ] || { sc_fail "a connection landed on draining $h"; return 1; }
+	e2e_log "  12 new connections succeeded, none on $d or $h"
+	SC_WHERE="$h/$w"
+	SC_BYTES=$n
+	sc_pass "draining host finished its download and took no new connections; down host avoided"
+}
+
+# ---- 8. IPv6 ------------------------------------------------------------------------
+scenario_ipv6() {
+	sc_begin ipv6 "IPv6 end to end: request and a migrating download"
+	local f
+	FLEET_V6=1 fleet_get "$FLEET_DIR/v6" 20 /whoami >"$FLEET_DIR/v6.client.log" 2>&1 ||
+		{ sc_fail "request to [$VIP6] failed"; return 1; }
+	f=$FLEET_DIR/v6/whoami
+	sc_whoami_ok "$f" || { sc_fail "bad answer: $(cat "$f")"; return 1; }
+	sc_cid_matches "$f" || { sc_fail "CID does not route to its server"; return 1; }
+	e2e_log "  $(cat "$f")"
+	FLEET_V6=1 sc_migrate migrate6 --change-local-addr=300ms || return 1
+	sc_pass "IPv6 request and migrating download complete"
+}
