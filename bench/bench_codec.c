@@ -18,7 +18,24 @@
 #include "../tests/bpf/qlb_codec_test.h"
 #include "qlb_codec_test.skel.h"
 
-#define N 2000000
+#define N 400000		/* per try */
+#define TRIES 7		/* the machine is shared: report the fastest try */
+
+/* ns per iteration of BODY: the fastest of TRIES runs of N iterations */
+#define TIME_MIN(res, BODY)                                               \
+	do {                                                              \
+		double best_ = 1e30;                                      \
+		for (int try_ = 0; try_ < TRIES; try_++) {                \
+			double t0_ = now_ns();                            \
+			for (unsigned int i = 0; i < N; i++) {            \
+				BODY;                                     \
+			}                                                 \
+			double d_ = (now_ns() - t0_) / N;                 \
+			if (d_ < best_)                                   \
+				best_ = d_;                               \
+		}                                                         \
+		(res) = best_;                                            \
+	} while (0)
 
 static const struct mode {
 	const char *name;
@@ -53,28 +70,14 @@ static void bench_user(void)
 	uint8_t sid[16] = { 0xed, 0x79, 0x3a, 0x51 }, nonce[20] = { 1, 2, 3, 4 };
 	uint8_t cid[QLB_CID_MAX_LEN], s[16], n[20], blk[16] = { 0 };
 	struct qlb_cid_cfg c;
-	unsigned int i, m;
+	unsigned int m;
 	double t0, t1;
 
 	qlb_cid_cfg_init(&c, 0, 8, 8, key, true, 0);
-	t0 = now_ns();
-	for (i = 0; i < N; i++) {
-		blk[0] ^= (uint8_t)i;
-		qlb_aes_encrypt(c.enc_rk, blk, blk);
-	}
-	t1 = now_ns();
+	TIME_MIN(t0, blk[0] ^= (uint8_t)i; qlb_aes_encrypt(c.enc_rk, blk, blk));
+	TIME_MIN(t1, blk[0] ^= (uint8_t)i; qlb_aes_decrypt(c.dec_rk, blk, blk));
 	sink = blk[0];
-	printf("user aes128 encrypt block                  %6.1f ns\n",
-	       (t1 - t0) / N);
-	t0 = now_ns();
-	for (i = 0; i < N; i++) {
-		blk[0] ^= (uint8_t)i;
-		qlb_aes_decrypt(c.dec_rk, blk, blk);
-	}
-	t1 = now_ns();
-	sink = blk[0];
-	printf("user aes128 decrypt block                  %6.1f ns\n\n",
-	       (t1 - t0) / N);
+	printf("user aes128 block: encrypt %.1f ns, decrypt %.1f ns\n\n", t0, t1);
 
 	printf("user %-20s %10s %10s %10s\n", "mode (sid+nonce)", "encode",
 	       "decode", "decode_sid");
@@ -84,44 +87,36 @@ static void bench_user(void)
 		qlb_cid_cfg_init(&c, 1, modes[m].sl, modes[m].nl,
 				 modes[m].key ? key : NULL, true, 4);
 		memset(cid, 0, sizeof(cid));
-		t0 = now_ns();
-		for (i = 0; i < N; i++) {
-			nonce[0] = (uint8_t)i; /* a fresh CID every time */
-			qlb_cid_encode(&c, sid, nonce, 0, cid);
-		}
-		t1 = now_ns();
-		enc = (t1 - t0) / N;
-		t0 = now_ns();
-		for (i = 0; i < N; i++) {
-			cid[2] ^= (uint8_t)i;
-			qlb_cid_decode(&c, cid, s, n);
-			sink = s[0];
-		}
-		t1 = now_ns();
-		dec = (t1 - t0) / N;
-		t0 = now_ns();
-		for (i = 0; i < N; i++) {
-			cid[2] ^= (uint8_t)i;
-			qlb_cid_decode_sid(&c, cid, s);
-			sink = s[0];
-		}
-		t1 = now_ns();
-		dsid = (t1 - t0) / N;
+		/* a fresh CID every time */
+		TIME_MIN(enc, nonce[0] = (uint8_t)i;
+			 qlb_cid_encode(&c, sid, nonce, 0, cid));
+		TIME_MIN(dec, cid[2] ^= (uint8_t)i; qlb_cid_decode(&c, cid, s, n);
+			 sink = s[0]);
+		TIME_MIN(dsid, cid[2] ^= (uint8_t)i; qlb_cid_decode_sid(&c, cid, s);
+			 sink = s[0]);
 		printf("user %-20s %7.1f ns %7.1f ns %7.1f ns\n", modes[m].name,
 		       enc, dec, dsid);
 	}
 }
 
+/* the fastest of TRIES test runs of @repeat repetitions, ns per run */
 static int run(int fd, struct qlb_codec_test_pkt *pk, __u32 repeat, __u32 *ns)
 {
 	struct qlb_codec_test_pkt out;
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk, .data_size_in = sizeof(*pk),
 		    .data_out = &out, .data_size_out = sizeof(out),
 		    .repeat = repeat);
-	int err = bpf_prog_test_run_opts(fd, &o);
+	int t, err;
 
-	*ns = o.duration;
-	return err;
+	*ns = ~0u;
+	for (t = 0; t < TRIES; t++) {
+		err = bpf_prog_test_run_opts(fd, &o);
+		if (err)
+			return err;
+		if (o.duration < *ns)
+			*ns = o.duration;
+	}
+	return 0;
 }
 
 static void bench_bpf(void)
@@ -145,7 +140,8 @@ static void bench_bpf(void)
 	}
 	pfd = bpf_program__fd(skel->progs.qlb_codec_test);
 	mfd = bpf_map__fd(skel->maps.qlb_codec_test_cfg);
-	printf("\nbpf (XDP test run, 1M repeats; the CID is decoded from the packet every time)\n");
+	printf("\nbpf (XDP test run, fastest of %d x 200k repeats; the CID is decoded\n"
+	       "from the packet every time)\n", TRIES);
 	printf("bpf  %-20s %10s %10s %10s\n", "mode (sid+nonce)", "empty", "decode_sid",
 	       "difference");
 	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
@@ -158,10 +154,10 @@ static void bench_bpf(void)
 		bpf_map_update_elem(mfd, &k, &c, BPF_ANY);
 		qlb_cid_encode(&c, sid, nonce, 0, pk.cid);
 		pk.op = QLB_CT_NOP;
-		if (run(pfd, &pk, 1000000, &nop))
+		if (run(pfd, &pk, 200000, &nop))
 			break;
 		pk.op = QLB_CT_DECODE_SID;
-		if (run(pfd, &pk, 1000000, &dec))
+		if (run(pfd, &pk, 200000, &dec))
 			break;
 		printf("bpf  %-20s %7u ns %7u ns %7d ns\n", modes[m].name, nop,
 		       dec, (int)dec - (int)nop);

@@ -57,6 +57,19 @@ int qlb_codec_test(struct xdp_md *ctx)
 		pk->ret = qlb_cid_encode(c, sid, nonce, pk->low5, cid);
 		__builtin_memcpy(pk->cid, cid, sizeof(cid));
 		break;
+	case QLB_CT_AES_ENC:
+	case QLB_CT_AES_DEC: {
+		__u64 blk[2]; /* AES wants aligned blocks in BPF */
+
+		__builtin_memcpy(blk, cid, 16);
+		if (pk->op == QLB_CT_AES_ENC)
+			qlb_aes_encrypt(c->enc_rk, (__u8 *)blk, (__u8 *)blk);
+		else
+			qlb_aes_decrypt(c->dec_rk, (__u8 *)blk, (__u8 *)blk);
+		__builtin_memcpy(pk->cid, blk, 16);
+		pk->ret = 0;
+		break;
+	}
 	default:
 		pk->ret = cid[0];
 		break;

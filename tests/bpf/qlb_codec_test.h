@@ -14,6 +14,8 @@ enum qlb_codec_test_op {
 	QLB_CT_DECODE_SID = 1,	/* cid -> sid (qlb_cid_decode_sid), worker, host part */
 	QLB_CT_ENCODE = 2,	/* sid, nonce, low5 -> cid (qlb_cid_encode) */
 	QLB_CT_NOP = 3,		/* copy the CID in and do nothing: a baseline */
+	QLB_CT_AES_ENC = 4,	/* cid[0..16) = AES-128-Encrypt(enc_rk, cid[0..16)) */
+	QLB_CT_AES_DEC = 5,	/* cid[0..16) = AES-128-Decrypt(dec_rk, cid[0..16)) */
 };
 
 struct qlb_codec_test_pkt {
