@@ -40,6 +40,7 @@ static void on_term(int sig)
 
 struct opts {
 	unsigned int workers;
+	int size;			/* declared generation size, -1 = workers */
 	uint32_t generation;
 	const char *agent;
 	const char *name;
@@ -56,11 +57,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: qlb-echo --workers N [--generation G] [--agent PATH] [--name HOST]\n"
-		"                [--drain-exit SECS] ADDRESS PORT\n"
+		"                [--size S] [--drain-exit SECS] ADDRESS PORT\n"
 		"Starts N workers on one SO_REUSEPORT group; each answers every datagram\n"
 		"with 'host=NAME worker=ID generation=G' (+ ' cid=HEX' for long headers).\n"
 		"  --agent PATH       register with the host agent (worker IDs, CIDs)\n"
 		"  --generation G     socket generation (default 1)\n"
+		"  --size S           declare the generation's size (default N; 0 = do not\n"
+		"                     declare: the agent promotes it only when told to)\n"
 		"  --name HOST        host name without an agent (default: hostname)\n"
 		"  --drain-exit SECS  once another generation took over, exit after SECS\n"
 		"                     without a datagram\n");
@@ -203,7 +206,11 @@ static int worker_main(const struct opts *o, unsigned int index)
 				o->agent, strerror(errno));
 			return 1;
 		}
-		err = qlb_client_declare_generation(cl, o->generation, o->workers);
+		err = 0;
+		if (o->size)
+			err = qlb_client_declare_generation(cl, o->generation,
+							    o->size < 0 ? o->workers :
+									  (uint32_t)o->size);
 		if (!err)
 			err = qlb_client_register(cl, fd, o->generation);
 		if (err) {
@@ -304,16 +311,17 @@ int main(int argc, char **argv)
 		{ "agent", required_argument, NULL, 'a' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "drain-exit", required_argument, NULL, 'd' },
+		{ "size", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct opts o = { .workers = 1, .generation = 1 };
+	struct opts o = { .workers = 1, .generation = 1, .size = -1 };
 	pid_t pids[MAX_WORKERS];
 	struct sigaction sa = { .sa_handler = on_term };
 	unsigned int i, alive = 0;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "n:g:a:N:d:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:g:a:N:d:s:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o.workers = (unsigned int)strtoul(optarg, NULL, 10);
@@ -329,6 +337,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			o.drain_exit = strtod(optarg, NULL);
+			break;
+		case 's':
+			o.size = atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -34,6 +34,7 @@ struct qlb_client {
 	int reg_fd;
 	bool registered;
 	uint32_t worker_id, generation, working_gen, gen_size;
+	bool was_working;		/* our generation has been the working one */
 	uint64_t cookie;
 	/* live configs and one minter each, same index */
 	int nconfigs, active;
@@ -186,6 +187,8 @@ static int cl_handle(struct qlb_client *cl, const struct qlb_ap_hdr *h,
 		cl->generation = m->generation;
 		cl->working_gen = m->working_generation;
 		cl->cookie = m->cookie;
+		if (cl->working_gen == cl->generation)
+			cl->was_working = true;
 		break;
 	}
 	case QLB_AP_CONFIGS: {
@@ -206,6 +209,8 @@ static int cl_handle(struct qlb_client *cl, const struct qlb_ap_hdr *h,
 		if (h->len != sizeof(*m))
 			return -EPROTO;
 		cl->working_gen = m->working_generation;
+		if (cl->generation && cl->working_gen == cl->generation)
+			cl->was_working = true;
 		if (cl->cb)
 			cl->cb(cl, cl->cb_arg);
 		break;
@@ -452,7 +457,9 @@ QLB_API uint32_t qlb_client_working_generation(const struct qlb_client *cl)
 
 QLB_API bool qlb_client_draining(const struct qlb_client *cl)
 {
-	return cl->registered && cl->working_gen != cl->generation;
+	/* a new generation waiting for its promotion is not draining */
+	return cl->registered && cl->working_gen != cl->generation &&
+	       (cl->was_working || cl->working_gen > cl->generation);
 }
 
 QLB_API const char *qlb_client_host_name(const struct qlb_client *cl)

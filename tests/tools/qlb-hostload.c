@@ -450,7 +450,14 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 					memcpy(c->cid, r.cid, sizeof(c->cid));
 					c->cid_len = r.cid_len;
 					c->next = now_s();
-					c->end = c->next + life;
+					{
+						uint16_t j;
+
+						/* lives of 0.5..1.5 x life: connections
+						 * overlap instead of ending together */
+						rnd(&j, sizeof(j));
+						c->end = c->next + life * (0.5 + j / 65536.0);
+					}
 					if (r.gen > maxgen)
 						maxgen = r.gen;
 					if (r.gen < MAX_GEN)
