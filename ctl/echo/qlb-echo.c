@@ -29,6 +29,7 @@
 
 #define MAX_WORKERS 256
 #define RECONNECT_MS 200
+#define QLB_CLIENT_MSG_LEN 192
 
 static volatile sig_atomic_t stop;
 
@@ -200,10 +201,12 @@ static int worker_main(const struct opts *o, unsigned int index)
 		return 1;
 	}
 	if (o->agent) {
-		cl = qlb_client_connect(o->agent);
+		char why[QLB_CLIENT_MSG_LEN];
+
+		cl = qlb_client_connect_err(o->agent, why, sizeof(why));
 		if (!cl) {
 			fprintf(stderr, "qlb-echo: cannot connect to the agent at %s: %s\n",
-				o->agent, strerror(errno));
+				o->agent, why);
 			return 1;
 		}
 		err = 0;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -319,6 +320,12 @@ static int cl_open(struct qlb_client *cl)
 
 QLB_API struct qlb_client *qlb_client_connect(const char *path)
 {
+	return qlb_client_connect_err(path, NULL, 0);
+}
+
+QLB_API struct qlb_client *qlb_client_connect_err(const char *path,
+						  char *msg, size_t len)
+{
 	struct qlb_client *cl;
 	int err;
 
@@ -335,6 +342,9 @@ QLB_API struct qlb_client *qlb_client_connect(const char *path)
 	strcpy(cl->path, path);
 	err = cl_open(cl);
 	if (err) {
+		if (msg && len)
+			snprintf(msg, len, "%s", cl->last_msg[0] ? cl->last_msg :
+							  strerror(-err));
 		free(cl);
 		errno = -err;
 		return NULL;

@@ -127,6 +127,13 @@ typedef void (*qlb_config_cb)(struct qlb_client *cl, void *arg);
 struct qlb_client *qlb_client_connect(const char *path);
 
 /*
+ * qlb_client_connect_err() - qlb_client_connect() that also writes why it
+ * failed to @msg (@len bytes), the agent's own words for a refusal.
+ */
+QLB_API struct qlb_client *qlb_client_connect_err(const char *path,
+						  char *msg, size_t len);
+
+/*
  * qlb_client_register() - hand @fd (a bound SO_REUSEPORT UDP socket) to the
  * agent as a member of @generation. On success the agent has put it in the
  * socket map, and the client knows its worker ID and the live configs.
