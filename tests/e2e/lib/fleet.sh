@@ -251,7 +251,8 @@ fleet_agent_start() {
 # FLEET_NO_AGENT=1: standalone minting (a test of the plumbing only: the
 # kernel's reuseport hash, not the CID, then picks the worker).
 fleet_server_start() {
-	local n=$1 g=$2 cidsrc=(--agent "$FLEET_DIR/$n.sock")
+	local n=$1 g=$2
+	local cidsrc=(--agent "$FLEET_DIR/$n.sock")
 	[ -n "${FLEET_NO_AGENT:-}" ] && cidsrc=(--no-agent --host "$n" --config-id 1
 		--server-id "${n#h}000" --cid-key "$FLEET_KEY" --worker-bits 4)
 	e2e_bg "srv-$n-g$g" "$(fleet_ns "$n")" "$H3SERVER" \
@@ -303,7 +304,7 @@ fleet_unshape_client() {
 	ip netns exec "$(fleet_ns rtr)" tc qdisc del dev r-cli root 2>/dev/null || true
 }
 
-# fleet_get OUTDIR SECS [gtlsclient options...] PATH...: fetch from the
+# fleet_get OUTDIR SECS [gtlsclient --options=VALUE...] PATH...: fetch from the
 # IPv4 VIP (FLEET_V6=1: the IPv6 VIP) in the client namespace.
 fleet_get() {
 	local out=$1 secs=$2 host=$VIP4 uh=$VIP4 a opts=() uris=()
