@@ -60,6 +60,7 @@ struct h3_opts {
 };
 
 struct h3_conn;
+struct h3_stream;
 
 /* One worker process: one socket of the reuseport group. */
 struct h3_worker {
@@ -93,6 +94,7 @@ struct h3_conn {
 	struct h3_worker *w;
 	ngtcp2_conn *qc;
 	nghttp3_conn *h3;
+	struct h3_stream *streams;	/* open requests (http3.c) */
 	gnutls_session_t tls;
 	ngtcp2_crypto_conn_ref ref;	/* how ngtcp2's TLS glue finds qc */
 	ngtcp2_cid client_dcid;	/* the client's first DCID (Initials) */

@@ -18,6 +18,7 @@
 #define H3_MAX_BODY (1ull << 40)	/* largest /bytes/N served */
 
 struct h3_stream {
+	struct h3_stream *next, **pprev;	/* in the connection's list */
 	char path[128];
 	uint64_t left;		/* filler bytes not handed to nghttp3 yet */
 	char text[256];		/* a short body (whoami, errors) */
@@ -143,13 +144,29 @@ void h3_http_quic_callbacks(ngtcp2_callbacks *cb)
 
 /* ---- nghttp3 callbacks ---------------------------------------------------- */
 
+static void stream_free(struct h3_stream *s)
+{
+	*s->pprev = s->next;
+	if (s->next)
+		s->next->pprev = s->pprev;
+	free(s);
+}
+
 static int begin_headers_cb(nghttp3_conn *h3, int64_t stream_id,
 			    void *conn_user_data, void *stream_user_data)
 {
+	struct h3_conn *c = conn_user_data;
 	struct h3_stream *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NGHTTP3_ERR_NOMEM;
+	/* listed, because nghttp3_conn_del() frees its streams without
+	 * telling us: h3_http_free() frees what is left */
+	s->next = c->streams;
+	s->pprev = (struct h3_stream **)&c->streams;
+	if (s->next)
+		s->next->pprev = &s->next;
+	c->streams = s;
 	nghttp3_conn_set_stream_user_data(h3, stream_id, s);
 	return 0;
 }
@@ -282,7 +299,8 @@ static int h3_stream_close_cb(nghttp3_conn *h3, int64_t stream_id,
 			      uint64_t app_error_code, void *conn_user_data,
 			      void *stream_user_data)
 {
-	free(stream_user_data);
+	if (stream_user_data)
+		stream_free(stream_user_data);
 	return 0;
 }
 
@@ -372,4 +390,6 @@ void h3_http_free(struct h3_conn *c)
 	if (c->h3)
 		nghttp3_conn_del(c->h3);
 	c->h3 = NULL;
+	while (c->streams)
+		stream_free(c->streams);
 }

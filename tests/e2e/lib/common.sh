@@ -154,7 +154,9 @@ e2e_stop() {
 e2e_wait_log() {
 	local file=$1 pat=$2 count=$3 deadline=$((SECONDS + $4))
 	while [ $SECONDS -lt $deadline ]; do
-		[ "$(grep -cE -- "$pat" "$file" 2>/dev/null)" -ge "$count" ] && return 0
+		local n
+		n=$(grep -cE -- "$pat" "$file" 2>/dev/null)
+		[ "${n:-0}" -ge "$count" ] && return 0
 		sleep 0.1
 	done
 	return 1
