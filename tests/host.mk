@@ -2,12 +2,12 @@
 # Backend-host test tools (tests/tools/*.c): clients the netns tests
 # (tests/netns/host_*.sh) drive. They live in $(BUILD)/tools, not
 # $(BUILD)/tests, because tests/run.sh runs everything in the latter.
-HOST_TOOLS := $(BUILD)/tools/qlb-hostload
+HOST_TOOLS := $(BUILD)/tools/qlb-hostload $(BUILD)/tools/qlb-rpattach
 
 $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(HEADERS) | $(BUILD)/tools
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(HEADERS) $(SKELS) | $(BUILD)/tools
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(LDLIBS_CTL)
 

@@ -37,7 +37,7 @@ hexec() { nsenter --net=/run/netns/"$NS_H" "$@"; }
 cexec() { nsenter --net=/run/netns/"$NS_C" "$@"; }
 
 host_cleanup() {
-	local p
+	local rc=$? p
 	for p in "${H_PIDS[@]}" $AGENT_PID; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -52,6 +52,8 @@ host_cleanup() {
 	ip netns del "$NS_C" 2>/dev/null
 	if [ -n "${H_KEEP_LOGS:-}" ]; then
 		echo "logs kept in $H_DIR"
+	elif [ "$rc" = 0 ]; then
+		rm -rf "$H_DIR"
 	else
 		for f in "$H_DIR"/*.log; do
 			[ -f "$f" ] && { echo "---- $f (tail)"; tail -n 40 "$f"; }

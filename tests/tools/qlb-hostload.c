@@ -12,6 +12,10 @@
  *       twice: both copies must meet one worker; prints the spread
  *   fallback -f FILE --foreign-host NAME --count N --expect-gen G ADDR PORT
  *       CIDs of another host and 0b111 CIDs must reach generation G
+ *   blast -f FILE --host NAME --workers IDS [--config C] --duration S
+ *         [--window W] ADDR PORT
+ *       datagrams/s: CIDs of config C for those workers (no --config:
+ *       Initials), W in flight; prints the answer rate (a benchmark)
  *   load --conns N --rate PPS --duration S --life S ADDR PORT
  *       connections: an Initial, then short-header datagrams on the CID the
  *       worker minted; every answer must come from that worker and
@@ -492,6 +496,103 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 	return sent == recv_ok && !misrouted && sent ? 0 : 1;
 }
 
+
+/*
+ * cmd_blast() - datagrams/s through the group: short-header datagrams with
+ * CIDs of config @cfg_id minted for @workers (or Initials with random DCIDs
+ * when @cfg_id < 0) from 64 client sockets, @window in flight.
+ */
+static int cmd_blast(struct qlb_config *cfg, const char *host, char *workers,
+		     int cfg_id, double seconds, unsigned int window)
+{
+	enum { NSOCK = 64, NCID = 1024 };
+	static uint8_t pkts[NCID][1200];
+	static size_t lens[NCID];
+	const struct qlb_conf_host *h = qlb_config_host(cfg, host);
+	unsigned int ids[256], nids = 0, i, out = 0;
+	unsigned long sent = 0, recvd = 0, stalls = 0;
+	int fds[NSOCK];
+	char *tok, *save = NULL;
+	double t0, t, last_rx;
+
+	if (!h)
+		return 2;
+	for (tok = strtok_r(workers, ",", &save); tok && nids < 256;
+	     tok = strtok_r(NULL, ",", &save))
+		ids[nids++] = (unsigned int)atoi(tok);
+	if (!nids)
+		return 2;
+	for (i = 0; i < NCID; i++) {
+		if (cfg_id < 0) {
+			uint8_t dcid[8];
+
+			rnd(dcid, sizeof(dcid));
+			pkts[i][0] = 0;
+			lens[i] = initial_packet(pkts[i], dcid, 8);
+		} else {
+			const struct qlb_conf_cid *q = &cfg->configs[cfg_id];
+			uint8_t sid[QLB_SID_MAX_LEN], cid[QLB_CID_MAX_LEN];
+			struct qlb_cid_cfg cc;
+			struct qlb_minter m;
+			int n;
+
+			if (!q->present || !h->has_sid[cfg_id] ||
+			    qlb_config_cid_cfg(cfg, (unsigned int)cfg_id, &cc))
+				return 2;
+			worker_sid(q, h->sid[cfg_id], ids[i % nids], sid);
+			qlb_minter_init(&m, &cc, sid);
+			n = qlb_minter_mint(&m, cid);
+			lens[i] = short_packet(pkts[i], cid, n, i);
+		}
+	}
+	for (i = 0; i < NSOCK; i++)
+		fds[i] = open_conn();
+	t0 = last_rx = now_s();
+	for (i = 0;; i++) {
+		struct pollfd p[NSOCK];
+		unsigned int k;
+
+		t = now_s();
+		if (t - t0 >= seconds)
+			break;
+		while (out < window) {
+			if (send(fds[sent % NSOCK], pkts[sent % NCID],
+				 lens[sent % NCID], 0) > 0) {
+				sent++;
+				out++;
+			} else {
+				break;
+			}
+		}
+		for (k = 0; k < NSOCK; k++)
+			p[k] = (struct pollfd){ .fd = fds[k], .events = POLLIN };
+		if (poll(p, NSOCK, 5) > 0) {
+			for (k = 0; k < NSOCK; k++) {
+				char buf[256];
+
+				if (!(p[k].revents & POLLIN))
+					continue;
+				while (recv(fds[k], buf, sizeof(buf), 0) > 0) {
+					recvd++;
+					if (out)
+						out--;
+					last_rx = t;
+				}
+			}
+		}
+		if (t - last_rx > 0.05 && out) {
+			/* answers lost (socket buffers): refill the window */
+			stalls++;
+			out = 0;
+			last_rx = t;
+		}
+	}
+	t = now_s() - t0;
+	printf("blast %s: sent=%lu answered=%lu seconds=%.1f rate=%.0f/s stalls=%lu\n",
+	       cfg_id < 0 ? "initials" : "cids", sent, recvd, t, recvd / t, stalls);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -505,13 +606,16 @@ int main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "life", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "window", required_argument, NULL, 'W' },
 		{ 0 },
 	};
 	const char *file = NULL, *host = NULL, *mode;
 	char *workers = NULL;
 	unsigned int count = 64, nconns = 16;
 	double rate = 1000, duration = 5, life = 2;
-	int expect_gen = -1, c, rc;
+	int expect_gen = -1, c, rc, cfg_id = -1;
+	unsigned int window = 64;
 	struct qlb_config cfg;
 	bool have_cfg = false;
 
@@ -530,6 +634,8 @@ int main(int argc, char **argv)
 		case 'r': rate = atof(optarg); break;
 		case 'd': duration = atof(optarg); break;
 		case 'l': life = atof(optarg); break;
+		case 'C': cfg_id = atoi(optarg); break;
+		case 'W': window = (unsigned int)atoi(optarg); break;
 		default: goto usage;
 		}
 	}
@@ -549,6 +655,8 @@ int main(int argc, char **argv)
 		rc = cmd_initial(count, expect_gen);
 	else if (!strcmp(mode, "fallback") && have_cfg && host)
 		rc = cmd_fallback(&cfg, host, count, expect_gen);
+	else if (!strcmp(mode, "blast") && have_cfg && host && workers)
+		rc = cmd_blast(&cfg, host, workers, cfg_id, duration, window);
 	else if (!strcmp(mode, "load"))
 		rc = cmd_load(nconns, rate, duration, life);
 	else
