@@ -256,6 +256,12 @@ scenario_restart() {
 		{ sc_fail "got $(e2e_size "$FLEET_DIR/restart/$n") of $n bytes"; return 1; }
 	fleet_conn_log "$h" "$cid" | grep -q "g=$old .*closed (by client).*body_bytes=$n" ||
 		{ sc_fail "the download did not finish in generation $old"; return 1; }
+	# mid-download: generation $old was told to drain before the download ended
+	local l_drain l_close
+	l_drain=$(grep -n 'took over; draining' "$FLEET_DIR/srv-$h-g$old.log" | head -n 1 | cut -d: -f1)
+	l_close=$(grep -n "conn $cid: closed" "$FLEET_DIR/srv-$h-g$old.log" | head -n 1 | cut -d: -f1)
+	[ -n "$l_drain" ] && [ -n "$l_close" ] && [ "$l_drain" -lt "$l_close" ] ||
+		{ sc_fail "the restart did not happen during the download"; return 1; }
 	for _ in $(seq 1 50); do
 		kill -0 "${FLEET_SRV_PID[$h:$old]}" 2>/dev/null || break
 		sleep 0.1
@@ -318,6 +324,10 @@ scenario_rotation() {
 	e2e_log "  rotate new: config $new (fresh key) routable on both LB nodes, known to the hosts"
 	out=$(fleet_rotate promote "$new") || { fleet_unshape_client; sc_fail "$out"; return 1; }
 	fleet_distribute
+	for i in 0 1 2; do
+		kill -0 "${pids[$i]}" 2>/dev/null ||
+			{ fleet_unshape_client; sc_fail "download $((i + 1)) ended before the promotion"; return 1; }
+	done
 	sc_wait_minting "$new" 15 || { fleet_unshape_client; sc_fail "servers did not switch to config $new"; return 1; }
 	e2e_log "  rotate promote $new: servers mint under config $new; config $old retiring"
 
@@ -362,6 +372,7 @@ scenario_lb_switch() {
 	before=$(fleet_lb_routed "$to")
 	sleep 0.5
 	fleet_route_vip "$to"
+	kill -0 "$SC_PID" 2>/dev/null || { fleet_unshape_client; sc_fail "the download ended before the switch"; return 1; }
 	e2e_log "  downloading from $h worker $w; VIP now routed to $to"
 	wait "$SC_PID" || { fleet_unshape_client; sc_fail "the download failed"; return 1; }
 	fleet_unshape_client
@@ -397,6 +408,7 @@ scenario_drain() {
 	w=$(e2e_field "$FLEET_DIR/drain/whoami" worker)
 	fleet_set_host_state "$h" draining
 	fleet_distribute
+	kill -0 "$SC_PID" 2>/dev/null || { fleet_unshape_client; sc_fail "the download ended before $h drained"; return 1; }
 	e2e_log "  downloading from $h worker $w; $h is now draining"
 	sc_many 12 drn /whoami || { fleet_unshape_client; sc_fail "new connections failed while $h drains"; return 1; }
 	on=$(sc_count_on 12 drn "$h")
