@@ -50,7 +50,7 @@ static void sync_live_minters(struct h3_worker *w)
 {
 	const struct qlb_live_config *lc;
 	int n = qlb_client_configs(w->agent, &lc);
-	bool seen[QLB_CONFIG_MAX] = { false };
+	bool seen[QLB_CONFIG_MAX] = {false};
 
 	for (int i = 0; i < n; i++) {
 		unsigned int id = lc[i].cfg.id;
@@ -59,7 +59,8 @@ static void sync_live_minters(struct h3_worker *w)
 		if (id >= QLB_CONFIG_MAX)
 			continue;
 		seen[id] = true;
-		if (w->live_ok[id] && !memcmp(&m->cfg, &lc[i].cfg, sizeof(m->cfg)) &&
+		if (w->live_ok[id] &&
+		    !memcmp(&m->cfg, &lc[i].cfg, sizeof(m->cfg)) &&
 		    !memcmp(m->sid, lc[i].sid, lc[i].cfg.sid_len))
 			continue;
 		w->live_ok[id] = qlb_minter_init(m, &lc[i].cfg, lc[i].sid) == 0;
@@ -96,14 +97,13 @@ int h3_cids_init(struct h3_worker *w)
 
 	if (!o->agent_path) {
 		struct qlb_cid_cfg cfg;
-		uint8_t sid[QLB_SID_MAX_LEN] = { 0 };
+		uint8_t sid[QLB_SID_MAX_LEN] = {0};
 
-		rv = qlb_cid_cfg_init(&cfg, o->standalone.config_id,
-				      o->standalone.sid_len,
-				      o->standalone.nonce_len,
-				      o->standalone.has_key ? o->standalone.key : NULL,
-				      o->standalone.encode_length,
-				      o->standalone.worker_bits);
+		rv = qlb_cid_cfg_init(
+			&cfg, o->standalone.config_id, o->standalone.sid_len,
+			o->standalone.nonce_len,
+			o->standalone.has_key ? o->standalone.key : NULL,
+			o->standalone.encode_length, o->standalone.worker_bits);
 		if (rv < 0) {
 			h3_log(w, "bad QUIC-LB config: %s", strerror(-rv));
 			return -1;
@@ -117,7 +117,8 @@ int h3_cids_init(struct h3_worker *w)
 		sid_set_worker(sid, o->standalone.sid_len, w->index);
 		rv = qlb_minter_init(&w->minter, &cfg, sid);
 		if (rv < 0) {
-			h3_log(w, "cannot start the CID minter: %s", strerror(-rv));
+			h3_log(w, "cannot start the CID minter: %s",
+			       strerror(-rv));
 			return -1;
 		}
 		w->have_minter = true;
@@ -134,8 +135,8 @@ int h3_cids_init(struct h3_worker *w)
 			usleep(100 * 1000);
 	}
 	if (!w->agent) {
-		h3_log(w, "cannot connect to the agent at %s: %s", o->agent_path,
-		       strerror(errno));
+		h3_log(w, "cannot connect to the agent at %s: %s",
+		       o->agent_path, strerror(errno));
 		return -1;
 	}
 	/* Every worker declares the generation's size: the agent makes it
@@ -173,8 +174,8 @@ static int mint_with_len(struct h3_worker *w, uint8_t *buf, size_t len)
 				return n;
 		}
 	}
-	return qlb_mint_unroutable(buf, len < H3_FALLBACK_CID_LEN ?
-					       H3_FALLBACK_CID_LEN : len);
+	return qlb_mint_unroutable(
+		buf, len < H3_FALLBACK_CID_LEN ? H3_FALLBACK_CID_LEN : len);
 }
 
 /*
@@ -189,13 +190,14 @@ int h3_mint_cid(struct h3_worker *w, ngtcp2_cid *cid, size_t want_len,
 	int n;
 
 	if (w->agent)
-		n = qlb_client_mint(w->agent, buf, want_len ? want_len :
-						   H3_FALLBACK_CID_LEN);
+		n = qlb_client_mint(w->agent, buf,
+				    want_len ? want_len : H3_FALLBACK_CID_LEN);
 	else
 		n = qlb_minter_mint(&w->minter, buf);
-	if (n == -EOVERFLOW)	/* nonce space used up: unroutable until a new config */
-		n = qlb_mint_unroutable(buf, want_len ? want_len :
-							H3_FALLBACK_CID_LEN);
+	if (n ==
+	    -EOVERFLOW) /* nonce space used up: unroutable until a new config */
+		n = qlb_mint_unroutable(buf, want_len ? want_len
+						      : H3_FALLBACK_CID_LEN);
 	if (n > 0 && want_len && (size_t)n != want_len)
 		n = mint_with_len(w, buf, want_len);
 	if (n <= 0) {
@@ -220,14 +222,14 @@ size_t h3_short_dcid_len(const struct h3_worker *w, uint8_t octet)
 	unsigned int id = qlb_cid_config_id(octet);
 	const struct qlb_cid_cfg *cfg = NULL;
 
-	if (id == QLB_CR_UNROUTABLE)	/* our fallback CIDs self-encode */
+	if (id == QLB_CR_UNROUTABLE) /* our fallback CIDs self-encode */
 		return (octet & 0x1f) + 1;
 	if (w->have_minter && w->minter.cfg.id == id)
 		cfg = &w->minter.cfg;
 	else if (w->agent && w->live_ok[id])
 		cfg = &w->live[id].cfg;
 	if (!cfg)
-		return H3_FALLBACK_CID_LEN;	/* not ours: any length will do */
+		return H3_FALLBACK_CID_LEN; /* not ours: any length will do */
 	if (cfg->flags & QLB_CID_F_ENCODE_LEN)
 		return (octet & 0x1f) + 1;
 	return qlb_cid_len(cfg);

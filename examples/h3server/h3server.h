@@ -33,11 +33,11 @@ struct h3_opts {
 	const char *port;
 	unsigned int workers;
 	uint32_t generation;
-	const char *agent_path;	/* NULL with --no-agent */
+	const char *agent_path; /* NULL with --no-agent */
 	const char *cert_file;
 	const char *key_file;
-	const char *host_name;	/* overrides the agent's / gethostname() */
-	bool retry;		/* answer token-less Initials with Retry */
+	const char *host_name; /* overrides the agent's / gethostname() */
+	bool retry;	       /* answer token-less Initials with Retry */
 	int verbose;
 	unsigned int drain_timeout_s;
 
@@ -65,15 +65,15 @@ struct h3_stream;
 /* One worker process: one socket of the reuseport group. */
 struct h3_worker {
 	const struct h3_opts *o;
-	unsigned int index;	/* 0..workers-1 in this process group */
+	unsigned int index; /* 0..workers-1 in this process group */
 	int fd;
 	gnutls_certificate_credentials_t cred;
 	char host[64];
 
 	/* CID source: the agent's client, or a standalone minter. */
 	struct qlb_client *agent;
-	bool agent_gone;	/* agent closed its end; configs as last pushed */
-	bool agent_drain;	/* a newer generation took over */
+	bool agent_gone;  /* agent closed its end; configs as last pushed */
+	bool agent_drain; /* a newer generation took over */
 	struct qlb_minter minter;
 	bool have_minter;
 	uint32_t worker_id;
@@ -94,18 +94,18 @@ struct h3_conn {
 	struct h3_worker *w;
 	ngtcp2_conn *qc;
 	nghttp3_conn *h3;
-	struct h3_stream *streams;	/* open requests (http3.c) */
+	struct h3_stream *streams; /* open requests (http3.c) */
 	gnutls_session_t tls;
-	ngtcp2_crypto_conn_ref ref;	/* how ngtcp2's TLS glue finds qc */
-	ngtcp2_cid client_dcid;	/* the client's first DCID (Initials) */
-	char name[2 * NGTCP2_MAX_CIDLEN + 1];	/* first SCID in hex, for logs */
-	struct sockaddr_storage peer;	/* current client address */
+	ngtcp2_crypto_conn_ref ref; /* how ngtcp2's TLS glue finds qc */
+	ngtcp2_cid client_dcid;	    /* the client's first DCID (Initials) */
+	char name[2 * NGTCP2_MAX_CIDLEN + 1]; /* first SCID in hex, for logs */
+	struct sockaddr_storage peer;	      /* current client address */
 	unsigned int migrations;
 	unsigned int requests;
-	uint64_t body_bytes;	/* response bytes handed to nghttp3 */
+	uint64_t body_bytes; /* response bytes handed to nghttp3 */
 	uint64_t t_accept;
-	int app_error;		/* nghttp3 error that ends the connection */
-	bool dead;		/* remove at the end of this loop turn */
+	int app_error; /* nghttp3 error that ends the connection */
+	bool dead;     /* remove at the end of this loop turn */
 };
 
 /* main.c */
@@ -120,8 +120,8 @@ int h3_mint_cid(struct h3_worker *w, ngtcp2_cid *cid, size_t want_len,
 		uint8_t *reset_token);
 size_t h3_short_dcid_len(const struct h3_worker *w, uint8_t first_cid_octet);
 int h3_active_config(const struct h3_worker *w);
-void h3_reset_token(const struct h3_worker *w, const uint8_t *cid,
-		    size_t len, uint8_t *token);
+void h3_reset_token(const struct h3_worker *w, const uint8_t *cid, size_t len,
+		    uint8_t *token);
 int h3_agent_fd(const struct h3_worker *w);
 void h3_agent_process(struct h3_worker *w);
 void h3_agent_retry(struct h3_worker *w);

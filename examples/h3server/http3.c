@@ -15,13 +15,13 @@
 
 #include "h3server.h"
 
-#define H3_MAX_BODY (1ull << 40)	/* largest /bytes/N served */
+#define H3_MAX_BODY (1ull << 40) /* largest /bytes/N served */
 
 struct h3_stream {
-	struct h3_stream *next, **pprev;	/* in the connection's list */
+	struct h3_stream *next, **pprev; /* in the connection's list */
 	char path[128];
-	uint64_t left;		/* filler bytes not handed to nghttp3 yet */
-	char text[256];		/* a short body (whoami, errors) */
+	uint64_t left;	/* filler bytes not handed to nghttp3 yet */
+	char text[256]; /* a short body (whoami, errors) */
 	size_t text_len;
 	bool text_sent;
 	char status[4];
@@ -32,7 +32,7 @@ struct h3_stream {
  * need not track what nghttp3 still holds until the peer acknowledges it. */
 static uint8_t filler[16384];
 
-/* ---- ngtcp2 -> nghttp3 -------------------------------------------------- */
+/* ---- ngtcp2 -> nghttp3 ---- */
 
 static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags,
 			       int64_t stream_id, uint64_t offset,
@@ -78,7 +78,8 @@ static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t stream_id,
 	if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET))
 		app_error_code = NGHTTP3_H3_NO_ERROR;
 	if (c->h3) {
-		rv = nghttp3_conn_close_stream(c->h3, stream_id, app_error_code);
+		rv = nghttp3_conn_close_stream(c->h3, stream_id,
+					       app_error_code);
 		if (rv && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
 			c->app_error = rv;
 			return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -142,7 +143,7 @@ void h3_http_quic_callbacks(ngtcp2_callbacks *cb)
 	cb->extend_max_stream_data = extend_max_stream_data_cb;
 }
 
-/* ---- nghttp3 callbacks ---------------------------------------------------- */
+/* ---- nghttp3 callbacks ---- */
 
 static void stream_free(struct h3_stream *s)
 {
@@ -180,7 +181,8 @@ static int recv_header_cb(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
 
 	if (s && token == NGHTTP3_QPACK_TOKEN__PATH) {
-		size_t n = v.len < sizeof(s->path) - 1 ? v.len : sizeof(s->path) - 1;
+		size_t n = v.len < sizeof(s->path) - 1 ? v.len
+						       : sizeof(s->path) - 1;
 
 		memcpy(s->path, v.base, n);
 		s->path[n] = '\0';
@@ -207,7 +209,8 @@ static nghttp3_ssize read_body_cb(nghttp3_conn *h3, int64_t stream_id,
 		return n;
 	}
 	while (n < veccnt && s->left) {
-		size_t chunk = s->left < sizeof(filler) ? s->left : sizeof(filler);
+		size_t chunk =
+			s->left < sizeof(filler) ? s->left : sizeof(filler);
 
 		vec[n].base = filler;
 		vec[n++].len = chunk;
@@ -230,15 +233,16 @@ static void set_text(struct h3_stream *s, const char *status, const char *fmt,
 	va_start(ap, fmt);
 	n = vsnprintf(s->text, sizeof(s->text), fmt, ap);
 	va_end(ap);
-	s->text_len = n < 0 ? 0 : (size_t)n < sizeof(s->text) ? (size_t)n :
-								sizeof(s->text) - 1;
+	s->text_len = n < 0			    ? 0
+		      : (size_t)n < sizeof(s->text) ? (size_t)n
+						    : sizeof(s->text) - 1;
 	snprintf(s->status, sizeof(s->status), "%s", status);
 }
 
 static int respond(struct h3_conn *c, int64_t stream_id, struct h3_stream *s)
 {
 	const struct h3_worker *w = c->w;
-	nghttp3_data_reader dr = { .read_data = read_body_cb };
+	nghttp3_data_reader dr = {.read_data = read_body_cb};
 	uint64_t body_len;
 	char *end;
 
@@ -264,20 +268,22 @@ static int respond(struct h3_conn *c, int64_t stream_id, struct h3_stream *s)
 	snprintf(s->length, sizeof(s->length), "%" PRIu64, body_len);
 
 	nghttp3_nv nva[] = {
-		{ (uint8_t *)":status", (uint8_t *)s->status, 7, strlen(s->status),
-		  NGHTTP3_NV_FLAG_NONE },
-		{ (uint8_t *)"server", (uint8_t *)"qlb-h3server", 6, 12,
-		  NGHTTP3_NV_FLAG_NONE },
-		{ (uint8_t *)"content-type",
-		  (uint8_t *)(s->text_len ? "text/plain" : "application/octet-stream"),
-		  12, s->text_len ? 10 : 24, NGHTTP3_NV_FLAG_NONE },
-		{ (uint8_t *)"content-length", (uint8_t *)s->length, 14,
-		  strlen(s->length), NGHTTP3_NV_FLAG_NONE },
+		{(uint8_t *)":status", (uint8_t *)s->status, 7,
+		 strlen(s->status), NGHTTP3_NV_FLAG_NONE},
+		{(uint8_t *)"server", (uint8_t *)"qlb-h3server", 6, 12,
+		 NGHTTP3_NV_FLAG_NONE},
+		{(uint8_t *)"content-type",
+		 (uint8_t *)(s->text_len ? "text/plain"
+					 : "application/octet-stream"),
+		 12, s->text_len ? 10 : 24, NGHTTP3_NV_FLAG_NONE},
+		{(uint8_t *)"content-length", (uint8_t *)s->length, 14,
+		 strlen(s->length), NGHTTP3_NV_FLAG_NONE},
 	};
 
 	c->requests++;
 	if (w->o->verbose)
-		h3_log(w, "conn %s: request %s -> %s", c->name, s->path, s->status);
+		h3_log(w, "conn %s: request %s -> %s", c->name, s->path,
+		       s->status);
 	return nghttp3_conn_submit_response(c->h3, stream_id, nva, 4, &dr);
 }
 
@@ -372,8 +378,8 @@ int h3_http_setup(struct h3_conn *c)
 	if (nghttp3_conn_server_new(&c->h3, &cb, &settings, NULL, c))
 		return -1;
 	nghttp3_conn_set_max_client_streams_bidi(
-		c->h3,
-		ngtcp2_conn_get_local_transport_params(c->qc)->initial_max_streams_bidi);
+		c->h3, ngtcp2_conn_get_local_transport_params(c->qc)
+			       ->initial_max_streams_bidi);
 	if (ngtcp2_conn_open_uni_stream(c->qc, &ctrl, NULL) ||
 	    nghttp3_conn_bind_control_stream(c->h3, ctrl) ||
 	    ngtcp2_conn_open_uni_stream(c->qc, &qenc, NULL) ||

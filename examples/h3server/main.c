@@ -30,10 +30,10 @@
 #include "h3server.h"
 
 #define H3_DEFAULT_AGENT "/run/qlb/agent.sock"
-#define H3_RECV_BATCH 64	/* datagrams per loop turn before timers run */
+#define H3_RECV_BATCH	 64 /* datagrams per loop turn before timers run */
 
 static volatile sig_atomic_t sig_drain, sig_stop;
-static const struct h3_worker *log_worker;	/* for the parent: NULL */
+static const struct h3_worker *log_worker; /* for the parent: NULL */
 
 uint64_t h3_now(void)
 {
@@ -56,14 +56,16 @@ void h3_log(const struct h3_worker *w, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	if (w)
 		n = snprintf(line, sizeof(line),
-			     "%02d:%02d:%02d.%03ld qlb-h3server[%s w=%u g=%u pid=%d]: ",
-			     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-			     w->host, w->worker_id, w->o->generation, (int)getpid());
+			     "%02d:%02d:%02d.%03ld qlb-h3server[%s w=%u g=%u "
+			     "pid=%d]: ",
+			     tm.tm_hour, tm.tm_min, tm.tm_sec,
+			     ts.tv_nsec / 1000000, w->host, w->worker_id,
+			     w->o->generation, (int)getpid());
 	else
 		n = snprintf(line, sizeof(line),
 			     "%02d:%02d:%02d.%03ld qlb-h3server[pid=%d]: ",
-			     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-			     (int)getpid());
+			     tm.tm_hour, tm.tm_min, tm.tm_sec,
+			     ts.tv_nsec / 1000000, (int)getpid());
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
@@ -92,7 +94,7 @@ const char *h3_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- the socket ------------------------------------------------------------ */
+/* ---- the socket ---- */
 
 /*
  * A UDP socket in the SO_REUSEPORT group on ADDRESS:PORT that reports each
@@ -115,15 +117,18 @@ static int open_socket(const struct h3_opts *o, struct sockaddr_storage *bound)
 		       o->port, gai_strerror(rv));
 		return -1;
 	}
-	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		goto err;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		goto err;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (ai->ai_family == AF_INET6) {
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)))
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			       sizeof(zero)) ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+			       sizeof(one)))
 			goto err;
 	} else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) {
 		goto err;
@@ -134,8 +139,8 @@ static int open_socket(const struct h3_opts *o, struct sockaddr_storage *bound)
 	freeaddrinfo(ai);
 	return fd;
 err:
-	h3_log(log_worker, "cannot open UDP %s port %s: %s", o->address, o->port,
-	       strerror(errno));
+	h3_log(log_worker, "cannot open UDP %s port %s: %s", o->address,
+	       o->port, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	freeaddrinfo(ai);
@@ -143,7 +148,8 @@ err:
 }
 
 /* Read what is queued on the socket, up to one batch. */
-static void read_datagrams(struct h3_worker *w, const struct sockaddr_storage *bound)
+static void read_datagrams(struct h3_worker *w,
+			   const struct sockaddr_storage *bound)
 {
 	static uint8_t buf[65536];
 
@@ -153,7 +159,7 @@ static void read_datagrams(struct h3_worker *w, const struct sockaddr_storage *b
 			struct cmsghdr align;
 		} cbuf;
 		struct sockaddr_storage remote, local;
-		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 		struct msghdr msg = {
 			.msg_name = &remote,
 			.msg_namelen = sizeof(remote),
@@ -166,25 +172,29 @@ static void read_datagrams(struct h3_worker *w, const struct sockaddr_storage *b
 		ssize_t n = recvmsg(w->fd, &msg, 0);
 
 		if (n < 0)
-			return;	/* EAGAIN: drained; errors: nothing we can do */
+			return; /* EAGAIN: drained; errors: nothing we can do */
 
 		/* The local address of this path: where the client sent to. */
 		memcpy(&local, bound, sizeof(local));
-		local_len = bound->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-							  sizeof(struct sockaddr_in6);
+		local_len = bound->ss_family == AF_INET
+				    ? sizeof(struct sockaddr_in)
+				    : sizeof(struct sockaddr_in6);
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
 		     cm = CMSG_NXTHDR(&msg, cm)) {
-			if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			if (cm->cmsg_level == IPPROTO_IP &&
+			    cm->cmsg_type == IP_PKTINFO) {
 				struct in_pktinfo pi;
 
 				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-				((struct sockaddr_in *)&local)->sin_addr = pi.ipi_addr;
+				((struct sockaddr_in *)&local)->sin_addr =
+					pi.ipi_addr;
 			} else if (cm->cmsg_level == IPPROTO_IPV6 &&
 				   cm->cmsg_type == IPV6_PKTINFO) {
 				struct in6_pktinfo pi;
 
 				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-				((struct sockaddr_in6 *)&local)->sin6_addr = pi.ipi6_addr;
+				((struct sockaddr_in6 *)&local)->sin6_addr =
+					pi.ipi6_addr;
 			}
 		}
 		h3_on_datagram(w, buf, n, (struct sockaddr *)&local, local_len,
@@ -192,7 +202,7 @@ static void read_datagrams(struct h3_worker *w, const struct sockaddr_storage *b
 	}
 }
 
-/* ---- a worker ------------------------------------------------------------- */
+/* ---- a worker ---- */
 
 static void on_signal(int sig)
 {
@@ -204,7 +214,7 @@ static void on_signal(int sig)
 
 static void handle_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 
 	/* no SA_RESTART: ppoll returns EINTR and the loop sees the flag */
 	sigemptyset(&sa.sa_mask);
@@ -216,7 +226,7 @@ static void handle_signals(void)
 static int worker_main(const struct h3_opts *o, unsigned int index,
 		       gnutls_certificate_credentials_t cred)
 {
-	struct h3_worker w = { .o = o, .index = index, .cred = cred, .fd = -1 };
+	struct h3_worker w = {.o = o, .index = index, .cred = cred, .fd = -1};
 	struct sockaddr_storage bound;
 	uint64_t next_retry = 0;
 
@@ -234,13 +244,12 @@ static int worker_main(const struct h3_opts *o, unsigned int index,
 	if (h3_cids_init(&w))
 		return 1;
 	h3_log(&w, "ready on %s port %s, minting under config %d%s", o->address,
-	       o->port, h3_active_config(&w),
-	       w.agent ? "" : " (no agent)");
+	       o->port, h3_active_config(&w), w.agent ? "" : " (no agent)");
 
 	while (!sig_stop) {
 		struct pollfd fds[2] = {
-			{ .fd = w.fd, .events = POLLIN },
-			{ .fd = h3_agent_fd(&w), .events = POLLIN },
+			{.fd = w.fd, .events = POLLIN},
+			{.fd = h3_agent_fd(&w), .events = POLLIN},
 		};
 		uint64_t now = h3_now(), next = h3_next_expiry(&w);
 		uint64_t wait = next <= now ? 0 : next - now;
@@ -252,16 +261,18 @@ static int worker_main(const struct h3_opts *o, unsigned int index,
 		}
 		if ((sig_drain || w.agent_drain) && !w.draining) {
 			w.draining = true;
-			w.drain_deadline = now + o->drain_timeout_s * 1000000000ull;
+			w.drain_deadline =
+				now + o->drain_timeout_s * 1000000000ull;
 			h3_log(&w, "draining: %u connection(s) open", w.nconns);
 		}
 		if (w.draining && (!w.nconns || now > w.drain_deadline))
 			break;
-		if (wait > 100000000ull)	/* look at the signal flags often */
+		if (wait > 100000000ull) /* look at the signal flags often */
 			wait = 100000000ull;
 		ts.tv_sec = wait / 1000000000ull;
 		ts.tv_nsec = wait % 1000000000ull;
-		if (ppoll(fds, fds[1].fd >= 0 ? 2 : 1, &ts, NULL) < 0 && errno != EINTR)
+		if (ppoll(fds, fds[1].fd >= 0 ? 2 : 1, &ts, NULL) < 0 &&
+		    errno != EINTR)
 			break;
 
 		if (fds[0].revents & POLLIN)
@@ -282,28 +293,37 @@ static int worker_main(const struct h3_opts *o, unsigned int index,
 	return 0;
 }
 
-/* ---- the parent ------------------------------------------------------------ */
+/* ---- the parent ---- */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: qlb-h3server [OPTIONS] ADDRESS PORT\n"
 		"An HTTP/3 server whose connection IDs qlb can route. Serves\n"
-		"/bytes/N (N bytes) and /whoami (host, worker, generation, config).\n"
+		"/bytes/N (N bytes) and /whoami (host, worker, generation, "
+		"config).\n"
 		"\n"
-		"  --cert FILE, --key FILE   TLS certificate and key (PEM), required\n"
+		"  --cert FILE, --key FILE   TLS certificate and key (PEM), "
+		"required\n"
 		"  -w, --workers N           worker processes (default 2)\n"
-		"  -g, --generation G        socket generation to register (default 1)\n"
-		"  --agent PATH              host agent socket (default " H3_DEFAULT_AGENT ")\n"
+		"  -g, --generation G        socket generation to register "
+		"(default 1)\n"
+		"  --agent PATH              host agent socket "
+		"(default " H3_DEFAULT_AGENT ")\n"
 		"  --host NAME               host name for /whoami and logs\n"
-		"  --retry                   answer new clients with a Retry first\n"
-		"  --reset-secret HEX        16-byte stateless reset secret shared by\n"
-		"                            the host's servers (default: random)\n"
+		"  --retry                   answer new clients with a Retry "
+		"first\n"
+		"  --reset-secret HEX        16-byte stateless reset secret "
+		"shared by\n"
+		"                            the host's servers (default: "
+		"random)\n"
 		"  --drain-timeout SECS      SIGTERM: longest wait for open\n"
 		"                            connections (default 30)\n"
-		"  -v                        log requests; twice: ngtcp2's debug log\n"
+		"  -v                        log requests; twice: ngtcp2's "
+		"debug log\n"
 		"Without an agent (worker ID = worker index):\n"
-		"  --no-agent --config-id N --server-id HEX [--nonce-len N (6)]\n"
+		"  --no-agent --config-id N --server-id HEX [--nonce-len N "
+		"(6)]\n"
 		"  [--cid-key HEX] [--worker-bits N (4)] [--no-encode-length]\n"
 		"ADDRESS \"::\" listens on IPv4 and IPv6.\n");
 }
@@ -326,29 +346,42 @@ static int parse_hex(const char *s, uint8_t *out, size_t max)
 
 static int parse_opts(int argc, char **argv, struct h3_opts *o)
 {
-	enum { O_CERT = 256, O_KEY, O_AGENT, O_NO_AGENT, O_HOST, O_RETRY,
-	       O_RESET, O_DRAIN, O_CONFIG, O_SID, O_NONCE, O_CIDKEY, O_WBITS,
-	       O_NOENC };
+	enum {
+		O_CERT = 256,
+		O_KEY,
+		O_AGENT,
+		O_NO_AGENT,
+		O_HOST,
+		O_RETRY,
+		O_RESET,
+		O_DRAIN,
+		O_CONFIG,
+		O_SID,
+		O_NONCE,
+		O_CIDKEY,
+		O_WBITS,
+		O_NOENC
+	};
 	static const struct option lo[] = {
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "generation", required_argument, NULL, 'g' },
-		{ "agent", required_argument, NULL, O_AGENT },
-		{ "no-agent", no_argument, NULL, O_NO_AGENT },
-		{ "host", required_argument, NULL, O_HOST },
-		{ "retry", no_argument, NULL, O_RETRY },
-		{ "reset-secret", required_argument, NULL, O_RESET },
-		{ "drain-timeout", required_argument, NULL, O_DRAIN },
-		{ "config-id", required_argument, NULL, O_CONFIG },
-		{ "server-id", required_argument, NULL, O_SID },
-		{ "nonce-len", required_argument, NULL, O_NONCE },
-		{ "cid-key", required_argument, NULL, O_CIDKEY },
-		{ "worker-bits", required_argument, NULL, O_WBITS },
-		{ "no-encode-length", no_argument, NULL, O_NOENC },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"cert", required_argument, NULL, O_CERT},
+		{"key", required_argument, NULL, O_KEY},
+		{"workers", required_argument, NULL, 'w'},
+		{"generation", required_argument, NULL, 'g'},
+		{"agent", required_argument, NULL, O_AGENT},
+		{"no-agent", no_argument, NULL, O_NO_AGENT},
+		{"host", required_argument, NULL, O_HOST},
+		{"retry", no_argument, NULL, O_RETRY},
+		{"reset-secret", required_argument, NULL, O_RESET},
+		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"config-id", required_argument, NULL, O_CONFIG},
+		{"server-id", required_argument, NULL, O_SID},
+		{"nonce-len", required_argument, NULL, O_NONCE},
+		{"cid-key", required_argument, NULL, O_CIDKEY},
+		{"worker-bits", required_argument, NULL, O_WBITS},
+		{"no-encode-length", no_argument, NULL, O_NOENC},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	bool no_agent = false, have_reset = false;
 	int opt, n;
@@ -357,7 +390,7 @@ static int parse_opts(int argc, char **argv, struct h3_opts *o)
 	o->generation = 1;
 	o->agent_path = H3_DEFAULT_AGENT;
 	o->drain_timeout_s = 30;
-	o->standalone.config_id = 8;	/* "not given" */
+	o->standalone.config_id = 8; /* "not given" */
 	o->standalone.nonce_len = 6;
 	o->standalone.worker_bits = 4;
 	o->standalone.encode_length = true;
@@ -396,7 +429,8 @@ static int parse_opts(int argc, char **argv, struct h3_opts *o)
 			break;
 		case O_RESET:
 			if (parse_hex(optarg, o->reset_secret, 16) != 16) {
-				fprintf(stderr, "qlb-h3server: --reset-secret wants 32 hex digits\n");
+				fprintf(stderr, "qlb-h3server: --reset-secret "
+						"wants 32 hex digits\n");
 				return -1;
 			}
 			have_reset = true;
@@ -408,9 +442,12 @@ static int parse_opts(int argc, char **argv, struct h3_opts *o)
 			o->standalone.config_id = strtoul(optarg, NULL, 10);
 			break;
 		case O_SID:
-			n = parse_hex(optarg, o->standalone.server_id, QLB_SID_MAX_LEN);
+			n = parse_hex(optarg, o->standalone.server_id,
+				      QLB_SID_MAX_LEN);
 			if (n < 1) {
-				fprintf(stderr, "qlb-h3server: --server-id: 1 to %d bytes of hex\n",
+				fprintf(stderr,
+					"qlb-h3server: --server-id: 1 to %d "
+					"bytes of hex\n",
 					QLB_SID_MAX_LEN);
 				return -1;
 			}
@@ -421,7 +458,8 @@ static int parse_opts(int argc, char **argv, struct h3_opts *o)
 			break;
 		case O_CIDKEY:
 			if (parse_hex(optarg, o->standalone.key, 16) != 16) {
-				fprintf(stderr, "qlb-h3server: --cid-key wants 32 hex digits\n");
+				fprintf(stderr, "qlb-h3server: --cid-key wants "
+						"32 hex digits\n");
 				return -1;
 			}
 			o->standalone.has_key = true;
@@ -437,8 +475,8 @@ static int parse_opts(int argc, char **argv, struct h3_opts *o)
 			return -1;
 		}
 	}
-	if (argc - optind != 2 || !o->cert_file || !o->key_file || !o->workers ||
-	    o->workers > 1024) {
+	if (argc - optind != 2 || !o->cert_file || !o->key_file ||
+	    !o->workers || o->workers > 1024) {
 		usage(stderr);
 		return -1;
 	}
@@ -447,12 +485,14 @@ static int parse_opts(int argc, char **argv, struct h3_opts *o)
 	if (no_agent) {
 		o->agent_path = NULL;
 		if (o->standalone.config_id > 6 || !o->standalone.sid_len) {
-			fprintf(stderr, "qlb-h3server: --no-agent needs --config-id 0..6 and --server-id\n");
+			fprintf(stderr, "qlb-h3server: --no-agent needs "
+					"--config-id 0..6 and --server-id\n");
 			return -1;
 		}
 	}
 	if (!have_reset)
-		gnutls_rnd(GNUTLS_RND_KEY, o->reset_secret, sizeof(o->reset_secret));
+		gnutls_rnd(GNUTLS_RND_KEY, o->reset_secret,
+			   sizeof(o->reset_secret));
 	gnutls_rnd(GNUTLS_RND_KEY, o->token_secret, sizeof(o->token_secret));
 	return 0;
 }
@@ -469,7 +509,7 @@ static void signal_children(int sig)
 
 int main(int argc, char **argv)
 {
-	struct h3_opts o = { 0 };
+	struct h3_opts o = {0};
 	gnutls_certificate_credentials_t cred;
 	int rv, status, exit_code = 0;
 	unsigned int alive;
@@ -528,7 +568,8 @@ int main(int argc, char **argv)
 				children[i] = 0;
 		alive--;
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-			h3_log(NULL, "worker %d failed; stopping the others", (int)pid);
+			h3_log(NULL, "worker %d failed; stopping the others",
+			       (int)pid);
 			exit_code = 1;
 			signal_children(SIGINT);
 		}

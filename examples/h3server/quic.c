@@ -20,11 +20,11 @@
 
 #include "h3server.h"
 
-#define H3_MAX_PKT 1500		/* our links' MTU: no larger datagram */
-#define H3_MAX_BURST 64		/* packets per connection per loop turn */
-#define H3_MAX_SCIDS 64		/* room for ngtcp2_conn_get_scid() */
+#define H3_MAX_PKT   1500 /* our links' MTU: no larger datagram */
+#define H3_MAX_BURST 64	  /* packets per connection per loop turn */
+#define H3_MAX_SCIDS 64	  /* room for ngtcp2_conn_get_scid() */
 
-/* ---- sending ------------------------------------------------------------ */
+/* ---- sending ---- */
 
 /*
  * Send from the address the client talks to (the VIP, which lives on the
@@ -38,7 +38,7 @@ static void send_packet(struct h3_worker *w, const ngtcp2_path *path,
 		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} cbuf;
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
 	struct msghdr msg = {
 		.msg_name = path->remote.addr,
 		.msg_namelen = path->remote.addrlen,
@@ -46,14 +46,16 @@ static void send_packet(struct h3_worker *w, const ngtcp2_path *path,
 		.msg_iovlen = 1,
 		.msg_control = cbuf.buf,
 	};
-	const struct sockaddr *local = (const struct sockaddr *)path->local.addr;
+	const struct sockaddr *local =
+		(const struct sockaddr *)path->local.addr;
 	struct cmsghdr *cm;
 
 	memset(&cbuf, 0, sizeof(cbuf));
 	cm = (struct cmsghdr *)cbuf.buf;
 	if (local->sa_family == AF_INET) {
 		struct in_pktinfo pi = {
-			.ipi_spec_dst = ((const struct sockaddr_in *)local)->sin_addr,
+			.ipi_spec_dst =
+				((const struct sockaddr_in *)local)->sin_addr,
 		};
 
 		cm->cmsg_level = IPPROTO_IP;
@@ -64,7 +66,8 @@ static void send_packet(struct h3_worker *w, const ngtcp2_path *path,
 	} else {
 		/* also right for v4-mapped sources on a dual-stack socket */
 		struct in6_pktinfo pi = {
-			.ipi6_addr = ((const struct sockaddr_in6 *)local)->sin6_addr,
+			.ipi6_addr =
+				((const struct sockaddr_in6 *)local)->sin6_addr,
 		};
 
 		cm->cmsg_level = IPPROTO_IPV6;
@@ -80,7 +83,7 @@ static void send_packet(struct h3_worker *w, const ngtcp2_path *path,
 	/* EAGAIN and the like: the packet is lost, QUIC recovers it. */
 }
 
-/* ---- finding, accepting ------------------------------------------------- */
+/* ---- finding, accepting ---- */
 
 static bool cid_is(const ngtcp2_cid *cid, const uint8_t *data, size_t len)
 {
@@ -142,15 +145,18 @@ static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
 
 static int path_validation_cb(ngtcp2_conn *qc, uint32_t flags,
 			      const ngtcp2_path *path,
-			      ngtcp2_path_validation_result res, void *user_data)
+			      ngtcp2_path_validation_result res,
+			      void *user_data)
 {
 	struct h3_conn *c = user_data;
 	char a[INET6_ADDRSTRLEN + 8];
 
 	h3_log(c->w, "conn %s: path to %s %s", c->name,
-	       h3_addr_str((const struct sockaddr *)path->remote.addr, a, sizeof(a)),
-	       res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS ? "validated" :
-							      "failed validation");
+	       h3_addr_str((const struct sockaddr *)path->remote.addr, a,
+			   sizeof(a)),
+	       res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS
+		       ? "validated"
+		       : "failed validation");
 	return 0;
 }
 
@@ -159,15 +165,17 @@ static int tls_new(struct h3_conn *c)
 {
 	static const char prio[] =
 		"%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:"
-		"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM";
-	gnutls_datum_t alpn = { .data = (unsigned char *)"h3", .size = 2 };
+		"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-"
+		"128-CCM";
+	gnutls_datum_t alpn = {.data = (unsigned char *)"h3", .size = 2};
 
 	if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET |
 					 GNUTLS_NO_END_OF_EARLY_DATA))
 		return -1;
 	if (gnutls_priority_set_direct(c->tls, prio, NULL) ||
 	    ngtcp2_crypto_gnutls_configure_server_session(c->tls) ||
-	    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->w->cred) ||
+	    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE,
+				   c->w->cred) ||
 	    gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY))
 		return -1;
 	c->ref.get_conn = get_conn;
@@ -202,7 +210,8 @@ static void ngtcp2_log_cb(void *user_data, const char *fmt, ...)
  * DCID when this Initial answers our Retry (NULL otherwise).
  */
 static struct h3_conn *conn_new(struct h3_worker *w, const ngtcp2_pkt_hd *hd,
-				const ngtcp2_cid *odcid, const ngtcp2_path *path)
+				const ngtcp2_cid *odcid,
+				const ngtcp2_path *path)
 {
 	ngtcp2_callbacks cb = {
 		.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
@@ -211,9 +220,12 @@ static struct h3_conn *conn_new(struct h3_worker *w, const ngtcp2_pkt_hd *hd,
 		.decrypt = ngtcp2_crypto_decrypt_cb,
 		.hp_mask = ngtcp2_crypto_hp_mask_cb,
 		.update_key = ngtcp2_crypto_update_key_cb,
-		.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
-		.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
-		.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
+		.delete_crypto_aead_ctx =
+			ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+		.delete_crypto_cipher_ctx =
+			ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+		.get_path_challenge_data =
+			ngtcp2_crypto_get_path_challenge_data_cb,
 		.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 		.rand = rand_cb,
 		.get_new_connection_id = get_new_cid_cb,
@@ -277,7 +289,8 @@ static struct h3_conn *conn_new(struct h3_worker *w, const ngtcp2_pkt_hd *hd,
 	w->conns = c;
 	w->nconns++;
 	h3_log(w, "conn %s: accepted from %s, config %u%s", c->name,
-	       h3_addr_str((const struct sockaddr *)path->remote.addr, a, sizeof(a)),
+	       h3_addr_str((const struct sockaddr *)path->remote.addr, a,
+			   sizeof(a)),
 	       qlb_cid_config_id(scid.data[0]), odcid ? " (after Retry)" : "");
 	return c;
 fail:
@@ -326,12 +339,13 @@ static void send_stateless_reset(struct h3_worker *w,
 
 	/* RFC 9000 10.3.3: smaller than the packet that triggered it */
 	if (pktlen < 1 || max < NGTCP2_STATELESS_RESET_TOKENLEN +
-				       NGTCP2_MIN_STATELESS_RESET_RANDLEN)
+					  NGTCP2_MIN_STATELESS_RESET_RANDLEN)
 		return;
 	h3_reset_token(w, vc->dcid, vc->dcidlen, token);
 	gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
-	n = ngtcp2_pkt_write_stateless_reset(buf, sizeof(buf), token, rnd,
-					     max - NGTCP2_STATELESS_RESET_TOKENLEN);
+	n = ngtcp2_pkt_write_stateless_reset(
+		buf, sizeof(buf), token, rnd,
+		max - NGTCP2_STATELESS_RESET_TOKENLEN);
 	if (n > 0)
 		send_packet(w, path, buf, n);
 	if (w->o->verbose)
@@ -342,20 +356,19 @@ static void send_version_negotiation(struct h3_worker *w,
 				     const ngtcp2_version_cid *vc,
 				     const ngtcp2_path *path)
 {
-	uint32_t versions[] = { NGTCP2_PROTO_VER_V1 };
+	uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
 	uint8_t buf[H3_MAX_PKT], rnd;
 	ngtcp2_ssize n;
 
 	gnutls_rnd(GNUTLS_RND_NONCE, &rnd, 1);
-	n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), rnd,
-						 vc->scid, vc->scidlen,
-						 vc->dcid, vc->dcidlen,
-						 versions, 1);
+	n = ngtcp2_pkt_write_version_negotiation(
+		buf, sizeof(buf), rnd, vc->scid, vc->scidlen, vc->dcid,
+		vc->dcidlen, versions, 1);
 	if (n > 0)
 		send_packet(w, path, buf, n);
 }
 
-/* ---- closing ------------------------------------------------------------ */
+/* ---- closing ---- */
 
 static void conn_done(struct h3_conn *c, const char *why)
 {
@@ -365,7 +378,8 @@ static void conn_done(struct h3_conn *c, const char *why)
 		return;
 	c->dead = true;
 	h3_log(c->w,
-	       "conn %s: closed (%s) peer=%s requests=%u body_bytes=%llu migrations=%u secs=%.3f",
+	       "conn %s: closed (%s) peer=%s requests=%u body_bytes=%llu "
+	       "migrations=%u secs=%.3f",
 	       c->name, why,
 	       h3_addr_str((const struct sockaddr *)&c->peer, a, sizeof(a)),
 	       c->requests, (unsigned long long)c->body_bytes, c->migrations,
@@ -395,7 +409,8 @@ void h3_conn_close(struct h3_conn *c, int liberr)
 	ngtcp2_connection_close_error_default(&ccerr);
 	if (c->app_error)
 		ngtcp2_connection_close_error_set_application_error(
-			&ccerr, nghttp3_err_infer_quic_app_error_code(c->app_error),
+			&ccerr,
+			nghttp3_err_infer_quic_app_error_code(c->app_error),
 			NULL, 0);
 	else if (liberr == NGTCP2_ERR_CRYPTO)
 		ngtcp2_connection_close_error_set_transport_error_tls_alert(
@@ -408,11 +423,11 @@ void h3_conn_close(struct h3_conn *c, int liberr)
 					       sizeof(buf), &ccerr, h3_now());
 	if (n > 0)
 		send_packet(c->w, &ps.path, buf, n);
-	conn_done(c, c->app_error ? nghttp3_strerror(c->app_error) :
-				    ngtcp2_strerror(liberr));
+	conn_done(c, c->app_error ? nghttp3_strerror(c->app_error)
+				  : ngtcp2_strerror(liberr));
 }
 
-/* ---- reading ------------------------------------------------------------ */
+/* ---- reading ---- */
 
 static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
@@ -433,23 +448,25 @@ static void note_path(struct h3_conn *c)
 	if (same_addr(now, (struct sockaddr *)&c->peer))
 		return;
 	c->migrations++;
-	h3_log(c->w, "conn %s: client moved from %s to %s after %llu body bytes",
+	h3_log(c->w,
+	       "conn %s: client moved from %s to %s after %llu body bytes",
 	       c->name, h3_addr_str((struct sockaddr *)&c->peer, a, sizeof(a)),
-	       h3_addr_str(now, b, sizeof(b)), (unsigned long long)c->body_bytes);
+	       h3_addr_str(now, b, sizeof(b)),
+	       (unsigned long long)c->body_bytes);
 	memcpy(&c->peer, now, p->remote.addrlen);
 }
 
 static void conn_read(struct h3_conn *c, const ngtcp2_path *path,
 		      const uint8_t *data, size_t len)
 {
-	ngtcp2_pkt_info pi = { 0 };
+	ngtcp2_pkt_info pi = {0};
 	int rv = ngtcp2_conn_read_pkt(c->qc, path, &pi, data, len, h3_now());
 
 	switch (rv) {
 	case 0:
 		note_path(c);
 		return;
-	case NGTCP2_ERR_DRAINING:	/* the client closed the connection */
+	case NGTCP2_ERR_DRAINING: /* the client closed the connection */
 		conn_done(c, "by client");
 		return;
 	case NGTCP2_ERR_DROP_CONN:
@@ -465,8 +482,8 @@ void h3_on_datagram(struct h3_worker *w, uint8_t *data, size_t len,
 		    const struct sockaddr *remote, socklen_t remote_len)
 {
 	ngtcp2_path path = {
-		.local = { (ngtcp2_sockaddr *)local, local_len },
-		.remote = { (ngtcp2_sockaddr *)remote, remote_len },
+		.local = {(ngtcp2_sockaddr *)local, local_len},
+		.remote = {(ngtcp2_sockaddr *)remote, remote_len},
 	};
 	ngtcp2_version_cid vc;
 	ngtcp2_pkt_hd hd;
@@ -504,7 +521,8 @@ void h3_on_datagram(struct h3_worker *w, uint8_t *data, size_t len,
 	}
 	if (rv < 0)
 		return;
-	if (hd.token.len && hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+	if (hd.token.len &&
+	    hd.token.base[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
 		if (ngtcp2_crypto_verify_retry_token(
 			    &odcid, hd.token.base, hd.token.len,
 			    w->o->token_secret, sizeof(w->o->token_secret),
@@ -524,7 +542,7 @@ void h3_on_datagram(struct h3_worker *w, uint8_t *data, size_t len,
 		conn_read(c, &path, data, len);
 }
 
-/* ---- writing and timers ------------------------------------------------- */
+/* ---- writing and timers ---- */
 
 /*
  * Write whatever the connection has to send: HTTP/3 stream data from
@@ -557,8 +575,8 @@ static void conn_write(struct h3_conn *c)
 		ngtcp2_ssize ndatalen, n;
 
 		if (c->h3 && ngtcp2_conn_get_max_data_left(c->qc)) {
-			nvec = nghttp3_conn_writev_stream(c->h3, &stream_id, &fin,
-							  vec, 16);
+			nvec = nghttp3_conn_writev_stream(c->h3, &stream_id,
+							  &fin, vec, 16);
 			if (nvec < 0) {
 				c->app_error = (int)nvec;
 				h3_conn_close(c, NGTCP2_ERR_CALLBACK_FAILURE);
@@ -567,21 +585,22 @@ static void conn_write(struct h3_conn *c)
 		}
 		if (fin)
 			flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-		n = ngtcp2_conn_writev_stream(c->qc, &ps.path, &pi, buf, mtu,
-					      &ndatalen, flags, stream_id,
-					      (const ngtcp2_vec *)vec, nvec, ts);
+		n = ngtcp2_conn_writev_stream(
+			c->qc, &ps.path, &pi, buf, mtu, &ndatalen, flags,
+			stream_id, (const ngtcp2_vec *)vec, nvec, ts);
 		if (n < 0) {
 			switch (n) {
 			case NGTCP2_ERR_STREAM_DATA_BLOCKED:
 				nghttp3_conn_block_stream(c->h3, stream_id);
 				continue;
 			case NGTCP2_ERR_STREAM_SHUT_WR:
-				nghttp3_conn_shutdown_stream_write(c->h3, stream_id);
+				nghttp3_conn_shutdown_stream_write(c->h3,
+								   stream_id);
 				continue;
 			case NGTCP2_ERR_WRITE_MORE:
 				/* packet not full yet: add more stream data */
-				if (nghttp3_conn_add_write_offset(c->h3, stream_id,
-								  ndatalen))
+				if (nghttp3_conn_add_write_offset(
+					    c->h3, stream_id, ndatalen))
 					goto fail;
 				continue;
 			}
