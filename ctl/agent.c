@@ -71,12 +71,15 @@ static const char *gen_state_name(uint32_t s)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: qlbctl agent -f FILE                 run the host agent\n"
+		"Usage: qlbctl agent -f FILE                 run the host "
+		"agent\n"
 		"       qlbctl agent run -f FILE\n"
 		"       qlbctl [-j] agent status  [-f FILE | -s SOCKET]\n"
 		"       qlbctl agent promote [-f FILE | -s SOCKET] GENERATION\n"
-		"       qlbctl agent detach -f FILE          remove decapsulation and pins\n"
-		"SOCKET defaults to host.agent_socket of FILE, else /run/qlb/agent.sock.\n");
+		"       qlbctl agent detach -f FILE          remove "
+		"decapsulation and pins\n"
+		"SOCKET defaults to host.agent_socket of FILE, else "
+		"/run/qlb/agent.sock.\n");
 }
 
 /* ---- talking to a running agent -------------------------------------- */
@@ -126,8 +129,10 @@ static int read_msg(int fd, void **body, uint32_t *len)
 static int send_msg(int fd, uint16_t type, const void *body, uint32_t len)
 {
 	struct qlb_ap_hdr h = {
-		.magic = QLB_AP_MAGIC, .version = QLB_AP_VERSION,
-		.type = type, .len = len,
+		.magic = QLB_AP_MAGIC,
+		.version = QLB_AP_VERSION,
+		.type = type,
+		.len = len,
 	};
 	char buf[sizeof(h) + 64];
 
@@ -135,15 +140,16 @@ static int send_msg(int fd, uint16_t type, const void *body, uint32_t len)
 		return -EINVAL;
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), body, len);
-	return write(fd, buf, sizeof(h) + len) == (ssize_t)(sizeof(h) + len) ?
-		       0 : -EIO;
+	return write(fd, buf, sizeof(h) + len) == (ssize_t)(sizeof(h) + len)
+		       ? 0
+		       : -EIO;
 }
 
 /* Connect and take the HELLO. Return: fd or -1 (error reported). */
 static int agent_connect(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 5};
 	void *body;
 	uint32_t len;
 	int fd, t;
@@ -157,8 +163,9 @@ static int agent_connect(const char *path)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		qlb_err("cannot connect to the agent at %s: %s%s", path,
 			strerror(errno),
-			errno == ENOENT || errno == ECONNREFUSED ?
-				" (is qlbctl agent running?)" : "");
+			errno == ENOENT || errno == ECONNREFUSED
+				? " (is qlbctl agent running?)"
+				: "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -166,7 +173,8 @@ static int agent_connect(const char *path)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	t = read_msg(fd, &body, &len);
 	if (t == QLB_AP_RESULT && len == sizeof(struct qlb_ap_result)) {
-		qlb_err("the agent refused: %s", ((struct qlb_ap_result *)body)->msg);
+		qlb_err("the agent refused: %s",
+			((struct qlb_ap_result *)body)->msg);
 		free(body);
 		close(fd);
 		return -1;
@@ -199,8 +207,10 @@ static void print_status(const struct qlb_ap_status *s,
 		jw_uint(&j, "max_workers", s->max_workers);
 		jw_uint(&j, "connections", s->nclients);
 		jw_uint(&j, "refused", s->refused);
-		jw_str(&j, "xdp_mode", s->xdp_mode == 1 ? "native" :
-					       s->xdp_mode == 2 ? "generic" : NULL);
+		jw_str(&j, "xdp_mode",
+		       s->xdp_mode == 1	  ? "native"
+		       : s->xdp_mode == 2 ? "generic"
+					  : NULL);
 		jw_arr_open(&j, "generations");
 		for (i = 0; i < s->ngens; i++) {
 			jw_obj_open(&j, NULL);
@@ -235,8 +245,10 @@ static void print_status(const struct qlb_ap_status *s,
 		jw_end(&j);
 		return;
 	}
-	printf("host %s  agent pid %u  socket %s\n", s->host, s->agent_pid, path);
-	printf("working generation %u  worker IDs < %u  connections %u  refused %llu\n",
+	printf("host %s  agent pid %u  socket %s\n", s->host, s->agent_pid,
+	       path);
+	printf("working generation %u  worker IDs < %u  connections %u  "
+	       "refused %llu\n",
 	       s->working_generation, s->max_workers, s->nclients,
 	       (unsigned long long)s->refused);
 	for (i = 0; i < s->ngens; i++)
@@ -244,8 +256,8 @@ static void print_status(const struct qlb_ap_status *s,
 		       g[i].generation, gen_state_name(g[i].state),
 		       g[i].nworkers, g[i].size);
 	if (s->nworkers)
-		printf("%-7s %-10s %-8s %-6s %-10s %s\n", "worker", "generation",
-		       "pid", "uid", "connected", "cookie");
+		printf("%-7s %-10s %-8s %-6s %-10s %s\n", "worker",
+		       "generation", "pid", "uid", "connected", "cookie");
 	for (i = 0; i < s->nworkers; i++)
 		printf("%-7u %-10u %-8u %-6u %-10s %llu\n", w[i].worker_id,
 		       w[i].generation, w[i].pid, w[i].uid,
@@ -255,8 +267,9 @@ static void print_status(const struct qlb_ap_status *s,
 	for (i = 0; i < QLB_RP_STAT_MAX; i++)
 		printf("  %-24s %llu\n", rp_names[i],
 		       (unsigned long long)s->rp_stats[i]);
-	printf("decap (%s):\n", s->xdp_mode == 1 ? "native XDP" :
-				s->xdp_mode == 2 ? "generic XDP" : "not attached");
+	printf("decap (%s):\n", s->xdp_mode == 1   ? "native XDP"
+				: s->xdp_mode == 2 ? "generic XDP"
+						   : "not attached");
 	for (i = 0; i < QLB_DC_STAT_MAX; i++)
 		printf("  %-24s %llu\n", dc_names[i],
 		       (unsigned long long)s->dc_stats[i]);
@@ -289,7 +302,8 @@ static int do_status(const char *path)
 		goto out;
 	}
 	print_status(s, (const void *)(s + 1),
-		     (const void *)((const struct qlb_ap_worker *)(s + 1) + s->nworkers),
+		     (const void *)((const struct qlb_ap_worker *)(s + 1) +
+				    s->nworkers),
 		     path);
 	rc = QLB_EXIT_OK;
 out:
@@ -300,7 +314,7 @@ out:
 
 static int do_promote(const char *path, uint32_t gen)
 {
-	struct qlb_ap_gen_req m = { .generation = gen };
+	struct qlb_ap_gen_req m = {.generation = gen};
 	const struct qlb_ap_result *r;
 	void *body = NULL;
 	uint32_t len;
@@ -342,7 +356,8 @@ out:
 }
 
 /* The socket path: -s, else host.agent_socket of -f, else the default. */
-static int socket_path(const char *file, const char *sock, char *out, size_t len)
+static int socket_path(const char *file, const char *sock, char *out,
+		       size_t len)
 {
 	struct qlb_config cfg;
 
@@ -366,10 +381,10 @@ static int socket_path(const char *file, const char *sock, char *out, size_t len
 int cmd_agent(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"file", required_argument, NULL, 'f'},
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const char *file = NULL, *sock = NULL, *sub = "run";
 	char path[PATH_MAX];
@@ -431,7 +446,8 @@ int cmd_agent(int argc, char **argv)
 		}
 		if (socket_path(file, sock, path, sizeof(path)))
 			return QLB_EXIT_ERR;
-		return promote ? do_promote(path, (uint32_t)gen) : do_status(path);
+		return promote ? do_promote(path, (uint32_t)gen)
+			       : do_status(path);
 	}
 	qlb_warn("unknown agent subcommand '%s'", sub);
 	usage(stderr);

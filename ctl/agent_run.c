@@ -40,29 +40,29 @@
 #include "qlb_decap.skel.h"
 
 #define AG_MAX_CONNS 1024
-#define AG_RBUF 512			/* peers only send small requests */
-#define AG_CHECK_MS 200			/* socket liveness poll */
+#define AG_RBUF	     512 /* peers only send small requests */
+#define AG_CHECK_MS  200 /* socket liveness poll */
 
 struct ag_conn {
 	int fd;
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	int worker;			/* registered through here, or -1 */
-	int pending_fd;			/* SCM_RIGHTS not yet consumed */
+	int worker;	/* registered through here, or -1 */
+	int pending_fd; /* SCM_RIGHTS not yet consumed */
 	size_t rlen;
 	uint8_t rbuf[AG_RBUF];
 };
 
 struct ag_worker {
 	struct qlb_worker_rec rec;
-	int conn;			/* index into conns[], or -1 */
+	int conn; /* index into conns[], or -1 */
 };
 
 struct ag_gen {
 	uint32_t gen;
 	struct qlb_gen_rec rec;
-	uint32_t live;			/* counted by ag_update_gens() */
+	uint32_t live; /* counted by ag_update_gens() */
 };
 
 struct agent {
@@ -76,15 +76,15 @@ struct agent {
 	int prog_rp, prog_dc;
 	int m_socks, m_hcfg, m_work, m_worksel, m_workers, m_gens;
 	int m_rp_stats, m_dc_stats, m_dc_cfg;
-	int ifindex, xdp_mode;		/* 1 native, 2 generic */
+	int ifindex, xdp_mode; /* 1 native, 2 generic */
 	int lfd, sfd;
 	struct ag_conn *conns[AG_MAX_CONNS];
-	struct ag_worker *workers;	/* QLB_HOST_MAX_WORKERS */
+	struct ag_worker *workers; /* QLB_HOST_MAX_WORKERS */
 	uint32_t max_workers, next_id;
 	struct ag_gen gens[QLB_HOST_MAX_GENS];
 	unsigned int ngens;
 	uint32_t working;
-	struct qlb_work_set ws;		/* what the live buffer holds */
+	struct qlb_work_set ws; /* what the live buffer holds */
 	uint64_t started_ns, refused;
 	bool stop;
 };
@@ -147,7 +147,8 @@ static int ag_load(const char *path, struct qlb_config *cfg,
 	if (qlb_config_load(path, cfg, stderr))
 		return -1;
 	if (!cfg->host.present) {
-		ag_log("%s: no host: section (the agent needs host.name)", path);
+		ag_log("%s: no host: section (the agent needs host.name)",
+		       path);
 		goto bad;
 	}
 	*me = qlb_config_host(cfg, cfg->host.name);
@@ -172,7 +173,8 @@ static uint32_t ag_max_workers(const struct qlb_config *cfg,
 	for (id = 0; id < QLB_CONFIG_MAX; id++) {
 		const struct qlb_conf_cid *c = &cfg->configs[id];
 
-		if (c->present && me->has_sid[id] && (1u << c->worker_bits) < max)
+		if (c->present && me->has_sid[id] &&
+		    (1u << c->worker_bits) < max)
 			max = 1u << c->worker_bits;
 	}
 	return max;
@@ -196,7 +198,9 @@ static int ag_write_hcfg(struct agent *ag)
 		memset(&hc, 0, sizeof(hc));
 		if (c->present && ag->me->has_sid[id]) {
 			if (qlb_config_cid_cfg(&ag->cfg, id, &hc.cid)) {
-				ag_log("config %u: cannot build its codec state", id);
+				ag_log("config %u: cannot build its codec "
+				       "state",
+				       id);
 				return -EINVAL;
 			}
 			memcpy(hc.host_sid, ag->me->sid[id], c->sid_len);
@@ -227,7 +231,7 @@ static int ag_write_hcfg(struct agent *ag)
 
 static int ag_write_dc_cfg(struct agent *ag)
 {
-	struct qlb_dc_cfg d = { 0 };
+	struct qlb_dc_cfg d = {0};
 	__u32 k = 0;
 
 	if (ag->me->address.family == AF_INET) {
@@ -286,7 +290,7 @@ static int ag_pin_prog(struct agent *ag, int fd, const char *name)
 	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", ag->pin_dir, name);
-	unlink(path);	/* an older agent's program: still attached, kept alive */
+	unlink(path); /* an older agent's program: still attached, kept alive */
 	if (bpf_obj_pin(fd, path)) {
 		ag_log("cannot pin %s: %s", path, strerror(errno));
 		return -errno;
@@ -294,9 +298,35 @@ static int ag_pin_prog(struct agent *ag, int fd, const char *name)
 	return 0;
 }
 
+/*
+ * Pin every map of @obj under pin_dir by its name; libbpf then reuses a
+ * map already pinned there (the running data plane) instead of making a
+ * new one, and refuses one of another layout. Set here rather than with
+ * LIBBPF_PIN_BY_NAME in the object, so a plain bpftool load of the object
+ * pins nothing under /sys/fs/bpf.
+ */
+static int ag_set_pins(struct agent *ag, struct bpf_object *obj)
+{
+	char path[PATH_MAX + 64];
+	struct bpf_map *m;
+	int err;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		if (bpf_map__is_internal(m))
+			continue; /* .rodata (AES tables) is per program */
+		snprintf(path, sizeof(path), "%s/%s", ag->pin_dir,
+			 bpf_map__name(m));
+		err = bpf_map__set_pin_path(m, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int ag_open_dataplane(struct agent *ag)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = ag->pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	int err;
 
 	err = mkdir_p(ag->pin_dir, 0700);
@@ -309,6 +339,10 @@ static int ag_open_dataplane(struct agent *ag)
 	if (!ag->rp || !ag->dc) {
 		ag_log("cannot open the BPF objects: %s", strerror(errno));
 		return -errno;
+	}
+	if (ag_set_pins(ag, ag->rp->obj) || ag_set_pins(ag, ag->dc->obj)) {
+		ag_log("cannot set pin paths under %s", ag->pin_dir);
+		return -EINVAL;
 	}
 	err = qlb_reuseport__load(ag->rp);
 	if (err) {
@@ -419,7 +453,8 @@ static void ag_recover(struct agent *ag)
 	}
 	if (live || stale || ag->working)
 		ag_log("recovered from %s: %u live workers, %u closed, working "
-		       "generation %u", ag->pin_dir, live, stale, ag->working);
+		       "generation %u",
+		       ag->pin_dir, live, stale, ag->working);
 }
 
 /* ---- connections ---------------------------------------------------- */
@@ -434,10 +469,10 @@ static int ag_send(struct ag_conn *c, uint16_t type, const void *body,
 		.len = len,
 	};
 	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = (void *)body, .iov_len = len },
+		{.iov_base = &h, .iov_len = sizeof(h)},
+		{.iov_base = (void *)body, .iov_len = len},
 	};
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
 	size_t want = sizeof(h) + len, done = 0;
 
 	/* the socket has a send timeout: a peer that does not read is cut */
@@ -456,7 +491,8 @@ static int ag_send(struct ag_conn *c, uint16_t type, const void *body,
 				m.msg_iov++;
 				m.msg_iovlen--;
 			} else {
-				m.msg_iov[0].iov_base = (char *)m.msg_iov[0].iov_base + n;
+				m.msg_iov[0].iov_base =
+					(char *)m.msg_iov[0].iov_base + n;
 				m.msg_iov[0].iov_len -= (size_t)n;
 				n = 0;
 			}
@@ -469,7 +505,7 @@ static int ag_result(struct ag_conn *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int ag_result(struct ag_conn *c, int code, const char *fmt, ...)
 {
-	struct qlb_ap_result r = { .code = code };
+	struct qlb_ap_result r = {.code = code};
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -540,7 +576,7 @@ static void ag_close_conn(struct agent *ag, int i)
 
 static void ag_push_generation(struct agent *ag)
 {
-	struct qlb_ap_generation m = { .working_generation = ag->working };
+	struct qlb_ap_generation m = {.working_generation = ag->working};
 	int i;
 
 	for (i = 0; i < AG_MAX_CONNS; i++) {
@@ -564,10 +600,12 @@ static void ag_write_work_set(struct agent *ag)
 		if (ws.nworkers >= QLB_HOST_GEN_MAX)
 			break;
 		if (ag->workers[id].rec.in_use &&
-		    ag->workers[id].rec.generation == ag->working && ag->working)
+		    ag->workers[id].rec.generation == ag->working &&
+		    ag->working)
 			ws.workers[ws.nworkers++] = id;
 	}
-	if (ws.generation == ag->ws.generation && ws.nworkers == ag->ws.nworkers &&
+	if (ws.generation == ag->ws.generation &&
+	    ws.nworkers == ag->ws.nworkers &&
 	    !memcmp(ws.workers, ag->ws.workers, ws.nworkers * sizeof(__u32)))
 		return;
 	memset(ws.workers + ws.nworkers, 0,
@@ -615,15 +653,17 @@ static void ag_update_gens(struct agent *ag, uint32_t promote)
 			ag->working = 0;
 		for (i = 0; i < ag->ngens; i++) {
 			struct ag_gen *g = &ag->gens[i];
-			uint32_t size = g->rec.size ? g->rec.size : ag->cfg.host.workers;
+			uint32_t size = g->rec.size ? g->rec.size
+						    : ag->cfg.host.workers;
 
 			if (!g->live)
 				continue;
 			if (!ag->working) {
 				if (g->gen > best)
 					best = g->gen;
-			} else if (g->gen > ag->working && g->rec.state == QLB_GEN_NEW &&
-				   size && g->live >= size && g->gen > best) {
+			} else if (g->gen > ag->working &&
+				   g->rec.state == QLB_GEN_NEW && size &&
+				   g->live >= size && g->gen > best) {
 				best = g->gen;
 			}
 		}
@@ -638,7 +678,8 @@ static void ag_update_gens(struct agent *ag, uint32_t promote)
 			st = QLB_GEN_WORKING;
 		else if (st == QLB_GEN_WORKING)
 			st = QLB_GEN_DRAINING;
-		else if (st == QLB_GEN_NEW && ag->working && g->gen < ag->working)
+		else if (st == QLB_GEN_NEW && ag->working &&
+			 g->gen < ag->working)
 			st = QLB_GEN_DRAINING;
 		if (st != g->rec.state) {
 			g->rec.state = st;
@@ -649,7 +690,8 @@ static void ag_update_gens(struct agent *ag, uint32_t promote)
 		if (!g->live && st != QLB_GEN_NEW) {
 			bpf_map_delete_elem(ag->m_gens, &g->gen);
 			if (st == QLB_GEN_DRAINING)
-				ag_log("generation %u drained: its last socket closed",
+				ag_log("generation %u drained: its last socket "
+				       "closed",
 				       g->gen);
 			continue;
 		}
@@ -667,7 +709,7 @@ static void ag_update_gens(struct agent *ag, uint32_t promote)
 static void ag_drop_worker(struct agent *ag, uint32_t id, const char *why)
 {
 	struct ag_worker *w = &ag->workers[id];
-	struct qlb_worker_rec zero = { 0 };
+	struct qlb_worker_rec zero = {0};
 
 	ag_log("worker %u (generation %u, pid %u) %s", id, w->rec.generation,
 	       w->rec.pid, why);
@@ -722,7 +764,8 @@ static const char *ag_bad_socket(int fd)
 	if (getsockname(fd, (struct sockaddr *)&a, &l))
 		return "getsockname failed";
 	if ((a.ss_family == AF_INET && !((struct sockaddr_in *)&a)->sin_port) ||
-	    (a.ss_family == AF_INET6 && !((struct sockaddr_in6 *)&a)->sin6_port))
+	    (a.ss_family == AF_INET6 &&
+	     !((struct sockaddr_in6 *)&a)->sin6_port))
 		return "not bound";
 	return NULL;
 }
@@ -732,7 +775,8 @@ static int ag_alloc_id(struct agent *ag, int prefer)
 	uint32_t i, id;
 
 	if (prefer >= 0 && (uint32_t)prefer < ag->max_workers &&
-	    !ag->workers[prefer].rec.in_use && !ag_slot_cookie(ag, (uint32_t)prefer))
+	    !ag->workers[prefer].rec.in_use &&
+	    !ag_slot_cookie(ag, (uint32_t)prefer))
 		return prefer;
 	/* round robin: a freed ID is reused as late as possible, so stale
 	 * CIDs of a closed worker rarely meet its successor */
@@ -760,12 +804,13 @@ static void ag_registered(struct agent *ag, struct ag_conn *c)
 		ag_send_configs(ag, c);
 }
 
-/* Register c->pending_fd as a worker of @gen (with worker ID @prefer if free). */
+/* Register c->pending_fd as a worker of @gen (with worker ID @prefer if free).
+ */
 static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 			   uint32_t gen_size, int prefer)
 {
 	struct ag_conn *c = ag->conns[ci];
-	struct qlb_worker_rec rec = { 0 };
+	struct qlb_worker_rec rec = {0};
 	const char *bad;
 	socklen_t l = sizeof(rec.cookie);
 	struct ag_gen *g;
@@ -773,8 +818,10 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 	int id, fd = c->pending_fd;
 
 	if (c->worker >= 0) {
-		ag_result(c, -EALREADY, "this connection registered worker %d "
-			  "already (one socket per connection)", c->worker);
+		ag_result(c, -EALREADY,
+			  "this connection registered worker %d "
+			  "already (one socket per connection)",
+			  c->worker);
 		return;
 	}
 	if (fd < 0) {
@@ -786,8 +833,10 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 		return;
 	}
 	if (ag->working && gen < ag->working && !ag_gen_find(ag, gen)) {
-		ag_result(c, -ESTALE, "generation %u is older than the working "
-			  "generation %u", gen, ag->working);
+		ag_result(c, -ESTALE,
+			  "generation %u is older than the working "
+			  "generation %u",
+			  gen, ag->working);
 		return;
 	}
 	bad = ag_bad_socket(fd);
@@ -803,8 +852,10 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 	}
 	id = ag_alloc_id(ag, prefer);
 	if (id < 0) {
-		ag_result(c, -ENOSPC, "no worker ID left (%u, the smallest "
-			  "2^worker_bits of this host's configs)", ag->max_workers);
+		ag_result(c, -ENOSPC,
+			  "no worker ID left (%u, the smallest "
+			  "2^worker_bits of this host's configs)",
+			  ag->max_workers);
 		return;
 	}
 	v = (__u64)fd;
@@ -843,7 +894,8 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 	ag_registered(ag, c);
 }
 
-static void ag_do_resume(struct agent *ag, int ci, const struct qlb_ap_resume *m)
+static void ag_do_resume(struct agent *ag, int ci,
+			 const struct qlb_ap_resume *m)
 {
 	struct ag_conn *c = ag->conns[ci];
 	uint64_t cookie = 0;
@@ -852,7 +904,8 @@ static void ag_do_resume(struct agent *ag, int ci, const struct qlb_ap_resume *m
 	struct ag_worker *w;
 
 	if (c->worker >= 0 || c->pending_fd < 0) {
-		ag_result(c, -EINVAL, "RESUME needs a fresh connection and its socket");
+		ag_result(c, -EINVAL,
+			  "RESUME needs a fresh connection and its socket");
 		return;
 	}
 	if (getsockopt(c->pending_fd, SOL_SOCKET, SO_COOKIE, &cookie, &l) ||
@@ -865,7 +918,8 @@ static void ag_do_resume(struct agent *ag, int ci, const struct qlb_ap_resume *m
 		/* not in its slot any more (maps rebuilt): register anew,
 		 * under the same ID when it is free */
 		ag_log("worker %u (pid %d) re-registers: its slot no longer "
-		       "holds its socket", id, (int)c->pid);
+		       "holds its socket",
+		       id, (int)c->pid);
 		ag_do_register(ag, ci, m->generation, 0, (int)id);
 		return;
 	}
@@ -1002,8 +1056,9 @@ static int ag_handle(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 
 		if (h->len != sizeof(*m))
 			return -1;
-		if (!m->generation || (ag->working && m->generation < ag->working &&
-				       !ag_gen_find(ag, m->generation))) {
+		if (!m->generation ||
+		    (ag->working && m->generation < ag->working &&
+		     !ag_gen_find(ag, m->generation))) {
 			ag_result(c, -EINVAL, "generation %u is not a new one",
 				  m->generation);
 			break;
@@ -1015,10 +1070,12 @@ static int ag_handle(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 		}
 		if (m->size && g->rec.size != m->size) {
 			g->rec.size = m->size;
-			bpf_map_update_elem(ag->m_gens, &g->gen, &g->rec, BPF_ANY);
+			bpf_map_update_elem(ag->m_gens, &g->gen, &g->rec,
+					    BPF_ANY);
 			ag_update_gens(ag, 0);
 		}
-		ag_result(c, 0, "generation %u: size %u", m->generation, g->rec.size);
+		ag_result(c, 0, "generation %u: size %u", m->generation,
+			  g->rec.size);
 		break;
 	}
 	case QLB_AP_PROMOTE: {
@@ -1027,10 +1084,11 @@ static int ag_handle(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 
 		if (h->len != sizeof(*m))
 			return -1;
-		ag_update_gens(ag, 0);	/* fresh live counts */
+		ag_update_gens(ag, 0); /* fresh live counts */
 		g = ag_gen_find(ag, m->generation);
 		if (!g || !g->live) {
-			ag_result(c, -ENOENT, "generation %u has no live socket",
+			ag_result(c, -ENOENT,
+				  "generation %u has no live socket",
 				  m->generation);
 			break;
 		}
@@ -1059,10 +1117,12 @@ static void ag_read(struct agent *ag, int ci)
 		char buf[CMSG_SPACE(8 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { c->rbuf + c->rlen, AG_RBUF - c->rlen };
+	struct iovec iov = {c->rbuf + c->rlen, AG_RBUF - c->rlen};
 	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
 	};
 	struct cmsghdr *cm;
 	ssize_t n;
@@ -1070,7 +1130,8 @@ static void ag_read(struct agent *ag, int ci)
 	n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	for (cm = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; cm; cm = CMSG_NXTHDR(&m, cm)) {
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; cm;
+	     cm = CMSG_NXTHDR(&m, cm)) {
 		int *fds = (int *)CMSG_DATA(cm);
 		size_t k, nfd;
 
@@ -1095,10 +1156,13 @@ static void ag_read(struct agent *ag, int ci)
 		memcpy(&h, c->rbuf, sizeof(h));
 		if (h.magic != QLB_AP_MAGIC || h.version != QLB_AP_VERSION ||
 		    h.len > AG_RBUF - sizeof(h)) {
-			ag_result(c, -EPROTONOSUPPORT, "protocol version %u "
-				  "expected", QLB_AP_VERSION);
+			ag_result(c, -EPROTONOSUPPORT,
+				  "protocol version %u "
+				  "expected",
+				  QLB_AP_VERSION);
 			ag_log("pid %d: malformed message or other version; "
-			       "closing", (int)c->pid);
+			       "closing",
+			       (int)c->pid);
 			ag_close_conn(ag, ci);
 			return;
 		}
@@ -1144,8 +1208,8 @@ static bool ag_allowed(struct agent *ag, int fd, const struct ucred *cr)
 
 static void ag_accept(struct agent *ag)
 {
-	struct qlb_ap_hello hello = { 0 };
-	struct timeval tv = { .tv_sec = 1 };
+	struct qlb_ap_hello hello = {0};
+	struct timeval tv = {.tv_sec = 1};
 	struct ucred cr;
 	socklen_t l = sizeof(cr);
 	struct ag_conn *c;
@@ -1178,9 +1242,10 @@ static void ag_accept(struct agent *ag)
 	if (!ag_allowed(ag, fd, &cr)) {
 		ag->refused++;
 		ag_log("refused pid %d uid %u gid %u: not in host.allow_uids / "
-		       "host.allow_gids", (int)cr.pid, (unsigned int)cr.uid,
-		       (unsigned int)cr.gid);
-		ag_result(c, -EACCES, "uid %u gid %u may not use the agent of "
+		       "host.allow_gids",
+		       (int)cr.pid, (unsigned int)cr.uid, (unsigned int)cr.gid);
+		ag_result(c, -EACCES,
+			  "uid %u gid %u may not use the agent of "
 			  "host %s (host.allow_uids / host.allow_gids)",
 			  (unsigned int)cr.uid, (unsigned int)cr.gid,
 			  ag->cfg.host.name);
@@ -1196,7 +1261,7 @@ static void ag_accept(struct agent *ag)
 
 static int ag_listen(struct agent *ag)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	char dir[PATH_MAX], *slash;
 	mode_t um;
 	int fd, err;
@@ -1255,7 +1320,8 @@ static int ag_apply(struct agent *ag)
 	if (!err)
 		err = ag_write_dc_cfg(ag);
 	if (err) {
-		ag_log("cannot write the data-plane config: %s", strerror(-err));
+		ag_log("cannot write the data-plane config: %s",
+		       strerror(-err));
 		return err;
 	}
 	ag->max_workers = ag_max_workers(&ag->cfg, ag->me);
@@ -1278,7 +1344,8 @@ static void ag_reload(struct agent *ag)
 
 	ag_log("SIGHUP: reloading %s", ag->cfg_path);
 	if (ag_load(ag->cfg_path, &ncfg, &nme)) {
-		ag_log("reload failed: %s is not valid; keeping the running state",
+		ag_log("reload failed: %s is not valid; keeping the running "
+		       "state",
 		       ag->cfg_path);
 		return;
 	}
@@ -1325,7 +1392,8 @@ int qlb_agent_run(const char *cfg_path)
 	ag->started_ns = now_real_ns();
 	if (ag_load(cfg_path, &ag->cfg, &ag->me))
 		goto out_free;
-	snprintf(ag->sock_path, sizeof(ag->sock_path), "%s", ag->cfg.host.agent_socket);
+	snprintf(ag->sock_path, sizeof(ag->sock_path), "%s",
+		 ag->cfg.host.agent_socket);
 	snprintf(ag->pin_dir, sizeof(ag->pin_dir), "%s", ag->cfg.host.pin_dir);
 
 	sigemptyset(&ss);
@@ -1344,24 +1412,28 @@ int qlb_agent_run(const char *cfg_path)
 	ag_update_gens(ag, 0);
 	if (ag_listen(ag))
 		goto out;
-	ag_log("serving %s for host %s (pins %s, decap on %s %s, worker IDs < %u)",
+	ag_log("serving %s for host %s (pins %s, decap on %s %s, worker IDs < "
+	       "%u)",
 	       ag->sock_path, ag->cfg.host.name, ag->pin_dir,
 	       *ag->cfg.host.interface ? ag->cfg.host.interface : "(none)",
-	       ag->xdp_mode == 1 ? "native" : ag->xdp_mode == 2 ? "generic" : "",
+	       ag->xdp_mode == 1   ? "native"
+	       : ag->xdp_mode == 2 ? "generic"
+				   : "",
 	       ag->max_workers);
 
 	while (!ag->stop) {
 		struct pollfd p[AG_MAX_CONNS + 2];
 		int map[AG_MAX_CONNS + 2], np = 0, r;
 
-		p[np] = (struct pollfd){ .fd = ag->sfd, .events = POLLIN };
+		p[np] = (struct pollfd){.fd = ag->sfd, .events = POLLIN};
 		map[np++] = -2;
-		p[np] = (struct pollfd){ .fd = ag->lfd, .events = POLLIN };
+		p[np] = (struct pollfd){.fd = ag->lfd, .events = POLLIN};
 		map[np++] = -1;
 		for (i = 0; i < AG_MAX_CONNS; i++) {
 			if (!ag->conns[i])
 				continue;
-			p[np] = (struct pollfd){ .fd = ag->conns[i]->fd, .events = POLLIN };
+			p[np] = (struct pollfd){.fd = ag->conns[i]->fd,
+						.events = POLLIN};
 			map[np++] = i;
 		}
 		r = poll(p, (nfds_t)np, AG_CHECK_MS);
@@ -1373,7 +1445,8 @@ int qlb_agent_run(const char *cfg_path)
 			if (map[i] == -2) {
 				struct signalfd_siginfo si;
 
-				while (read(ag->sfd, &si, sizeof(si)) == sizeof(si)) {
+				while (read(ag->sfd, &si, sizeof(si)) ==
+				       sizeof(si)) {
 					if (si.ssi_signo == SIGHUP)
 						ag_reload(ag);
 					else
@@ -1412,9 +1485,10 @@ out_free:
 int qlb_agent_detach(const char *cfg_path)
 {
 	static const char *const pins[] = {
-		QLB_PIN_SOCKS, QLB_PIN_HCFG, QLB_PIN_WORK, QLB_PIN_WORKSEL,
-		QLB_PIN_WORKERS, QLB_PIN_GENS, QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,
-		QLB_PIN_DC_STATS, QLB_PIN_PROG_RP, QLB_PIN_PROG_DC,
+		QLB_PIN_SOCKS,	  QLB_PIN_HCFG,	   QLB_PIN_WORK,
+		QLB_PIN_WORKSEL,  QLB_PIN_WORKERS, QLB_PIN_GENS,
+		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,  QLB_PIN_DC_STATS,
+		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,
 	};
 	const struct qlb_conf_host *me;
 	struct qlb_config cfg;
@@ -1424,13 +1498,15 @@ int qlb_agent_detach(const char *cfg_path)
 
 	if (ag_load(cfg_path, &cfg, &me))
 		return QLB_EXIT_ERR;
-	ifindex = *cfg.host.interface ? (int)if_nametoindex(cfg.host.interface) : 0;
+	ifindex = *cfg.host.interface ? (int)if_nametoindex(cfg.host.interface)
+				      : 0;
 	if (ifindex) {
 		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
 		bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
 	}
 	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", cfg.host.pin_dir, pins[i]);
+		snprintf(path, sizeof(path), "%s/%s", cfg.host.pin_dir,
+			 pins[i]);
 		unlink(path);
 	}
 	rmdir(cfg.host.pin_dir);

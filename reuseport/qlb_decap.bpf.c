@@ -29,7 +29,6 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct qlb_dc_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_dc_cfg SEC(".maps");
 
 struct {
@@ -37,7 +36,6 @@ struct {
 	__uint(max_entries, QLB_HOST_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_dc_stats SEC(".maps");
 
 static __always_inline int qlb_dc_count(__u32 reason, int verdict)
@@ -103,12 +101,15 @@ int qlb_decap(struct xdp_md *ctx)
 			struct udphdr *uh = (void *)(iph + 1);
 
 			if ((void *)(uh + 1) > data_end)
-				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+				return qlb_dc_count(QLB_DC_PASS_OTHER,
+						    XDP_PASS);
 			if (uh->dest != cfg->gue_port)
-				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+				return qlb_dc_count(QLB_DC_PASS_OTHER,
+						    XDP_PASS);
 			outer += sizeof(*uh);
 			inner_ver = qlb_gue_inner((__u8 *)(uh + 1), data_end);
-			reason = inner_ver == 6 ? QLB_DC_GUE_6IN4 : QLB_DC_GUE_4IN4;
+			reason = inner_ver == 6 ? QLB_DC_GUE_6IN4
+						: QLB_DC_GUE_4IN4;
 		} else if (iph->protocol == IPPROTO_IPIP) {
 			inner_ver = 4;
 			reason = QLB_DC_IPIP;
@@ -122,8 +123,8 @@ int qlb_decap(struct xdp_md *ctx)
 
 		if ((void *)(ip6h + 1) > data_end)
 			return XDP_PASS;
-		if (!cfg->has6 || d[0] != a[0] || d[1] != a[1] || d[2] != a[2] ||
-		    d[3] != a[3])
+		if (!cfg->has6 || d[0] != a[0] || d[1] != a[1] ||
+		    d[2] != a[2] || d[3] != a[3])
 			return qlb_dc_count(QLB_DC_NOT_OURS, XDP_PASS);
 		outer = sizeof(*ip6h);
 		switch (ip6h->nexthdr) {
@@ -131,12 +132,15 @@ int qlb_decap(struct xdp_md *ctx)
 			struct udphdr *uh = (void *)(ip6h + 1);
 
 			if ((void *)(uh + 1) > data_end)
-				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+				return qlb_dc_count(QLB_DC_PASS_OTHER,
+						    XDP_PASS);
 			if (uh->dest != cfg->gue_port)
-				return qlb_dc_count(QLB_DC_PASS_OTHER, XDP_PASS);
+				return qlb_dc_count(QLB_DC_PASS_OTHER,
+						    XDP_PASS);
 			outer += sizeof(*uh);
 			inner_ver = qlb_gue_inner((__u8 *)(uh + 1), data_end);
-			reason = inner_ver == 6 ? QLB_DC_GUE_6IN6 : QLB_DC_GUE_4IN6;
+			reason = inner_ver == 6 ? QLB_DC_GUE_6IN6
+						: QLB_DC_GUE_4IN6;
 			break;
 		}
 		case IPPROTO_IPIP:

@@ -21,8 +21,8 @@
 
 #define QLB_UDP_HLEN 8
 /* Long header: first octet, version (4), DCID length (1), DCID (<= 20). */
-#define QLB_HDR_READ 26
-#define QLB_LONG_DCID_OFF 6
+#define QLB_HDR_READ	   26
+#define QLB_LONG_DCID_OFF  6
 #define QLB_SHORT_DCID_OFF 1
 /* DCID bytes hashed when the length is unknown (short header, not ours). */
 #define QLB_HASH_DEFAULT_LEN 8
@@ -32,7 +32,6 @@ struct {
 	__uint(max_entries, QLB_HOST_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_socks SEC(".maps");
 
 struct {
@@ -40,7 +39,6 @@ struct {
 	__uint(max_entries, QLB_CONFIG_MAX);
 	__type(key, __u32);
 	__type(value, struct qlb_host_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_hcfg SEC(".maps");
 
 struct {
@@ -48,7 +46,6 @@ struct {
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct qlb_work_set);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_work SEC(".maps");
 
 struct {
@@ -56,7 +53,6 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_worksel SEC(".maps");
 
 /* Agent-only records, kept beside the data plane so they survive it. */
@@ -65,7 +61,6 @@ struct {
 	__uint(max_entries, QLB_HOST_MAX_WORKERS);
 	__type(key, __u32);
 	__type(value, struct qlb_worker_rec);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_workers SEC(".maps");
 
 struct {
@@ -73,7 +68,6 @@ struct {
 	__uint(max_entries, QLB_HOST_MAX_GENS);
 	__type(key, __u32);
 	__type(value, struct qlb_gen_rec);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_gens SEC(".maps");
 
 struct {
@@ -81,7 +75,6 @@ struct {
 	__uint(max_entries, QLB_HOST_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } qlb_rp_stats SEC(".maps");
 
 static __always_inline void qlb_rp_count(__u32 reason)
@@ -199,7 +192,8 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 		asm volatile("" ::: "memory");
 	} else {
 		hlen = QLB_HASH_DEFAULT_LEN;
-		__builtin_memcpy(cid, hdr + QLB_SHORT_DCID_OFF, QLB_CID_MAX_LEN);
+		__builtin_memcpy(cid, hdr + QLB_SHORT_DCID_OFF,
+				 QLB_CID_MAX_LEN);
 		asm volatile("" ::: "memory");
 	}
 

@@ -27,8 +27,8 @@
 
 #include "qlb/libqlb.h"
 
-#define MAX_WORKERS 256
-#define RECONNECT_MS 200
+#define MAX_WORKERS	   256
+#define RECONNECT_MS	   200
 #define QLB_CLIENT_MSG_LEN 192
 
 static volatile sig_atomic_t stop;
@@ -41,11 +41,11 @@ static void on_term(int sig)
 
 struct opts {
 	unsigned int workers;
-	int size;			/* declared generation size, -1 = workers */
+	int size; /* declared generation size, -1 = workers */
 	uint32_t generation;
 	const char *agent;
 	const char *name;
-	double drain_exit;		/* seconds quiet after draining, 0 = never */
+	double drain_exit; /* seconds quiet after draining, 0 = never */
 	int family;
 	union {
 		struct sockaddr_in v4;
@@ -57,16 +57,24 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: qlb-echo --workers N [--generation G] [--agent PATH] [--name HOST]\n"
+		"Usage: qlb-echo --workers N [--generation G] [--agent PATH] "
+		"[--name HOST]\n"
 		"                [--size S] [--drain-exit SECS] ADDRESS PORT\n"
-		"Starts N workers on one SO_REUSEPORT group; each answers every datagram\n"
-		"with 'host=NAME worker=ID generation=G' (+ ' cid=HEX' for long headers).\n"
-		"  --agent PATH       register with the host agent (worker IDs, CIDs)\n"
+		"Starts N workers on one SO_REUSEPORT group; each answers "
+		"every datagram\n"
+		"with 'host=NAME worker=ID generation=G' (+ ' cid=HEX' for "
+		"long headers).\n"
+		"  --agent PATH       register with the host agent (worker "
+		"IDs, CIDs)\n"
 		"  --generation G     socket generation (default 1)\n"
-		"  --size S           declare the generation's size (default N; 0 = do not\n"
-		"                     declare: the agent promotes it only when told to)\n"
-		"  --name HOST        host name without an agent (default: hostname)\n"
-		"  --drain-exit SECS  once another generation took over, exit after SECS\n"
+		"  --size S           declare the generation's size (default "
+		"N; 0 = do not\n"
+		"                     declare: the agent promotes it only when "
+		"told to)\n"
+		"  --name HOST        host name without an agent (default: "
+		"hostname)\n"
+		"  --drain-exit SECS  once another generation took over, exit "
+		"after SECS\n"
 		"                     without a datagram\n");
 }
 
@@ -92,13 +100,15 @@ static int open_socket(const struct opts *o)
 		if (o->any6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
 					  sizeof(zero)))
 			goto fail;
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)))
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+			       sizeof(one)))
 			goto fail;
 	} else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) {
 		goto fail;
 	}
 	if (bind(fd, (struct sockaddr *)&o->addr,
-		 o->family == AF_INET ? sizeof(o->addr.v4) : sizeof(o->addr.v6)))
+		 o->family == AF_INET ? sizeof(o->addr.v4)
+				      : sizeof(o->addr.v6)))
 		goto fail;
 	return fd;
 fail:
@@ -116,11 +126,14 @@ static void answer(int fd, struct qlb_client *cl, const char *host,
 		struct cmsghdr align;
 	} cin, cout;
 	struct sockaddr_storage peer;
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = {buf, sizeof(buf)};
 	struct msghdr m = {
-		.msg_name = &peer, .msg_namelen = sizeof(peer),
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cin.b, .msg_controllen = sizeof(cin.b),
+		.msg_name = &peer,
+		.msg_namelen = sizeof(peer),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cin.b,
+		.msg_controllen = sizeof(cin.b),
 	};
 	struct cmsghdr *c, *oc;
 	size_t olen = 0;
@@ -140,10 +153,12 @@ static void answer(int fd, struct qlb_client *cl, const char *host,
 			cl_len = 8;
 			qlb_mint_unroutable(cid, 8);
 		}
-		len += snprintf(reply + len, sizeof(reply) - (size_t)len, " cid=");
+		len += snprintf(reply + len, sizeof(reply) - (size_t)len,
+				" cid=");
 		for (k = 0; k < cl_len; k++)
-			len += snprintf(reply + len, sizeof(reply) - (size_t)len,
-					"%02x", cid[k]);
+			len += snprintf(reply + len,
+					sizeof(reply) - (size_t)len, "%02x",
+					cid[k]);
 	}
 	len += snprintf(reply + len, sizeof(reply) - (size_t)len, "\n");
 
@@ -164,7 +179,8 @@ static void answer(int fd, struct qlb_client *cl, const char *host,
 			olen = CMSG_SPACE(sizeof(pi));
 			break;
 		}
-		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -205,19 +221,23 @@ static int worker_main(const struct opts *o, unsigned int index)
 
 		cl = qlb_client_connect_err(o->agent, why, sizeof(why));
 		if (!cl) {
-			fprintf(stderr, "qlb-echo: cannot connect to the agent at %s: %s\n",
+			fprintf(stderr,
+				"qlb-echo: cannot connect to the agent at %s: "
+				"%s\n",
 				o->agent, why);
 			return 1;
 		}
 		err = 0;
 		if (o->size)
-			err = qlb_client_declare_generation(cl, o->generation,
-							    o->size < 0 ? o->workers :
-									  (uint32_t)o->size);
+			err = qlb_client_declare_generation(
+				cl, o->generation,
+				o->size < 0 ? o->workers : (uint32_t)o->size);
 		if (!err)
 			err = qlb_client_register(cl, fd, o->generation);
 		if (err) {
-			fprintf(stderr, "qlb-echo: the agent refused the socket: %s (%s)\n",
+			fprintf(stderr,
+				"qlb-echo: the agent refused the socket: %s "
+				"(%s)\n",
 				strerror(-err), qlb_client_last_error(cl));
 			qlb_client_close(cl);
 			return 1;
@@ -236,8 +256,9 @@ static int worker_main(const struct opts *o, unsigned int index)
 
 	while (!stop) {
 		struct pollfd p[2] = {
-			{ .fd = fd, .events = POLLIN },
-			{ .fd = connected ? qlb_client_fd(cl) : -1, .events = POLLIN },
+			{.fd = fd, .events = POLLIN},
+			{.fd = connected ? qlb_client_fd(cl) : -1,
+			 .events = POLLIN},
 		};
 		double t;
 
@@ -250,8 +271,10 @@ static int worker_main(const struct opts *o, unsigned int index)
 		}
 		if (connected && p[1].revents &&
 		    qlb_client_process(cl) == -ECONNRESET) {
-			fprintf(stderr, "qlb-echo: worker %u: agent gone; "
-				"reconnecting\n", worker);
+			fprintf(stderr,
+				"qlb-echo: worker %u: agent gone; "
+				"reconnecting\n",
+				worker);
 			connected = false;
 			retry = t;
 		}
@@ -259,19 +282,23 @@ static int worker_main(const struct opts *o, unsigned int index)
 			retry = t;
 			if (qlb_client_reconnect(cl) == 0) {
 				connected = true;
-				fprintf(stderr, "qlb-echo: worker %u: reconnected\n",
+				fprintf(stderr,
+					"qlb-echo: worker %u: reconnected\n",
 					worker);
 			}
 		}
 		if (cl && o->drain_exit > 0 && qlb_client_draining(cl)) {
 			if (!drain_since) {
 				drain_since = t;
-				printf("qlb-echo: worker %u generation %u draining\n",
+				printf("qlb-echo: worker %u generation %u "
+				       "draining\n",
 				       worker, o->generation);
 				fflush(stdout);
 			}
-			if (t - (last > drain_since ? last : drain_since) >= o->drain_exit) {
-				printf("qlb-echo: worker %u generation %u drained, exiting\n",
+			if (t - (last > drain_since ? last : drain_since) >=
+			    o->drain_exit) {
+				printf("qlb-echo: worker %u generation %u "
+				       "drained, exiting\n",
 				       worker, o->generation);
 				fflush(stdout);
 				break;
@@ -309,18 +336,18 @@ static int parse_addr(struct opts *o, const char *a, const char *port)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "workers", required_argument, NULL, 'n' },
-		{ "generation", required_argument, NULL, 'g' },
-		{ "agent", required_argument, NULL, 'a' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "drain-exit", required_argument, NULL, 'd' },
-		{ "size", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"workers", required_argument, NULL, 'n'},
+		{"generation", required_argument, NULL, 'g'},
+		{"agent", required_argument, NULL, 'a'},
+		{"name", required_argument, NULL, 'N'},
+		{"drain-exit", required_argument, NULL, 'd'},
+		{"size", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	struct opts o = { .workers = 1, .generation = 1, .size = -1 };
+	struct opts o = {.workers = 1, .generation = 1, .size = -1};
 	pid_t pids[MAX_WORKERS];
-	struct sigaction sa = { .sa_handler = on_term };
+	struct sigaction sa = {.sa_handler = on_term};
 	unsigned int i, alive = 0;
 	int c, rc = 0;
 
@@ -366,7 +393,8 @@ int main(int argc, char **argv)
 		if (pids[i] == 0)
 			_exit(worker_main(&o, i));
 		if (pids[i] < 0) {
-			fprintf(stderr, "qlb-echo: fork: %s\n", strerror(errno));
+			fprintf(stderr, "qlb-echo: fork: %s\n",
+				strerror(errno));
 			stop = 1;
 			break;
 		}

@@ -23,8 +23,8 @@
 #define QLB_API __attribute__((visibility("default")))
 #endif
 
-#define CL_RBUF (16u << 10)		/* the client never gets STATUS */
-#define CL_TIMEOUT_MS 5000		/* for answers to requests */
+#define CL_RBUF	      (16u << 10) /* the client never gets STATUS */
+#define CL_TIMEOUT_MS 5000	  /* for answers to requests */
 
 struct qlb_client {
 	int fd;
@@ -35,7 +35,7 @@ struct qlb_client {
 	int reg_fd;
 	bool registered;
 	uint32_t worker_id, generation, working_gen, gen_size;
-	bool was_working;		/* our generation has been the working one */
+	bool was_working; /* our generation has been the working one */
 	uint64_t cookie;
 	/* live configs and one minter each, same index */
 	int nconfigs, active;
@@ -66,14 +66,14 @@ static int cl_send(int fd, uint16_t type, const void *body, uint32_t len,
 		.len = len,
 	};
 	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = (void *)body, .iov_len = len },
+		{.iov_base = &h, .iov_len = sizeof(h)},
+		{.iov_base = (void *)body, .iov_len = len},
 	};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
 	size_t want = sizeof(h) + len;
 	ssize_t n;
 
@@ -98,7 +98,8 @@ static int cl_send(int fd, uint16_t type, const void *body, uint32_t len,
 	return (size_t)n == want ? 0 : -EPROTO;
 }
 
-static int cl_conn_configs(struct qlb_client *cl, const struct qlb_ap_configs *m)
+static int cl_conn_configs(struct qlb_client *cl,
+			   const struct qlb_ap_configs *m)
 {
 	struct qlb_live_config nc[QLB_AP_NCONFIGS];
 	struct qlb_minter nm[QLB_AP_NCONFIGS];
@@ -112,11 +113,10 @@ static int cl_conn_configs(struct qlb_client *cl, const struct qlb_ap_configs *m
 	for (i = 0; i < n; i++) {
 		const struct qlb_ap_config *a = &m->cfg[i];
 
-		err = qlb_cid_cfg_init(&nc[i].cfg, a->id, a->sid_len,
-				       a->nonce_len,
-				       (a->flags & QLB_AP_CF_KEY) ? a->key : NULL,
-				       a->flags & QLB_AP_CF_ENCODE_LEN,
-				       a->worker_bits);
+		err = qlb_cid_cfg_init(
+			&nc[i].cfg, a->id, a->sid_len, a->nonce_len,
+			(a->flags & QLB_AP_CF_KEY) ? a->key : NULL,
+			a->flags & QLB_AP_CF_ENCODE_LEN, a->worker_bits);
 		if (err)
 			goto out;
 		nc[i].state = a->state;
@@ -124,8 +124,10 @@ static int cl_conn_configs(struct qlb_client *cl, const struct qlb_ap_configs *m
 		/* keep a running minter when nothing changed, so its nonce
 		 * counter goes on instead of restarting at random */
 		for (j = 0; j < (unsigned int)cl->nconfigs; j++) {
-			if (!memcmp(&cl->cfgs[j].cfg, &nc[i].cfg, sizeof(nc[i].cfg)) &&
-			    !memcmp(cl->cfgs[j].sid, nc[i].sid, QLB_SID_MAX_LEN))
+			if (!memcmp(&cl->cfgs[j].cfg, &nc[i].cfg,
+				    sizeof(nc[i].cfg)) &&
+			    !memcmp(cl->cfgs[j].sid, nc[i].sid,
+				    QLB_SID_MAX_LEN))
 				break;
 		}
 		if (j < (unsigned int)cl->nconfigs) {
@@ -244,7 +246,8 @@ static int cl_pump(struct qlb_client *cl, int wait_type, int timeout_ms)
 		/* whole messages first */
 		while (cl->rlen >= sizeof(h)) {
 			memcpy(&h, cl->rbuf, sizeof(h));
-			if (h.magic != QLB_AP_MAGIC || h.version != QLB_AP_VERSION ||
+			if (h.magic != QLB_AP_MAGIC ||
+			    h.version != QLB_AP_VERSION ||
 			    h.len > CL_RBUF - sizeof(h))
 				return -EPROTO;
 			if (cl->rlen < sizeof(h) + h.len)
@@ -281,7 +284,7 @@ static int cl_pump(struct qlb_client *cl, int wait_type, int timeout_ms)
 		if (left <= 0)
 			return -ETIMEDOUT;
 		{
-			struct pollfd p = { .fd = cl->fd, .events = POLLIN };
+			struct pollfd p = {.fd = cl->fd, .events = POLLIN};
 
 			r = poll(&p, 1, left);
 			if (r < 0 && errno != EINTR)
@@ -292,7 +295,7 @@ static int cl_pump(struct qlb_client *cl, int wait_type, int timeout_ms)
 
 static int cl_open(struct qlb_client *cl)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	int fd, r;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -323,8 +326,8 @@ QLB_API struct qlb_client *qlb_client_connect(const char *path)
 	return qlb_client_connect_err(path, NULL, 0);
 }
 
-QLB_API struct qlb_client *qlb_client_connect_err(const char *path,
-						  char *msg, size_t len)
+QLB_API struct qlb_client *qlb_client_connect_err(const char *path, char *msg,
+						  size_t len)
 {
 	struct qlb_client *cl;
 	int err;
@@ -343,8 +346,9 @@ QLB_API struct qlb_client *qlb_client_connect_err(const char *path,
 	err = cl_open(cl);
 	if (err) {
 		if (msg && len)
-			snprintf(msg, len, "%s", cl->last_msg[0] ? cl->last_msg :
-							  strerror(-err));
+			snprintf(msg, len, "%s",
+				 cl->last_msg[0] ? cl->last_msg
+						 : strerror(-err));
 		free(cl);
 		errno = -err;
 		return NULL;
@@ -403,7 +407,7 @@ QLB_API int qlb_client_register(struct qlb_client *cl, int fd,
 QLB_API int qlb_client_declare_generation(struct qlb_client *cl,
 					  uint32_t generation, uint32_t size)
 {
-	struct qlb_ap_gen_req m = { .generation = generation, .size = size };
+	struct qlb_ap_gen_req m = {.generation = generation, .size = size};
 
 	if (generation == 0)
 		return -EINVAL;
@@ -413,7 +417,7 @@ QLB_API int qlb_client_declare_generation(struct qlb_client *cl,
 
 QLB_API int qlb_client_promote(struct qlb_client *cl, uint32_t generation)
 {
-	struct qlb_ap_gen_req m = { .generation = generation };
+	struct qlb_ap_gen_req m = {.generation = generation};
 
 	return cl_request(cl, QLB_AP_PROMOTE, &m, sizeof(m), -1, QLB_AP_RESULT);
 }

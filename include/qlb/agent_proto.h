@@ -27,56 +27,56 @@
 
 #include <linux/types.h>
 
-#define QLB_AP_MAGIC 0x41424c51u	/* "QLBA" little endian */
-#define QLB_AP_VERSION 1
-#define QLB_AP_MAX_BODY (4u << 20)	/* STATUS of a big host fits */
+#define QLB_AP_MAGIC	0x41424c51u /* "QLBA" little endian */
+#define QLB_AP_VERSION	1
+#define QLB_AP_MAX_BODY (4u << 20) /* STATUS of a big host fits */
 #define QLB_AP_HOST_LEN 64
-#define QLB_AP_MSG_LEN 160
-#define QLB_AP_NCONFIGS 7		/* QLB_CONFIG_MAX */
+#define QLB_AP_MSG_LEN	160
+#define QLB_AP_NCONFIGS 7 /* QLB_CONFIG_MAX */
 
 struct qlb_ap_hdr {
 	__u32 magic;
 	__u16 version;
-	__u16 type;			/* enum qlb_ap_type */
-	__u32 len;			/* body bytes after this header */
+	__u16 type; /* enum qlb_ap_type */
+	__u32 len;  /* body bytes after this header */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct qlb_ap_hdr) == 16, "qlb_ap_hdr is ABI");
 
 enum qlb_ap_type {
-	QLB_AP_HELLO = 1,		/* agent: struct qlb_ap_hello */
-	QLB_AP_RESULT = 2,		/* agent: struct qlb_ap_result */
-	QLB_AP_REGISTER = 3,		/* server + fd: struct qlb_ap_register */
-	QLB_AP_RESUME = 4,		/* server + fd: struct qlb_ap_resume */
-	QLB_AP_REGISTERED = 5,		/* agent: struct qlb_ap_registered */
-	QLB_AP_CONFIGS = 6,		/* agent: struct qlb_ap_configs */
-	QLB_AP_GENERATION = 7,		/* agent: struct qlb_ap_generation */
-	QLB_AP_DECLARE = 8,		/* peer: struct qlb_ap_gen_req */
-	QLB_AP_PROMOTE = 9,		/* peer: struct qlb_ap_gen_req */
-	QLB_AP_STATUS_REQ = 10,		/* peer: no body */
-	QLB_AP_STATUS = 11,		/* agent: struct qlb_ap_status + arrays */
+	QLB_AP_HELLO = 1,	/* agent: struct qlb_ap_hello */
+	QLB_AP_RESULT = 2,	/* agent: struct qlb_ap_result */
+	QLB_AP_REGISTER = 3,	/* server + fd: struct qlb_ap_register */
+	QLB_AP_RESUME = 4,	/* server + fd: struct qlb_ap_resume */
+	QLB_AP_REGISTERED = 5,	/* agent: struct qlb_ap_registered */
+	QLB_AP_CONFIGS = 6,	/* agent: struct qlb_ap_configs */
+	QLB_AP_GENERATION = 7,	/* agent: struct qlb_ap_generation */
+	QLB_AP_DECLARE = 8,	/* peer: struct qlb_ap_gen_req */
+	QLB_AP_PROMOTE = 9,	/* peer: struct qlb_ap_gen_req */
+	QLB_AP_STATUS_REQ = 10, /* peer: no body */
+	QLB_AP_STATUS = 11,	/* agent: struct qlb_ap_status + arrays */
 };
 
 struct qlb_ap_hello {
 	__u32 agent_pid;
-	__u32 max_workers;		/* worker IDs are below this */
-	char host[QLB_AP_HOST_LEN];	/* host.name, NUL terminated */
+	__u32 max_workers;	    /* worker IDs are below this */
+	char host[QLB_AP_HOST_LEN]; /* host.name, NUL terminated */
 };
 _Static_assert(sizeof(struct qlb_ap_hello) == 72, "qlb_ap_hello is ABI");
 
 /* Answer to a request, and the refusal on accept. */
 struct qlb_ap_result {
-	__s32 code;			/* 0 or a negative errno */
+	__s32 code; /* 0 or a negative errno */
 	__u32 pad;
-	char msg[QLB_AP_MSG_LEN];	/* why, NUL terminated */
+	char msg[QLB_AP_MSG_LEN]; /* why, NUL terminated */
 };
 _Static_assert(sizeof(struct qlb_ap_result) == 168, "qlb_ap_result is ABI");
 
 /* Register the socket passed with this message as a worker of @generation. */
 struct qlb_ap_register {
-	__u32 generation;		/* >= 1 */
-	__u32 gen_size;			/* sockets the generation will have, 0 = unknown */
-	__u32 flags;			/* none defined, must be 0 */
+	__u32 generation; /* >= 1 */
+	__u32 gen_size;	  /* sockets the generation will have, 0 = unknown */
+	__u32 flags;	  /* none defined, must be 0 */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct qlb_ap_register) == 16, "qlb_ap_register is ABI");
@@ -97,25 +97,26 @@ struct qlb_ap_registered {
 	__u32 generation;
 	__u32 working_generation;
 	__u32 pad;
-	__u64 cookie;			/* SO_COOKIE, for RESUME */
+	__u64 cookie; /* SO_COOKIE, for RESUME */
 };
-_Static_assert(sizeof(struct qlb_ap_registered) == 24, "qlb_ap_registered is ABI");
+_Static_assert(sizeof(struct qlb_ap_registered) == 24,
+	       "qlb_ap_registered is ABI");
 
 /* qlb_ap_config.flags */
-#define QLB_AP_CF_KEY (1u << 0)
+#define QLB_AP_CF_KEY	     (1u << 0)
 #define QLB_AP_CF_ENCODE_LEN (1u << 1)
 
 /* One live QUIC-LB config as a worker needs it to mint. */
 struct qlb_ap_config {
-	__u8 id;			/* codepoint 0..6 */
+	__u8 id; /* codepoint 0..6 */
 	__u8 sid_len;
 	__u8 nonce_len;
 	__u8 worker_bits;
-	__u8 flags;			/* QLB_AP_CF_* */
-	__u8 state;			/* enum qlb_conf_state_pub */
+	__u8 flags; /* QLB_AP_CF_* */
+	__u8 state; /* enum qlb_conf_state_pub */
 	__u8 pad[2];
-	__u8 key[16];			/* zero without QLB_AP_CF_KEY */
-	__u8 sid[16];			/* this worker's full server ID */
+	__u8 key[16]; /* zero without QLB_AP_CF_KEY */
+	__u8 sid[16]; /* this worker's full server ID */
 };
 _Static_assert(sizeof(struct qlb_ap_config) == 40, "qlb_ap_config is ABI");
 
@@ -129,10 +130,11 @@ struct qlb_ap_configs {
 _Static_assert(sizeof(struct qlb_ap_configs) == 288, "qlb_ap_configs is ABI");
 
 struct qlb_ap_generation {
-	__u32 working_generation;	/* 0 = none */
+	__u32 working_generation; /* 0 = none */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct qlb_ap_generation) == 8, "qlb_ap_generation is ABI");
+_Static_assert(sizeof(struct qlb_ap_generation) == 8,
+	       "qlb_ap_generation is ABI");
 
 /* DECLARE: @generation will have @size sockets (auto-promote when all are
  * registered). PROMOTE: make @generation the working one (size ignored). */
@@ -148,20 +150,20 @@ struct qlb_ap_worker {
 	__u32 pid;
 	__u32 uid;
 	__u64 cookie;
-	__u8 connected;			/* its registration connection is open */
+	__u8 connected; /* its registration connection is open */
 	__u8 pad[7];
 };
 _Static_assert(sizeof(struct qlb_ap_worker) == 32, "qlb_ap_worker is ABI");
 
 struct qlb_ap_gen {
 	__u32 generation;
-	__u32 size;			/* declared (or host.workers), 0 = unknown */
-	__u32 state;			/* enum qlb_gen_state */
-	__u32 nworkers;			/* live sockets */
+	__u32 size;	/* declared (or host.workers), 0 = unknown */
+	__u32 state;	/* enum qlb_gen_state */
+	__u32 nworkers; /* live sockets */
 };
 _Static_assert(sizeof(struct qlb_ap_gen) == 16, "qlb_ap_gen is ABI");
 
-#define QLB_AP_STATS 32		/* QLB_HOST_STATS_SLOTS */
+#define QLB_AP_STATS 32 /* QLB_HOST_STATS_SLOTS */
 
 /* STATUS body: this, then nworkers qlb_ap_worker, then ngens qlb_ap_gen. */
 struct qlb_ap_status {
@@ -170,14 +172,14 @@ struct qlb_ap_status {
 	__u32 nworkers;
 	__u32 ngens;
 	__u32 max_workers;
-	__u32 nclients;			/* open connections */
-	__u32 ifindex;			/* decap interface, 0 = none */
-	__u32 xdp_mode;			/* 1 native, 2 generic, 0 none */
-	__u64 started_ns;		/* CLOCK_REALTIME */
-	__u64 refused;			/* peers refused since start */
+	__u32 nclients;	  /* open connections */
+	__u32 ifindex;	  /* decap interface, 0 = none */
+	__u32 xdp_mode;	  /* 1 native, 2 generic, 0 none */
+	__u64 started_ns; /* CLOCK_REALTIME */
+	__u64 refused;	  /* peers refused since start */
 	char host[QLB_AP_HOST_LEN];
-	__u64 rp_stats[QLB_AP_STATS];	/* enum qlb_rp_stat, summed over CPUs */
-	__u64 dc_stats[QLB_AP_STATS];	/* enum qlb_dc_stat */
+	__u64 rp_stats[QLB_AP_STATS]; /* enum qlb_rp_stat, summed over CPUs */
+	__u64 dc_stats[QLB_AP_STATS]; /* enum qlb_dc_stat */
 };
 _Static_assert(sizeof(struct qlb_ap_status) == 48 + 64 + 16 * 32,
 	       "qlb_ap_status is ABI");

@@ -39,7 +39,7 @@
 #include "qlb/libqlb.h"
 
 #define MAX_CONNS 256
-#define MAX_GEN 16
+#define MAX_GEN	  16
 
 static struct sockaddr_storage dst;
 static socklen_t dst_len;
@@ -82,7 +82,8 @@ static int parse_dst(const char *a, const char *port)
 
 static int open_conn(void)
 {
-	int fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(dst.ss_family,
+			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int rcv = 1 << 20;
 
 	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, dst_len)) {
@@ -105,14 +106,15 @@ static int parse_reply(const char *buf, struct reply *r)
 	const char *c;
 
 	memset(r, 0, sizeof(*r));
-	if (sscanf(buf, "host=%63s worker=%u generation=%u", r->host, &r->worker,
-		   &r->gen) != 3)
+	if (sscanf(buf, "host=%63s worker=%u generation=%u", r->host,
+		   &r->worker, &r->gen) != 3)
 		return -1;
 	c = strstr(buf, " cid=");
 	if (c) {
 		c += 5;
 		while (r->cid_len < QLB_CID_MAX_LEN &&
-		       sscanf(c + 2 * r->cid_len, "%2hhx", &r->cid[r->cid_len]) == 1)
+		       sscanf(c + 2 * r->cid_len, "%2hhx",
+			      &r->cid[r->cid_len]) == 1)
 			r->cid_len++;
 	}
 	return 0;
@@ -125,7 +127,7 @@ static int wait_reply(int fd, double timeout, struct reply *r)
 	char buf[512];
 
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		double left = end - now_s();
 		ssize_t n;
 
@@ -147,12 +149,12 @@ static size_t short_packet(uint8_t *pkt, const uint8_t *cid, int cid_len,
 {
 	size_t n = 0;
 
-	pkt[n++] = 0x40 | (seq & 0x3f);	/* fixed bit, short header */
+	pkt[n++] = 0x40 | (seq & 0x3f); /* fixed bit, short header */
 	memcpy(pkt + n, cid, (size_t)cid_len);
 	n += (size_t)cid_len;
 	memcpy(pkt + n, &seq, 4);
 	n += 4;
-	rnd(pkt + n, 24);	/* stands in for the protected payload */
+	rnd(pkt + n, 24); /* stands in for the protected payload */
 	return n + 24;
 }
 
@@ -160,18 +162,18 @@ static size_t initial_packet(uint8_t *pkt, const uint8_t *dcid, int dlen)
 {
 	size_t n = 0;
 
-	pkt[n++] = 0xc0 | (pkt[0] & 0x0f);	/* long header, Initial */
+	pkt[n++] = 0xc0 | (pkt[0] & 0x0f); /* long header, Initial */
 	pkt[n++] = 0;
 	pkt[n++] = 0;
 	pkt[n++] = 0;
-	pkt[n++] = 1;				/* QUIC v1 */
+	pkt[n++] = 1; /* QUIC v1 */
 	pkt[n++] = (uint8_t)dlen;
 	memcpy(pkt + n, dcid, (size_t)dlen);
 	n += (size_t)dlen;
 	pkt[n++] = 8;
 	rnd(pkt + n, 8);
 	n += 8;
-	memset(pkt + n, 0, 1200 - n);	/* client Initials are padded */
+	memset(pkt + n, 0, 1200 - n); /* client Initials are padded */
 	return 1200;
 }
 
@@ -212,7 +214,8 @@ static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers)
 			return 2;
 		}
 		for (i = 0; i < nids; i++) {
-			uint8_t sid[QLB_SID_MAX_LEN], cid[QLB_CID_MAX_LEN], pkt[128];
+			uint8_t sid[QLB_SID_MAX_LEN], cid[QLB_CID_MAX_LEN],
+				pkt[128];
 			struct qlb_minter m;
 			unsigned int got = 0, wrong = 0;
 
@@ -233,9 +236,10 @@ static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers)
 				if (r.worker != ids[i])
 					wrong++;
 			}
-			printf("config=%u%s worker=%u replies=%u/4 misrouted=%u\n", id,
-			       q->has_key ? "(encrypted)" : "(plaintext)", ids[i],
-			       got, wrong);
+			printf("config=%u%s worker=%u replies=%u/4 "
+			       "misrouted=%u\n",
+			       id, q->has_key ? "(encrypted)" : "(plaintext)",
+			       ids[i], got, wrong);
 			if (got != 4 || wrong)
 				bad++;
 			else
@@ -248,7 +252,7 @@ static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers)
 
 static int cmd_initial(unsigned int count, int expect_gen)
 {
-	unsigned int per[65536 / 64] = { 0 }, i, bad = 0, lost = 0, distinct = 0;
+	unsigned int per[65536 / 64] = {0}, i, bad = 0, lost = 0, distinct = 0;
 	unsigned int wgen = 0, wrong_gen = 0;
 	int fd = open_conn();
 
@@ -265,7 +269,7 @@ static int cmd_initial(unsigned int count, int expect_gen)
 			lost++;
 			continue;
 		}
-		send(fd, pkt, len, 0);	/* a retransmitted Initial */
+		send(fd, pkt, len, 0); /* a retransmitted Initial */
 		if (wait_reply(fd, 1.0, &r2)) {
 			lost++;
 			continue;
@@ -286,8 +290,8 @@ static int cmd_initial(unsigned int count, int expect_gen)
 		printf("worker=%u initials=%u\n", i, per[i]);
 	}
 	printf("initial: count=%u lost=%u split=%u wrong_generation=%u "
-	       "workers=%u generation=%u\n", count, lost, bad, wrong_gen,
-	       distinct, wgen);
+	       "workers=%u generation=%u\n",
+	       count, lost, bad, wrong_gen, distinct, wgen);
 	return lost || bad || wrong_gen ? 1 : 0;
 }
 
@@ -310,8 +314,10 @@ static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
 		if (i % 2) {
 			n = qlb_mint_unroutable(cid, 8 + i % 13);
 		} else {
-			for (id = (i / 2) % QLB_CONFIG_MAX; id < QLB_CONFIG_MAX; id++) {
-				const struct qlb_conf_cid *q = &cfg->configs[id];
+			for (id = (i / 2) % QLB_CONFIG_MAX; id < QLB_CONFIG_MAX;
+			     id++) {
+				const struct qlb_conf_cid *q =
+					&cfg->configs[id];
 				struct qlb_cid_cfg cc;
 				uint8_t sid[QLB_SID_MAX_LEN];
 				struct qlb_minter m;
@@ -319,7 +325,8 @@ static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
 				if (!q->present || !h->has_sid[id] ||
 				    qlb_config_cid_cfg(cfg, id, &cc))
 					continue;
-				worker_sid(q, h->sid[id], i % (1u << q->worker_bits), sid);
+				worker_sid(q, h->sid[id],
+					   i % (1u << q->worker_bits), sid);
 				qlb_minter_init(&m, &cc, sid);
 				n = qlb_minter_mint(&m, cid);
 				break;
@@ -335,16 +342,18 @@ static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
 		}
 		if (expect_gen >= 0 && r.gen != (unsigned int)expect_gen) {
 			wrong++;
-			printf("cid landed on worker %u generation %u\n", r.worker, r.gen);
+			printf("cid landed on worker %u generation %u\n",
+			       r.worker, r.gen);
 		}
 	}
-	printf("fallback: sent=%u lost=%u wrong_generation=%u\n", sent, lost, wrong);
+	printf("fallback: sent=%u lost=%u wrong_generation=%u\n", sent, lost,
+	       wrong);
 	return lost || wrong ? 1 : 0;
 }
 
 struct conn {
 	int fd;
-	int state;			/* 0 new, 1 initial sent, 2 established */
+	int state; /* 0 new, 1 initial sent, 2 established */
 	uint8_t dcid[8];
 	double t_state, next, end;
 	unsigned int worker, gen;
@@ -367,7 +376,7 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 {
 	static struct conn cs[MAX_CONNS];
 	unsigned long sent = 0, recv_ok = 0, misrouted = 0, initials = 0;
-	unsigned long conns_gen[MAX_GEN] = { 0 }, replies_gen[MAX_GEN] = { 0 };
+	unsigned long conns_gen[MAX_GEN] = {0}, replies_gen[MAX_GEN] = {0};
 	unsigned long old_after_new = 0, printed = 0;
 	unsigned int maxgen = 0, i;
 	double t0 = now_s(), interval = nconns / rate, last_print = t0, t;
@@ -400,14 +409,16 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 				initials++;
 				c->state = 1;
 				c->t_state = t;
-			} else if (c->state == 1 && t - c->t_state > 1.0 && sending) {
+			} else if (c->state == 1 && t - c->t_state > 1.0 &&
+				   sending) {
 				/* Initial lost: retransmit, same DCID */
 				len = initial_packet(pkt, c->dcid, 8);
 				send(c->fd, pkt, len, 0);
 				c->t_state = t;
 			} else if (c->state == 2 && sending && t < c->end &&
 				   t >= c->next) {
-				len = short_packet(pkt, c->cid, c->cid_len, c->seq++);
+				len = short_packet(pkt, c->cid, c->cid_len,
+						   c->seq++);
 				if (send(c->fd, pkt, len, 0) == (ssize_t)len) {
 					c->sent++;
 					sent++;
@@ -416,21 +427,23 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 				if (c->next < t)
 					c->next = t;
 			} else if (c->state == 2 && t >= c->end &&
-				   (c->sent == c->recv || t - c->end > 2.0) && sending) {
+				   (c->sent == c->recv || t - c->end > 2.0) &&
+				   sending) {
 				/* connection over: a new one takes its place */
 				c->state = 0;
 				close(c->fd);
 				c->fd = open_conn();
 				c->sent = c->recv = 0;
 			}
-			p[i] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+			p[i] = (struct pollfd){.fd = c->fd, .events = POLLIN};
 		}
 		if (!sending && (outstanding == 0 || t - t0 > duration + 3.0))
 			break;
 		if (t - last_print >= 1.0) {
-			fprintf(stderr, "t=%.0f sent=%lu received=%lu misrouted=%lu "
-				"outstanding=%lu\n", t - t0, sent, recv_ok, misrouted,
-				outstanding);
+			fprintf(stderr,
+				"t=%.0f sent=%lu received=%lu misrouted=%lu "
+				"outstanding=%lu\n",
+				t - t0, sent, recv_ok, misrouted, outstanding);
 			last_print = t;
 		}
 		if (poll(p, nconns, 1) <= 0)
@@ -457,10 +470,13 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 					{
 						uint16_t j;
 
-						/* lives of 0.5..1.5 x life: connections
-						 * overlap instead of ending together */
+						/* lives of 0.5..1.5 x life:
+						 * connections overlap instead
+						 * of ending together */
 						rnd(&j, sizeof(j));
-						c->end = c->next + life * (0.5 + j / 65536.0);
+						c->end = c->next +
+							 life * (0.5 +
+								 j / 65536.0);
 					}
 					if (r.gen > maxgen)
 						maxgen = r.gen;
@@ -469,7 +485,7 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 					continue;
 				}
 				if (c->state != 2 || r.cid_len)
-					continue;	/* a late Initial answer */
+					continue; /* a late Initial answer */
 				c->recv++;
 				recv_ok++;
 				if (r.gen < MAX_GEN)
@@ -479,23 +495,25 @@ static int cmd_load(unsigned int nconns, double rate, double duration,
 				if (r.worker != c->worker || r.gen != c->gen) {
 					misrouted++;
 					if (printed++ < 10)
-						printf("misrouted: conn of worker %u gen %u "
-						       "answered by worker %u gen %u\n",
-						       c->worker, c->gen, r.worker, r.gen);
+						printf("misrouted: conn of "
+						       "worker %u gen %u "
+						       "answered by worker %u "
+						       "gen %u\n",
+						       c->worker, c->gen,
+						       r.worker, r.gen);
 				}
 			}
 		}
 	}
 	printf("load: sent=%lu received=%lu misrouted=%lu initials=%lu "
-	       "old_generation_after_new=%lu\n", sent, recv_ok, misrouted,
-	       initials, old_after_new);
+	       "old_generation_after_new=%lu\n",
+	       sent, recv_ok, misrouted, initials, old_after_new);
 	for (i = 0; i < MAX_GEN; i++)
 		if (conns_gen[i] || replies_gen[i])
 			printf("generation=%u new_conns=%lu replies=%lu\n", i,
 			       conns_gen[i], replies_gen[i]);
 	return sent == recv_ok && !misrouted && sent ? 0 : 1;
 }
-
 
 /*
  * cmd_blast() - datagrams/s through the group: short-header datagrams with
@@ -565,7 +583,7 @@ static int cmd_blast(struct qlb_config *cfg, const char *host, char *workers,
 			}
 		}
 		for (k = 0; k < NSOCK; k++)
-			p[k] = (struct pollfd){ .fd = fds[k], .events = POLLIN };
+			p[k] = (struct pollfd){.fd = fds[k], .events = POLLIN};
 		if (poll(p, NSOCK, 5) > 0) {
 			for (k = 0; k < NSOCK; k++) {
 				char buf[256];
@@ -588,27 +606,29 @@ static int cmd_blast(struct qlb_config *cfg, const char *host, char *workers,
 		}
 	}
 	t = now_s() - t0;
-	printf("blast %s: sent=%lu answered=%lu seconds=%.1f rate=%.0f/s stalls=%lu\n",
-	       cfg_id < 0 ? "initials" : "cids", sent, recvd, t, recvd / t, stalls);
+	printf("blast %s: sent=%lu answered=%lu seconds=%.1f rate=%.0f/s "
+	       "stalls=%lu\n",
+	       cfg_id < 0 ? "initials" : "cids", sent, recvd, t, recvd / t,
+	       stalls);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "foreign-host", required_argument, NULL, 'F' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "expect-gen", required_argument, NULL, 'g' },
-		{ "conns", required_argument, NULL, 'n' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "life", required_argument, NULL, 'l' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "window", required_argument, NULL, 'W' },
-		{ 0 },
+		{"file", required_argument, NULL, 'f'},
+		{"host", required_argument, NULL, 'H'},
+		{"foreign-host", required_argument, NULL, 'F'},
+		{"workers", required_argument, NULL, 'w'},
+		{"count", required_argument, NULL, 'c'},
+		{"expect-gen", required_argument, NULL, 'g'},
+		{"conns", required_argument, NULL, 'n'},
+		{"rate", required_argument, NULL, 'r'},
+		{"duration", required_argument, NULL, 'd'},
+		{"life", required_argument, NULL, 'l'},
+		{"config", required_argument, NULL, 'C'},
+		{"window", required_argument, NULL, 'W'},
+		{0},
 	};
 	const char *file = NULL, *host = NULL, *mode;
 	char *workers = NULL;
@@ -625,18 +645,42 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': file = optarg; break;
-		case 'H': case 'F': host = optarg; break;
-		case 'w': workers = optarg; break;
-		case 'c': count = (unsigned int)atoi(optarg); break;
-		case 'g': expect_gen = atoi(optarg); break;
-		case 'n': nconns = (unsigned int)atoi(optarg); break;
-		case 'r': rate = atof(optarg); break;
-		case 'd': duration = atof(optarg); break;
-		case 'l': life = atof(optarg); break;
-		case 'C': cfg_id = atoi(optarg); break;
-		case 'W': window = (unsigned int)atoi(optarg); break;
-		default: goto usage;
+		case 'f':
+			file = optarg;
+			break;
+		case 'H':
+		case 'F':
+			host = optarg;
+			break;
+		case 'w':
+			workers = optarg;
+			break;
+		case 'c':
+			count = (unsigned int)atoi(optarg);
+			break;
+		case 'g':
+			expect_gen = atoi(optarg);
+			break;
+		case 'n':
+			nconns = (unsigned int)atoi(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 'd':
+			duration = atof(optarg);
+			break;
+		case 'l':
+			life = atof(optarg);
+			break;
+		case 'C':
+			cfg_id = atoi(optarg);
+			break;
+		case 'W':
+			window = (unsigned int)atoi(optarg);
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (argc - optind != 2 || parse_dst(argv[optind], argv[optind + 1]))
@@ -665,7 +709,9 @@ int main(int argc, char **argv)
 		qlb_config_free(&cfg);
 	return rc;
 usage:
-	fprintf(stderr, "usage: qlb-hostload probe|initial|fallback|load [options] ADDR PORT\n"
-			"(see the comment at the top of tests/tools/qlb-hostload.c)\n");
+	fprintf(stderr,
+		"usage: qlb-hostload probe|initial|fallback|load [options] "
+		"ADDR PORT\n"
+		"(see the comment at the top of tests/tools/qlb-hostload.c)\n");
 	return 2;
 }

@@ -20,11 +20,11 @@
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	struct sockaddr_in *a4 = (void *)&ss;
 	struct sockaddr_in6 *a6 = (void *)&ss;
 	struct qlb_bench_rp_empty *sk = NULL;
-	struct bpf_prog_info info = { 0 };
+	struct bpf_prog_info info = {0};
 	__u32 ilen = sizeof(info);
 	socklen_t alen;
 	int fd, one = 1, pfd, rc = 1;
@@ -43,13 +43,15 @@ int main(int argc, char **argv)
 		goto usage;
 	}
 	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
 	    bind(fd, (struct sockaddr *)&ss, alen)) {
 		perror("qlb-rpattach: join the group");
 		return 1;
 	}
 	if (!strcmp(argv[3], "detach")) {
-		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &one, sizeof(one))) {
+		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &one,
+			       sizeof(one))) {
 			perror("qlb-rpattach: SO_DETACH_REUSEPORT_BPF");
 			goto out;
 		}
@@ -64,7 +66,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pfd = bpf_program__fd(sk->progs.qlb_bench_rp_empty);
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &pfd, sizeof(pfd))) {
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &pfd,
+		       sizeof(pfd))) {
 		perror("qlb-rpattach: SO_ATTACH_REUSEPORT_EBPF");
 		goto out;
 	}
