@@ -4,6 +4,7 @@
  *   qlbctl agent -f FILE              run (same as: agent run -f FILE)
  *   qlbctl agent status  [-f FILE | -s SOCKET]
  *   qlbctl agent promote [-f FILE | -s SOCKET] GEN
+ *   qlbctl agent metrics [-f FILE | -s SOCKET]   Prometheus text, once
  *   qlbctl agent detach -f FILE       remove the data plane (decap, pins)
  * status and promote go through the agent's socket, so they need a uid or
  * gid the agent allows (host.allow_uids / allow_gids, or the agent's own).
@@ -76,6 +77,8 @@ static void usage(FILE *f)
 		"       qlbctl agent run -f FILE\n"
 		"       qlbctl [-j] agent status  [-f FILE | -s SOCKET]\n"
 		"       qlbctl agent promote [-f FILE | -s SOCKET] GENERATION\n"
+		"       qlbctl agent metrics [-f FILE | -s SOCKET]  Prometheus "
+		"text\n"
 		"       qlbctl agent detach -f FILE          remove "
 		"decapsulation and pins\n"
 		"SOCKET defaults to host.agent_socket of FILE, else "
@@ -275,7 +278,56 @@ static void print_status(const struct qlb_ap_status *s,
 		       (unsigned long long)s->dc_stats[i]);
 }
 
-static int do_status(const char *path)
+/* Prometheus text exposition (for a node_exporter textfile or a scrape
+ * wrapper): every counter the agent has, names stable. */
+static void print_metrics(const struct qlb_ap_status *s,
+			  const struct qlb_ap_gen *g)
+{
+	unsigned int i;
+
+	printf("# HELP qlb_agent_reuseport_packets_total SK_REUSEPORT "
+	       "decisions "
+	       "by reason.\n# TYPE qlb_agent_reuseport_packets_total "
+	       "counter\n");
+	for (i = 0; i < QLB_RP_STAT_MAX; i++)
+		printf("qlb_agent_reuseport_packets_total{host=\"%s\",reason="
+		       "\"%s\"} "
+		       "%llu\n",
+		       s->host, rp_names[i],
+		       (unsigned long long)s->rp_stats[i]);
+	printf("# HELP qlb_agent_decap_packets_total Decapsulation verdicts by "
+	       "reason.\n# TYPE qlb_agent_decap_packets_total counter\n");
+	for (i = 0; i < QLB_DC_STAT_MAX; i++)
+		printf("qlb_agent_decap_packets_total{host=\"%s\",reason=\"%"
+		       "s\"} "
+		       "%llu\n",
+		       s->host, dc_names[i],
+		       (unsigned long long)s->dc_stats[i]);
+	printf("# HELP qlb_agent_refused_total Peers refused by SO_PEERCRED "
+	       "since the agent started.\n"
+	       "# TYPE qlb_agent_refused_total counter\n"
+	       "qlb_agent_refused_total{host=\"%s\"} %llu\n",
+	       s->host, (unsigned long long)s->refused);
+	printf("# HELP qlb_agent_working_generation The generation that takes "
+	       "new connections (0 = none).\n"
+	       "# TYPE qlb_agent_working_generation gauge\n"
+	       "qlb_agent_working_generation{host=\"%s\"} %u\n",
+	       s->host, s->working_generation);
+	printf("# HELP qlb_agent_generation_sockets Live sockets per "
+	       "generation.\n# TYPE qlb_agent_generation_sockets gauge\n");
+	for (i = 0; i < s->ngens; i++)
+		printf("qlb_agent_generation_sockets{host=\"%s\",generation=\"%"
+		       "u\","
+		       "state=\"%s\"} %u\n",
+		       s->host, g[i].generation, gen_state_name(g[i].state),
+		       g[i].nworkers);
+	printf("# HELP qlb_agent_connections Open connections to the agent "
+	       "socket.\n# TYPE qlb_agent_connections gauge\n"
+	       "qlb_agent_connections{host=\"%s\"} %u\n",
+	       s->host, s->nclients);
+}
+
+static int do_status(const char *path, bool metrics)
 {
 	const struct qlb_ap_status *s;
 	void *body = NULL;
@@ -299,6 +351,14 @@ static int do_status(const char *path)
 	if (len != sizeof(*s) + s->nworkers * sizeof(struct qlb_ap_worker) +
 			   s->ngens * sizeof(struct qlb_ap_gen)) {
 		qlb_err("malformed status from the agent at %s", path);
+		goto out;
+	}
+	if (metrics) {
+		print_metrics(
+			s,
+			(const void *)((const struct qlb_ap_worker *)(s + 1) +
+				       s->nworkers));
+		rc = QLB_EXIT_OK;
 		goto out;
 	}
 	print_status(s, (const void *)(s + 1),
@@ -427,7 +487,8 @@ int cmd_agent(int argc, char **argv)
 		}
 		return qlb_agent_detach(file);
 	}
-	if (!strcmp(sub, "status") || !strcmp(sub, "promote")) {
+	if (!strcmp(sub, "status") || !strcmp(sub, "promote") ||
+	    !strcmp(sub, "metrics")) {
 		bool promote = sub[0] == 'p';
 		unsigned long gen = 0;
 		char *end;
@@ -447,7 +508,7 @@ int cmd_agent(int argc, char **argv)
 		if (socket_path(file, sock, path, sizeof(path)))
 			return QLB_EXIT_ERR;
 		return promote ? do_promote(path, (uint32_t)gen)
-			       : do_status(path);
+			       : do_status(path, sub[0] == 'm');
 	}
 	qlb_warn("unknown agent subcommand '%s'", sub);
 	usage(stderr);

@@ -55,4 +55,9 @@ routed=$(json_get 'j["reuseport"]["routed"]' <"$H_DIR/status.json")
 log "reuseport counters: $(json_get 'j["reuseport"]' <"$H_DIR/status.json")"
 [ "$routed" -gt 0 ] || fail "routed counter is 0"
 hexec "$QLBCTL" agent status -s "$H_SOCK"
+hexec "$QLBCTL" agent metrics -s "$H_SOCK" >"$H_DIR/metrics.txt" || fail "agent metrics"
+grep -q '^qlb_agent_reuseport_packets_total{host="web1",reason="routed"} [1-9]' \
+	"$H_DIR/metrics.txt" || fail "metrics lack the routed counter"
+grep -q '^qlb_agent_generation_sockets{host="web1",generation="2",state="working"} 4$' \
+	"$H_DIR/metrics.txt" || fail "metrics lack generation 2"
 log "PASS"
