@@ -236,7 +236,7 @@ static struct h3_conn *conn_new(struct h3_worker *w, const ngtcp2_pkt_hd *hd,
 	ngtcp2_transport_params params;
 	ngtcp2_cid scid;
 	struct h3_conn *c;
-	char a[INET6_ADDRSTRLEN + 8];
+	char a[INET6_ADDRSTRLEN + 8], dcid[2 * NGTCP2_MAX_CIDLEN + 1] = "";
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -288,10 +288,14 @@ static struct h3_conn *conn_new(struct h3_worker *w, const ngtcp2_pkt_hd *hd,
 	c->next = w->conns;
 	w->conns = c;
 	w->nconns++;
-	h3_log(w, "conn %s: accepted from %s, config %u%s", c->name,
+	for (size_t i = 0; i < hd->dcid.datalen; i++)
+		sprintf(dcid + 2 * i, "%02x", hd->dcid.data[i]);
+	h3_log(w, "conn %s: accepted from %s, config %u, client DCID %s%s",
+	       c->name,
 	       h3_addr_str((const struct sockaddr *)path->remote.addr, a,
 			   sizeof(a)),
-	       qlb_cid_config_id(scid.data[0]), odcid ? " (after Retry)" : "");
+	       qlb_cid_config_id(scid.data[0]), dcid,
+	       odcid ? " (after Retry)" : "");
 	return c;
 fail:
 	h3_log(w, "cannot set up a connection");

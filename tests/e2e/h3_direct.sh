@@ -23,7 +23,7 @@ e2e_addr "$C" h3d-c 198.18.0.1/24
 e2e_addr "$S" h3d-s 198.18.0.2/24
 e2e_addr "$C" h3d-c 2001:db8:0:1::1/64
 e2e_addr "$S" h3d-s 2001:db8:0:1::2/64
-e2e_certs "$T" qlb.test "DNS:qlb.test,IP:198.18.0.2,IP:2001:db8:0:1::2"
+e2e_certs "$T" qlb.test 198.18.0.2 2001:db8:0:1::2
 
 SRV=(--cert "$T/cert.pem" --key "$T/key.pem" --no-agent --config-id 1
 	--server-id 0a10 --nonce-len 6 --worker-bits 4 --host direct -w 1)

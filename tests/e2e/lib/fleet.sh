@@ -113,7 +113,7 @@ fleet_up() {
 		ip -n "$(fleet_ns "$n")" addr add "$VIP6/128" dev lo nodad
 	done
 
-	e2e_certs "$FLEET_DIR" qlb.test "DNS:qlb.test,IP:$VIP4,IP:$VIP6"
+	e2e_certs "$FLEET_DIR" qlb.test "$VIP4" "$VIP6"
 	fleet_write_fleet_yaml
 	fleet_distribute_files
 
