@@ -94,11 +94,15 @@ union qlb__buf {
  */
 #ifdef __bpf__
 #define qlb__hide(x) asm volatile("" : "+r"(x))
+/* Bytes stored, words loaded: through memory, not assembled in registers
+ * (which runs out of BPF's ten and spills every byte). */
+#define qlb__sync(p) asm volatile("" : : "r"(p) : "memory")
 /* BPF callers pass full-size buffers (QLB_SID_MAX_LEN, QLB_NONCE_MAX_LEN):
  * every byte is read and the unwanted ones masked, no branch. */
 #define qlb__may_read(i, n) 1
 #else
 #define qlb__hide(x) ((void)0)
+#define qlb__sync(p) ((void)0)
 /* user-space buffers may be exactly as long as the config says */
 #define qlb__may_read(i, n) ((i) < (n))
 #endif
@@ -118,24 +122,64 @@ QLB_INLINE __u8 qlb__lt(__u32 a, __u32 b)
 	return (__u8)qlb__lt32(a, b);
 }
 
+/* @d (a small signed value in a u32) clamped to 0..8. */
+QLB_INLINE __u32 qlb__clamp8(__u32 d)
+{
+	__u32 big;
+
+	d &= ~qlb__lt32(d, 0);		/* negative: 0 */
+	big = ~qlb__lt32(d, 9);		/* above 8: 8 */
+	return (d & ~big) | (8 & big);
+}
+
+/* A u64 whose first @n (0..8) bytes in memory are 0xff, the rest zero. */
+QLB_INLINE __u64 qlb__head64(__u32 n)
+{
+	__u64 all = (__u64)(__s64)(__s32)qlb__lt32(7, n); /* n == 8 */
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return ~(~(__u64)0 >> ((8 * n) & 63)) | all;
+#else
+	return (((__u64)1 << ((8 * n) & 63)) - 1) | all;
+#endif
+}
+
+/* @v (a byte) placed at byte @k (0..7) in memory of a u64. */
+QLB_INLINE __u64 qlb__at64(__u32 k, __u64 v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return v << ((56 - 8 * k) & 63);
+#else
+	return v << ((8 * k) & 63);
+#endif
+}
+
+/* Keep only the first @n bytes of a 16-byte block. */
+QLB_INLINE void qlb__keep16(__u64 *q, __u32 n)
+{
+	q[0] &= qlb__head64(qlb__clamp8(n));
+	q[1] &= qlb__head64(qlb__clamp8(n - 8));
+}
+
 /*
  * Masks of the four-pass halves (H = ceil(L/2) bytes each): for odd L the
  * middle byte is split, left keeping its high nibble and right its low one.
+ * Words, not a byte loop: this runs on every decode.
  */
 QLB_INLINE void qlb__fp_masks(__u32 L, union qlb__blk *m)
 {
-	__u32 H = (L + 1) >> 1;
-	__u8 odd = (__u8)(-(L & 1) & 0x0f); /* 0x0f when L is odd */
-	int i;
+	__u32 H = (L + 1) >> 1, j = H - 1; /* j: left's last byte, 2..9 */
+	__u64 nib = (__u64)(-(L & 1) & 0x0f); /* 0x0f when L is odd */
+	__u64 in0 = (__u64)(__s64)(__s32)qlb__lt32(j, 8); /* j in word 0 */
+	__u64 cut = qlb__at64(j & 7, nib);
 
-	for (i = 0; i < 16; i++) {
-		__u8 in = qlb__lt(i, H);
-
-		/* byte H-1 of left loses its low nibble when L is odd */
-		m[0].b[i] = in & ~(in & ~qlb__lt(i, H - 1) & odd);
-		m[1].b[i] = in;
-	}
-	m[1].b[0] &= (__u8)~(odd << 4);
+	m[0].q[0] = m[1].q[0] = ~(__u64)0;
+	m[0].q[1] = m[1].q[1] = ~(__u64)0;
+	qlb__keep16(m[0].q, H);
+	qlb__keep16(m[1].q, H);
+	m[0].q[0] &= ~(cut & in0);
+	m[0].q[1] &= ~(cut & ~in0);
+	m[1].q[0] &= ~qlb__at64(0, nib << 4);
 }
 
 /*
@@ -214,7 +258,9 @@ QLB_INLINE int qlb_cid_encode(const struct qlb_cid_cfg *c, const __u8 *sid,
 	/* read only the caller's bytes: its buffers may be exactly that long */
 	for (i = 0; i < QLB_SID_MAX_LEN; i++)
 		if (qlb__may_read(i, sl))
-			p.b[i] = sid[i] & qlb__lt(i, sl);
+			p.b[i] = sid[i];
+	qlb__sync(&p);
+	qlb__keep16(p.q, sl);
 	/* OR into zeroes: a masked byte that lands anywhere changes nothing */
 	for (i = 0; i < QLB_NONCE_MAX_LEN; i++)
 		if (qlb__may_read(i, nl))
@@ -255,7 +301,6 @@ QLB_INLINE void qlb__cid_open(const struct qlb_cid_cfg *c, const __u8 *cid,
 	int i;
 
 	p->q[0] = p->q[1] = p->q[2] = p->q[3] = 0;
-	/* bytes past the CID may be anything: keep only L of them */
 	for (i = 0; i < QLB_PT_MAX_LEN; i++)
 		p->b[i] = cid[1 + i] & qlb__lt(i, L);
 
@@ -303,8 +348,9 @@ QLB_INLINE int qlb_cid_decode_sid(const struct qlb_cid_cfg *c, const __u8 *cid,
 		return -1;
 	}
 	qlb__cid_open(c, cid, &p, 1);
+	qlb__keep16(p.q, sl);
 	for (i = 0; i < QLB_SID_MAX_LEN; i++)
-		sid_out[i] = p.b[i] & qlb__lt(i, sl);
+		sid_out[i] = p.b[i];
 	return 0;
 }
 
@@ -325,11 +371,33 @@ QLB_INLINE int qlb_cid_decode(const struct qlb_cid_cfg *c, const __u8 *cid,
 		qlb__cid_open(c, cid, &p, 0);
 	else
 		p.q[0] = p.q[1] = p.q[2] = p.q[3] = 0;
-	for (i = 0; i < QLB_SID_MAX_LEN; i++)
-		sid_out[i] = p.b[i] & qlb__lt(i, sl);
 	for (i = 0; i < QLB_NONCE_MAX_LEN; i++)
 		nonce_out[i] = p.b[(sl + i) & 31] & qlb__lt(i, nl);
+	qlb__keep16(p.q, sl);
+	for (i = 0; i < QLB_SID_MAX_LEN; i++)
+		sid_out[i] = p.b[i];
 	return ok ? 0 : -1;
+}
+
+/* The server ID into a zeroed 32-byte buffer: then its last bytes are at
+ * (sl - 1) & 31 and (sl - 2) & 31, a zero byte when sl is 1. */
+QLB_INLINE void qlb__sid_load(const struct qlb_cid_cfg *c, const __u8 *sid,
+			      union qlb__buf *u)
+{
+	__u32 i;
+
+	u->q[0] = u->q[1] = u->q[2] = u->q[3] = 0;
+	for (i = 0; i < QLB_SID_MAX_LEN; i++)
+		if (qlb__may_read(i, c->sid_len))
+			u->b[i] = sid[i];
+}
+
+/* The low worker_bits bits as a mask; worker_bits <= 16. */
+QLB_INLINE __u32 qlb__worker_mask(const struct qlb_cid_cfg *c)
+{
+	__u32 wb = c->worker_bits;
+
+	return wb >= 16 ? 0xffff : (1u << (wb & 15)) - 1;
 }
 
 /**
@@ -340,20 +408,15 @@ QLB_INLINE int qlb_cid_decode(const struct qlb_cid_cfg *c, const __u8 *cid,
  */
 QLB_INLINE void qlb_sid_host_part(const struct qlb_cid_cfg *c, __u8 *sid)
 {
-	__u32 sl = c->sid_len, wm = (1u << (c->worker_bits & 15)) - 1;
-	__u32 i;
+	__u32 sl = c->sid_len, wm = qlb__worker_mask(c), i;
+	union qlb__buf u;
 
-	if (c->worker_bits >= 16)
-		wm = 0xffff;
-	for (i = 0; i < QLB_SID_MAX_LEN; i++) {
-		/* byte i is the (sl-1-i)th from the end; only the last two
-		 * (i < sl <= i + 2) hold worker bits */
-		__u32 clear = (wm >> (8 * ((sl - 1 - i) & 1))) & 0xff &
-			      qlb__lt32(i, sl) & ~qlb__lt32(i + 2, sl);
-
+	qlb__sid_load(c, sid, &u);
+	u.b[(sl - 1) & 31] &= (__u8)~wm;
+	u.b[(sl - 2) & 31] &= (__u8)~(wm >> 8);
+	for (i = 0; i < QLB_SID_MAX_LEN; i++)
 		if (qlb__may_read(i, sl))
-			sid[i] &= (__u8)~clear;
-	}
+			sid[i] = u.b[i];
 }
 
 /**
@@ -362,19 +425,12 @@ QLB_INLINE void qlb_sid_host_part(const struct qlb_cid_cfg *c, __u8 *sid)
  */
 QLB_INLINE __u32 qlb_sid_worker(const struct qlb_cid_cfg *c, const __u8 *sid)
 {
-	__u32 sl = c->sid_len, wm = (1u << (c->worker_bits & 15)) - 1;
-	__u32 i, v = 0;
+	__u32 sl = c->sid_len;
+	union qlb__buf u;
 
-	if (c->worker_bits >= 16)
-		wm = 0xffff;
-	for (i = 0; i < QLB_SID_MAX_LEN; i++) {
-		__u32 in = qlb__lt32(i, sl);
-
-		/* shift byte i in while i < sl; the last bytes stay in v */
-		if (qlb__may_read(i, sl))
-			v = (((v << 8) | sid[i]) & in) | (v & ~in);
-	}
-	return v & wm;
+	qlb__sid_load(c, sid, &u);
+	return ((__u32)u.b[(sl - 2) & 31] << 8 | u.b[(sl - 1) & 31]) &
+	       qlb__worker_mask(c);
 }
 
 #endif /* QLB_CID_H */

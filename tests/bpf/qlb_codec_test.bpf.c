@@ -47,6 +47,16 @@ int qlb_codec_test(struct xdp_md *ctx)
 	case QLB_CT_DECODE_SID:
 		pk->ret = qlb_cid_decode_sid(c, cid, sid);
 		__builtin_memcpy(pk->sid, sid, sizeof(sid));
+		break;
+	case QLB_CT_SID_PARTS:
+		__builtin_memcpy(sid, pk->sid, sizeof(sid));
+		pk->worker = qlb_sid_worker(c, sid);
+		qlb_sid_host_part(c, sid);
+		__builtin_memcpy(pk->host_sid, sid, sizeof(sid));
+		pk->ret = 0;
+		break;
+	case QLB_CT_ROUTE:
+		pk->ret = qlb_cid_decode_sid(c, cid, sid);
 		pk->worker = qlb_sid_worker(c, sid);
 		qlb_sid_host_part(c, sid);
 		__builtin_memcpy(pk->host_sid, sid, sizeof(sid));

@@ -147,10 +147,26 @@ static void test_random(void)
 	memcpy(pk.cid, cid, sizeof(cid));
 	pk.op = QLB_CT_DECODE_SID;
 	err += run(&pk, 1, NULL) != 0;
+	bad += pk.ret != 0 || memcmp(pk.sid, sid, 15);
+
+	/* worker bits and host part, of this server ID and of a random
+	 * 15 bytes (bytes past sid_len must stay as they were) */
 	memcpy(s, sid, 16);
 	qlb_sid_host_part(&c, s);
-	bad += pk.ret != 0 || memcmp(pk.sid, sid, 15) ||
-	       pk.worker != qlb_sid_worker(&c, sid) || memcmp(pk.host_sid, s, 15);
+	memset(&pk, 0xa5, sizeof(pk));
+	memcpy(pk.cid, cid, sizeof(cid));
+	pk.op = QLB_CT_ROUTE;
+	err += run(&pk, 1, NULL) != 0;
+	bad += pk.ret != 0 || pk.worker != qlb_sid_worker(&c, sid) ||
+	       memcmp(pk.host_sid, s, 15);
+	memset(&pk, 0, sizeof(pk));
+	rnd_bytes(pk.sid, 15);
+	memcpy(s, pk.sid, 16);
+	pk.op = QLB_CT_SID_PARTS;
+	err += run(&pk, 1, NULL) != 0;
+	bad += pk.worker != qlb_sid_worker(&c, s);
+	qlb_sid_host_part(&c, s);
+	bad += memcmp(pk.host_sid, s, 15) != 0;
 				}
 			}
 	CHECK(err == 0, "%d test runs failed", err);
@@ -215,6 +231,12 @@ static void print_cost(void)
 		run(&pk, 200000, &dec);
 		printf("bpf decode_sid %-24s %4u ns/packet (empty run %u ns)\n",
 		       m[i].name, dec, nop);
+		if (i == 0) {
+			pk.op = QLB_CT_SID_PARTS;
+			run(&pk, 200000, &dec);
+			printf("bpf worker + host part %-16s %4u ns/packet\n", "",
+			       dec);
+		}
 	}
 }
 
