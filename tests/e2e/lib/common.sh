@@ -139,7 +139,7 @@ e2e_in() {
 e2e_bg() {
 	local name=$1 ns=$2
 	shift 2
-	setsid nsenter --net="/run/netns/$ns" "$@" >"$E2E_TMP/$name.log" 2>&1 &
+	setsid nsenter --net="/run/netns/$ns" "$@" >>"$E2E_TMP/$name.log" 2>&1 &
 	E2E_LAST_PID=$!
 	E2E_PGIDS+=("$E2E_LAST_PID")
 }

@@ -9,7 +9,7 @@
 # Usage: BUILD=build tests/e2e/lib/demo.sh
 . "$(dirname "${BASH_SOURCE[0]}")/scenarios.sh"
 
-DEMO_SCENARIOS=${DEMO_SCENARIOS:-"request migration nat_rebinding restart rotation lb_switch"}
+DEMO_SCENARIOS=${DEMO_SCENARIOS:-"request migration nat_rebinding restart rotation lb_switch agent_restart"}
 
 cat <<'EOF'
 qlb demo: an HTTP/3 fleet behind QUIC-LB-aware load balancers

@@ -446,3 +446,39 @@ scenario_ipv6() {
 	FLEET_V6=1 sc_migrate migrate6 --change-local-addr=300ms || return 1
 	sc_pass "IPv6 request and migrating download complete"
 }
+
+# ---- agent restart ----------------------------------------------------------
+# Not one of issue 6's list, but what a host operator does: SIGKILL the
+# agent mid-download and start it again. The data plane lives in pinned
+# maps, the download goes on, and the workers reconnect by themselves.
+scenario_agent_restart() {
+	sc_begin agent-restart "the host agent is killed (SIGKILL) and restarted mid-download"
+	local n=20000000 h w g i
+	fleet_shape_client 100mbit
+	sc_bg_get agrs /whoami "/bytes/$n"
+	fleet_whoami_wait "$FLEET_DIR/agrs/whoami" 15 || { fleet_unshape_client; sc_fail "no answer"; return 1; }
+	h=$(e2e_field "$FLEET_DIR/agrs/whoami" host)
+	w=$(e2e_field "$FLEET_DIR/agrs/whoami" worker)
+	g=${FLEET_GEN[$h]}
+	{
+		e2e_stop "${FLEET_AGENT_PID[$h]}" KILL
+		wait "${FLEET_AGENT_PID[$h]}"
+	} 2>/dev/null
+	e2e_log "  downloading from $h worker $w; agent on $h killed"
+	sleep 0.3
+	fleet_agent_start "$h"
+	e2e_wait_log "$FLEET_DIR/srv-$h-g$g.log" 'agent back' "$FLEET_WORKERS" 10 ||
+		{ fleet_unshape_client; sc_fail "the workers on $h did not reconnect"; return 1; }
+	e2e_log "  agent on $h restarted; its $FLEET_WORKERS workers reconnected"
+	wait "$SC_PID" || { fleet_unshape_client; sc_fail "the download failed"; return 1; }
+	fleet_unshape_client
+	[ "$(e2e_size "$FLEET_DIR/agrs/$n")" = $n ] || { sc_fail "short download"; return 1; }
+	sc_many 12 agnew /whoami || { sc_fail "new connections failed after the agent restart"; return 1; }
+	for i in $(seq 1 12); do
+		sc_cid_matches "$FLEET_DIR/agnew$i/whoami" || { sc_fail "a new CID does not name its worker"; return 1; }
+	done
+	e2e_log "  12 new connections after the restart: $(sc_count_on 12 agnew "$h") on $h, every CID naming its worker"
+	SC_WHERE="$h/$w"
+	SC_BYTES=$n
+	sc_pass "download complete across the agent restart; workers reconnected"
+}
