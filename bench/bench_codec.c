@@ -18,23 +18,23 @@
 #include "../tests/bpf/qlb_codec_test.h"
 #include "qlb_codec_test.skel.h"
 
-#define N 400000		/* per try */
-#define TRIES 7		/* the machine is shared: report the fastest try */
+#define N     400000 /* per try */
+#define TRIES 7	     /* the machine is shared: report the fastest try */
 
 /* ns per iteration of BODY: the fastest of TRIES runs of N iterations */
-#define TIME_MIN(res, BODY)                                               \
-	do {                                                              \
-		double best_ = 1e30;                                      \
-		for (int try_ = 0; try_ < TRIES; try_++) {                \
-			double t0_ = now_ns();                            \
-			for (unsigned int i = 0; i < N; i++) {            \
-				BODY;                                     \
-			}                                                 \
-			double d_ = (now_ns() - t0_) / N;                 \
-			if (d_ < best_)                                   \
-				best_ = d_;                               \
-		}                                                         \
-		(res) = best_;                                            \
+#define TIME_MIN(res, BODY)                                                    \
+	do {                                                                   \
+		double best_ = 1e30;                                           \
+		for (int try_ = 0; try_ < TRIES; try_++) {                     \
+			double t0_ = now_ns();                                 \
+			for (unsigned int i = 0; i < N; i++) {                 \
+				BODY;                                          \
+			}                                                      \
+			double d_ = (now_ns() - t0_) / N;                      \
+			if (d_ < best_)                                        \
+				best_ = d_;                                    \
+		}                                                              \
+		(res) = best_;                                                 \
 	} while (0)
 
 static const struct mode {
@@ -42,14 +42,10 @@ static const struct mode {
 	unsigned int sl, nl;
 	bool key;
 } modes[] = {
-	{ "plaintext 2+6", 2, 6, false },
-	{ "plaintext 8+8", 8, 8, false },
-	{ "single-pass 8+8", 8, 8, true },
-	{ "single-pass 4+12", 4, 12, true },
-	{ "four-pass 2+6", 2, 6, true },
-	{ "four-pass 3+4", 3, 4, true },
-	{ "four-pass 9+9", 9, 9, true },
-	{ "four-pass 10+5", 10, 5, true },
+	{"plaintext 2+6", 2, 6, false},	 {"plaintext 8+8", 8, 8, false},
+	{"single-pass 8+8", 8, 8, true}, {"single-pass 4+12", 4, 12, true},
+	{"four-pass 2+6", 2, 6, true},	 {"four-pass 3+4", 3, 4, true},
+	{"four-pass 9+9", 9, 9, true},	 {"four-pass 10+5", 10, 5, true},
 };
 
 static double now_ns(void)
@@ -65,10 +61,10 @@ static volatile uint8_t sink;
 
 static void bench_user(void)
 {
-	uint8_t key[16] = { 0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76, 0x5f, 0x80,
-			    0x25, 0x69, 0x34, 0xe5, 0x0c, 0x66, 0x20, 0x7f };
-	uint8_t sid[16] = { 0xed, 0x79, 0x3a, 0x51 }, nonce[20] = { 1, 2, 3, 4 };
-	uint8_t cid[QLB_CID_MAX_LEN], s[16], n[20], blk[16] = { 0 };
+	uint8_t key[16] = {0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76, 0x5f, 0x80,
+			   0x25, 0x69, 0x34, 0xe5, 0x0c, 0x66, 0x20, 0x7f};
+	uint8_t sid[16] = {0xed, 0x79, 0x3a, 0x51}, nonce[20] = {1, 2, 3, 4};
+	uint8_t cid[QLB_CID_MAX_LEN], s[16], n[20], blk[16] = {0};
 	struct qlb_cid_cfg c;
 	unsigned int m;
 	double t0, t1;
@@ -77,7 +73,8 @@ static void bench_user(void)
 	TIME_MIN(t0, blk[0] ^= (uint8_t)i; qlb_aes_encrypt(c.enc_rk, blk, blk));
 	TIME_MIN(t1, blk[0] ^= (uint8_t)i; qlb_aes_decrypt(c.dec_rk, blk, blk));
 	sink = blk[0];
-	printf("user aes128 block: encrypt %.1f ns, decrypt %.1f ns\n\n", t0, t1);
+	printf("user aes128 block: encrypt %.1f ns, decrypt %.1f ns\n\n", t0,
+	       t1);
 
 	printf("user %-20s %10s %10s %10s\n", "mode (sid+nonce)", "encode",
 	       "decode", "decode_sid");
@@ -90,10 +87,10 @@ static void bench_user(void)
 		/* a fresh CID every time */
 		TIME_MIN(enc, nonce[0] = (uint8_t)i;
 			 qlb_cid_encode(&c, sid, nonce, 0, cid));
-		TIME_MIN(dec, cid[2] ^= (uint8_t)i; qlb_cid_decode(&c, cid, s, n);
-			 sink = s[0]);
-		TIME_MIN(dsid, cid[2] ^= (uint8_t)i; qlb_cid_decode_sid(&c, cid, s);
-			 sink = s[0]);
+		TIME_MIN(dec, cid[2] ^= (uint8_t)i;
+			 qlb_cid_decode(&c, cid, s, n); sink = s[0]);
+		TIME_MIN(dsid, cid[2] ^= (uint8_t)i;
+			 qlb_cid_decode_sid(&c, cid, s); sink = s[0]);
 		printf("user %-20s %7.1f ns %7.1f ns %7.1f ns\n", modes[m].name,
 		       enc, dec, dsid);
 	}
@@ -103,9 +100,9 @@ static void bench_user(void)
 static int run(int fd, struct qlb_codec_test_pkt *pk, __u32 repeat, __u32 *ns)
 {
 	struct qlb_codec_test_pkt out;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk, .data_size_in = sizeof(*pk),
-		    .data_out = &out, .data_size_out = sizeof(out),
-		    .repeat = repeat);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk,
+		    .data_size_in = sizeof(*pk), .data_out = &out,
+		    .data_size_out = sizeof(out), .repeat = repeat);
 	int t, err;
 
 	*ns = ~0u;
@@ -121,9 +118,9 @@ static int run(int fd, struct qlb_codec_test_pkt *pk, __u32 repeat, __u32 *ns)
 
 static void bench_bpf(void)
 {
-	uint8_t key[16] = { 0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76, 0x5f, 0x80,
-			    0x25, 0x69, 0x34, 0xe5, 0x0c, 0x66, 0x20, 0x7f };
-	uint8_t sid[16] = { 0xed, 0x79, 0x3a, 0x51 }, nonce[20] = { 1, 2, 3, 4 };
+	uint8_t key[16] = {0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76, 0x5f, 0x80,
+			   0x25, 0x69, 0x34, 0xe5, 0x0c, 0x66, 0x20, 0x7f};
+	uint8_t sid[16] = {0xed, 0x79, 0x3a, 0x51}, nonce[20] = {1, 2, 3, 4};
 	struct qlb_codec_test *skel;
 	unsigned int m;
 	int pfd, mfd;
@@ -135,17 +132,20 @@ static void bench_bpf(void)
 	libbpf_set_print(NULL);
 	skel = qlb_codec_test__open_and_load();
 	if (!skel) {
-		printf("\nbpf: cannot load qlb_codec_test: %s\n", strerror(errno));
+		printf("\nbpf: cannot load qlb_codec_test: %s\n",
+		       strerror(errno));
 		return;
 	}
 	pfd = bpf_program__fd(skel->progs.qlb_codec_test);
 	mfd = bpf_map__fd(skel->maps.qlb_codec_test_cfg);
-	printf("\nbpf (XDP test run, fastest of %d x 200k repeats; the CID is decoded\n"
-	       "from the packet every time)\n", TRIES);
-	printf("bpf  %-20s %10s %10s %10s\n", "mode (sid+nonce)", "empty", "decode_sid",
-	       "difference");
+	printf("\nbpf (XDP test run, fastest of %d x 200k repeats; the CID is "
+	       "decoded\n"
+	       "from the packet every time)\n",
+	       TRIES);
+	printf("bpf  %-20s %10s %10s %10s\n", "mode (sid+nonce)", "empty",
+	       "decode_sid", "difference");
 	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-		struct qlb_codec_test_pkt pk = { 0 };
+		struct qlb_codec_test_pkt pk = {0};
 		struct qlb_cid_cfg c;
 		__u32 k = 0, nop = 0, dec = 0;
 

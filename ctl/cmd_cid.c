@@ -19,19 +19,23 @@ static const char usage_encode[] =
 	"Usage: qlbctl cid encode --config-id N --server-id HEX --nonce-len N\n"
 	"                         [--nonce HEX] [--key HEX]\n"
 	"                         [--no-encode-length [--low-bits N]]\n"
-	"Prints the CID as lower-case hex. The server ID length is that of HEX.\n"
+	"Prints the CID as lower-case hex. The server ID length is that of "
+	"HEX.\n"
 	"  --config-id N       config rotation codepoint, 0..6\n"
 	"  --server-id HEX     1..15 bytes\n"
 	"  --nonce-len N       4..18 bytes; server ID + nonce <= 19 bytes\n"
 	"  --nonce HEX         the nonce (default: random)\n"
 	"  --key HEX           16-byte AES-128 key (default: plaintext CID)\n"
-	"  --no-encode-length  low 5 bits of the first octet are not CID length - 1\n"
+	"  --no-encode-length  low 5 bits of the first octet are not CID "
+	"length - 1\n"
 	"  --low-bits N        those 5 bits, 0..31 (default: random)\n";
 
 static const char usage_decode[] =
-	"Usage: qlbctl cid decode --server-id-len N --nonce-len N [--key HEX] CID_HEX\n"
+	"Usage: qlbctl cid decode --server-id-len N --nonce-len N [--key HEX] "
+	"CID_HEX\n"
 	"       qlbctl cid decode -f FILE CID_HEX\n"
-	"Prints: config_id=N server_id=HEX nonce=HEX (one JSON object with -j).\n"
+	"Prints: config_id=N server_id=HEX nonce=HEX (one JSON object with "
+	"-j).\n"
 	"  --server-id-len N   server ID bytes, 1..15\n"
 	"  --nonce-len N       nonce bytes, 4..18\n"
 	"  --key HEX           16-byte AES-128 key (default: plaintext CID)\n"
@@ -85,21 +89,29 @@ static int parse_key(const char *s, uint8_t key[16])
 	return 0;
 }
 
-enum { O_CONFIG_ID = 256, O_SERVER_ID, O_NONCE_LEN, O_NONCE, O_KEY,
-       O_NO_ENCLEN, O_LOW_BITS, O_SID_LEN };
+enum {
+	O_CONFIG_ID = 256,
+	O_SERVER_ID,
+	O_NONCE_LEN,
+	O_NONCE,
+	O_KEY,
+	O_NO_ENCLEN,
+	O_LOW_BITS,
+	O_SID_LEN
+};
 
 static int cid_encode(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config-id", required_argument, NULL, O_CONFIG_ID },
-		{ "server-id", required_argument, NULL, O_SERVER_ID },
-		{ "nonce-len", required_argument, NULL, O_NONCE_LEN },
-		{ "nonce", required_argument, NULL, O_NONCE },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "no-encode-length", no_argument, NULL, O_NO_ENCLEN },
-		{ "low-bits", required_argument, NULL, O_LOW_BITS },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config-id", required_argument, NULL, O_CONFIG_ID},
+		{"server-id", required_argument, NULL, O_SERVER_ID},
+		{"nonce-len", required_argument, NULL, O_NONCE_LEN},
+		{"nonce", required_argument, NULL, O_NONCE},
+		{"key", required_argument, NULL, O_KEY},
+		{"no-encode-length", no_argument, NULL, O_NO_ENCLEN},
+		{"low-bits", required_argument, NULL, O_LOW_BITS},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *sid_hex = NULL, *nonce_hex = NULL, *key_hex = NULL;
 	long id = -1, nonce_len = -1, low_bits = -1;
@@ -116,14 +128,20 @@ static int cid_encode(int argc, char **argv)
 		switch (o) {
 		case O_CONFIG_ID:
 			if ((id = parse_num(optarg, 1000)) < 0)
-				return usage_err("encode", "--config-id wants a number, got '%s'", optarg);
+				return usage_err(
+					"encode",
+					"--config-id wants a number, got '%s'",
+					optarg);
 			break;
 		case O_SERVER_ID:
 			sid_hex = optarg;
 			break;
 		case O_NONCE_LEN:
 			if ((nonce_len = parse_num(optarg, 1000)) < 0)
-				return usage_err("encode", "--nonce-len wants a number, got '%s'", optarg);
+				return usage_err(
+					"encode",
+					"--nonce-len wants a number, got '%s'",
+					optarg);
 			break;
 		case O_NONCE:
 			nonce_hex = optarg;
@@ -136,18 +154,24 @@ static int cid_encode(int argc, char **argv)
 			break;
 		case O_LOW_BITS:
 			if ((low_bits = parse_num(optarg, 1000)) < 0)
-				return usage_err("encode", "--low-bits wants a number, got '%s'", optarg);
+				return usage_err(
+					"encode",
+					"--low-bits wants a number, got '%s'",
+					optarg);
 			break;
 		case 'h':
 			fputs(usage_encode, stdout);
 			return QLB_EXIT_OK;
 		default:
-			return usage_err("encode", "unknown option or missing value: '%s'",
-					 argv[optind - 1]);
+			return usage_err(
+				"encode",
+				"unknown option or missing value: '%s'",
+				argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_err("encode", "unexpected argument '%s'", argv[optind]);
+		return usage_err("encode", "unexpected argument '%s'",
+				 argv[optind]);
 	if (id < 0)
 		return usage_err("encode", "%s", "--config-id is required");
 	if (!sid_hex)
@@ -155,11 +179,14 @@ static int cid_encode(int argc, char **argv)
 	if (nonce_len < 0)
 		return usage_err("encode", "%s", "--nonce-len is required");
 	if (low_bits >= 0 && enc_len)
-		return usage_err("encode", "%s", "--low-bits needs --no-encode-length");
+		return usage_err("encode", "%s",
+				 "--low-bits needs --no-encode-length");
 
 	if (id >= QLB_CONFIG_MAX) {
 		qlb_err("config id %ld is out of range 0..6 (%s)", id,
-			id == QLB_CR_UNROUTABLE ? "0b111 is reserved for unroutable CIDs" : "3 bits");
+			id == QLB_CR_UNROUTABLE
+				? "0b111 is reserved for unroutable CIDs"
+				: "3 bits");
 		return QLB_EXIT_ERR;
 	}
 	sid_len = qlb_parse_hex(sid_hex, sid, sizeof(sid));
@@ -168,17 +195,20 @@ static int cid_encode(int argc, char **argv)
 		return QLB_EXIT_ERR;
 	}
 	if (sid_len > QLB_SID_MAX_LEN) {
-		qlb_err("server ID is %d bytes, at most %d", sid_len, QLB_SID_MAX_LEN);
+		qlb_err("server ID is %d bytes, at most %d", sid_len,
+			QLB_SID_MAX_LEN);
 		return QLB_EXIT_ERR;
 	}
 	if (nonce_len < QLB_NONCE_MIN_LEN || nonce_len > QLB_NONCE_MAX_LEN ||
 	    sid_len + nonce_len > QLB_PT_MAX_LEN) {
-		qlb_err("nonce length %ld is out of range: 4..18 bytes and server ID + nonce <= 19 (server ID is %d)",
+		qlb_err("nonce length %ld is out of range: 4..18 bytes and "
+			"server ID + nonce <= 19 (server ID is %d)",
 			nonce_len, sid_len);
 		return QLB_EXIT_ERR;
 	}
 	if (low_bits > 31) {
-		qlb_err("--low-bits %ld does not fit in 5 bits (0..31)", low_bits);
+		qlb_err("--low-bits %ld does not fit in 5 bits (0..31)",
+			low_bits);
 		return QLB_EXIT_ERR;
 	}
 	if (nonce_hex) {
@@ -189,7 +219,8 @@ static int cid_encode(int argc, char **argv)
 			return QLB_EXIT_ERR;
 		}
 		if (n != nonce_len) {
-			qlb_err("nonce is %d bytes but --nonce-len is %ld", n, nonce_len);
+			qlb_err("nonce is %d bytes but --nonce-len is %ld", n,
+				nonce_len);
 			return QLB_EXIT_ERR;
 		}
 	} else if (getrandom(nonce, (size_t)nonce_len, 0) != nonce_len) {
@@ -241,12 +272,12 @@ out:
 static int cid_decode(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "server-id-len", required_argument, NULL, O_SID_LEN },
-		{ "nonce-len", required_argument, NULL, O_NONCE_LEN },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"server-id-len", required_argument, NULL, O_SID_LEN},
+		{"nonce-len", required_argument, NULL, O_NONCE_LEN},
+		{"key", required_argument, NULL, O_KEY},
+		{"file", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *key_hex = NULL, *file = NULL, *cid_hex;
 	long sid_len = -1, nonce_len = -1;
@@ -265,11 +296,17 @@ static int cid_decode(int argc, char **argv)
 		switch (o) {
 		case O_SID_LEN:
 			if ((sid_len = parse_num(optarg, 1000)) < 0)
-				return usage_err("decode", "--server-id-len wants a number, got '%s'", optarg);
+				return usage_err("decode",
+						 "--server-id-len wants a "
+						 "number, got '%s'",
+						 optarg);
 			break;
 		case O_NONCE_LEN:
 			if ((nonce_len = parse_num(optarg, 1000)) < 0)
-				return usage_err("decode", "--nonce-len wants a number, got '%s'", optarg);
+				return usage_err(
+					"decode",
+					"--nonce-len wants a number, got '%s'",
+					optarg);
 			break;
 		case O_KEY:
 			key_hex = optarg;
@@ -281,23 +318,33 @@ static int cid_decode(int argc, char **argv)
 			fputs(usage_decode, stdout);
 			return QLB_EXIT_OK;
 		default:
-			return usage_err("decode", "unknown option or missing value: '%s'",
-					 argv[optind - 1]);
+			return usage_err(
+				"decode",
+				"unknown option or missing value: '%s'",
+				argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
 		return usage_err("decode", "%s", "CID_HEX is required");
 	if (optind + 1 < argc)
-		return usage_err("decode", "unexpected argument '%s'", argv[optind + 1]);
+		return usage_err("decode", "unexpected argument '%s'",
+				 argv[optind + 1]);
 	cid_hex = argv[optind];
 	if (file && (sid_len >= 0 || nonce_len >= 0 || key_hex))
-		return usage_err("decode", "%s", "-f takes the lengths and key from the file: give either -f or --server-id-len/--nonce-len/--key");
+		return usage_err(
+			"decode", "%s",
+			"-f takes the lengths and key from the file: give "
+			"either -f or --server-id-len/--nonce-len/--key");
 	if (!file && (sid_len < 0 || nonce_len < 0))
-		return usage_err("decode", "%s", "--server-id-len and --nonce-len are required (or -f FILE)");
+		return usage_err("decode", "%s",
+				 "--server-id-len and --nonce-len are required "
+				 "(or -f FILE)");
 
 	len = qlb_parse_hex(cid_hex, cid, sizeof(cid));
 	if (len < 0) {
-		qlb_err("CID '%s' is not hex (an even number of hex digits, no prefix)", cid_hex);
+		qlb_err("CID '%s' is not hex (an even number of hex digits, no "
+			"prefix)",
+			cid_hex);
 		return QLB_EXIT_ERR;
 	}
 	if (len > QLB_CID_MAX_LEN) {
@@ -306,7 +353,8 @@ static int cid_decode(int argc, char **argv)
 	}
 	id = qlb_cid_config_id(cid[0]);
 	if (id == QLB_CR_UNROUTABLE) {
-		qlb_err("CID has config bits 0b111: unroutable by design, nothing to decode");
+		qlb_err("CID has config bits 0b111: unroutable by design, "
+			"nothing to decode");
 		return QLB_EXIT_ERR;
 	}
 
@@ -317,12 +365,15 @@ static int cid_decode(int argc, char **argv)
 			return QLB_EXIT_ERR;
 		}
 		if (qlb_config_load(file, conf, stderr)) {
-			qlb_err("%s: invalid config (problems listed above)", file);
+			qlb_err("%s: invalid config (problems listed above)",
+				file);
 			free(conf);
 			return QLB_EXIT_ERR;
 		}
 		if (!conf->configs[id].present) {
-			qlb_err("CID has config id %u, which %s does not define", id, file);
+			qlb_err("CID has config id %u, which %s does not "
+				"define",
+				id, file);
 			goto out;
 		}
 		if (qlb_config_cid_cfg(conf, id, &cfg)) {
@@ -331,22 +382,25 @@ static int cid_decode(int argc, char **argv)
 		}
 	} else {
 		if (sid_len < QLB_SID_MIN_LEN || sid_len > QLB_SID_MAX_LEN ||
-		    nonce_len < QLB_NONCE_MIN_LEN || nonce_len > QLB_NONCE_MAX_LEN ||
+		    nonce_len < QLB_NONCE_MIN_LEN ||
+		    nonce_len > QLB_NONCE_MAX_LEN ||
 		    sid_len + nonce_len > QLB_PT_MAX_LEN) {
-			qlb_err("lengths out of range: server ID 1..15, nonce 4..18, together <= 19 bytes");
+			qlb_err("lengths out of range: server ID 1..15, nonce "
+				"4..18, together <= 19 bytes");
 			goto out;
 		}
 		if (key_hex && parse_key(key_hex, key))
 			goto out;
 		if (qlb_cid_cfg_init(&cfg, id, (unsigned int)sid_len,
-				     (unsigned int)nonce_len, key_hex ? key : NULL,
-				     true, 0)) {
+				     (unsigned int)nonce_len,
+				     key_hex ? key : NULL, true, 0)) {
 			qlb_err("invalid config");
 			goto out;
 		}
 	}
 	if ((unsigned int)len < qlb_cid_len(&cfg)) {
-		qlb_err("CID is %d bytes, config %u needs %u (1 + %u server ID + %u nonce)",
+		qlb_err("CID is %d bytes, config %u needs %u (1 + %u server ID "
+			"+ %u nonce)",
 			len, id, qlb_cid_len(&cfg), cfg.sid_len, cfg.nonce_len);
 		goto out;
 	}
@@ -367,7 +421,8 @@ static int cid_decode(int argc, char **argv)
 		jw_obj_close(&w);
 		jw_end(&w);
 	} else {
-		printf("config_id=%u server_id=%s nonce=%s\n", id, sid_s, nonce_s);
+		printf("config_id=%u server_id=%s nonce=%s\n", id, sid_s,
+		       nonce_s);
 	}
 	ret = QLB_EXIT_OK;
 out:
@@ -385,7 +440,7 @@ int cmd_cid(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int argc, char **argv);
-	} subs[] = { { "encode", cid_encode }, { "decode", cid_decode } };
+	} subs[] = {{"encode", cid_encode}, {"decode", cid_decode}};
 	size_t i, n;
 	int found = -1;
 
@@ -409,7 +464,8 @@ int cmd_cid(int argc, char **argv)
 		}
 	}
 	if (found < 0) {
-		qlb_err("cid: unknown command '%s' (encode or decode)", argv[1]);
+		qlb_err("cid: unknown command '%s' (encode or decode)",
+			argv[1]);
 		if (!qlb_json)
 			fputs(usage_cid, stderr);
 		return QLB_EXIT_USAGE;

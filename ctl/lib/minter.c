@@ -92,7 +92,7 @@ QLB_API int qlb_minter_init(struct qlb_minter *m, const struct qlb_cid_cfg *cfg,
 static void permute_nonce(const uint8_t *rk, const uint8_t *in, uint32_t len,
 			  uint8_t *out)
 {
-	union qlb__buf p = { 0 };
+	union qlb__buf p = {0};
 	union qlb__blk m[2], h[2];
 	uint32_t pass;
 
@@ -162,7 +162,7 @@ QLB_API int qlb_mint_unroutable(uint8_t *cid, size_t len)
 QLB_API int qlb_decode(const struct qlb_cid_cfg *cfg, const uint8_t *cid,
 		       size_t cid_len, uint8_t *sid, uint8_t *nonce)
 {
-	uint8_t buf[QLB_CID_MAX_LEN] = { 0 };
+	uint8_t buf[QLB_CID_MAX_LEN] = {0};
 	uint8_t s[QLB_SID_MAX_LEN], n[QLB_NONCE_MAX_LEN];
 
 	if (!cfg || !cid || !qlb_cid_cfg_valid(cfg) ||
@@ -183,7 +183,7 @@ QLB_API void qlb_reset_token(const uint8_t secret[16], const uint8_t *cid,
 {
 	/* CBC-MAC is only sound for prefix-free messages: the length byte
 	 * first makes it so. At most 1 + 20 bytes: two blocks. */
-	uint8_t rk[QLB_AES_RK_LEN], msg[32] = { 0 }, x[16] = { 0 };
+	uint8_t rk[QLB_AES_RK_LEN], msg[32] = {0}, x[16] = {0};
 	int b, i;
 
 	if (cid_len > QLB_CID_MAX_LEN)

@@ -20,29 +20,30 @@
 #include "qlb/compat.h"
 #include "qlb/aes.h"
 
-#define QLB_CID_MAX_LEN 20	/* RFC 9000 limit */
-#define QLB_PT_MAX_LEN 19	/* sid_len + nonce_len */
-#define QLB_SID_MIN_LEN 1
-#define QLB_SID_MAX_LEN 15	/* 19 - minimum nonce */
+#define QLB_CID_MAX_LEN	  20 /* RFC 9000 limit */
+#define QLB_PT_MAX_LEN	  19 /* sid_len + nonce_len */
+#define QLB_SID_MIN_LEN	  1
+#define QLB_SID_MAX_LEN	  15 /* 19 - minimum nonce */
 #define QLB_NONCE_MIN_LEN 4
 #define QLB_NONCE_MAX_LEN 18
-#define QLB_CONFIG_MAX 7	/* codepoints 0..6 */
-#define QLB_CR_UNROUTABLE 7	/* 0b111: never routable */
-#define QLB_AES_RK_LEN 176	/* AES-128: 11 round keys */
+#define QLB_CONFIG_MAX	  7   /* codepoints 0..6 */
+#define QLB_CR_UNROUTABLE 7   /* 0b111: never routable */
+#define QLB_AES_RK_LEN	  176 /* AES-128: 11 round keys */
 
 /* qlb_cid_cfg.flags */
-#define QLB_CID_F_KEY (1u << 0)		/* encrypted: single or four pass */
-#define QLB_CID_F_ENCODE_LEN (1u << 1)	/* low 5 bits = CID length - 1 */
+#define QLB_CID_F_KEY	     (1u << 0) /* encrypted: single or four pass */
+#define QLB_CID_F_ENCODE_LEN (1u << 1) /* low 5 bits = CID length - 1 */
 
 struct qlb_cid_cfg {
-	__u8 id;		/* config rotation codepoint, 0..6 */
-	__u8 sid_len;		/* server ID bytes, 1..15 */
-	__u8 nonce_len;		/* nonce bytes, 4..18; sid_len+nonce_len <= 19 */
-	__u8 flags;		/* QLB_CID_F_* */
-	__u8 worker_bits;	/* low bits of the server ID that name a worker */
+	__u8 id;	  /* config rotation codepoint, 0..6 */
+	__u8 sid_len;	  /* server ID bytes, 1..15 */
+	__u8 nonce_len;	  /* nonce bytes, 4..18; sid_len+nonce_len <= 19 */
+	__u8 flags;	  /* QLB_CID_F_* */
+	__u8 worker_bits; /* low bits of the server ID that name a worker */
 	__u8 pad[3];
-	__u8 enc_rk[QLB_AES_RK_LEN];	/* AES-128 encryption round keys */
-	__u8 dec_rk[QLB_AES_RK_LEN];	/* inverse-cipher round keys (single pass) */
+	__u8 enc_rk[QLB_AES_RK_LEN]; /* AES-128 encryption round keys */
+	__u8 dec_rk[QLB_AES_RK_LEN]; /* inverse-cipher round keys (single pass)
+				      */
 };
 _Static_assert(sizeof(struct qlb_cid_cfg) == 360, "qlb_cid_cfg is ABI");
 
@@ -101,8 +102,8 @@ union qlb__buf {
  * every byte is read and the unwanted ones masked, no branch. */
 #define qlb__may_read(i, n) 1
 #else
-#define qlb__hide(x) ((void)0)
-#define qlb__sync(p) ((void)0)
+#define qlb__hide(x)	    ((void)0)
+#define qlb__sync(p)	    ((void)0)
 /* user-space buffers may be exactly as long as the config says */
 #define qlb__may_read(i, n) ((i) < (n))
 #endif
@@ -127,8 +128,8 @@ QLB_INLINE __u32 qlb__clamp8(__u32 d)
 {
 	__u32 big;
 
-	d &= ~qlb__lt32(d, 0);		/* negative: 0 */
-	big = ~qlb__lt32(d, 9);		/* above 8: 8 */
+	d &= ~qlb__lt32(d, 0);	/* negative: 0 */
+	big = ~qlb__lt32(d, 9); /* above 8: 8 */
 	return (d & ~big) | (8 & big);
 }
 
@@ -168,7 +169,7 @@ QLB_INLINE void qlb__keep16(__u64 *q, __u32 n)
  */
 QLB_INLINE void qlb__fp_masks(__u32 L, union qlb__blk *m)
 {
-	__u32 H = (L + 1) >> 1, j = H - 1; /* j: left's last byte, 2..9 */
+	__u32 H = (L + 1) >> 1, j = H - 1;    /* j: left's last byte, 2..9 */
 	__u64 nib = (__u64)(-(L & 1) & 0x0f); /* 0x0f when L is odd */
 	__u64 in0 = (__u64)(__s64)(__s32)qlb__lt32(j, 8); /* j in word 0 */
 	__u64 cut = qlb__at64(j & 7, nib);
@@ -276,10 +277,11 @@ QLB_INLINE int qlb_cid_encode(const struct qlb_cid_cfg *c, const __u8 *sid,
 
 		qlb__fp_masks(L, m);
 		qlb__fp_split(&p, L, h, m);
-		/* odd passes update the right half from the left, even the reverse */
+		/* odd passes update the right half from the left, even the
+		 * reverse */
 		for (pass = 1; pass <= 4; pass++)
-			qlb__fp_pass(c->enc_rk, &h[pass & 1], &h[(pass & 1) ^ 1],
-				     &m[pass & 1], L, pass);
+			qlb__fp_pass(c->enc_rk, &h[pass & 1],
+				     &h[(pass & 1) ^ 1], &m[pass & 1], L, pass);
 		qlb__fp_join(&p, L, h);
 	}
 	out[0] = (__u8)(c->id << 5) |
@@ -319,8 +321,8 @@ QLB_INLINE void qlb__cid_open(const struct qlb_cid_cfg *c, const __u8 *cid,
 			/* left0 already holds the whole server ID */
 			if (pass == 1 && sid_only && sl <= nl)
 				break;
-			qlb__fp_pass(c->enc_rk, &h[pass & 1], &h[(pass & 1) ^ 1],
-				     &m[pass & 1], L, pass);
+			qlb__fp_pass(c->enc_rk, &h[pass & 1],
+				     &h[(pass & 1) ^ 1], &m[pass & 1], L, pass);
 		}
 		qlb__fp_join(p, L, h);
 	}
@@ -413,7 +415,7 @@ QLB_INLINE void qlb_sid_host_part(const struct qlb_cid_cfg *c, __u8 *sid)
 
 	qlb__sid_load(c, sid, &u);
 	u.b[(sl - 1) & 31] &= (__u8)~wm;
-	u.b[(sl - 2) & 31] &= (__u8)~(wm >> 8);
+	u.b[(sl - 2) & 31] &= (__u8) ~(wm >> 8);
 	for (i = 0; i < QLB_SID_MAX_LEN; i++)
 		if (qlb__may_read(i, sl))
 			sid[i] = u.b[i];

@@ -21,17 +21,17 @@ struct vec {
 /* draft-ietf-quic-load-balancers-21 Appendix B, as /work/shared/quic-lb.md
  * digests it; every row self-encodes the length. */
 static const struct vec vecs[] = {
-	{ 0, 3, 4, NULL, "c4605e", "4504cc4f", "07c4605e4504cc4f" },
-	{ 0, 3, 4, "8f95f09245765f80256934e50c66207f", "ed793a", "ee080dbf",
-	  "0720b1d07b359d3c" },
-	{ 1, 10, 5, "8f95f09245765f80256934e50c66207f", "ed793a51d49b8f5fab65",
-	  "ee080dbf48", "2fcc381bc74cb4fbad2823a3d1f8fed2" },
-	{ 2, 8, 8, "8f95f09245765f80256934e50c66207f", "ed793a51d49b8f5f",
-	  "ee080dbf48c0d1e5", "504dd2d05a7b0de9b2b9907afb5ecf8cc3" },
-	{ 0, 9, 9, "8f95f09245765f80256934e50c66207f", "ed793a51d49b8f5fab",
-	  "ee080dbf48c0d1e55d", "125779c9cc86beb3a3a4a3ca96fce4bfe0cdbc" },
-	{ 0, 3, 4, "fdf726a9893ec05c0632d3956680baf0", "31441a", "9c69c275",
-	  "0767947d29be054a" },
+	{0, 3, 4, NULL, "c4605e", "4504cc4f", "07c4605e4504cc4f"},
+	{0, 3, 4, "8f95f09245765f80256934e50c66207f", "ed793a", "ee080dbf",
+	 "0720b1d07b359d3c"},
+	{1, 10, 5, "8f95f09245765f80256934e50c66207f", "ed793a51d49b8f5fab65",
+	 "ee080dbf48", "2fcc381bc74cb4fbad2823a3d1f8fed2"},
+	{2, 8, 8, "8f95f09245765f80256934e50c66207f", "ed793a51d49b8f5f",
+	 "ee080dbf48c0d1e5", "504dd2d05a7b0de9b2b9907afb5ecf8cc3"},
+	{0, 9, 9, "8f95f09245765f80256934e50c66207f", "ed793a51d49b8f5fab",
+	 "ee080dbf48c0d1e55d", "125779c9cc86beb3a3a4a3ca96fce4bfe0cdbc"},
+	{0, 3, 4, "fdf726a9893ec05c0632d3956680baf0", "31441a", "9c69c275",
+	 "0767947d29be054a"},
 };
 #define NVECS (sizeof(vecs) / sizeof(vecs[0]))
 
@@ -90,7 +90,7 @@ static inline void ref_aes(const uint8_t key[16], const uint8_t in[16],
 static inline void ref_round(const uint8_t key[16], size_t L, int pass,
 			     const uint8_t *half, uint8_t *t)
 {
-	uint8_t blk[16] = { 0 }, out[16];
+	uint8_t blk[16] = {0}, out[16];
 	size_t H = (L + 1) / 2;
 
 	memcpy(blk, half, H);
@@ -104,7 +104,7 @@ static inline void ref_round(const uint8_t key[16], size_t L, int pass,
 static inline void ref_body(const uint8_t *key, const uint8_t *pt, size_t L,
 			    uint8_t *ct)
 {
-	uint8_t l[16] = { 0 }, r[16] = { 0 }, t[16];
+	uint8_t l[16] = {0}, r[16] = {0}, t[16];
 	size_t H = (L + 1) / 2, i;
 	int odd = (int)(L & 1);
 

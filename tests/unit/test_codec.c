@@ -97,55 +97,82 @@ static void test_round_trips(void)
 	int bad = 0;
 
 	for (sl = QLB_SID_MIN_LEN; sl <= QLB_SID_MAX_LEN; sl++)
-		for (nl = QLB_NONCE_MIN_LEN; sl + nl <= QLB_PT_MAX_LEN; nl++, pairs++)
+		for (nl = QLB_NONCE_MIN_LEN; sl + nl <= QLB_PT_MAX_LEN;
+		     nl++, pairs++)
 			for (mode = 0; mode < 4; mode++)
 				for (iter = 0; iter < 40; iter++) {
-	uint8_t key[16], sid[QLB_SID_MAX_LEN], nonce[QLB_NONCE_MAX_LEN];
-	uint8_t cid[QLB_CID_MAX_LEN], pt[QLB_PT_MAX_LEN], body[QLB_PT_MAX_LEN];
-	uint8_t s[QLB_SID_MAX_LEN], n[QLB_NONCE_MAX_LEN], s2[QLB_SID_MAX_LEN];
-	bool keyed = mode & 1, enc_len = mode & 2;
-	unsigned int id = (unsigned int)(rnd() % 7), L = sl + nl, i;
-	uint8_t low5 = (uint8_t)rnd();
-	struct qlb_cid_cfg c;
-	int len;
+					uint8_t key[16], sid[QLB_SID_MAX_LEN],
+						nonce[QLB_NONCE_MAX_LEN];
+					uint8_t cid[QLB_CID_MAX_LEN],
+						pt[QLB_PT_MAX_LEN],
+						body[QLB_PT_MAX_LEN];
+					uint8_t s[QLB_SID_MAX_LEN],
+						n[QLB_NONCE_MAX_LEN],
+						s2[QLB_SID_MAX_LEN];
+					bool keyed = mode & 1,
+					     enc_len = mode & 2;
+					unsigned int id = (unsigned int)(rnd() %
+									 7),
+						     L = sl + nl, i;
+					uint8_t low5 = (uint8_t)rnd();
+					struct qlb_cid_cfg c;
+					int len;
 
-	rnd_bytes(key, sizeof(key));
-	rnd_bytes(sid, sizeof(sid));
-	rnd_bytes(nonce, sizeof(nonce));
-	if (qlb_cid_cfg_init(&c, id, sl, nl, keyed ? key : NULL, enc_len, 0)) {
-		bad++;
-		continue;
-	}
-	len = qlb_cid_encode(&c, sid, nonce, low5, cid);
-	memcpy(pt, sid, sl);
-	memcpy(pt + sl, nonce, nl);
-	ref_body(keyed ? key : NULL, pt, L, body);
-	if (len != (int)L + 1 || memcmp(cid + 1, body, L) ||
-	    cid[0] >> 5 != id ||
-	    (cid[0] & 31) != (enc_len ? L : (low5 & 31u))) {
-		fprintf(stderr, "sl=%u nl=%u mode=%u: encode differs from reference\n",
-			sl, nl, mode);
-		bad++;
-		continue;
-	}
-	for (i = L + 1; i < QLB_CID_MAX_LEN; i++)
-		cid[i] = (uint8_t)rnd(); /* junk past the CID must not matter */
-	memset(s, 0xee, sizeof(s));
-	memset(n, 0xee, sizeof(n));
-	memset(s2, 0xee, sizeof(s2));
-	qlb_cid_decode(&c, cid, s, n);
-	qlb_cid_decode_sid(&c, cid, s2);
-	for (i = sl; i < QLB_SID_MAX_LEN; i++)
-		if (s[i] || s2[i])
-			bad++;
-	for (i = nl; i < QLB_NONCE_MAX_LEN; i++)
-		if (n[i])
-			bad++;
-	if (memcmp(s, sid, sl) || memcmp(s2, sid, sl) || memcmp(n, nonce, nl)) {
-		fprintf(stderr, "sl=%u nl=%u mode=%u: decode differs\n", sl, nl,
-			mode);
-		bad++;
-	}
+					rnd_bytes(key, sizeof(key));
+					rnd_bytes(sid, sizeof(sid));
+					rnd_bytes(nonce, sizeof(nonce));
+					if (qlb_cid_cfg_init(&c, id, sl, nl,
+							     keyed ? key : NULL,
+							     enc_len, 0)) {
+						bad++;
+						continue;
+					}
+					len = qlb_cid_encode(&c, sid, nonce,
+							     low5, cid);
+					memcpy(pt, sid, sl);
+					memcpy(pt + sl, nonce, nl);
+					ref_body(keyed ? key : NULL, pt, L,
+						 body);
+					if (len != (int)L + 1 ||
+					    memcmp(cid + 1, body, L) ||
+					    cid[0] >> 5 != id ||
+					    (cid[0] & 31) !=
+						    (enc_len ? L
+							     : (low5 & 31u))) {
+						fprintf(stderr,
+							"sl=%u nl=%u mode=%u: "
+							"encode differs from "
+							"reference\n",
+							sl, nl, mode);
+						bad++;
+						continue;
+					}
+					for (i = L + 1; i < QLB_CID_MAX_LEN;
+					     i++)
+						cid[i] = (uint8_t)
+							rnd(); /* junk past the
+								  CID must not
+								  matter */
+					memset(s, 0xee, sizeof(s));
+					memset(n, 0xee, sizeof(n));
+					memset(s2, 0xee, sizeof(s2));
+					qlb_cid_decode(&c, cid, s, n);
+					qlb_cid_decode_sid(&c, cid, s2);
+					for (i = sl; i < QLB_SID_MAX_LEN; i++)
+						if (s[i] || s2[i])
+							bad++;
+					for (i = nl; i < QLB_NONCE_MAX_LEN; i++)
+						if (n[i])
+							bad++;
+					if (memcmp(s, sid, sl) ||
+					    memcmp(s2, sid, sl) ||
+					    memcmp(n, nonce, nl)) {
+						fprintf(stderr,
+							"sl=%u nl=%u mode=%u: "
+							"decode differs\n",
+							sl, nl, mode);
+						bad++;
+					}
 				}
 	CHECK(pairs == 120, "%u (sid_len, nonce_len) pairs", pairs);
 	CHECK(bad == 0, "%d round-trip failures", bad);
@@ -170,7 +197,8 @@ static void test_worker_bits(void)
 	qlb_sid_host_part(&c, sid);
 	CHECK(sid[0] == 0x12 && sid[1] == 0xa0 && sid[2] == 0, "12abcd/12");
 
-	/* against arithmetic on the big-endian number, every length and width */
+	/* against arithmetic on the big-endian number, every length and width
+	 */
 	for (sl = 1; sl <= QLB_SID_MAX_LEN; sl++)
 		for (wb = 0; wb <= 16 && wb < 8 * sl; wb++)
 			for (iter = 0; iter < 20; iter++) {
@@ -178,7 +206,10 @@ static void test_worker_bits(void)
 				unsigned __int128 v = 0, host;
 				unsigned int i;
 
-				qlb_cid_cfg_init(&c, 0, sl, QLB_PT_MAX_LEN - sl > 18 ? 18 : QLB_PT_MAX_LEN - sl,
+				qlb_cid_cfg_init(&c, 0, sl,
+						 QLB_PT_MAX_LEN - sl > 18
+							 ? 18
+							 : QLB_PT_MAX_LEN - sl,
 						 NULL, true, wb);
 				rnd_bytes(sid, sizeof(sid));
 				for (i = 0; i < sl; i++)
@@ -192,8 +223,10 @@ static void test_worker_bits(void)
 				for (i = sl; i-- > 0; host >>= 8)
 					if (h[i] != (uint8_t)host)
 						bad++;
-				if (memcmp(h + sl, sid + sl, QLB_SID_MAX_LEN - sl))
-					bad++; /* bytes past sid_len untouched */
+				if (memcmp(h + sl, sid + sl,
+					   QLB_SID_MAX_LEN - sl))
+					bad++; /* bytes past sid_len untouched
+						*/
 			}
 	CHECK(bad == 0, "%d worker-bit mismatches", bad);
 }
@@ -201,7 +234,7 @@ static void test_worker_bits(void)
 static void test_invalid(void)
 {
 	struct qlb_cid_cfg c;
-	uint8_t key[16] = { 1 }, buf[QLB_CID_MAX_LEN] = { 0 }, s[QLB_SID_MAX_LEN];
+	uint8_t key[16] = {1}, buf[QLB_CID_MAX_LEN] = {0}, s[QLB_SID_MAX_LEN];
 
 	CHECKQ(qlb_cid_cfg_init(&c, 7, 3, 4, NULL, true, 0) == -EINVAL);
 	CHECKQ(qlb_cid_cfg_init(&c, 0, 0, 4, NULL, true, 0) == -EINVAL);
@@ -212,7 +245,8 @@ static void test_invalid(void)
 	CHECKQ(qlb_cid_cfg_init(&c, 0, 3, 4, key, true, 17) == -EINVAL);
 	CHECKQ(qlb_cid_cfg_init(&c, 0, 1, 18, key, true, 7) == 0);
 	CHECKQ(qlb_cid_cfg_init(&c, 6, 15, 4, key, false, 16) == 0);
-	c.sid_len = 16; /* a corrupt config never reads or writes out of bounds */
+	c.sid_len =
+		16; /* a corrupt config never reads or writes out of bounds */
 	CHECKQ(qlb_cid_encode(&c, buf, buf, 0, buf) == -1);
 	memset(s, 0x55, sizeof(s));
 	CHECKQ(qlb_cid_decode_sid(&c, buf, s) == -1);

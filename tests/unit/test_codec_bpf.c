@@ -34,9 +34,9 @@ static int set_cfg(const struct qlb_cid_cfg *c)
 static int run(struct qlb_codec_test_pkt *pk, __u32 repeat, __u32 *ns)
 {
 	struct qlb_codec_test_pkt out;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk, .data_size_in = sizeof(*pk),
-		    .data_out = &out, .data_size_out = sizeof(out),
-		    .repeat = repeat);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk,
+		    .data_size_in = sizeof(*pk), .data_out = &out,
+		    .data_size_out = sizeof(out), .repeat = repeat);
 	int err = bpf_prog_test_run_opts(prog_fd, &o);
 
 	if (err)
@@ -56,7 +56,7 @@ static void test_vectors(void)
 	for (v = 0; v < NVECS; v++) {
 		const struct vec *t = &vecs[v];
 		struct qlb_codec_test_pkt pk;
-		uint8_t key[16], sid[16] = { 0 }, nonce[20] = { 0 }, want[20];
+		uint8_t key[16], sid[16] = {0}, nonce[20] = {0}, want[20];
 		struct qlb_cid_cfg c;
 		size_t wl;
 
@@ -74,7 +74,8 @@ static void test_vectors(void)
 		pk.op = QLB_CT_DECODE;
 		CHECK(run(&pk, 1, NULL) == 0, "vector %zu: test run", v);
 		CHECK(pk.ret == 0 && !memcmp(pk.sid, sid, 15) &&
-		      !memcmp(pk.nonce, nonce, 18), "vector %zu: BPF decode", v);
+			      !memcmp(pk.nonce, nonce, 18),
+		      "vector %zu: BPF decode", v);
 
 		memset(&pk, 0x5a, sizeof(pk));
 		memcpy(pk.cid, want, wl);
@@ -108,70 +109,90 @@ static void test_random(void)
 				if (wb >= 8 * sl)
 					wb = 8 * sl - 1;
 				rnd_bytes(key, sizeof(key));
-				qlb_cid_cfg_init(&c, (unsigned int)(rnd() % 7), sl, nl,
-						 (mode & 1) ? key : NULL, mode & 2, wb);
+				qlb_cid_cfg_init(
+					&c, (unsigned int)(rnd() % 7), sl, nl,
+					(mode & 1) ? key : NULL, mode & 2, wb);
 				if (set_cfg(&c)) {
 					err++;
 					continue;
 				}
 				for (iter = 0; iter < 8; iter++, runs++) {
-	struct qlb_codec_test_pkt pk;
-	uint8_t sid[16] = { 0 }, nonce[20] = { 0 }, cid[20], s[16] = { 0 };
-	uint8_t n[20] = { 0 }, low5 = (uint8_t)rnd();
-	int len;
+					struct qlb_codec_test_pkt pk;
+					uint8_t sid[16] = {0}, nonce[20] = {0},
+						cid[20], s[16] = {0};
+					uint8_t n[20] = {0},
+						low5 = (uint8_t)rnd();
+					int len;
 
-	rnd_bytes(sid, sl);
-	rnd_bytes(nonce, nl);
-	len = qlb_cid_encode(&c, sid, nonce, low5, cid);
+					rnd_bytes(sid, sl);
+					rnd_bytes(nonce, nl);
+					len = qlb_cid_encode(&c, sid, nonce,
+							     low5, cid);
 
-	/* encode in BPF = encode in user space */
-	memset(&pk, 0, sizeof(pk));
-	memcpy(pk.sid, sid, 15);
-	memcpy(pk.nonce, nonce, 18);
-	pk.low5 = low5;
-	pk.op = QLB_CT_ENCODE;
-	err += run(&pk, 1, NULL) != 0;
-	bad += pk.ret != len || memcmp(pk.cid, cid, QLB_CID_MAX_LEN);
+					/* encode in BPF = encode in user space
+					 */
+					memset(&pk, 0, sizeof(pk));
+					memcpy(pk.sid, sid, 15);
+					memcpy(pk.nonce, nonce, 18);
+					pk.low5 = low5;
+					pk.op = QLB_CT_ENCODE;
+					err += run(&pk, 1, NULL) != 0;
+					bad += pk.ret != len ||
+					       memcmp(pk.cid, cid,
+						      QLB_CID_MAX_LEN);
 
-	/* decode a CID with junk after it, in both worlds */
-	rnd_bytes(cid + len, QLB_CID_MAX_LEN - (size_t)len);
-	memset(&pk, 0xa5, sizeof(pk));
-	memcpy(pk.cid, cid, sizeof(cid));
-	pk.op = QLB_CT_DECODE;
-	err += run(&pk, 1, NULL) != 0;
-	qlb_cid_decode(&c, cid, s, n);
-	bad += pk.ret != 0 || memcmp(pk.sid, s, 15) || memcmp(pk.nonce, n, 18) ||
-	       memcmp(s, sid, 15) || memcmp(n, nonce, 18);
+					/* decode a CID with junk after it, in
+					 * both worlds */
+					rnd_bytes(cid + len,
+						  QLB_CID_MAX_LEN -
+							  (size_t)len);
+					memset(&pk, 0xa5, sizeof(pk));
+					memcpy(pk.cid, cid, sizeof(cid));
+					pk.op = QLB_CT_DECODE;
+					err += run(&pk, 1, NULL) != 0;
+					qlb_cid_decode(&c, cid, s, n);
+					bad += pk.ret != 0 ||
+					       memcmp(pk.sid, s, 15) ||
+					       memcmp(pk.nonce, n, 18) ||
+					       memcmp(s, sid, 15) ||
+					       memcmp(n, nonce, 18);
 
-	memset(&pk, 0xa5, sizeof(pk));
-	memcpy(pk.cid, cid, sizeof(cid));
-	pk.op = QLB_CT_DECODE_SID;
-	err += run(&pk, 1, NULL) != 0;
-	bad += pk.ret != 0 || memcmp(pk.sid, sid, 15);
+					memset(&pk, 0xa5, sizeof(pk));
+					memcpy(pk.cid, cid, sizeof(cid));
+					pk.op = QLB_CT_DECODE_SID;
+					err += run(&pk, 1, NULL) != 0;
+					bad += pk.ret != 0 ||
+					       memcmp(pk.sid, sid, 15);
 
-	/* worker bits and host part, of this server ID and of a random
-	 * 15 bytes (bytes past sid_len must stay as they were) */
-	memcpy(s, sid, 16);
-	qlb_sid_host_part(&c, s);
-	memset(&pk, 0xa5, sizeof(pk));
-	memcpy(pk.cid, cid, sizeof(cid));
-	pk.op = QLB_CT_ROUTE;
-	err += run(&pk, 1, NULL) != 0;
-	bad += pk.ret != 0 || pk.worker != qlb_sid_worker(&c, sid) ||
-	       memcmp(pk.host_sid, s, 15);
-	memset(&pk, 0, sizeof(pk));
-	rnd_bytes(pk.sid, 15);
-	memcpy(s, pk.sid, 16);
-	pk.op = QLB_CT_SID_PARTS;
-	err += run(&pk, 1, NULL) != 0;
-	bad += pk.worker != qlb_sid_worker(&c, s);
-	qlb_sid_host_part(&c, s);
-	bad += memcmp(pk.host_sid, s, 15) != 0;
+					/* worker bits and host part, of this
+					 * server ID and of a random 15 bytes
+					 * (bytes past sid_len must stay as they
+					 * were) */
+					memcpy(s, sid, 16);
+					qlb_sid_host_part(&c, s);
+					memset(&pk, 0xa5, sizeof(pk));
+					memcpy(pk.cid, cid, sizeof(cid));
+					pk.op = QLB_CT_ROUTE;
+					err += run(&pk, 1, NULL) != 0;
+					bad += pk.ret != 0 ||
+					       pk.worker != qlb_sid_worker(
+								    &c, sid) ||
+					       memcmp(pk.host_sid, s, 15);
+					memset(&pk, 0, sizeof(pk));
+					rnd_bytes(pk.sid, 15);
+					memcpy(s, pk.sid, 16);
+					pk.op = QLB_CT_SID_PARTS;
+					err += run(&pk, 1, NULL) != 0;
+					bad += pk.worker !=
+					       qlb_sid_worker(&c, s);
+					qlb_sid_host_part(&c, s);
+					bad += memcmp(pk.host_sid, s, 15) != 0;
 				}
 			}
 	CHECK(err == 0, "%d test runs failed", err);
-	CHECK(bad == 0, "%d of %u random CIDs differ between BPF and user space",
-	      bad, runs);
+	CHECK(bad == 0,
+	      "%d of %u random CIDs differ between BPF and user space", bad,
+	      runs);
 }
 
 /* AES in BPF against OpenSSL, both directions, random keys and blocks */
@@ -180,7 +201,7 @@ static void test_aes(void)
 	int i, bad = 0, err = 0;
 
 	for (i = 0; i < 300; i++) {
-		struct qlb_codec_test_pkt pk = { 0 };
+		struct qlb_codec_test_pkt pk = {0};
 		uint8_t key[16], in[16], ref[16];
 		struct qlb_cid_cfg c;
 
@@ -206,18 +227,18 @@ static void print_cost(void)
 		unsigned int sl, nl;
 		bool key;
 	} m[] = {
-		{ "plaintext 2+6", 2, 6, false },
-		{ "single-pass 8+8", 8, 8, true },
-		{ "four-pass 2+6 (3 AES)", 2, 6, true },
-		{ "four-pass 10+5 (4 AES)", 10, 5, true },
-		{ "four-pass 9+9 (3 AES)", 9, 9, true },
+		{"plaintext 2+6", 2, 6, false},
+		{"single-pass 8+8", 8, 8, true},
+		{"four-pass 2+6 (3 AES)", 2, 6, true},
+		{"four-pass 10+5 (4 AES)", 10, 5, true},
+		{"four-pass 9+9 (3 AES)", 9, 9, true},
 	};
-	uint8_t key[16], sid[16] = { 0x0a, 0x1f }, nonce[20] = { 1, 2, 3, 4 };
+	uint8_t key[16], sid[16] = {0x0a, 0x1f}, nonce[20] = {1, 2, 3, 4};
 	unsigned int i;
 
 	rnd_bytes(key, 16);
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		struct qlb_codec_test_pkt pk = { 0 };
+		struct qlb_codec_test_pkt pk = {0};
 		struct qlb_cid_cfg c;
 		__u32 dec = 0, nop = 0;
 
@@ -234,8 +255,8 @@ static void print_cost(void)
 		if (i == 0) {
 			pk.op = QLB_CT_SID_PARTS;
 			run(&pk, 200000, &dec);
-			printf("bpf worker + host part %-16s %4u ns/packet\n", "",
-			       dec);
+			printf("bpf worker + host part %-16s %4u ns/packet\n",
+			       "", dec);
 		}
 	}
 }
@@ -249,7 +270,9 @@ int main(void)
 	printf("QLB_SEED=%llu\n", (unsigned long long)s);
 	skel = qlb_codec_test__open_and_load();
 	if (!skel) {
-		fprintf(stderr, "cannot load qlb_codec_test.bpf.o: %s (root? verifier log with libbpf debug)\n",
+		fprintf(stderr,
+			"cannot load qlb_codec_test.bpf.o: %s (root? verifier "
+			"log with libbpf debug)\n",
 			strerror(errno));
 		return 1;
 	}

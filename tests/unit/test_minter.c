@@ -14,7 +14,7 @@
 #include "codec_ref.h"
 
 #define CHECKQ(cond) CHECK(cond, "%s", "")
-#define NMINT 200000
+#define NMINT	     200000
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -36,7 +36,7 @@ static uint64_t nonce_u64(const uint8_t *n, unsigned int len)
 /* Mint NMINT CIDs; every one decodes to @sid and no nonce comes twice. */
 static void mint_unique(const uint8_t *key, unsigned int sl, unsigned int nl)
 {
-	uint8_t sid[QLB_SID_MAX_LEN] = { 0x0a, 0x13, 0x77 }, cid[QLB_CID_MAX_LEN];
+	uint8_t sid[QLB_SID_MAX_LEN] = {0x0a, 0x13, 0x77}, cid[QLB_CID_MAX_LEN];
 	uint8_t s[QLB_SID_MAX_LEN], n[QLB_NONCE_MAX_LEN];
 	uint64_t *seen = calloc(NMINT, sizeof(*seen));
 	struct qlb_cid_cfg c;
@@ -47,8 +47,10 @@ static void mint_unique(const uint8_t *key, unsigned int sl, unsigned int nl)
 	CHECKQ(qlb_minter_init(&m, &c, sid) == 0);
 	for (i = 0; i < NMINT; i++) {
 		len = qlb_minter_mint(&m, cid);
-		if (len != (int)(1 + sl + nl) || cid[0] != (5 << 5 | (sl + nl)) ||
-		    qlb_decode(&c, cid, (size_t)len, s, n) || memcmp(s, sid, sl)) {
+		if (len != (int)(1 + sl + nl) ||
+		    cid[0] != (5 << 5 | (sl + nl)) ||
+		    qlb_decode(&c, cid, (size_t)len, s, n) ||
+		    memcmp(s, sid, sl)) {
 			bad++;
 			continue;
 		}
@@ -75,11 +77,11 @@ static void mint_unique(const uint8_t *key, unsigned int sl, unsigned int nl)
 
 static void test_wrap(void)
 {
-	uint8_t key[16] = { 9 }, sid[QLB_SID_MAX_LEN] = { 0x42 };
+	uint8_t key[16] = {9}, sid[QLB_SID_MAX_LEN] = {0x42};
 	uint8_t cid[QLB_CID_MAX_LEN], n[QLB_NONCE_MAX_LEN], s[QLB_SID_MAX_LEN];
-	static const uint8_t want[3][4] = { { 0xff, 0xff, 0xff, 0xfe },
-					    { 0xff, 0xff, 0xff, 0xff },
-					    { 0, 0, 0, 0 } };
+	static const uint8_t want[3][4] = {{0xff, 0xff, 0xff, 0xfe},
+					   {0xff, 0xff, 0xff, 0xff},
+					   {0, 0, 0, 0}};
 	struct qlb_cid_cfg c;
 	struct qlb_minter m, m2;
 	int i, len;
@@ -92,7 +94,7 @@ static void test_wrap(void)
 
 	/* Pretend 2^32 - 3 nonces are used: the counter started at 1 and now
 	 * stands 3 short of it, across the wrap from ffffffff to 0. */
-	memcpy(m.nonce_start, (uint8_t[]){ 0, 0, 0, 1 }, 4);
+	memcpy(m.nonce_start, (uint8_t[]){0, 0, 0, 1}, 4);
 	memcpy(m.nonce_ctr, want[0], 4);
 	for (i = 0; i < 3; i++) {
 		len = qlb_minter_mint(&m, cid);
@@ -101,8 +103,10 @@ static void test_wrap(void)
 		CHECK(!memcmp(n, want[i], 4), "nonce %d is %02x%02x%02x%02x", i,
 		      n[0], n[1], n[2], n[3]);
 	}
-	CHECK(qlb_minter_mint(&m, cid) == -EOVERFLOW, "no -EOVERFLOW at the start");
-	CHECK(qlb_minter_mint(&m, cid) == -EOVERFLOW, "-EOVERFLOW does not stay");
+	CHECK(qlb_minter_mint(&m, cid) == -EOVERFLOW,
+	      "no -EOVERFLOW at the start");
+	CHECK(qlb_minter_mint(&m, cid) == -EOVERFLOW,
+	      "-EOVERFLOW does not stay");
 }
 
 static void test_unroutable(void)
@@ -115,8 +119,8 @@ static void test_unroutable(void)
 		if (qlb_mint_unroutable(a, len) != (int)len ||
 		    qlb_mint_unroutable(b, len) != (int)len)
 			bad++;
-		else if (a[0] >> 5 != 7 || (a[0] & 31) != len - 1 || a[0] != b[0] ||
-			 !memcmp(a + 1, b + 1, len - 1))
+		else if (a[0] >> 5 != 7 || (a[0] & 31) != len - 1 ||
+			 a[0] != b[0] || !memcmp(a + 1, b + 1, len - 1))
 			bad++;
 	}
 	CHECK(bad == 0, "%d bad unroutable CIDs", bad);
@@ -132,10 +136,11 @@ static void test_decode_errors(void)
 	qlb_cid_cfg_init(&c, 0, 3, 4, NULL, true, 0);
 	unhex("07c4605e4504cc4f", cid);
 	CHECKQ(qlb_decode(&c, cid, 8, s, n) == 0);
-	CHECKQ(!memcmp(s, "\xc4\x60\x5e", 3) && !memcmp(n, "\x45\x04\xcc\x4f", 4));
-	CHECKQ(qlb_decode(&c, cid, 7, s, n) == -EINVAL);	/* too short */
+	CHECKQ(!memcmp(s, "\xc4\x60\x5e", 3) &&
+	       !memcmp(n, "\x45\x04\xcc\x4f", 4));
+	CHECKQ(qlb_decode(&c, cid, 7, s, n) == -EINVAL); /* too short */
 	cid[0] = 0x27;
-	CHECKQ(qlb_decode(&c, cid, 8, s, n) == -EINVAL);	/* config 1 */
+	CHECKQ(qlb_decode(&c, cid, 8, s, n) == -EINVAL); /* config 1 */
 	CHECKQ(qlb_minter_init(NULL, &c, s) == -EINVAL);
 }
 
@@ -143,13 +148,14 @@ static void test_decode_errors(void)
 static void ref_token(const uint8_t *secret, const uint8_t *cid, size_t len,
 		      uint8_t *tok)
 {
-	uint8_t msg[32] = { 0 }, out[32];
+	uint8_t msg[32] = {0}, out[32];
 	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
 	int n = 0;
 
 	msg[0] = (uint8_t)len;
 	memcpy(msg + 1, cid, len);
-	EVP_EncryptInit_ex(x, EVP_aes_128_cbc(), NULL, secret, (uint8_t[16]){ 0 });
+	EVP_EncryptInit_ex(x, EVP_aes_128_cbc(), NULL, secret,
+			   (uint8_t[16]){0});
 	EVP_CIPHER_CTX_set_padding(x, 0);
 	EVP_EncryptUpdate(x, out, &n, msg, 32);
 	EVP_CIPHER_CTX_free(x);
@@ -175,10 +181,10 @@ static void test_reset_token(void)
 		qlb_reset_token(secret, cid, len, t4);
 		cid[len - 1] ^= 0x80;
 		ref_token(secret, cid, len, ref);
-		bad += memcmp(t1, t2, 16) != 0;	/* deterministic */
-		bad += memcmp(t1, t3, 16) == 0;	/* keyed */
-		bad += memcmp(t1, t4, 16) == 0;	/* bound to the CID */
-		bad += memcmp(t1, ref, 16) != 0;	/* the documented MAC */
+		bad += memcmp(t1, t2, 16) != 0;	 /* deterministic */
+		bad += memcmp(t1, t3, 16) == 0;	 /* keyed */
+		bad += memcmp(t1, t4, 16) == 0;	 /* bound to the CID */
+		bad += memcmp(t1, ref, 16) != 0; /* the documented MAC */
 	}
 	/* a CID and the same CID with a zero byte more are different */
 	memset(cid, 0, sizeof(cid));
@@ -194,9 +200,9 @@ int main(void)
 
 	rnd_bytes(key, 16);
 	mint_unique(key, 2, 6);
-	mint_unique(key, 8, 8);		/* single pass */
+	mint_unique(key, 8, 8); /* single pass */
 	mint_unique(key, 1, 4);
-	mint_unique(NULL, 2, 4);	/* plaintext, smallest nonce */
+	mint_unique(NULL, 2, 4); /* plaintext, smallest nonce */
 	mint_unique(NULL, 3, 16);
 	test_wrap();
 	test_unroutable();
