@@ -426,6 +426,8 @@ static void ag_recover(struct agent *ag)
 			continue;
 		if (r.cookie && ag_slot_cookie(ag, id) == r.cookie) {
 			ag->workers[id].rec = r;
+			/* round robin goes on after the newest ID */
+			ag->next_id = id + 1;
 			live++;
 		} else {
 			memset(&r, 0, sizeof(r));

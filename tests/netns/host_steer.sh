@@ -4,20 +4,23 @@
 # (plaintext, four-pass and single-pass AES) receives the datagrams whose
 # CIDs were minted for it; Initial-like datagrams with client-chosen DCIDs
 # spread over the working generation, each DCID meeting one worker; CIDs
-# of another host and 0b111 CIDs land on the working generation.
+# of another host and 0b111 CIDs land on the working generation; IPv6 too;
+# a crashed worker's CIDs fall back to the working generation.
 H_TAG=steer
 source "$(dirname "$0")/../lib/host.sh"
 
 host_setup
 host_config
 start_agent
-start_echo gen1 --workers 4 --generation 1 $VIP4 $PORT
+start_echo gen1 --workers 4 --generation 1 :: $PORT
 wait_ready gen1 4
 ids=$(worker_ids gen1)
 log "generation 1 workers: $ids"
 
 cexec "$LOAD" probe -f "$H_CFG" --host web1 --workers "$ids" $VIP4 $PORT ||
 	fail "a minted CID missed its worker"
+cexec "$LOAD" probe -f "$H_CFG" --host web1 --workers "$ids" $VIP6 $PORT ||
+	fail "a minted CID over IPv6 missed its worker"
 
 out=$(cexec "$LOAD" initial --count 200 --expect-gen 1 $VIP4 $PORT) || {
 	echo "$out"; fail "Initials split or lost"; }
@@ -31,7 +34,7 @@ cexec "$LOAD" fallback -f "$H_CFG" --foreign-host web2 --count 100 --expect-gen 
 # A second generation registers but is not promoted (size 4 declared, only
 # the working generation takes new connections until it is complete; here
 # it is complete, so it takes over and generation 1 drains).
-start_echo gen2 --workers 4 --generation 2 $VIP4 $PORT
+start_echo gen2 --workers 4 --generation 2 :: $PORT
 wait_ready gen2 4
 ids2=$(worker_ids gen2)
 log "generation 2 workers: $ids2"
@@ -49,6 +52,24 @@ out=$(cexec "$LOAD" initial --count 100 --expect-gen 2 $VIP4 $PORT) || {
 echo "$out"
 cexec "$LOAD" fallback -f "$H_CFG" --foreign-host web2 --count 100 --expect-gen 2 $VIP4 $PORT ||
 	fail "fallback reached the draining generation"
+
+# A worker of generation 1 crashes: its CIDs now take the fallback to the
+# working generation (2), the other workers keep theirs.
+victim=$(sed -n 's/^qlb-echo: worker \([0-9]*\) generation 1 pid \([0-9]*\) ready$/\1 \2/p' \
+	"$H_DIR/gen1.log" | head -1)
+read -r vid vpid <<<"$victim"
+kill -KILL "$vpid"
+for i in $(seq 1 50); do
+	status_json | json_get '[w["worker"] for w in j["workers"]]' | grep -qw "$vid" || break
+	sleep 0.1
+done
+status_json | json_get '[w["worker"] for w in j["workers"]]' | grep -qw "$vid" &&
+	fail "the agent did not notice worker $vid died"
+cexec "$LOAD" probe -f "$H_CFG" --host web1 --workers "$vid" --expect-gen 2 $VIP4 $PORT ||
+	fail "CIDs of a dead worker did not reach the working generation"
+rest=$(echo "$ids" | tr ',' '\n' | grep -vx "$vid" | paste -sd,)
+cexec "$LOAD" probe -f "$H_CFG" --host web1 --workers "$rest,$ids2" $VIP4 $PORT ||
+	fail "a live worker lost its CIDs after another one died"
 
 status_json | tee "$H_DIR/status.json" >/dev/null
 routed=$(json_get 'j["reuseport"]["routed"]' <"$H_DIR/status.json")

@@ -4,9 +4,10 @@
  * qlb-echo workers (through the host's SK_REUSEPORT group) with QUIC-shaped
  * datagrams and checks where every answer came from.
  *
- *   probe -f FILE --host NAME --workers ID[,ID..] ADDR PORT
+ *   probe -f FILE --host NAME --workers ID[,ID..] [--expect-gen G] ADDR PORT
  *       for every config the host has a server ID under, mint CIDs for
- *       each worker and check that worker answers
+ *       each worker and check that worker answers (with --expect-gen:
+ *       that some worker of generation G answers, for closed workers)
  *   initial --count N [--expect-gen G] ADDR PORT
  *       Initial-like datagrams with random client-chosen DCIDs, each sent
  *       twice: both copies must meet one worker; prints the spread
@@ -189,7 +190,8 @@ static void worker_sid(const struct qlb_conf_cid *q, const uint8_t *host_sid,
 		sid[q->sid_len - 1 - b / 8] |= (uint8_t)(worker >> b);
 }
 
-static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers)
+static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers,
+		     int expect_gen)
 {
 	const struct qlb_conf_host *h = qlb_config_host(cfg, host);
 	unsigned int ids[256], nids = 0, id, i, k, bad = 0, ok = 0;
@@ -233,7 +235,10 @@ static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers)
 				if (wait_reply(fd, 1.0, &r))
 					continue;
 				got++;
-				if (r.worker != ids[i])
+				/* with --expect-gen: the worker is gone, its
+				 * CIDs must reach that generation instead */
+				if (expect_gen >= 0 ? r.gen != (unsigned int)expect_gen :
+						      r.worker != ids[i])
 					wrong++;
 			}
 			printf("config=%u%s worker=%u replies=%u/4 "
@@ -694,7 +699,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(mode, "probe") && have_cfg && host && workers)
-		rc = cmd_probe(&cfg, host, workers);
+		rc = cmd_probe(&cfg, host, workers, expect_gen);
 	else if (!strcmp(mode, "initial"))
 		rc = cmd_initial(count, expect_gen);
 	else if (!strcmp(mode, "fallback") && have_cfg && host)
