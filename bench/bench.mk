@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-# Benchmarks: every bench/*.c is one program, linked like the tests;
+# Benchmarks: every bench/*.c (not *.bpf.c: those are BPF objects, built
+# by the Makefile) is one program, linked like the tests;
 # bench/run.sh runs them all and every bench/*.sh. They print figures and
 # never fail on a time.
-BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(SKELS) | $(BUILD)/bench
