@@ -11,3 +11,4 @@ demo: all examples
 
 e2e-figures: all examples
 	$(Q)BUILD=$(BUILD) bash bench/e2e_figures.sh
+	$(Q)BUILD=$(BUILD) FLEET_PLAINTEXT=1 bash bench/e2e_figures.sh

@@ -139,7 +139,8 @@ fleet_up() {
 	fi
 }
 
-# The fleet file: what rotation and host changes edit.
+# The fleet file: what rotation and host changes edit. The config has a
+# key (CIDs of 1+2+6 bytes: four-pass AES) unless FLEET_PLAINTEXT=1.
 fleet_write_fleet_yaml() {
 	FLEET_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	cat >"$FLEET_DIR/fleet.yaml" <<EOF
@@ -150,7 +151,7 @@ quic_lb:
       server_id_len: 2
       nonce_len: 6
       worker_bits: 4
-      key: $FLEET_KEY
+${FLEET_PLAINTEXT:+#}      key: $FLEET_KEY
       encode_length: true
       state: active
       drain_time: 2
