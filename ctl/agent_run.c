@@ -584,9 +584,12 @@ static void ag_push_generation(struct agent *ag)
 	for (i = 0; i < AG_MAX_CONNS; i++) {
 		struct ag_conn *c = ag->conns[i];
 
+		/* a peer that cannot take it is shut down, not freed: this
+		 * runs inside request handlers that still hold their conn;
+		 * the main loop closes it when poll() reports the hangup */
 		if (c && c->worker >= 0 &&
 		    ag_send(c, QLB_AP_GENERATION, &m, sizeof(m)))
-			ag_close_conn(ag, i);
+			shutdown(c->fd, SHUT_RDWR);
 	}
 }
 
@@ -1333,7 +1336,7 @@ static int ag_apply(struct agent *ag)
 		struct ag_conn *c = ag->conns[i];
 
 		if (c && c->worker >= 0 && ag_send_configs(ag, c))
-			ag_close_conn(ag, i);
+			shutdown(c->fd, SHUT_RDWR);
 	}
 	return 0;
 }
