@@ -849,6 +849,25 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 		ag_result(c, -EINVAL, "socket refused: %s", bad);
 		return;
 	}
+	{
+		uint64_t ck = 0;
+		socklen_t cl = sizeof(ck);
+		uint32_t k;
+
+		getsockopt(fd, SOL_SOCKET, SO_COOKIE, &ck, &cl);
+		for (k = 0; ck && k < QLB_HOST_MAX_WORKERS; k++) {
+			if (!ag->workers[k].rec.in_use ||
+			    ag->workers[k].rec.cookie != ck)
+				continue;
+			/* one socket, one worker ID: a second slot would
+			 * split its CIDs between two IDs */
+			ag_result(c, -EEXIST,
+				  "this socket is worker %u already "
+				  "(RESUME re-attaches it)",
+				  k);
+			return;
+		}
+	}
 	g = ag_gen_get(ag, gen);
 	if (!g) {
 		ag_result(c, -ENOSPC, "too many live generations (%d)",
