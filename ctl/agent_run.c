@@ -324,11 +324,21 @@ static int ag_set_pins(struct agent *ag, struct bpf_object *obj)
 	return 0;
 }
 
+/* libbpf's own log (verifier output included) only with -v. */
+static int ag_libbpf_print(enum libbpf_print_level level, const char *fmt,
+			   va_list ap)
+{
+	if (!qlb_verbose || (level == LIBBPF_DEBUG && qlb_verbose < 2))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 static int ag_open_dataplane(struct agent *ag)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	int err;
 
+	libbpf_set_print(ag_libbpf_print);
 	err = mkdir_p(ag->pin_dir, 0700);
 	if (err) {
 		ag_log("cannot create %s: %s", ag->pin_dir, strerror(-err));
