@@ -24,6 +24,8 @@
 #   lbN    198.18.1N.2 / 2001:db8:1N::2      (N = 1, 2)
 #   hN     198.18.2N.2 / 2001:db8:2N::2      (N = 1, 2, 3)
 #   VIPs   198.18.100.1:443, [2001:db8:100::1]:443
+# The LB nodes reach h1 (GUE) and h2 (IPIP) by their IPv4 addresses and h3
+# (GUE) by its IPv6 address, so every VIP family meets both outer families.
 # The LB nodes run their XDP program in generic mode (FLEET_XDP_MODE):
 # frames a native-mode program sends back into a veth (XDP_TX) did not reach
 # the router's side on this kernel, even with GRO on there.
@@ -167,7 +169,7 @@ hosts:
     encap: ipip
     state: active
   - name: h3
-    address: 198.18.23.2
+    address: "2001:db8:23::2"   # outer IPv6 toward this host
     server_id: "3000"
     encap: gue
     state: active

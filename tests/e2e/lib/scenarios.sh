@@ -220,7 +220,7 @@ sc_count_on() {
 # ---- 4. server restart ------------------------------------------------------------
 scenario_restart() {
 	sc_begin restart "a server restarts as a new generation mid-download"
-	local n=30000000 h w cid old new i f on=0 tag
+	local n=40000000 h w cid old new i f on=0 tag
 	fleet_shape_client 100mbit
 	sc_bg_get restart /whoami "/bytes/$n"
 	fleet_whoami_wait "$FLEET_DIR/restart/whoami" 15 ||
@@ -307,7 +307,7 @@ scenario_rotation() {
 	sc_begin rotation "key rotation (new, promote, retire) during downloads"
 	local n=20000000 i old new out pids=() f
 	old=$(fleet_config_ids | head -n 1)
-	fleet_shape_client 200mbit
+	fleet_shape_client 100mbit	# the three downloads last about 5 s
 	for i in 1 2 3; do
 		sc_bg_get "rot$i" /whoami "/bytes/$n"
 		pids+=("$SC_PID")
@@ -360,7 +360,7 @@ scenario_rotation() {
 # ---- 6. LB node switch ----------------------------------------------------------------
 scenario_lb_switch() {
 	sc_begin lb-switch "the router moves the VIP to the other LB node mid-download"
-	local n=20000000 h w from to before after
+	local n=30000000 h w from to before after
 	from=$FLEET_VIA
 	to=lb2
 	[ "$from" = lb2 ] && to=lb1
@@ -400,7 +400,7 @@ except Exception:
 # ---- 7. drain and down --------------------------------------------------------------
 scenario_drain() {
 	sc_begin drain "a host drains mid-download, another goes down"
-	local n=20000000 h w d on i
+	local n=30000000 h w d on i
 	fleet_shape_client 100mbit
 	sc_bg_get drain /whoami "/bytes/$n"
 	fleet_whoami_wait "$FLEET_DIR/drain/whoami" 15 || { fleet_unshape_client; sc_fail "no answer"; return 1; }
