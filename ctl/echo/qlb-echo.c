@@ -282,6 +282,8 @@ static int worker_main(const struct opts *o, unsigned int index)
 			retry = t;
 			if (qlb_client_reconnect(cl) == 0) {
 				connected = true;
+				/* the same ID unless the agent lost its maps */
+				worker = qlb_client_worker_id(cl);
 				fprintf(stderr,
 					"qlb-echo: worker %u: reconnected\n",
 					worker);
