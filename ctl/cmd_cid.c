@@ -127,7 +127,7 @@ static int cid_encode(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case O_CONFIG_ID:
-			if ((id = parse_num(optarg, 1000)) < 0)
+			if ((id = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"encode",
 					"--config-id wants a number, got '%s'",
@@ -137,7 +137,7 @@ static int cid_encode(int argc, char **argv)
 			sid_hex = optarg;
 			break;
 		case O_NONCE_LEN:
-			if ((nonce_len = parse_num(optarg, 1000)) < 0)
+			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"encode",
 					"--nonce-len wants a number, got '%s'",
@@ -153,7 +153,7 @@ static int cid_encode(int argc, char **argv)
 			enc_len = false;
 			break;
 		case O_LOW_BITS:
-			if ((low_bits = parse_num(optarg, 1000)) < 0)
+			if ((low_bits = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"encode",
 					"--low-bits wants a number, got '%s'",
@@ -295,14 +295,14 @@ static int cid_decode(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case O_SID_LEN:
-			if ((sid_len = parse_num(optarg, 1000)) < 0)
+			if ((sid_len = parse_num(optarg, 1000000)) < 0)
 				return usage_err("decode",
 						 "--server-id-len wants a "
 						 "number, got '%s'",
 						 optarg);
 			break;
 		case O_NONCE_LEN:
-			if ((nonce_len = parse_num(optarg, 1000)) < 0)
+			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"decode",
 					"--nonce-len wants a number, got '%s'",
