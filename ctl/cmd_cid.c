@@ -130,7 +130,7 @@ static int cid_encode(int argc, char **argv)
 			if ((id = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"encode",
-					"--config-id wants a number, got '%s'",
+					"--config-id wants a small whole number, got '%s'",
 					optarg);
 			break;
 		case O_SERVER_ID:
@@ -140,7 +140,7 @@ static int cid_encode(int argc, char **argv)
 			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"encode",
-					"--nonce-len wants a number, got '%s'",
+					"--nonce-len wants a small whole number, got '%s'",
 					optarg);
 			break;
 		case O_NONCE:
@@ -156,7 +156,7 @@ static int cid_encode(int argc, char **argv)
 			if ((low_bits = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"encode",
-					"--low-bits wants a number, got '%s'",
+					"--low-bits wants a small whole number, got '%s'",
 					optarg);
 			break;
 		case 'h':
@@ -305,7 +305,7 @@ static int cid_decode(int argc, char **argv)
 			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
 				return usage_err(
 					"decode",
-					"--nonce-len wants a number, got '%s'",
+					"--nonce-len wants a small whole number, got '%s'",
 					optarg);
 			break;
 		case O_KEY:
