@@ -128,20 +128,20 @@ static int cid_encode(int argc, char **argv)
 		switch (o) {
 		case O_CONFIG_ID:
 			if ((id = parse_num(optarg, 1000000)) < 0)
-				return usage_err(
-					"encode",
-					"--config-id wants a small whole number, got '%s'",
-					optarg);
+				return usage_err("encode",
+						 "--config-id wants a small "
+						 "whole number, got '%s'",
+						 optarg);
 			break;
 		case O_SERVER_ID:
 			sid_hex = optarg;
 			break;
 		case O_NONCE_LEN:
 			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
-				return usage_err(
-					"encode",
-					"--nonce-len wants a small whole number, got '%s'",
-					optarg);
+				return usage_err("encode",
+						 "--nonce-len wants a small "
+						 "whole number, got '%s'",
+						 optarg);
 			break;
 		case O_NONCE:
 			nonce_hex = optarg;
@@ -154,10 +154,10 @@ static int cid_encode(int argc, char **argv)
 			break;
 		case O_LOW_BITS:
 			if ((low_bits = parse_num(optarg, 1000000)) < 0)
-				return usage_err(
-					"encode",
-					"--low-bits wants a small whole number, got '%s'",
-					optarg);
+				return usage_err("encode",
+						 "--low-bits wants a small "
+						 "whole number, got '%s'",
+						 optarg);
 			break;
 		case 'h':
 			fputs(usage_encode, stdout);
@@ -303,10 +303,10 @@ static int cid_decode(int argc, char **argv)
 			break;
 		case O_NONCE_LEN:
 			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
-				return usage_err(
-					"decode",
-					"--nonce-len wants a small whole number, got '%s'",
-					optarg);
+				return usage_err("decode",
+						 "--nonce-len wants a small "
+						 "whole number, got '%s'",
+						 optarg);
 			break;
 		case O_KEY:
 			key_hex = optarg;
