@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
 # Runs every test: unit/BPF fixture binaries (build/tests/*), then the
-# network-namespace tests (tests/netns/*.sh) and the end-to-end tests
-# (tests/e2e/*.sh). Prints one line per test and "N passed, N failed".
+# network-namespace tests (tests/netns/*.sh), the end-to-end tests
+# (tests/e2e/*.sh) and the fuzzers' smoke run (tests/fuzz/*.sh). Prints
+# one line per test and "N passed, N failed".
 # QLB_TESTS=pattern runs only tests whose name matches the pattern.
 set -u
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ run_one() {
 for t in "$BUILD"/tests/*; do
 	[ -x "$t" ] && [ -f "$t" ] && run_one "unit/$(basename "$t")" "$t"
 done
-for t in tests/netns/*.sh tests/e2e/*.sh; do
+for t in tests/netns/*.sh tests/e2e/*.sh tests/fuzz/*.sh; do
 	[ -f "$t" ] && run_one "${t#tests/}" bash "$t"
 done
 

@@ -53,7 +53,7 @@ fuzz-bins: $(FUZZ_BINS)
 # first one and saves it, which is what a reproducer needs.
 fuzz: $(FUZZ_BINS) $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_xdp_fuzz.c))
 	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) \
-		XDP_FUZZ_FRAMES=$(XDP_FUZZ_FRAMES) ./tests/fuzz/run.sh $(FUZZ_NAMES)
+		XDP_FUZZ_FRAMES=$(XDP_FUZZ_FRAMES) ./tests/fuzz/long-run $(FUZZ_NAMES)
 
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) ./tests/fuzz/smoke.sh

@@ -35,13 +35,13 @@ static FILE *fz_log;
 #undef stderr
 #define stderr stderr
 
-#define FZ_ASSERT(c)                                                         \
-	do {                                                                 \
-		if (!(c)) {                                                  \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-				__FILE__, __LINE__, #c);                     \
-			abort();                                             \
-		}                                                            \
+#define FZ_ASSERT(c)                                                           \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
+				__FILE__, __LINE__, #c);                       \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static struct agent *fz_ag;
@@ -55,7 +55,8 @@ static const char fz_cfg[] =
 	"    - {id: 2, server_id_len: 3, nonce_len: 5, worker_bits: 6,\n"
 	"       state: routable}\n"
 	"hosts:\n"
-	"  - {name: h1, address: 198.18.0.21, server_ids: {1: \"0a10\", 2: \"0b0000\"}}\n"
+	"  - {name: h1, address: 198.18.0.21, server_ids: {1: \"0a10\", 2: "
+	"\"0b0000\"}}\n"
 	"host:\n"
 	"  name: h1\n"
 	"  workers: 2\n"
@@ -79,9 +80,11 @@ static void fz_open_dataplane(struct agent *ag)
 	ag->dc = qlb_decap__open();
 	if (!ag->rp || !ag->dc)
 		abort();
-	bpf_object__for_each_map(m, ag->rp->obj)
+	for (m = bpf_object__next_map(ag->rp->obj, NULL); m;
+	     m = bpf_object__next_map(ag->rp->obj, m))
 		bpf_map__set_pin_path(m, NULL);
-	bpf_object__for_each_map(m, ag->dc->obj)
+	for (m = bpf_object__next_map(ag->dc->obj, NULL); m;
+	     m = bpf_object__next_map(ag->dc->obj, m))
 		bpf_map__set_pin_path(m, NULL);
 	if (qlb_reuseport__load(ag->rp) || qlb_decap__load(ag->dc)) {
 		fprintf(stderr, "cannot load the host BPF objects (root?)\n");
@@ -133,7 +136,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_ag->cfg_path = strdup(path);
 	fz_ag->started_ns = now_real_ns();
 	if (ag_load(path, &fz_ag->cfg, &fz_ag->me)) {
-		fprintf(stderr, "fuzz_agent_proto: its own config is refused\n");
+		fprintf(stderr,
+			"fuzz_agent_proto: its own config is refused\n");
 		abort();
 	}
 	fz_open_dataplane(fz_ag);
@@ -160,7 +164,7 @@ static int count_fds(void)
 /* A file descriptor of the kind @kind (see the input format), or -1. */
 static int make_fd(int kind, int *extra)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(4433) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(4433)};
 	int fd, one = 1, p[2];
 
 	*extra = -1;
@@ -171,7 +175,8 @@ static int make_fd(int kind, int *extra)
 		if (fd < 0)
 			abort();
 		if (kind == 1)
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+				   sizeof(one));
 		else
 			a.sin_port = 0;
 		if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
@@ -193,8 +198,8 @@ static void send_stream(int fd, const uint8_t *buf, size_t len, int pass)
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
 	if (!len)
 		return;
@@ -238,7 +243,7 @@ static FZ_NO_COV void fz_check(struct agent *ag)
 		if (!w->rec.in_use)
 			continue;
 		FZ_ASSERT(id < ag->max_workers);
-		FZ_ASSERT(w->conn == -1);	/* every connection is closed */
+		FZ_ASSERT(w->conn == -1); /* every connection is closed */
 		FZ_ASSERT(ag_slot_cookie(ag, id) == w->rec.cookie);
 		FZ_ASSERT(ag_gen_find(ag, w->rec.generation));
 	}
@@ -250,7 +255,7 @@ static FZ_NO_COV void fz_check(struct agent *ag)
  * worker, no generation (the sockets were closed by the caller). */
 static FZ_NO_COV void fz_reset(struct agent *ag)
 {
-	struct qlb_worker_rec zero = { 0 };
+	struct qlb_worker_rec zero = {0};
 	__u32 k, next;
 	uint32_t id;
 
@@ -274,7 +279,7 @@ static FZ_NO_COV void fz_reset(struct agent *ag)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct agent *ag = fz_ag;
-	int sp[2][2], mine[2] = { -1, -1 }, extra[2] = { -1, -1 };
+	int sp[2][2], mine[2] = {-1, -1}, extra[2] = {-1, -1};
 	int fds_before, nconn, c, rounds;
 	size_t split, off[3];
 
@@ -294,8 +299,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp[c]))
 			abort();
 		/* room for every answer: the agent's sends must not block */
-		setsockopt(sp[c][0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
-		setsockopt(sp[c][1], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+		setsockopt(sp[c][0], SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+			   sizeof(sz));
+		setsockopt(sp[c][1], SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+			   sizeof(sz));
 		cn = calloc(1, sizeof(*cn));
 		if (!cn)
 			abort();
@@ -307,7 +314,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cn->pending_fd = -1;
 		ag->conns[c] = cn;
 		mine[c] = make_fd((data[0] >> (2 * c)) & 3, &extra[c]);
-		send_stream(sp[c][1], data + off[c], off[c + 1] - off[c], mine[c]);
+		send_stream(sp[c][1], data + off[c], off[c + 1] - off[c],
+			    mine[c]);
 		shutdown(sp[c][1], SHUT_WR);
 	}
 

@@ -31,13 +31,13 @@
 #include "codec_ref.h"
 
 /* A failed invariant is a crash: libFuzzer saves the input. */
-#define FZ_ASSERT(c)                                                         \
-	do {                                                                 \
-		if (!(c)) {                                                  \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-				__FILE__, __LINE__, #c);                     \
-			abort();                                             \
-		}                                                            \
+#define FZ_ASSERT(c)                                                           \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
+				__FILE__, __LINE__, #c);                       \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* Exactly @n bytes on the heap, so that ASan flags any access past them. */
@@ -55,7 +55,8 @@ static uint8_t *exact(const uint8_t *src, size_t n)
 static void decode_any(const struct qlb_cid_cfg *c, const uint8_t *cid20)
 {
 	uint8_t *cid = exact(cid20, QLB_CID_MAX_LEN);
-	uint8_t *sid = malloc(QLB_SID_MAX_LEN), *nonce = malloc(QLB_NONCE_MAX_LEN);
+	uint8_t *sid = malloc(QLB_SID_MAX_LEN),
+		*nonce = malloc(QLB_NONCE_MAX_LEN);
 	uint8_t *sid2 = malloc(QLB_SID_MAX_LEN);
 	int r1, r2, valid = qlb_cid_cfg_valid(c);
 	unsigned int i;
@@ -123,7 +124,8 @@ static void check_valid(const struct qlb_cid_cfg *c, const uint8_t *key,
 	FZ_ASSERT(qlb_decode(c, out, (size_t)len, sid, nonce) == 0);
 	FZ_ASSERT(!memcmp(sid, sid_in, sl) && !memcmp(nonce, nonce_in, nl));
 	FZ_ASSERT(qlb_decode(c, out, (size_t)len - 1, sid, nonce) == -EINVAL);
-	out[0] ^= (uint8_t)(((c->id + 1) % 8) ^ c->id) << 5;	/* other config id */
+	out[0] ^= (uint8_t)(((c->id + 1) % 8) ^ c->id)
+		  << 5; /* other config id */
 	FZ_ASSERT(qlb_decode(c, out, (size_t)len, sid, nonce) == -EINVAL);
 
 	/* any body decodes to something that encodes back to it */
@@ -138,7 +140,8 @@ static void check_valid(const struct qlb_cid_cfg *c, const uint8_t *key,
 	w = qlb_sid_worker(c, xsid);
 	FZ_ASSERT(w < (1u << c->worker_bits));
 	for (i = 0; i < sl; i++) {
-		uint8_t wb = i + 2 >= sl ? (uint8_t)(w >> (8 * (sl - 1 - i))) : 0;
+		uint8_t wb =
+			i + 2 >= sl ? (uint8_t)(w >> (8 * (sl - 1 - i))) : 0;
 
 		FZ_ASSERT((host[i] | wb) == sid_in[i] && !(host[i] & wb));
 	}
@@ -163,16 +166,19 @@ static void check_valid(const struct qlb_cid_cfg *c, const uint8_t *key,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t in[6 + 16 + QLB_CID_MAX_LEN + QLB_SID_MAX_LEN + QLB_NONCE_MAX_LEN] = { 0 };
+	uint8_t in[6 + 16 + QLB_CID_MAX_LEN + QLB_SID_MAX_LEN +
+		   QLB_NONCE_MAX_LEN] = {0};
 	const uint8_t *key = in + 6, *cid = key + 16;
-	const uint8_t *sid = cid + QLB_CID_MAX_LEN, *nonce = sid + QLB_SID_MAX_LEN;
+	const uint8_t *sid = cid + QLB_CID_MAX_LEN,
+		      *nonce = sid + QLB_SID_MAX_LEN;
 	struct qlb_cid_cfg raw, c;
 	uint8_t tok[16], ucid[QLB_CID_MAX_LEN];
 	int err;
 
 	memcpy(in, data, size < sizeof(in) ? size : sizeof(in));
 
-	/* the struct as a corrupt map could hold it: every byte from the input */
+	/* the struct as a corrupt map could hold it: every byte from the input
+	 */
 	memset(&raw, 0, sizeof(raw));
 	raw.id = in[0];
 	raw.sid_len = in[1];
@@ -188,7 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t o[QLB_CID_MAX_LEN];
 
 		if (!qlb_cid_cfg_valid(&raw))
-			FZ_ASSERT(qlb_cid_encode(&raw, sid, nonce, in[5], o) == -1);
+			FZ_ASSERT(qlb_cid_encode(&raw, sid, nonce, in[5], o) ==
+				  -1);
 	}
 
 	/* the same numbers through qlb_cid_cfg_init(): refused exactly when
@@ -206,7 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qlb_reset_token(key, cid, in[5], tok);
 	err = qlb_mint_unroutable(ucid, in[5]);
 	if (in[5] >= 8 && in[5] <= QLB_CID_MAX_LEN)
-		FZ_ASSERT(err == in[5] && qlb_cid_config_id(ucid[0]) == QLB_CR_UNROUTABLE &&
+		FZ_ASSERT(err == in[5] &&
+			  qlb_cid_config_id(ucid[0]) == QLB_CR_UNROUTABLE &&
 			  (ucid[0] & 0x1f) == in[5] - 1);
 	else
 		FZ_ASSERT(err == -EINVAL);

@@ -30,21 +30,21 @@
 
 #include "config.h"
 
-#define FZ_ASSERT(c)                                                         \
-	do {                                                                 \
-		if (!(c)) {                                                  \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-				__FILE__, __LINE__, #c);                     \
-			abort();                                             \
-		}                                                            \
+#define FZ_ASSERT(c)                                                           \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
+				__FILE__, __LINE__, #c);                       \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static char fz_dir[64], fz_path[128];
 
 static void fz_cleanup(void)
 {
-	static const char *const f[] = { "qlb.yaml", "k600.key", "k644.key",
-					 "bad.key" };
+	static const char *const f[] = {"qlb.yaml", "k600.key", "k644.key",
+					"bad.key"};
 	char p[160];
 	unsigned int i;
 
@@ -91,7 +91,8 @@ static unsigned int inline_keys(const uint8_t *d, size_t n, char keys[][33],
 	for (i = 0; i + 4 <= n && nk < max; i++) {
 		if (memcmp(d + i, "key:", 4))
 			continue;
-		for (j = i + 4; j < n && (d[j] == ' ' || d[j] == '"' || d[j] == '\''); j++)
+		for (j = i + 4;
+		     j < n && (d[j] == ' ' || d[j] == '"' || d[j] == '\''); j++)
 			;
 		for (k = 0; j + k < n && k < 32 && isxdigit(d[j + k]); k++)
 			;
@@ -116,7 +117,7 @@ static int all_zero(const void *p, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qlb_config *cfg;
-	struct qlb_diags d = { 0 };
+	struct qlb_diags d = {0};
 	char keys[8][33];
 	unsigned int nk, i, k, id, lines = 1;
 	FILE *f;
@@ -129,8 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* an upper bound of YAML's line breaks: \n, \r, and NEL, LS, PS */
 	for (i = 0; i < size; i++)
 		lines += data[i] == '\n' || data[i] == '\r' ||
-			 (data[i] == 0xc2 && i + 1 < size && data[i + 1] == 0x85) ||
-			 (data[i] == 0xe2 && i + 2 < size && data[i + 1] == 0x80 &&
+			 (data[i] == 0xc2 && i + 1 < size &&
+			  data[i + 1] == 0x85) ||
+			 (data[i] == 0xe2 && i + 2 < size &&
+			  data[i + 1] == 0x80 &&
 			  (data[i + 2] == 0xa8 || data[i + 2] == 0xa9));
 
 	/* struct qlb_config is large (paths): keep it off the stack */
@@ -141,12 +144,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = qlb_config_load_diag(fz_path, cfg, NULL, &d);
 	FZ_ASSERT(n >= 0 && (unsigned int)n == d.n);
 	FZ_ASSERT(!n || d.v);
-	nk = getenv("QLB_FUZZ_SKIP_KEY_ECHO") ? 0 : inline_keys(data, size, keys, 8);
+	nk = getenv("QLB_FUZZ_SKIP_KEY_ECHO")
+		     ? 0
+		     : inline_keys(data, size, keys, 8);
 	for (i = 0; i < d.n; i++) {
 		FZ_ASSERT(d.v[i].msg);
 		/* a position inside the file (libyaml may point one line past
 		 * the last newline at the end of the stream) */
-		FZ_ASSERT(d.v[i].line >= 0 && (unsigned int)d.v[i].line <= lines + 1);
+		FZ_ASSERT(d.v[i].line >= 0 &&
+			  (unsigned int)d.v[i].line <= lines + 1);
 		FZ_ASSERT(d.v[i].col >= 0);
 		for (k = 0; k < nk; k++)
 			FZ_ASSERT(!strcasestr(d.v[i].msg, keys[k]));
@@ -183,8 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < cfg->nhosts; i++) {
 		char buf[64];
 
-		FZ_ASSERT(qlb_config_host(cfg, cfg->hosts[i].name) == &cfg->hosts[i]);
-		FZ_ASSERT(qlb_addr_str(&cfg->hosts[i].address, buf, sizeof(buf)));
+		FZ_ASSERT(qlb_config_host(cfg, cfg->hosts[i].name) ==
+			  &cfg->hosts[i]);
+		FZ_ASSERT(
+			qlb_addr_str(&cfg->hosts[i].address, buf, sizeof(buf)));
 	}
 	if (cfg->host.present)
 		FZ_ASSERT(qlb_config_host(cfg, cfg->host.name));

@@ -19,17 +19,17 @@
 
 #include "pcap.h"
 
-#define FZ_ASSERT(c)                                                         \
-	do {                                                                 \
-		if (!(c)) {                                                  \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-				__FILE__, __LINE__, #c);                     \
-			abort();                                             \
-		}                                                            \
+#define FZ_ASSERT(c)                                                           \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
+				__FILE__, __LINE__, #c);                       \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
-#define CAP 9216		/* ctl/trace.c FRAME_MAX */
-#define KEEP 64			/* records compared after the round trip */
+#define CAP  9216 /* ctl/trace.c FRAME_MAX */
+#define KEEP 64	  /* records compared after the round trip */
 
 static char fz_dir[64], fz_out[128];
 
@@ -52,7 +52,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qlb_pcap_reader r, r2;
-	struct qlb_pcap_writer w = { 0 };
+	struct qlb_pcap_writer w = {0};
 	struct qlb_pcap_rec rec, rec2, kept[KEEP];
 	size_t off[KEEP];
 	uint8_t *buf = malloc(CAP), *buf2 = malloc(CAP);
@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(qlb_pcap_next(&r2, buf2, CAP, &rec2) == 0);
 	qlb_pcap_close(&r2);
 out_f:
-	qlb_pcap_close(&r);	/* not ours: fopen'd here */
+	qlb_pcap_close(&r); /* not ours: fopen'd here */
 	fclose(f);
 	free(buf);
 	free(buf2);

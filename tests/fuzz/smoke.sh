@@ -37,7 +37,7 @@ for src in tests/fuzz/fuzz_*.c; do
 			mkdir -p "$BUILD/fuzz/crashes"
 			cp "$a" "$BUILD/fuzz/crashes/" && echo "  reproducer: $BUILD/fuzz/crashes/$(basename "$a")"
 		done
-		tail -40 "$log"
+		grep -E "^ +#[0-9] .* in (LLVMFuzzer|[a-z_]+ /work)" "$log" | head -8
 	else
 		echo "ok fuzz_$name: ${runs:-?}"
 	fi

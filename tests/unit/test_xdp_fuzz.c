@@ -58,13 +58,13 @@
 #include "qlb_xdp.skel.h"
 
 #define FRAME_MAX 2048
-#define OUT_MAX (FRAME_MAX + 256)
-#define MTU 1500
-#define GUE_PORT 6080
+#define OUT_MAX	  (FRAME_MAX + 256)
+#define MTU	  1500
+#define GUE_PORT  6080
 #define MAX_FAILS 10
 
-static const uint8_t gw_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-static const uint8_t if_mac[6] = { 0x02, 0, 0, 0, 0, 0xaa };
+static const uint8_t gw_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t if_mac[6] = {0x02, 0, 0, 0, 0, 0xaa};
 
 static const char test_yaml[] =
 	"quic_lb:\n"
@@ -92,16 +92,20 @@ static const char test_yaml[] =
 	"    - {address: 198.18.1.2, port: 8443}\n"
 	"    - {address: \"2001:db8:1::1\", port: 443}\n"
 	"hosts:\n"
-	"  - {name: h1, address: 198.18.0.21, server_ids: {0: \"0a10\", 1: \"0a0100\", 2: \"04\"}}\n"
+	"  - {name: h1, address: 198.18.0.21, server_ids: {0: \"0a10\", 1: "
+	"\"0a0100\", 2: \"04\"}}\n"
 	"  - {name: h2, address: 198.18.0.22, encap: ipip,\n"
 	"     server_ids: {0: \"0a20\", 1: \"0a0200\", 2: \"08\"}}\n"
-	"  - {name: h3, address: \"2001:db8::23\", server_ids: {0: \"0a30\", 1: \"0a0300\"}}\n"
-	"  - {name: h4, address: \"2001:db8::24\", encap: ipip, state: draining,\n"
+	"  - {name: h3, address: \"2001:db8::23\", server_ids: {0: \"0a30\", "
+	"1: \"0a0300\"}}\n"
+	"  - {name: h4, address: \"2001:db8::24\", encap: ipip, state: "
+	"draining,\n"
 	"     server_ids: {0: \"0a40\", 1: \"0a0400\", 2: \"0c\"}}\n"
 	"  - {name: h5, address: 198.18.0.25, state: down,\n"
 	"     server_ids: {0: \"0a50\", 1: \"0a0500\", 2: \"10\"}}\n";
 
-/* ---- randomness (reproducible: the seed is printed) ----------------------- */
+/* ---- randomness (reproducible: the seed is printed) -----------------------
+ */
 static uint64_t rs;
 
 static uint64_t rnd(void)
@@ -112,7 +116,7 @@ static uint64_t rnd(void)
 	return rs * 0x2545f4914f6cdd1dull;
 }
 
-static uint32_t rn(uint32_t n)	/* 0..n-1 */
+static uint32_t rn(uint32_t n) /* 0..n-1 */
 {
 	return (uint32_t)((rnd() >> 32) % n);
 }
@@ -128,7 +132,8 @@ static void rbytes(uint8_t *p, size_t n)
 		*p++ = (uint8_t)(rnd() >> 56);
 }
 
-/* ---- the test config and the program -------------------------------------- */
+/* ---- the test config and the program --------------------------------------
+ */
 static struct qlb_config cfg;
 static struct qlb_cid_cfg ccfg[QLB_CONFIG_MAX];
 static struct qlb_xdp *skel;
@@ -154,7 +159,8 @@ static int setup(void)
 	if (n)
 		return -1;
 	for (id = 0; id < QLB_CONFIG_MAX; id++)
-		if (cfg.configs[id].present && qlb_config_cid_cfg(&cfg, id, &ccfg[id]))
+		if (cfg.configs[id].present &&
+		    qlb_config_cid_cfg(&cfg, id, &ccfg[id]))
 			return -1;
 
 	skel = qlb_xdp__open();
@@ -183,14 +189,15 @@ static int setup(void)
 	return 0;
 }
 
-/* ---- an independent view of a frame (the contract, not the program) ------- */
+/* ---- an independent view of a frame (the contract, not the program) -------
+ */
 struct view {
-	int ok;			/* IPv4/IPv6 parsed with UDP/TCP ports readable */
+	int ok; /* IPv4/IPv6 parsed with UDP/TCP ports readable */
 	unsigned int l3, l4, ip_len, family, proto;
-	int tagged;		/* one 802.1Q/802.1ad tag */
+	int tagged; /* one 802.1Q/802.1ad tag */
 	const uint8_t *saddr, *daddr;
 	uint16_t dport;
-	int later_frag;		/* IPv4 fragment with a non-zero offset */
+	int later_frag; /* IPv4 fragment with a non-zero offset */
 	uint8_t tos;
 };
 
@@ -275,9 +282,11 @@ static int host_by_addr(int family, const uint8_t *a)
 	for (i = 0; i < cfg.nhosts; i++) {
 		const struct qlb_addr *h = &cfg.hosts[i].address;
 
-		if (family == 4 && h->family == AF_INET && !memcmp(&h->v4, a, 4))
+		if (family == 4 && h->family == AF_INET &&
+		    !memcmp(&h->v4, a, 4))
 			return (int)i;
-		if (family == 6 && h->family == AF_INET6 && !memcmp(&h->v6, a, 16))
+		if (family == 6 && h->family == AF_INET6 &&
+		    !memcmp(&h->v6, a, 16))
 			return (int)i;
 	}
 	return -1;
@@ -303,13 +312,14 @@ static uint16_t csum(const uint8_t *p, size_t n)
 	return (uint16_t)~s;
 }
 
-/* ---- the generator ---------------------------------------------------------- */
+/* ---- the generator ----------------------------------------------------------
+ */
 enum expect {
-	EXP_NONE,	/* mutated: the invariants only */
+	EXP_NONE, /* mutated: the invariants only */
 	EXP_PASS,
 	EXP_DROP,
-	EXP_HOST,	/* tx to host g->host, or drop if it does not fit */
-	EXP_LIVE,	/* tx to some host not down, or drop if it may not fit */
+	EXP_HOST, /* tx to host g->host, or drop if it does not fit */
+	EXP_LIVE, /* tx to some host not down, or drop if it may not fit */
 };
 
 struct gen {
@@ -371,7 +381,9 @@ static size_t gen_quic(struct gen *g, uint8_t *q, size_t room)
 		g->host = (int)h;
 	} else if (kind < 70) {
 		/* long header */
-		uint32_t ver = chance(5) ? 0 : chance(80) ? 1 : (uint32_t)rnd() | 1;
+		uint32_t ver = chance(5)    ? 0
+			       : chance(80) ? 1
+					    : (uint32_t)rnd() | 1;
 
 		q[n++] = 0xc0 | (uint8_t)(rn(4) << 4) | (uint8_t)rn(16);
 		q[n++] = (uint8_t)(ver >> 24);
@@ -456,7 +468,9 @@ static void gen_frame(struct gen *g)
 	} else if (dst < 88) {
 		dport = (uint16_t)(vip->port + 1 + rn(100));
 	}
-	proto = chance(85) ? IPPROTO_UDP : chance(70) ? IPPROTO_TCP : IPPROTO_ICMP;
+	proto = chance(85)   ? IPPROTO_UDP
+		: chance(70) ? IPPROTO_TCP
+			     : IPPROTO_ICMP;
 
 	ip = f + l3;
 	if (fam == 4) {
@@ -466,10 +480,10 @@ static void gen_frame(struct gen *g)
 		ip[1] = (uint8_t)rnd();
 		ip[4] = (uint8_t)rnd();
 		ip[5] = (uint8_t)rnd();
-		ip[6] = 0x40;	/* DF */
+		ip[6] = 0x40; /* DF */
 		if (chance(3)) {
 			first_frag = 1;
-			ip[6] = 0x20;	/* MF, offset 0 */
+			ip[6] = 0x20; /* MF, offset 0 */
 		} else if (chance(3)) {
 			later_frag = 1;
 			ip[6] = (uint8_t)rn(32);
@@ -477,7 +491,7 @@ static void gen_frame(struct gen *g)
 		}
 		ip[8] = 64;
 		ip[9] = (uint8_t)proto;
-		ip[12] = 198;	/* clients in 198.19/16, hosts in 198.18.0/24 */
+		ip[12] = 198; /* clients in 198.19/16, hosts in 198.18.0/24 */
 		ip[13] = 19;
 		ip[14] = (uint8_t)rnd();
 		ip[15] = (uint8_t)rnd();
@@ -490,7 +504,7 @@ static void gen_frame(struct gen *g)
 			ip[19] = (uint8_t)rnd();
 		}
 		for (i = 20; i < hl; i++)
-			ip[i] = 1;	/* NOP options */
+			ip[i] = 1; /* NOP options */
 	} else {
 		hl = 40;
 		memset(ip, 0, 40);
@@ -502,7 +516,7 @@ static void gen_frame(struct gen *g)
 		ip[9] = 0x01;
 		ip[10] = 0x0d;
 		ip[11] = 0xb8;
-		ip[12] = 0xc1;	/* clients in 2001:db8:c1xx::/40 */
+		ip[12] = 0xc1; /* clients in 2001:db8:c1xx::/40 */
 		rbytes(ip + 13, 11);
 		if (dst < 88)
 			memcpy(ip + 24, &vip->addr.v6, 16);
@@ -561,7 +575,7 @@ static void gen_frame(struct gen *g)
 		g->exp = EXP_DROP;
 	else if (g->exp == EXP_HOST &&
 		 cfg.hosts[g->host].state == QLB_HOST_DOWN)
-		g->exp = EXP_LIVE;	/* its CIDs take the fallback */
+		g->exp = EXP_LIVE; /* its CIDs take the fallback */
 }
 
 /* Break a frame: flips, truncation, extension, lying length fields. */
@@ -597,7 +611,8 @@ static void mutate(struct gen *g)
 	}
 }
 
-/* ---- running and checking ---------------------------------------------------- */
+/* ---- running and checking
+ * ---------------------------------------------------- */
 static unsigned long n_frames, n_runs, n_fail, verdicts[8];
 static unsigned long n_exp[5];
 static const char *crash_dir;
@@ -609,7 +624,8 @@ static int run(const uint8_t *in, size_t len, uint8_t *out, uint32_t *out_len)
 		    .data_size_out = OUT_MAX, .repeat = 1);
 
 	if (bpf_prog_test_run_opts(prog_fd, &o)) {
-		fprintf(stderr, "test run failed: %s (len %zu)\n", strerror(errno), len);
+		fprintf(stderr, "test run failed: %s (len %zu)\n",
+			strerror(errno), len);
 		return -1;
 	}
 	n_runs++;
@@ -624,15 +640,18 @@ static void report(const struct gen *g, const char *why, int ret)
 	FILE *f;
 
 	n_fail++;
-	fprintf(stderr, "FAIL frame %lu (seed state %016llx): %s (verdict %d, "
-		"expectation %d, host %d), %zu bytes:\n", n_frames,
-		(unsigned long long)rs, why, ret, g->exp, g->host, g->len);
+	fprintf(stderr,
+		"FAIL frame %lu (seed state %016llx): %s (verdict %d, "
+		"expectation %d, host %d), %zu bytes:\n",
+		n_frames, (unsigned long long)rs, why, ret, g->exp, g->host,
+		g->len);
 	for (i = 0; i < g->len; i++)
 		fprintf(stderr, "%02x%s", g->f[i], (i % 32 == 31) ? "\n" : "");
 	fputc('\n', stderr);
 	if (!crash_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/xdp-frame-%lu.bin", crash_dir, n_frames);
+	snprintf(path, sizeof(path), "%s/xdp-frame-%lu.bin", crash_dir,
+		 n_frames);
 	f = fopen(path, "w");
 	if (f) {
 		fwrite(g->f, 1, g->len, f);
@@ -678,7 +697,8 @@ static const char *check_tx(const struct gen *g, const struct view *v,
 	} else if (et == ETH_P_IPV6) {
 		fam = 6;
 		oip = 40;
-		if ((o[0] >> 4) != 6 || (uint32_t)(o[4] << 8 | o[5]) != olen - l3 - 40)
+		if ((o[0] >> 4) != 6 ||
+		    (uint32_t)(o[4] << 8 | o[5]) != olen - l3 - 40)
 			return "outer IPv6 version/length wrong";
 		if (o[7] != 64)
 			return "outer IPv6 hop limit wrong";
@@ -709,7 +729,8 @@ static const char *check_tx(const struct gen *g, const struct view *v,
 			return "GUE destination port is not gue_port";
 		if ((u[0] << 8 | u[1]) < 49152)
 			return "GUE source port below 49152";
-		if ((uint32_t)(u[4] << 8 | u[5]) != olen - l3 - oip || u[6] || u[7])
+		if ((uint32_t)(u[4] << 8 | u[5]) != olen - l3 - oip || u[6] ||
+		    u[7])
 			return "GUE UDP length/checksum wrong";
 	} else if (proto != (v->family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6)) {
 		return "IPIP outer protocol does not match the inner family";
@@ -750,7 +771,7 @@ static void one_frame(struct gen *g)
 	if (!why && ret != XDP_PASS && !is_vip(&v))
 		why = "frame not addressed to a VIP was not passed";
 	if (!why) {
-		unsigned int worst = v.ip_len + 48;	/* GUE over IPv6 */
+		unsigned int worst = v.ip_len + 48; /* GUE over IPv6 */
 
 		switch (g->exp) {
 		case EXP_NONE:
@@ -767,12 +788,15 @@ static void one_frame(struct gen *g)
 			if (ret == XDP_TX && host != g->host)
 				why = "routable CID went to another host";
 			else if (ret != XDP_TX &&
-				 v.ip_len + overhead(&cfg.hosts[g->host]) <= cfg.lb.mtu)
-				why = "routable CID that fits the MTU not transmitted";
+				 v.ip_len + overhead(&cfg.hosts[g->host]) <=
+					 cfg.lb.mtu)
+				why = "routable CID that fits the MTU not "
+				      "transmitted";
 			break;
 		case EXP_LIVE:
 			if (ret != XDP_TX && worst <= cfg.lb.mtu)
-				why = "QUIC/TCP to a VIP that fits the MTU not transmitted";
+				why = "QUIC/TCP to a VIP that fits the MTU not "
+				      "transmitted";
 			break;
 		}
 	}
@@ -787,7 +811,8 @@ static void one_frame(struct gen *g)
 		report(g, why, ret);
 }
 
-/* ---- the flood: no state for Initials and unroutable packets ---------------- */
+/* ---- the flood: no state for Initials and unroutable packets ----------------
+ */
 static unsigned int cache_entries(void)
 {
 	struct qlb_lb_cache_key k, nk;
@@ -883,7 +908,7 @@ static void flood(unsigned long count)
 		gen_frame(&g);
 		gen_flood_frame(&g);
 		q = g.f + 14 + 20 + 8;
-		q[0] = 0xc0 | (uint8_t)rn(16);	/* Initial */
+		q[0] = 0xc0 | (uint8_t)rn(16); /* Initial */
 		q[1] = q[2] = q[3] = 0;
 		q[4] = 1;
 		q[5] = (uint8_t)(8 + rn(13));
@@ -892,7 +917,7 @@ static void flood(unsigned long count)
 			tx++;
 		/* a random DCID may still decode to a host: count those */
 		{
-			struct cidkey k = { 0 };
+			struct cidkey k = {0};
 			unsigned int kl;
 
 			memcpy(k.b, q + 6, q[5]);
@@ -907,11 +932,13 @@ static void flood(unsigned long count)
 	qsort(known, nknown, sizeof(*known), cmp_cid);
 	for (i = 0; i < nknown; i++)
 		distinct += !i || cmp_cid(&known[i], &known[i - 1]);
-	printf("Initial flood: %lu packets (%lu tx), decoded-CID cache %u -> %u "
-	       "entries (%lu DCIDs happened to decode to a host)\n", count, tx,
-	       before_init, after, distinct);
+	printf("Initial flood: %lu packets (%lu tx), decoded-CID cache %u -> "
+	       "%u "
+	       "entries (%lu DCIDs happened to decode to a host)\n",
+	       count, tx, before_init, after, distinct);
 	CHECK(after - before_init == distinct,
-	      "Initials with random DCIDs created %u cache entries (%lu could decode)",
+	      "Initials with random DCIDs created %u cache entries (%lu could "
+	      "decode)",
 	      after - before_init, distinct);
 
 	/* short headers: unroutable (0b111) and random CIDs */
@@ -919,7 +946,7 @@ static void flood(unsigned long count)
 	nknown = distinct = 0;
 	for (i = 0; i < count; i++) {
 		uint8_t *q;
-		struct cidkey k = { 0 };
+		struct cidkey k = {0};
 		unsigned int clen;
 
 		gen_frame(&g);
@@ -928,13 +955,14 @@ static void flood(unsigned long count)
 		q[0] = 0x40;
 		rbytes(q + 1, 20);
 		if (i & 1) {
-			q[1] |= 0xe0;	/* unroutable */
+			q[1] |= 0xe0; /* unroutable */
 		} else {
 			/* random CID of a keyed config, length bits right */
 			unsigned int id = chance(50) ? 0 : 2;
 
 			clen = qlb_cid_len(&ccfg[id]);
-			q[1] = (uint8_t)(id << 5) | (uint8_t)(id ? rn(32) : clen - 1);
+			q[1] = (uint8_t)(id << 5) |
+			       (uint8_t)(id ? rn(32) : clen - 1);
 			memcpy(k.b, q + 1, clen);
 			if (keyed_known(k.b, 0))
 				known[nknown++] = k;
@@ -945,9 +973,10 @@ static void flood(unsigned long count)
 	qsort(known, nknown, sizeof(*known), cmp_cid);
 	for (i = 0; i < nknown; i++)
 		distinct += !i || cmp_cid(&known[i], &known[i - 1]);
-	printf("short-header flood: %lu packets (half unroutable), cache %u -> %u "
-	       "entries, %lu distinct random CIDs decode to a host\n", count,
-	       before, after, distinct);
+	printf("short-header flood: %lu packets (half unroutable), cache %u -> "
+	       "%u "
+	       "entries, %lu distinct random CIDs decode to a host\n",
+	       count, before, after, distinct);
 	CHECK(after - before == distinct,
 	      "cache grew by %u, expected %lu (only CIDs of known hosts)",
 	      after - before, distinct);
@@ -957,10 +986,9 @@ static void flood(unsigned long count)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "frames", required_argument, NULL, 'n' },
-		{ "seed", required_argument, NULL, 's' },
-		{ 0 }
-	};
+		{"frames", required_argument, NULL, 'n'},
+		{"seed", required_argument, NULL, 's'},
+		{0}};
 	unsigned long frames = 200000, seed = 0;
 	struct timespec t0, t1;
 	struct gen g;
@@ -976,7 +1004,8 @@ int main(int argc, char **argv)
 			seed = strtoul(optarg, NULL, 0);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [--frames N] [--seed S]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--frames N] [--seed S]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -1007,15 +1036,20 @@ int main(int argc, char **argv)
 		one_frame(&g);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("%lu frames (%lu test runs) in %.1f s: %.0f frames/s, %.0f runs/s\n",
-	       n_frames, n_runs, secs, (double)n_frames / secs, (double)n_runs / secs);
-	printf("verdicts: tx %lu, pass %lu, drop %lu, other %lu\n", verdicts[XDP_TX],
-	       verdicts[XDP_PASS], verdicts[XDP_DROP],
-	       n_frames - verdicts[XDP_TX] - verdicts[XDP_PASS] - verdicts[XDP_DROP]);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("%lu frames (%lu test runs) in %.1f s: %.0f frames/s, %.0f "
+	       "runs/s\n",
+	       n_frames, n_runs, secs, (double)n_frames / secs,
+	       (double)n_runs / secs);
+	printf("verdicts: tx %lu, pass %lu, drop %lu, other %lu\n",
+	       verdicts[XDP_TX], verdicts[XDP_PASS], verdicts[XDP_DROP],
+	       n_frames - verdicts[XDP_TX] - verdicts[XDP_PASS] -
+		       verdicts[XDP_DROP]);
 	printf("frames by expectation: mutated %lu, pass %lu, drop %lu, "
-	       "to its CID's host %lu, to a live host %lu\n", n_exp[EXP_NONE],
-	       n_exp[EXP_PASS], n_exp[EXP_DROP], n_exp[EXP_HOST], n_exp[EXP_LIVE]);
+	       "to its CID's host %lu, to a live host %lu\n",
+	       n_exp[EXP_NONE], n_exp[EXP_PASS], n_exp[EXP_DROP],
+	       n_exp[EXP_HOST], n_exp[EXP_LIVE]);
 	printf("invariant failures: %lu\n", n_fail);
 	CHECK(n_fail == 0, "%lu frames broke an invariant", n_fail);
 	CHECK(verdicts[XDP_TX] && verdicts[XDP_PASS] && verdicts[XDP_DROP],
