@@ -111,10 +111,12 @@ union qlb__buf {
 /* All ones when a < b (both below 2^31), else 0. */
 QLB_INLINE __u32 qlb__lt32(__u32 a, __u32 b)
 {
-	__u32 d = a - b;
+	__u32 d = a - b, m;
 
 	qlb__hide(d);
-	return (__u32)((__s32)d >> 31);
+	m = (__u32)((__s32)d >> 31);
+	qlb__hide(m); /* else "m ? x : y" patterns become branches again */
+	return m;
 }
 
 /* 0xff when a < b, else 0. */
