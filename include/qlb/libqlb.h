@@ -86,6 +86,8 @@ int qlb_mint_unroutable(uint8_t *cid, size_t len);
 
 /*
  * qlb_decode() - diagnostics: decode @cid under @cfg.
+ * @sid: receives cfg->sid_len bytes, @nonce cfg->nonce_len bytes; either
+ * may be NULL.
  * Return: 0, -EINVAL (too short, or config bits differ from cfg->id).
  */
 int qlb_decode(const struct qlb_cid_cfg *cfg, const uint8_t *cid,
