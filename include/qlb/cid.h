@@ -42,8 +42,7 @@ struct qlb_cid_cfg {
 	__u8 worker_bits; /* low bits of the server ID that name a worker */
 	__u8 pad[3];
 	__u8 enc_rk[QLB_AES_RK_LEN]; /* AES-128 encryption round keys */
-	__u8 dec_rk[QLB_AES_RK_LEN]; /* inverse-cipher round keys (single pass)
-				      */
+	__u8 dec_rk[QLB_AES_RK_LEN]; /* decryption round keys (single pass) */
 };
 _Static_assert(sizeof(struct qlb_cid_cfg) == 360, "qlb_cid_cfg is ABI");
 
@@ -108,7 +107,8 @@ union qlb__buf {
 #define qlb__may_read(i, n) ((i) < (n))
 #endif
 
-/* All ones when a < b (both below 2^31), else 0. */
+/* All ones when a - b is negative as a 32-bit signed number (a < b for
+ * small values; a < 0 for a "signed" a when b is 0), else 0. */
 QLB_INLINE __u32 qlb__lt32(__u32 a, __u32 b)
 {
 	__u32 d = a - b, m;
