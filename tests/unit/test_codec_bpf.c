@@ -219,6 +219,37 @@ static void test_aes(void)
 	CHECK(bad == 0, "%d of 300 AES blocks in BPF differ from OpenSSL", bad);
 }
 
+/* A corrupt config in the map: the codec refuses it, zeroes its output */
+static void test_bad_config(void)
+{
+	static const __u8 bad[][3] = {{0, 4, 0}, {16, 4, 0},  {255, 255, 0},
+				      {3, 3, 0}, {10, 10, 0}, {2, 6, 200}};
+	unsigned int i;
+	int bad_runs = 0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct qlb_codec_test_pkt pk;
+		struct qlb_cid_cfg c;
+		uint8_t key[16] = {7}, zero[16] = {0};
+
+		qlb_cid_cfg_init(&c, 1, 2, 6, key, true, 0);
+		c.sid_len = bad[i][0];
+		c.nonce_len = bad[i][1];
+		c.worker_bits = bad[i][2];
+		set_cfg(&c);
+		memset(&pk, 0x5a, sizeof(pk));
+		pk.op = QLB_CT_DECODE_SID;
+		bad_runs += run(&pk, 1, NULL) != 0 || pk.ret != -1 ||
+			    memcmp(pk.sid, zero, 15) != 0;
+		memset(&pk, 0x5a, sizeof(pk));
+		pk.op = QLB_CT_ENCODE;
+		bad_runs += run(&pk, 1, NULL) != 0 || pk.ret != -1;
+		pk.op = QLB_CT_SID_PARTS; /* must not fault either */
+		bad_runs += run(&pk, 1, NULL) != 0;
+	}
+	CHECK(bad_runs == 0, "%d corrupt-config runs misbehaved", bad_runs);
+}
+
 /* In-kernel cost per call, beside the same program doing nothing. */
 static void print_cost(void)
 {
@@ -281,6 +312,7 @@ int main(void)
 	test_vectors();
 	test_random();
 	test_aes();
+	test_bad_config();
 	print_cost();
 	qlb_codec_test__destroy(skel);
 	return t_done("test_codec_bpf");
