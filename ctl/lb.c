@@ -976,6 +976,17 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* SIGINT/SIGTERM end --watch and --listen: no SA_RESTART, so a blocked
+ * accept() or sleep returns and the loop sees the flag. */
+static void catch_stop(void)
+{
+	struct sigaction sa = { 0 };
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			double dt)
 {
@@ -1080,8 +1091,7 @@ static int lb_stats(struct lb_opts *o)
 		rc = QLB_EXIT_OK;
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_stop();
 	for (n = 0; !stop && (o->count <= 0 || n < o->count); n++) {
 		struct lb_counts *t;
 
@@ -1223,8 +1233,7 @@ static int lb_metrics(struct lb_opts *o)
 		qlb_err("cannot listen on %s: %s", o->listen, strerror(errno));
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_stop();
 	signal(SIGPIPE, SIG_IGN);
 	while (!stop) {
 		char req[2048];
