@@ -58,28 +58,33 @@ QLB_API int qlb_cid_cfg_init(struct qlb_cid_cfg *cfg, unsigned int id,
 QLB_API int qlb_minter_init(struct qlb_minter *m, const struct qlb_cid_cfg *cfg,
 			    const uint8_t *sid)
 {
-	uint8_t key[16];
+	struct qlb_cid_cfg c;
+	uint8_t key[16], s[QLB_SID_MAX_LEN];
 	int err;
 
 	if (!m || !cfg || !sid || !qlb_cid_cfg_valid(cfg) ||
 	    cfg->id >= QLB_CONFIG_MAX)
 		return -EINVAL;
+	/* copies first: @cfg and @sid may point into @m (re-init in place) */
+	c = *cfg;
+	memcpy(s, sid, c.sid_len);
+	err = fill_random(key, sizeof(key));
 	explicit_bzero(m, sizeof(*m));
-	m->cfg = *cfg;
-	memcpy(m->sid, sid, cfg->sid_len);
-	err = fill_random(m->nonce_ctr, cfg->nonce_len);
-	if (!err && !(cfg->flags & QLB_CID_F_KEY))
-		err = fill_random(key, sizeof(key));
+	m->cfg = c;
+	memcpy(m->sid, s, c.sid_len);
+	if (!err)
+		err = fill_random(m->nonce_ctr, c.nonce_len);
 	if (err) {
 		explicit_bzero(m, sizeof(*m));
-		return err;
+		goto out;
 	}
-	memcpy(m->nonce_start, m->nonce_ctr, cfg->nonce_len);
-	if (!(cfg->flags & QLB_CID_F_KEY)) {
+	memcpy(m->nonce_start, m->nonce_ctr, c.nonce_len);
+	if (!(c.flags & QLB_CID_F_KEY))
 		qlb_aes_expand_key(key, m->perm_rk);
-		explicit_bzero(key, sizeof(key));
-	}
-	return 0;
+out:
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(&c, sizeof(c));
+	return err;
 }
 
 /*

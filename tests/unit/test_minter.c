@@ -107,6 +107,14 @@ static void test_wrap(void)
 	      "no -EOVERFLOW at the start");
 	CHECK(qlb_minter_mint(&m, cid) == -EOVERFLOW,
 	      "-EOVERFLOW does not stay");
+
+	/* re-init in place (config and server ID inside the minter itself)
+	 * starts a fresh counter with the same config and server ID */
+	CHECKQ(qlb_minter_init(&m, &m.cfg, m.sid) == 0);
+	CHECKQ(!m.exhausted && m.cfg.sid_len == 1 && m.sid[0] == 0x42);
+	len = qlb_minter_mint(&m, cid);
+	CHECK(len == 6 && qlb_decode(&c, cid, 6, s, n) == 0 && s[0] == 0x42,
+	      "mint after re-init in place: %d", len);
 }
 
 static void test_unroutable(void)
