@@ -135,18 +135,30 @@ sc_migrate() {
 	local label=$1 n=20000000 h w cid
 	shift
 	fleet_shape_client 100mbit
-	# With an upload the client sends its streams one after the other, so
-	# the download goes first; otherwise /whoami first names the worker.
 	if [[ " $* " == *" --data="* ]]; then
-		sc_bg_get "$label" "$@" "/bytes/$n" /whoami
+		# With an upload the client sends its streams one after the
+		# other: no /whoami in front; the server's log names the
+		# connection (the only one accepted meanwhile).
+		local seen line
+		seen=$(cat "$FLEET_DIR"/srv-*.log | grep -c 'accepted from')
+		sc_bg_get "$label" "$@" "/bytes/$n"
+		for _ in $(seq 1 150); do
+			[ "$(cat "$FLEET_DIR"/srv-*.log | grep -c 'accepted from')" -gt "$seen" ] && break
+			sleep 0.1
+		done
+		line=$(cat "$FLEET_DIR"/srv-*.log | grep 'accepted from' | sort | tail -n 1)
+		h=$(sed -n 's/.*qlb-h3server\[\(h[0-9]\) w=.*/\1/p' <<<"$line")
+		w=$(sed -n 's/.* w=\([0-9]*\) g=.*/\1/p' <<<"$line")
+		cid=$(sed -n 's/.*: conn \([0-9a-f]*\): accepted.*/\1/p' <<<"$line")
+		[ -n "$cid" ] || { fleet_unshape_client; sc_fail "$label: no connection"; return 1; }
 	else
 		sc_bg_get "$label" "$@" /whoami "/bytes/$n"
+		fleet_whoami_wait "$FLEET_DIR/$label/whoami" 15 ||
+			{ fleet_unshape_client; sc_fail "$label: no answer"; return 1; }
+		h=$(e2e_field "$FLEET_DIR/$label/whoami" host)
+		w=$(e2e_field "$FLEET_DIR/$label/whoami" worker)
+		cid=$(e2e_field "$FLEET_DIR/$label/whoami" cid)
 	fi
-	fleet_whoami_wait "$FLEET_DIR/$label/whoami" 15 ||
-		{ fleet_unshape_client; sc_fail "$label: no answer"; return 1; }
-	h=$(e2e_field "$FLEET_DIR/$label/whoami" host)
-	w=$(e2e_field "$FLEET_DIR/$label/whoami" worker)
-	cid=$(e2e_field "$FLEET_DIR/$label/whoami" cid)
 	e2e_log "  $label: downloading $n bytes from $h worker $w (CID $cid)"
 	wait "$SC_PID" || { fleet_unshape_client; sc_fail "$label: the client failed"; return 1; }
 	fleet_unshape_client
