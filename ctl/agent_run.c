@@ -84,7 +84,13 @@ struct agent {
 	struct ag_gen gens[QLB_HOST_MAX_GENS];
 	unsigned int ngens;
 	uint32_t working;
-	struct qlb_work_set ws; /* what the live buffer holds */
+	struct qlb_work_set ws; /* summary: working generation, sockets
+				   in all groups' working sets */
+	struct ag_group {
+		struct qlb_group_key key; /* slot 0 */
+		struct qlb_work_set ws;	  /* what its live buffer holds */
+		bool used;
+	} groups[QLB_HOST_MAX_GROUPS];
 	uint64_t started_ns, refused;
 	bool stop;
 };
@@ -417,6 +423,75 @@ static struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen)
 	return g;
 }
 
+/* The group of a bound socket, from getsockname(). */
+static int ag_group_of(int fd, struct qlb_group_key *g)
+{
+	struct sockaddr_storage a;
+	socklen_t l = sizeof(a);
+
+	memset(g, 0, sizeof(*g));
+	if (getsockname(fd, (struct sockaddr *)&a, &l))
+		return -errno;
+	g->family = a.ss_family;
+	if (a.ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const void *)&a;
+
+		g->port = ntohs(v4->sin_port);
+		memcpy(&g->addr[0], &v4->sin_addr, 4);
+	} else if (a.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const void *)&a;
+
+		g->port = ntohs(v6->sin6_port);
+		memcpy(g->addr, &v6->sin6_addr, 16);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+static struct ag_group *ag_group_get(struct agent *ag,
+				     const struct qlb_group_key *k)
+{
+	struct ag_group *free_g = NULL;
+	unsigned int i;
+
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++) {
+		struct ag_group *g = &ag->groups[i];
+
+		if (g->used && !memcmp(&g->key, k, sizeof(*k)))
+			return g;
+		if (!g->used && !free_g)
+			free_g = g;
+	}
+	if (free_g) {
+		memset(free_g, 0, sizeof(*free_g));
+		free_g->key = *k;
+		free_g->used = true;
+	}
+	return free_g;
+}
+
+/* Publish @ws as group @g's working set: fill the slot the program does
+ * not read, then switch to it. */
+static int ag_publish(struct agent *ag, struct ag_group *g,
+		      const struct qlb_work_set *ws)
+{
+	struct qlb_group_key k = g->key;
+	__u32 sel = 0, slot;
+
+	k.slot = 0;
+	bpf_map_lookup_elem(ag->m_worksel, &k, &sel);
+	slot = (sel & 1) ^ 1;
+	k.slot = slot;
+	if (bpf_map_update_elem(ag->m_work, &k, ws, BPF_ANY))
+		return -errno;
+	k.slot = 0;
+	if (bpf_map_update_elem(ag->m_worksel, &k, &slot, BPF_ANY))
+		return -errno;
+	g->ws = *ws;
+	return 0;
+}
+
 /*
  * ag_recover() - rebuild the agent's view from the pinned maps: workers
  * whose socket is still in its slot, generations, the working one.
@@ -456,13 +531,30 @@ static void ag_recover(struct agent *ag)
 		} while (bpf_map_get_next_key(ag->m_gens, &k, &next) == 0 &&
 			 (k = next, 1));
 	}
-	if (!bpf_map_lookup_elem(ag->m_worksel, &zero, &sel)) {
-		k = sel & 1;
-		if (!bpf_map_lookup_elem(ag->m_work, &k, &ws)) {
-			ag->ws = ws;
-			ag->working = ws.generation;
+	{
+		struct qlb_group_key gk, gnext;
+		bool first = true;
+
+		while (bpf_map_get_next_key(ag->m_worksel, first ? NULL : &gk,
+					    &gnext) == 0) {
+			struct ag_group *g;
+
+			first = false;
+			gk = gnext;
+			if (bpf_map_lookup_elem(ag->m_worksel, &gk, &sel))
+				continue;
+			g = ag_group_get(ag, &gk);
+			gnext = gk;
+			gnext.slot = sel & 1;
+			if (!g || bpf_map_lookup_elem(ag->m_work, &gnext, &ws))
+				continue;
+			g->ws = ws;
+			if (ws.generation)
+				ag->working = ws.generation;
 		}
+		ag->ws.generation = ag->working;
 	}
+	(void)zero;
 	if (live || stale || ag->working)
 		ag_log("recovered from %s: %u live workers, %u closed, working "
 		       "generation %u",
@@ -603,37 +695,66 @@ static void ag_push_generation(struct agent *ag)
 	}
 }
 
+/*
+ * ag_write_work_set() - give every SO_REUSEPORT group the working
+ * generation's sockets of that group; forget groups without any socket.
+ */
 static void ag_write_work_set(struct agent *ag)
 {
-	struct qlb_work_set ws;
-	__u32 zero = 0, sel = 0, slot;
+	static struct qlb_work_set ws;
+	unsigned int i, total = 0;
 	uint32_t id;
 
-	memset(&ws, 0, offsetof(struct qlb_work_set, workers));
-	ws.generation = ag->working;
 	for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
-		if (ws.nworkers >= QLB_HOST_GEN_MAX)
-			break;
 		if (ag->workers[id].rec.in_use &&
-		    ag->workers[id].rec.generation == ag->working &&
-		    ag->working)
-			ws.workers[ws.nworkers++] = id;
+		    !ag_group_get(ag, &ag->workers[id].rec.group))
+			ag_log("more than %d socket groups: worker %u has no "
+			       "fallback set",
+			       QLB_HOST_MAX_GROUPS, id);
 	}
-	if (ws.generation == ag->ws.generation &&
-	    ws.nworkers == ag->ws.nworkers &&
-	    !memcmp(ws.workers, ag->ws.workers, ws.nworkers * sizeof(__u32)))
-		return;
-	memset(ws.workers + ws.nworkers, 0,
-	       (QLB_HOST_GEN_MAX - ws.nworkers) * sizeof(__u32));
-	bpf_map_lookup_elem(ag->m_worksel, &zero, &sel);
-	/* fill the buffer the program does not read, then switch to it */
-	slot = (sel & 1) ^ 1;
-	if (bpf_map_update_elem(ag->m_work, &slot, &ws, BPF_ANY) ||
-	    bpf_map_update_elem(ag->m_worksel, &zero, &slot, BPF_ANY)) {
-		ag_log("cannot write the working set: %s", strerror(errno));
-		return;
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++) {
+		struct ag_group *g = &ag->groups[i];
+		bool any = false;
+
+		if (!g->used)
+			continue;
+		memset(&ws, 0, sizeof(ws));
+		ws.generation = ag->working;
+		for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
+			const struct qlb_worker_rec *r = &ag->workers[id].rec;
+
+			if (!r->in_use ||
+			    memcmp(&r->group, &g->key, sizeof(g->key)))
+				continue;
+			any = true;
+			if (ag->working && r->generation == ag->working &&
+			    ws.nworkers < QLB_HOST_GEN_MAX)
+				ws.workers[ws.nworkers++] = id;
+		}
+		if (!any) {
+			struct qlb_group_key k = g->key;
+
+			/* the group is gone with its last socket */
+			k.slot = 0;
+			bpf_map_delete_elem(ag->m_worksel, &k);
+			bpf_map_delete_elem(ag->m_work, &k);
+			k.slot = 1;
+			bpf_map_delete_elem(ag->m_work, &k);
+			g->used = false;
+			continue;
+		}
+		total += ws.nworkers;
+		if (ws.generation == g->ws.generation &&
+		    ws.nworkers == g->ws.nworkers &&
+		    !memcmp(ws.workers, g->ws.workers,
+			    ws.nworkers * sizeof(__u32)))
+			continue;
+		if (ag_publish(ag, g, &ws))
+			ag_log("cannot write a working set: %s",
+			       strerror(errno));
 	}
-	ag->ws = ws;
+	ag->ws.generation = ag->working;
+	ag->ws.nworkers = total;
 }
 
 /*
@@ -908,6 +1029,7 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 		return;
 	}
 	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &rec.cookie, &l);
+	ag_group_of(fd, &rec.group);
 	rec.registered_ns = now_real_ns();
 	rec.generation = gen;
 	rec.pid = (uint32_t)c->pid;
@@ -964,6 +1086,7 @@ static void ag_do_resume(struct agent *ag, int ci,
 		w->rec.registered_ns = now_real_ns();
 		w->rec.generation = m->generation;
 		w->rec.in_use = 1;
+		ag_group_of(c->pending_fd, &w->rec.group);
 	}
 	w->rec.pid = (uint32_t)c->pid;
 	w->rec.uid = c->uid;

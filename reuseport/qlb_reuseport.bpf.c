@@ -42,16 +42,16 @@ struct {
 } qlb_hcfg SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * QLB_HOST_MAX_GROUPS);
+	__type(key, struct qlb_group_key);
 	__type(value, struct qlb_work_set);
 } qlb_work SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QLB_HOST_MAX_GROUPS);
+	__type(key, struct qlb_group_key);
 	__type(value, __u32);
 } qlb_worksel SEC(".maps");
 
@@ -112,15 +112,32 @@ static __always_inline __u32 qlb_dcid_hash(__u8 *cid, __u32 len)
  */
 static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash)
 {
+	struct qlb_group_key g = {};
 	struct qlb_work_set *ws;
-	__u32 zero = 0, *sel, n, idx, key;
+	struct bpf_sock *sk;
+	__u32 *sel, n, idx, key;
 	int i;
 
-	sel = bpf_map_lookup_elem(&qlb_worksel, &zero);
+	/* the group is named by the bound address of the socket the lookup
+	 * found (every member of a group has the same) */
+	sk = md->sk;
+	if (!sk)
+		goto none;
+	g.family = sk->family;
+	g.port = sk->src_port;
+	if (g.family == 2 /* AF_INET */) {
+		g.addr[0] = sk->src_ip4;
+	} else {
+		g.addr[0] = sk->src_ip6[0];
+		g.addr[1] = sk->src_ip6[1];
+		g.addr[2] = sk->src_ip6[2];
+		g.addr[3] = sk->src_ip6[3];
+	}
+	sel = bpf_map_lookup_elem(&qlb_worksel, &g);
 	if (!sel)
 		goto none;
-	key = *sel & 1;
-	ws = bpf_map_lookup_elem(&qlb_work, &key);
+	g.slot = *sel & 1;
+	ws = bpf_map_lookup_elem(&qlb_work, &g);
 	if (!ws)
 		goto none;
 	n = ws->nworkers;

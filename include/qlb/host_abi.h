@@ -61,10 +61,27 @@ struct qlb_host_cfg {
 _Static_assert(sizeof(struct qlb_host_cfg) == 384, "qlb_host_cfg is ABI");
 
 /*
- * qlb_work[2]: the working generation's sockets, by worker ID, for the
- * fallback (client-chosen, unroutable, foreign DCIDs and empty slots).
- * The agent writes the buffer qlb_worksel[0] does not name, then flips
- * qlb_worksel[0], so the program never sees a half-written set.
+ * A SO_REUSEPORT group, by its bound address: what the SK_REUSEPORT program
+ * reads from md->sk and the agent from getsockname() of a registered
+ * socket. One agent may serve several groups (a server on 0.0.0.0:443 and
+ * [::]:443, or on several VIPs); each has its own working set, so the
+ * fallback never picks a socket the kernel would refuse (-EXDEV).
+ */
+struct qlb_group_key {
+	__u32 family;  /* AF_INET or AF_INET6 */
+	__u32 port;    /* host order */
+	__u32 addr[4]; /* network order; IPv4 in addr[0], rest zero */
+	__u32 slot;    /* qlb_work: which buffer (0/1); qlb_worksel: 0 */
+};
+_Static_assert(sizeof(struct qlb_group_key) == 28, "qlb_group_key is ABI");
+#define QLB_HOST_MAX_GROUPS 64
+
+/*
+ * qlb_work[group, slot]: the working generation's sockets of one group, by
+ * worker ID, for the fallback (client-chosen, unroutable, foreign DCIDs and
+ * empty slots). The agent writes the slot qlb_worksel[group] does not name,
+ * then flips qlb_worksel[group], so the program never sees a half-written
+ * set.
  */
 struct qlb_work_set {
 	__u32 generation; /* 0 = no working generation */
@@ -88,8 +105,10 @@ struct qlb_worker_rec {
 	__u32 uid;
 	__u8 in_use;
 	__u8 pad[3];
+	struct qlb_group_key group; /* slot 0 */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct qlb_worker_rec) == 32, "qlb_worker_rec is ABI");
+_Static_assert(sizeof(struct qlb_worker_rec) == 64, "qlb_worker_rec is ABI");
 
 enum qlb_gen_state {
 	QLB_GEN_NEW = 0,      /* registering, not yet working */

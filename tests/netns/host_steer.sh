@@ -53,6 +53,19 @@ echo "$out"
 cexec "$LOAD" fallback -f "$H_CFG" --foreign-host web2 --count 100 --expect-gen 2 $VIP4 $PORT ||
 	fail "fallback reached the draining generation"
 
+# A second SO_REUSEPORT group (another port) joins generation 2: each group
+# has its own fallback set, so neither ever falls back to the other's
+# sockets (the kernel refuses those) nor to the kernel hash.
+start_echo side --workers 2 --generation 2 --size 0 $VIP4 $((PORT + 1))
+wait_ready side 2
+out=$(cexec "$LOAD" initial --count 100 --expect-gen 2 $VIP4 $PORT) || {
+	echo "$out"; fail "Initials strayed with two groups"; }
+out=$(cexec "$LOAD" initial --count 50 --expect-gen 2 $VIP4 $((PORT + 1))) || {
+	echo "$out"; fail "the second group's Initials strayed"; }
+echo "$out" | grep -q "workers=2 " || fail "the second group's Initials missed a worker"
+[ "$(status_json | json_get 'j["reuseport"]["fallback_none"]')" = 0 ] ||
+	fail "the fallback found no working socket in its group"
+
 # A worker of generation 1 crashes: its CIDs now take the fallback to the
 # working generation (2), the other workers keep theirs.
 victim=$(sed -n 's/^qlb-echo: worker \([0-9]*\) generation 1 pid \([0-9]*\) ready$/\1 \2/p' \
@@ -79,6 +92,6 @@ hexec "$QLBCTL" agent status -s "$H_SOCK"
 hexec "$QLBCTL" agent metrics -s "$H_SOCK" >"$H_DIR/metrics.txt" || fail "agent metrics"
 grep -q '^qlb_agent_reuseport_packets_total{host="web1",reason="routed"} [1-9]' \
 	"$H_DIR/metrics.txt" || fail "metrics lack the routed counter"
-grep -q '^qlb_agent_generation_sockets{host="web1",generation="2",state="working"} 4$' \
+grep -q '^qlb_agent_generation_sockets{host="web1",generation="2",state="working"} 6$' \
 	"$H_DIR/metrics.txt" || fail "metrics lack generation 2"
 log "PASS"
