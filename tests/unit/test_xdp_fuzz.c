@@ -28,6 +28,10 @@
  *    CID minted for host H goes to H (unless H is down or it does not fit
  *    the MTU), other QUIC and TCP to a VIP go to some live host, version 0
  *    and first fragments are dropped.
+ * Every untagged transmitted frame then goes through the hosts' own
+ * decapsulation program (reuseport/qlb_decap.bpf.c, configured as the agent
+ * does for the target host): it must come out as Ethernet | exactly the
+ * original IP packet, so the LB and the hosts agree on the wire format.
  * Then a flood of Initials and random short headers: the decoded-CID cache
  * (the only map the program writes besides counters) grows by exactly the
  * number of distinct keyed CIDs that decode to a known host, and by nothing
@@ -55,7 +59,9 @@
 #include "config.h"
 #include "lb.h"
 #include "qlb/cid.h"
+#include "qlb/host_abi.h"
 #include "qlb_xdp.skel.h"
+#include "qlb_decap.skel.h"
 
 #define FRAME_MAX 2048
 #define OUT_MAX	  (FRAME_MAX + 256)
@@ -137,7 +143,9 @@ static void rbytes(uint8_t *p, size_t n)
 static struct qlb_config cfg;
 static struct qlb_cid_cfg ccfg[QLB_CONFIG_MAX];
 static struct qlb_xdp *skel;
-static int prog_fd, cache_fd;
+static struct qlb_decap *dskel;
+static int prog_fd, cache_fd, dc_prog_fd, dc_cfg_fd, dc_host = -1;
+static unsigned long n_decap;
 
 static int setup(void)
 {
@@ -186,6 +194,46 @@ static int setup(void)
 	}
 	prog_fd = bpf_program__fd(skel->progs.qlb_xdp_ingress);
 	cache_fd = m.cid_cache;
+
+	/* the hosts' decapsulation program, unpinned */
+	dskel = qlb_decap__open();
+	if (dskel) {
+		struct bpf_map *mp;
+
+		for (mp = bpf_object__next_map(dskel->obj, NULL); mp;
+		     mp = bpf_object__next_map(dskel->obj, mp))
+			bpf_map__set_pin_path(mp, NULL);
+	}
+	if (!dskel || qlb_decap__load(dskel)) {
+		fprintf(stderr, "cannot load the decap object: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	dc_prog_fd = bpf_program__fd(dskel->progs.qlb_decap);
+	dc_cfg_fd = bpf_map__fd(dskel->maps.qlb_dc_cfg);
+	return 0;
+}
+
+/* Configure the decap program for host @hi, as the agent does. */
+static int decap_for(int hi)
+{
+	const struct qlb_conf_host *h = &cfg.hosts[hi];
+	struct qlb_dc_cfg d = {0};
+	__u32 zero = 0;
+
+	if (dc_host == hi)
+		return 0;
+	if (h->address.family == AF_INET) {
+		memcpy(&d.addr4, &h->address.v4, 4);
+		d.has4 = 1;
+	} else {
+		memcpy(d.addr6, &h->address.v6, 16);
+		d.has6 = 1;
+	}
+	d.gue_port = htons(cfg.lb.gue_port);
+	if (bpf_map_update_elem(dc_cfg_fd, &zero, &d, BPF_ANY))
+		return -1;
+	dc_host = hi;
 	return 0;
 }
 
@@ -617,13 +665,14 @@ static unsigned long n_frames, n_runs, n_fail, verdicts[8];
 static unsigned long n_exp[5];
 static const char *crash_dir;
 
-static int run(const uint8_t *in, size_t len, uint8_t *out, uint32_t *out_len)
+static int run_prog(int fd, const uint8_t *in, size_t len, uint8_t *out,
+		    uint32_t *out_len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in,
 		    .data_size_in = (uint32_t)len, .data_out = out,
 		    .data_size_out = OUT_MAX, .repeat = 1);
 
-	if (bpf_prog_test_run_opts(prog_fd, &o)) {
+	if (bpf_prog_test_run_opts(fd, &o)) {
 		fprintf(stderr, "test run failed: %s (len %zu)\n",
 			strerror(errno), len);
 		return -1;
@@ -631,6 +680,35 @@ static int run(const uint8_t *in, size_t len, uint8_t *out, uint32_t *out_len)
 	n_runs++;
 	*out_len = o.data_size_out;
 	return (int)o.retval;
+}
+
+static int run(const uint8_t *in, size_t len, uint8_t *out, uint32_t *out_len)
+{
+	return run_prog(prog_fd, in, len, out, out_len);
+}
+
+/* The host's view of a transmitted frame: NULL when it decapsulates to
+ * Ethernet | the original IP packet, else why not. */
+static const char *check_decap(const struct gen *g, const struct view *v,
+			       const uint8_t *out, uint32_t olen, int host)
+{
+	static uint8_t dec[OUT_MAX];
+	uint32_t dlen;
+	int ret;
+
+	if (decap_for(host))
+		return "cannot configure the decap program";
+	ret = run_prog(dc_prog_fd, out, olen, dec, &dlen);
+	if (ret != XDP_PASS)
+		return "the host's decap program does not pass the LB's frame";
+	if (dlen != 14 + v->ip_len || memcmp(dec, out, 12) ||
+	    dec[12] != (v->family == 4 ? 0x08 : 0x86) ||
+	    dec[13] != (v->family == 4 ? 0x00 : 0xdd) ||
+	    memcmp(dec + 14, g->f + v->l3, v->ip_len))
+		return "the host's decap does not give back the original "
+		       "packet";
+	n_decap++;
+	return NULL;
 }
 
 static void report(const struct gen *g, const char *why, int ret)
@@ -767,6 +845,8 @@ static void one_frame(struct gen *g)
 			why = "passed frame changed";
 	} else if (ret == XDP_TX) {
 		why = check_tx(g, &v, out, olen, &host);
+		if (!why && !v.tagged)
+			why = check_decap(g, &v, out, olen, host);
 	}
 	if (!why && ret != XDP_PASS && !is_vip(&v))
 		why = "frame not addressed to a VIP was not passed";
@@ -809,6 +889,51 @@ static void one_frame(struct gen *g)
 	}
 	if (why)
 		report(g, why, ret);
+}
+
+/*
+ * Not an invariant, a fact for docs/security.md: does a host decapsulate a
+ * GUE packet whose outer source is no LB node? Printed, never failed.
+ */
+static void spoof_probe(void)
+{
+	static uint8_t f[128], out[OUT_MAX];
+	uint8_t *ip = f + 14, *u = ip + 20, *in = u + 8;
+	uint32_t olen;
+	unsigned int c;
+	int ret;
+
+	memset(f, 0, sizeof(f));
+	memcpy(f, if_mac, 6);
+	memcpy(f + 6, gw_mac, 6);
+	f[12] = 0x08;
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 28;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	memcpy(ip + 12, "\xc6\x13\x00\x63", 4); /* 198.19.0.99: no LB */
+	memcpy(ip + 16, &cfg.hosts[0].address.v4, 4);
+	c = csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	u[2] = (uint8_t)(cfg.lb.gue_port >> 8);
+	u[3] = (uint8_t)cfg.lb.gue_port;
+	u[5] = 8 + 28;
+	in[0] = 0x45; /* inner: a spoofed client 198.19.7.7 to the VIP */
+	in[3] = 28;
+	in[8] = 64;
+	in[9] = IPPROTO_UDP;
+	memcpy(in + 12, "\xc6\x13\x07\x07", 4);
+	memcpy(in + 16, &cfg.lb.vips[0].addr.v4, 4);
+	if (decap_for(0))
+		return;
+	ret = run_prog(dc_prog_fd, f, 14 + 20 + 8 + 28, out, &olen);
+	printf("GUE from a non-LB source (198.19.0.99) to host %s: %s\n",
+	       cfg.hosts[0].name,
+	       ret == XDP_PASS && olen == 14 + 28
+		       ? "decapsulated (hosts must "
+			 "filter tunnel packets from other sources)"
+		       : "not decapsulated");
 }
 
 /* ---- the flood: no state for Initials and unroutable packets ----------------
@@ -1050,7 +1175,9 @@ int main(int argc, char **argv)
 	       "to its CID's host %lu, to a live host %lu\n",
 	       n_exp[EXP_NONE], n_exp[EXP_PASS], n_exp[EXP_DROP],
 	       n_exp[EXP_HOST], n_exp[EXP_LIVE]);
+	printf("decapsulated by the host program: %lu frames\n", n_decap);
 	printf("invariant failures: %lu\n", n_fail);
+	spoof_probe();
 	CHECK(n_fail == 0, "%lu frames broke an invariant", n_fail);
 	CHECK(verdicts[XDP_TX] && verdicts[XDP_PASS] && verdicts[XDP_DROP],
 	      "every verdict should occur in a run");
@@ -1058,6 +1185,7 @@ int main(int argc, char **argv)
 	flood(frames < 100000 ? frames : 100000);
 
 	qlb_xdp__destroy(skel);
+	qlb_decap__destroy(dskel);
 	qlb_config_free(&cfg);
 	return t_done("test_xdp_fuzz");
 }
