@@ -214,8 +214,12 @@ static int ag_write_hcfg(struct agent *ag)
 		}
 		if (bpf_map_lookup_elem(ag->m_hcfg, &k, &old))
 			memset(&old, 0, sizeof(old));
-		if (!memcmp(&old, &hc, sizeof(hc)))
+		if (!memcmp(&old, &hc, sizeof(hc))) {
+			/* round keys do not stay on the stack */
+			explicit_bzero(&old, sizeof(old));
+			explicit_bzero(&hc, sizeof(hc));
 			continue;
+		}
 		if (old.present) {
 			old.present = 0;
 			if (bpf_map_update_elem(ag->m_hcfg, &k, &old, BPF_ANY))
