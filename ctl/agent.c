@@ -54,6 +54,7 @@ static const char *const dc_names[QLB_DC_STAT_MAX] = {
 	[QLB_DC_PASS_OPTIONS] = "pass_options",
 	[QLB_DC_DROP_MALFORMED] = "drop_malformed",
 	[QLB_DC_DROP_ADJUST] = "drop_adjust",
+	[QLB_DC_PASS_BAD_CSUM] = "pass_bad_checksum",
 };
 
 static const char *gen_state_name(uint32_t s)

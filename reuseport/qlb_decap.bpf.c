@@ -38,6 +38,21 @@ struct {
 	__type(value, __u64);
 } qlb_dc_stats SEC(".maps");
 
+/* True when the 20-byte IPv4 header at @iph sums to 0xffff (valid). */
+static __always_inline int qlb_ip4_csum_ok(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 static __always_inline int qlb_dc_count(__u32 reason, int verdict)
 {
 	__u64 *c = bpf_map_lookup_elem(&qlb_dc_stats, &reason);
@@ -96,6 +111,10 @@ int qlb_decap(struct xdp_md *ctx)
 			return qlb_dc_count(QLB_DC_PASS_FRAGMENT, XDP_PASS);
 		if (iph->ihl != 5)
 			return qlb_dc_count(QLB_DC_PASS_OPTIONS, XDP_PASS);
+		/* the stack checks it only after XDP: a corrupted outer
+		 * header must not be taken apart */
+		if (!qlb_ip4_csum_ok(iph))
+			return qlb_dc_count(QLB_DC_PASS_BAD_CSUM, XDP_PASS);
 		outer = sizeof(*iph);
 		if (iph->protocol == IPPROTO_UDP) {
 			struct udphdr *uh = (void *)(iph + 1);

@@ -169,6 +169,8 @@ enum qlb_dc_stat {
 	QLB_DC_PASS_OPTIONS,   /* IPv4 options / IPv6 extension headers */
 	QLB_DC_DROP_MALFORMED, /* truncated or inner version mismatch */
 	QLB_DC_DROP_ADJUST,    /* bpf_xdp_adjust_head failed */
+	QLB_DC_PASS_BAD_CSUM,  /* outer IPv4 header checksum wrong: untouched,
+				  the stack drops it */
 	QLB_DC_STAT_MAX,
 };
 _Static_assert(QLB_DC_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");

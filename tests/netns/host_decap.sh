@@ -37,6 +37,11 @@ for k in gue_4in4 gue_6in4 ipip 6in4; do
 	[ "$(dc $k)" = $N ] || fail "decap counter $k is $(dc $k), expected $N"
 done
 
+# a corrupted outer IPv4 header is left to the stack (which drops it)
+cexec $SEND vc "$mac" gue-badsum 3 198.18.0.1 198.18.0.2 198.18.0.1 $VIP4 $PORT 6080 &&
+	fail "a GUE packet with a bad outer checksum was decapsulated"
+[ "$(dc pass_bad_checksum)" = 3 ] || fail "bad checksums counted $(dc pass_bad_checksum), expected 3"
+
 # IPv6 outer to the IPv4 host address is not ours: untouched, no answer
 cexec $SEND vc "$mac" gue 1 2001:db8::1 2001:db8::2 198.18.0.1 $VIP4 $PORT 6080 &&
 	fail "GUE to an address that is not the host's was decapsulated"

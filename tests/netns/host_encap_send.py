@@ -6,7 +6,8 @@ the direct answers (used by tests/netns/host_decap.sh).
   host_encap_send.py IFNAME DSTMAC KIND COUNT OUTER_SRC OUTER_DST \
                      INNER_SRC INNER_DST PORT GUE_PORT
 
-KIND: gue (outer UDP to GUE_PORT, inner IP right after it), ipip (outer
+KIND: gue (outer UDP to GUE_PORT, inner IP right after it), gue-badsum
+(the same with a wrong outer IPv4 header checksum: expect no answer), ipip (outer
 protocol 4 or 41 by the inner family; IPIP, 6in4, 4in6 or IP6IP6 by the
 two families). The inner datagram goes from INNER_SRC:random port to
 INNER_DST:PORT; the answer must come back to INNER_SRC directly from
@@ -88,9 +89,11 @@ def main():
         payload = bytes([0x40]) + cid + struct.pack("!I", i) + os.urandom(24)
         inner = ip(isrc, idst, 17, udp(isrc, idst, sport, port, payload))
         inner_proto = 4 if isrc.version == 4 else 41
-        if kind == "gue":
+        if kind in ("gue", "gue-badsum"):
             sp = 49152 + (i % 16384)
             outer = ip(osrc, odst, 17, udp(osrc, odst, sp, gue_port, inner, False))
+            if kind == "gue-badsum":
+                outer = outer[:10] + bytes([outer[10] ^ 0x5A]) + outer[11:]
         elif kind == "ipip":
             outer = ip(osrc, odst, inner_proto, inner)
         else:
