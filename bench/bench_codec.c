@@ -123,7 +123,8 @@ static void bench_bpf(void)
 	uint8_t sid[16] = {0xed, 0x79, 0x3a, 0x51}, nonce[20] = {1, 2, 3, 4};
 	struct qlb_codec_test *skel;
 	unsigned int m;
-	int pfd, mfd;
+	int pfd, mfd, stats = 0;
+	FILE *f;
 
 	if (geteuid() != 0) {
 		printf("\nbpf: skipped (needs root)\n");
@@ -135,6 +136,12 @@ static void bench_bpf(void)
 		printf("\nbpf: cannot load qlb_codec_test: %s\n",
 		       strerror(errno));
 		return;
+	}
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+	if (f) {
+		if (fscanf(f, "%d", &stats) != 1)
+			stats = 0;
+		fclose(f);
 	}
 	pfd = bpf_program__fd(skel->progs.qlb_codec_test);
 	mfd = bpf_map__fd(skel->maps.qlb_codec_test_cfg);
@@ -162,6 +169,9 @@ static void bench_bpf(void)
 		printf("bpf  %-20s %7u ns %7u ns %7d ns\n", modes[m].name, nop,
 		       dec, (int)dec - (int)nop);
 	}
+	if (stats)
+		printf("(kernel.bpf_stats_enabled=1 adds its own cost to every "
+		       "run, the empty one too: read the differences)\n");
 	qlb_codec_test__destroy(skel);
 }
 
