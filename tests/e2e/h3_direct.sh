@@ -9,6 +9,9 @@
 #      validates the new path)
 #   3. a download survives --nat-rebinding mid-transfer
 #   4. --retry: the client's Initial after our Retry is accepted
+#   5. stateless reset: a restarted server resets the client's connection
+#      with a token the client accepts (same secret), and a control with
+#      another secret shows the client would otherwise wait
 # Usage: BUILD=build tests/e2e/h3_direct.sh   (exit 0 = pass)
 . "$(dirname "$0")/lib/common.sh"
 e2e_init h3direct
@@ -94,4 +97,37 @@ e2e_get "$C" "$T/retry" 20 198.18.0.2 4434 https://198.18.0.2:4434/whoami ||
 check_whoami "$T/retry/whoami"
 grep -q 'after Retry' "$T/srv-retry.log" || e2e_fail "no Retry happened"
 e2e_log "PASS Retry: $(cat "$T/retry/whoami")"
+# ---- 5. stateless reset ------------------------------------------------------
+# The server restarts mid-transfer. The new process knows no connection and
+# answers the client's next packets with a stateless reset whose token it
+# computes with qlb_reset_token() from the DCID and the host's secret: with
+# the same --reset-secret the client accepts it and stops at once; with
+# another secret it cannot, and waits for its idle timeout. (The client
+# uploads meanwhile: a client that only receives sends nothing to reset.)
+head -c 20000000 /dev/zero >"$T/upload20"
+reset_case() {	# NAME SECRET_OF_THE_NEW_PROCESS: prints the client's seconds after the restart
+	local name=$1 a t0 rc
+	e2e_bg "$name-a" "$S" "$H3SERVER" "${SRV[@]}" -v --reset-secret 00112233445566778899aabbccddeeff 198.18.0.2 4435
+	a=$E2E_LAST_PID
+	e2e_wait_log "$T/$name-a.log" 'ready on' 1 10 || e2e_fail "$name: server did not start"
+	e2e_get "$C" "$T/$name" 20 198.18.0.2 4435 --timeout=6s --http-method=POST \
+		--data="$T/upload20" https://198.18.0.2:4435/bytes/50000000 >/dev/null 2>&1 &
+	local cl=$!
+	sleep 1
+	e2e_stop "$a" INT
+	e2e_wait_log "$T/$name-a.log" 'exiting' 1 5 || e2e_fail "$name: server did not stop"
+	e2e_bg "$name-b" "$S" "$H3SERVER" "${SRV[@]}" -v --reset-secret "$2" 198.18.0.2 4435
+	t0=$(e2e_ms)
+	e2e_wait_log "$T/$name-b.log" 'ready on' 1 10 || e2e_fail "$name: new server did not start"
+	wait $cl
+	echo $((($(e2e_ms) - t0) / 1000))
+	e2e_stop "$E2E_LAST_PID" INT
+}
+secs=$(reset_case reset-same 00112233445566778899aabbccddeeff)
+grep -q 'stateless reset' "$T/reset-same-b.log" || e2e_fail "the new server sent no stateless reset"
+[ "$secs" -le 2 ] || e2e_fail "with the same secret the client took ${secs}s to stop: reset not accepted"
+secs2=$(reset_case reset-other ffeeddccbbaa99887766554433221100)
+grep -q 'stateless reset' "$T/reset-other-b.log" || e2e_fail "the control server sent no stateless reset"
+[ "$secs2" -ge 4 ] || e2e_fail "with another secret the client stopped after ${secs2}s: the control proves nothing"
+e2e_log "PASS stateless reset: same secret, client stopped ${secs}s after the restart; other secret, ${secs2}s (idle timeout)"
 echo "h3_direct: all passed"
