@@ -165,7 +165,9 @@ start_echo() {
 wait_ready() {
 	local i
 	for i in $(seq 1 100); do
-		[ "$(grep -c ' ready$' "$H_DIR/$1.log")" -ge "$2" ] && return 0
+		# the log may not exist yet: the background job opens it
+		[ "$(grep -c ' ready$' "$H_DIR/$1.log" 2>/dev/null || echo 0)" -ge "$2" ] &&
+			return 0
 		sleep 0.1
 	done
 	cat "$H_DIR/$1.log"
