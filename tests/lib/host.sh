@@ -166,7 +166,7 @@ wait_ready() {
 	local i
 	for i in $(seq 1 100); do
 		# the log may not exist yet: the background job opens it
-		[ "$(grep -c ' ready$' "$H_DIR/$1.log" 2>/dev/null || echo 0)" -ge "$2" ] &&
+		[ "$(cat "$H_DIR/$1.log" 2>/dev/null | grep -c ' ready$')" -ge "$2" ] &&
 			return 0
 		sleep 0.1
 	done
