@@ -139,19 +139,17 @@ int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void vip_key(const struct qlb_conf_vip *v, __u8 slot,
-		    struct qlb_lb_vip_key *k)
+static void vip_ent(const struct qlb_conf_vip *v, struct qlb_lb_vip_ent *e)
 {
-	memset(k, 0, sizeof(*k));
+	memset(e, 0, sizeof(*e));
 	if (v->addr.family == AF_INET6) {
-		memcpy(k->addr, &v->addr.v6, 16);
-		k->family = 6;
+		memcpy(e->addr, &v->addr.v6, 16);
+		e->family = 6;
 	} else {
-		memcpy(k->addr, &v->addr.v4, 4);
-		k->family = 4;
+		memcpy(e->addr, &v->addr.v4, 4);
+		e->family = 4;
 	}
-	k->port = htons(v->port);
-	k->slot = slot;
+	e->port = htons(v->port);
 }
 
 /* Zero a per-CPU counter row (a new VIP or host must not inherit counts). */
@@ -167,6 +165,86 @@ static int zero_row(int fd, __u32 row, int ncpu)
 	return rc;
 }
 
+/* Write @n values of @vsize bytes to keys base..base+n-1 of ARRAY @fd. */
+static int write_range(int fd, __u32 base, const void *vals, __u32 vsize,
+		       __u32 n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 *keys, i, count = n;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		keys[i] = base + i;
+	if (bpf_map_update_batch(fd, keys, vals, &count, &bo)) {
+		/* kernels without batch ops on arrays: one at a time */
+		for (i = 0; i < n && !rc; i++)
+			if (bpf_map_update_elem(fd, &keys[i],
+						(const char *)vals + (size_t)i * vsize,
+						BPF_ANY))
+				rc = -errno;
+	}
+	free(keys);
+	return rc;
+}
+
+/*
+ * Place @n items into @nb buckets by linear probing, every item within
+ * QLB_LB_PROBES of its hash, trying seeds 0, 1, ... (deterministic).
+ * @hash(i, seed) gives item i's hash; @slot_of[i] gets its bucket.
+ * Return: the seed, or -1 when none of the first 4096 fits.
+ */
+static int place(unsigned int n, __u32 nb,
+		 __u32 (*hash)(const void *ctx, unsigned int i, __u32 seed),
+		 const void *ctx, __u32 *slot_of, unsigned char *used)
+{
+	__u32 seed, i, p;
+
+	for (seed = 0; seed < 4096; seed++) {
+		memset(used, 0, nb);
+		for (i = 0; i < n; i++) {
+			__u32 h = hash(ctx, i, seed);
+
+			for (p = 0; p < QLB_LB_PROBES; p++) {
+				__u32 b = (h + p) & (nb - 1);
+
+				if (!used[b]) {
+					used[b] = 1;
+					slot_of[i] = b;
+					break;
+				}
+			}
+			if (p == QLB_LB_PROBES)
+				break;
+		}
+		if (i == n)
+			return (int)seed;
+	}
+	return -1;
+}
+
+static __u32 vip_hash_of(const void *ctx, unsigned int i, __u32 seed)
+{
+	const struct qlb_lb_vip_ent *e = ctx;
+	__u32 a[4];
+
+	memcpy(a, e[i].addr, 16);
+	return qlb_lb_vip_hash(seed, a, e[i].port);
+}
+
+static __u32 sid_hash_of(const void *ctx, unsigned int i, __u32 seed)
+{
+	const struct qlb_lb_sid_ent *e = ctx;
+	__u32 w[4];
+
+	memcpy(w, e[i].sid, 16);
+	return qlb_lb_sid_hash(seed, e[i].config_id, w);
+}
+
 #define FAIL(...)                                         \
 	do {                                              \
 		snprintf(err, errlen, __VA_ARGS__);       \
@@ -178,21 +256,20 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		char *err, size_t errlen)
 {
 	const struct qlb_conf_lb *lb = &cfg->lb;
-	struct qlb_lb_vip_key k, nk, *stale = NULL;
-	struct qlb_lb_sid_key sk, nsk, *stale_sids = NULL;
 	struct qlb_maglev_backend *mb = NULL;
 	struct qlb_lb_settings st = { 0 };
 	struct qlb_lb_ctrl ctrl = { 0 };
 	struct qlb_lb_host *hosts = NULL, oh;
-	uint32_t *table = NULL, *keys = NULL;
-	int vip_old[QLB_LB_MAX_VIPS];		/* old idx of config VIP i, -1 new */
+	struct qlb_lb_vip_ent *vtab = NULL, vitems[QLB_LB_MAX_VIPS];
+	struct qlb_lb_sid_ent *stab = NULL, *sitems = NULL;
+	uint32_t *table = NULL, *where = NULL;
+	unsigned char *used = NULL;
+	int vip_idx[QLB_LB_MAX_VIPS];		/* row of config VIP i */
 	int host_idx[QLB_LB_MAX_HOSTS];		/* index of config host i */
 	bool vip_used[QLB_LB_MAX_VIPS] = { 0 }, host_used[QLB_LB_MAX_HOSTS] = { 0 };
-	bool host_kept[QLB_LB_MAX_HOSTS] = { 0 };
-	unsigned int i, j, nstale = 0, nstale_sids = 0, cap = 0, nb = 0;
+	unsigned int i, j, nb = 0, ns = 0;
 	__u32 zero = 0, cur, nxt, key, size = lb->maglev_table_size;
-	int ncpu = libbpf_num_possible_cpus(), rc = -1;
-	void *kp;
+	int ncpu = libbpf_num_possible_cpus(), rc = -1, seed;
 
 	if (ncpu < 1)
 		FAIL("cannot count CPUs: %s", strerror(-ncpu));
@@ -202,48 +279,57 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		FAIL("cannot read qlb_ctrl: %s", strerror(errno));
 	cur = ctrl.slot & 1;
 	nxt = cur ^ 1;
-
-	/* VIP rows: keep each VIP's index; collect the next slot's leftovers */
-	for (i = 0; i < lb->nvips; i++)
-		vip_old[i] = -1;
-	cap = 2 * QLB_LB_MAX_VIPS;
-	stale = calloc(cap, sizeof(*stale));
-	if (!stale)
+	vtab = calloc(QLB_LB_VIP_BUCKETS, sizeof(*vtab));
+	stab = calloc(QLB_LB_SID_BUCKETS, sizeof(*stab));
+	sitems = calloc(QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX, sizeof(*sitems));
+	where = calloc(QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX, sizeof(*where));
+	used = malloc(QLB_LB_SID_BUCKETS);
+	hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*hosts));
+	mb = calloc(cfg->nhosts ? cfg->nhosts : 1, sizeof(*mb));
+	if (!vtab || !stab || !sitems || !where || !used || !hosts || !mb)
 		FAIL("out of memory");
-	for (kp = NULL; !bpf_map_get_next_key(m->vips, kp, &nk); kp = &k) {
-		struct qlb_lb_vip v;
 
-		k = nk;
-		if (k.slot == nxt) {
-			if (nstale < cap)
-				stale[nstale++] = k;
-			continue;
-		}
-		if (bpf_map_lookup_elem(m->vips, &k, &v))
+	/* VIP rows: a VIP keeps its counter row across applies */
+	for (i = 0; i < lb->nvips; i++) {
+		vip_ent(&lb->vips[i], &vitems[i]);
+		vip_idx[i] = -1;
+	}
+	for (j = 0; j < QLB_LB_VIP_BUCKETS; j++) {
+		struct qlb_lb_vip_ent e;
+
+		key = cur * QLB_LB_VIP_BUCKETS + j;
+		if (bpf_map_lookup_elem(m->vips, &key, &e) || !e.family ||
+		    e.idx >= QLB_LB_MAX_VIPS)
 			continue;
 		for (i = 0; i < lb->nvips; i++) {
-			struct qlb_lb_vip_key ck;
-
-			vip_key(&lb->vips[i], cur, &ck);
-			if (!memcmp(&ck, &k, sizeof(k)) &&
-			    v.idx < QLB_LB_MAX_VIPS) {
-				vip_old[i] = v.idx;
-				vip_used[v.idx] = true;
+			if (vip_idx[i] < 0 && !memcmp(e.addr, vitems[i].addr, 16) &&
+			    e.port == vitems[i].port && e.family == vitems[i].family &&
+			    !vip_used[e.idx]) {
+				vip_idx[i] = e.idx;
+				vip_used[e.idx] = true;
 			}
 		}
 	}
 	for (i = 0; i < lb->nvips; i++) {
-		if (vip_old[i] >= 0)
+		if (vip_idx[i] >= 0)
 			continue;
 		for (j = 0; vip_used[j]; j++)
 			;
 		vip_used[j] = true;
-		vip_old[i] = j;
+		vip_idx[i] = j;
 		for (key = 0; key < QLB_R_MAX; key++)
 			if (zero_row(m->stats, j * QLB_R_MAX + key, ncpu))
 				FAIL("cannot reset counters of VIP row %u: %s", j,
 				     strerror(errno));
 	}
+	for (i = 0; i < lb->nvips; i++)
+		vitems[i].idx = vip_idx[i];
+	seed = place(lb->nvips, QLB_LB_VIP_BUCKETS, vip_hash_of, vitems, where, used);
+	if (seed < 0)
+		FAIL("cannot place the VIPs in the lookup table");
+	st.vip_seed = seed;
+	for (i = 0; i < lb->nvips; i++)
+		vtab[where[i]] = vitems[i];
 
 	/* host indexes: by name, as in the slot in use */
 	for (i = 0; i < cfg->nhosts; i++)
@@ -253,11 +339,10 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		if (bpf_map_lookup_elem(m->hosts, &key, &oh) || !oh.family)
 			continue;
 		for (i = 0; i < cfg->nhosts; i++) {
-			if (host_idx[i] < 0 &&
+			if (host_idx[i] < 0 && !host_used[j] &&
 			    !strncmp(oh.name, cfg->hosts[i].name, sizeof(oh.name))) {
 				host_idx[i] = j;
 				host_used[j] = true;
-				host_kept[j] = true;
 			}
 		}
 	}
@@ -273,29 +358,6 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			     strerror(errno));
 	}
 
-	/* the next slot: clear what an older apply left, then fill */
-	for (i = 0; i < nstale; i++)
-		bpf_map_delete_elem(m->vips, &stale[i]);
-	cap = QLB_LB_SLOTS * QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX;
-	stale_sids = calloc(cap, sizeof(*stale_sids));
-	if (!stale_sids)
-		FAIL("out of memory");
-	for (kp = NULL; !bpf_map_get_next_key(m->sids, kp, &nsk); kp = &sk) {
-		sk = nsk;
-		if (sk.slot == nxt && nstale_sids < cap)
-			stale_sids[nstale_sids++] = sk;
-	}
-	for (i = 0; i < nstale_sids; i++)
-		bpf_map_delete_elem(m->sids, &stale_sids[i]);
-
-	for (i = 0; i < lb->nvips; i++) {
-		struct qlb_lb_vip v = { .idx = vip_old[i] };
-
-		vip_key(&lb->vips[i], nxt, &k);
-		if (bpf_map_update_elem(m->vips, &k, &v, BPF_ANY))
-			FAIL("cannot write VIP %u to qlb_vips: %s", i,
-			     strerror(errno));
-	}
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
 		struct qlb_lb_cid c = { 0 };
 
@@ -305,6 +367,12 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 				FAIL("config %u: invalid codec parameters", i);
 			c.live = 1;
 			st.live_cfgs |= 1u << i;
+			for (j = 0; j < c.c.sid_len && j < 16; j++)
+				c.sid_mask[j] = c.host_mask[j] = 0xff;
+			/* worker bits: the low worker_bits bits of the ID */
+			for (j = 0; j < c.c.worker_bits; j++)
+				c.host_mask[c.c.sid_len - 1 - j / 8] &=
+					(__u8)~(1u << (j % 8));
 		}
 		if (bpf_map_update_elem(m->cid_cfgs, &key, &c, BPF_ANY))
 			FAIL("cannot write config %u to qlb_cid_cfgs: %s", i,
@@ -312,10 +380,6 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		memset(&c, 0, sizeof(c));	/* key material off the stack */
 	}
 
-	hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*hosts));
-	mb = calloc(cfg->nhosts ? cfg->nhosts : 1, sizeof(*mb));
-	if (!hosts || !mb)
-		FAIL("out of memory");
 	for (i = 0; i < cfg->nhosts; i++) {
 		const struct qlb_conf_host *h = &cfg->hosts[i];
 		struct qlb_lb_host *o = &hosts[host_idx[i]];
@@ -335,17 +399,22 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		o->weight = h->weight;
 		snprintf(o->name, sizeof(o->name), "%s", h->name);
 		for (j = 0; j < QLB_CONFIG_MAX; j++) {
-			__u32 hv = host_idx[i];
+			struct qlb_lb_sid_ent *e = &sitems[ns];
+			unsigned int k;
 
 			if (!cfg->configs[j].present || !h->has_sid[j])
 				continue;
-			memset(&sk, 0, sizeof(sk));
-			sk.slot = nxt;
-			sk.config_id = j;
-			memcpy(sk.sid, h->sid[j], cfg->configs[j].sid_len);
-			if (bpf_map_update_elem(m->sids, &sk, &hv, BPF_NOEXIST))
-				FAIL("cannot add server ID of host %s (config %u) to qlb_sids: %s",
-				     h->name, j, strerror(errno));
+			memset(e, 0, sizeof(*e));
+			memcpy(e->sid, h->sid[j], cfg->configs[j].sid_len);
+			e->config_id = j;
+			e->used = 1;
+			e->host = host_idx[i];
+			for (k = 0; k < ns; k++)
+				if (!memcmp(sitems[k].sid, e->sid, 16) &&
+				    sitems[k].config_id == j)
+					FAIL("host %s: its server ID under config %u is another host's",
+					     h->name, j);
+			ns++;
 		}
 		if (h->state == QLB_HOST_ACTIVE && h->weight) {
 			mb[nb].name = h->name;
@@ -354,33 +423,31 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			nb++;
 		}
 	}
-	for (j = 0; j < QLB_LB_MAX_HOSTS; j++) {
-		key = nxt * QLB_LB_MAX_HOSTS + j;
-		if (bpf_map_update_elem(m->hosts, &key, &hosts[j], BPF_ANY))
-			FAIL("cannot write qlb_hosts: %s", strerror(errno));
-	}
+	seed = place(ns, QLB_LB_SID_BUCKETS, sid_hash_of, sitems, where, used);
+	if (seed < 0)
+		FAIL("cannot place the server IDs in the lookup table");
+	st.sid_seed = seed;
+	for (i = 0; i < ns; i++)
+		stab[where[i]] = sitems[i];
+
+	if (write_range(m->vips, nxt * QLB_LB_VIP_BUCKETS, vtab, sizeof(*vtab),
+			QLB_LB_VIP_BUCKETS))
+		FAIL("cannot write qlb_vips: %s", strerror(errno));
+	if (write_range(m->sids, nxt * QLB_LB_SID_BUCKETS, stab, sizeof(*stab),
+			QLB_LB_SID_BUCKETS))
+		FAIL("cannot write qlb_sids: %s", strerror(errno));
+	if (write_range(m->hosts, nxt * QLB_LB_MAX_HOSTS, hosts, sizeof(*hosts),
+			QLB_LB_MAX_HOSTS))
+		FAIL("cannot write qlb_hosts: %s", strerror(errno));
 
 	table = malloc(size * sizeof(*table));
-	keys = malloc(size * sizeof(*keys));
-	if (!table || !keys)
+	if (!table)
 		FAIL("out of memory for a Maglev table of %u entries", size);
 	if (qlb_maglev_build(mb, nb, size, table))
 		FAIL("cannot build the Maglev table (size %u)", size);
-	for (i = 0; i < size; i++)
-		keys[i] = nxt * QLB_LB_MAGLEV_MAX + i;
-	{
-		__u32 count = size;
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-
-		if (bpf_map_update_batch(m->maglev, keys, table, &count, &bo)) {
-			/* older kernels: one entry at a time */
-			for (i = 0; i < size; i++)
-				if (bpf_map_update_elem(m->maglev, &keys[i],
-							&table[i], BPF_ANY))
-					FAIL("cannot write qlb_maglev: %s",
-					     strerror(errno));
-		}
-	}
+	if (write_range(m->maglev, nxt * QLB_LB_MAGLEV_MAX, table,
+			sizeof(*table), size))
+		FAIL("cannot write qlb_maglev: %s", strerror(errno));
 
 	memcpy(st.gw_mac, lb->gateway_mac, 6);
 	memcpy(st.if_mac, if_mac, 6);
@@ -407,15 +474,16 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	ctrl.applied_at = (uint64_t)time(NULL);
 	if (bpf_map_update_elem(m->ctrl, &zero, &ctrl, BPF_ANY))
 		FAIL("cannot write qlb_ctrl: %s", strerror(errno));
-	(void)host_kept;
 	rc = 0;
 out:
-	free(stale);
-	free(stale_sids);
+	free(vtab);
+	free(stab);
+	free(sitems);
+	free(where);
+	free(used);
 	free(hosts);
 	free(mb);
 	free(table);
-	free(keys);
 	return rc;
 }
 
@@ -771,22 +839,21 @@ struct vip_row {
 static void read_vips(const struct qlb_lb_maps *m, __u32 slot,
 		      struct vip_row *rows)
 {
-	struct qlb_lb_vip_key k, nk;
-	void *kp;
+	__u32 j;
 
 	memset(rows, 0, sizeof(*rows) * QLB_LB_MAX_VIPS);
-	for (kp = NULL; !bpf_map_get_next_key(m->vips, kp, &nk); kp = &k) {
-		struct qlb_lb_vip v;
+	for (j = 0; j < QLB_LB_VIP_BUCKETS; j++) {
+		struct qlb_lb_vip_ent e;
+		__u32 key = slot * QLB_LB_VIP_BUCKETS + j;
 		char a[INET6_ADDRSTRLEN];
 
-		k = nk;
-		if (k.slot != slot || bpf_map_lookup_elem(m->vips, &k, &v) ||
-		    v.idx >= QLB_LB_MAX_VIPS)
+		if (bpf_map_lookup_elem(m->vips, &key, &e) || !e.family ||
+		    e.idx >= QLB_LB_MAX_VIPS)
 			continue;
-		fmt_addr(k.addr, k.family, a, sizeof(a));
-		rows[v.idx].used = true;
-		snprintf(rows[v.idx].name, sizeof(rows[v.idx].name),
-			 k.family == 6 ? "[%s]:%u" : "%s:%u", a, ntohs(k.port));
+		fmt_addr(e.addr, e.family, a, sizeof(a));
+		rows[e.idx].used = true;
+		snprintf(rows[e.idx].name, sizeof(rows[e.idx].name),
+			 e.family == 6 ? "[%s]:%u" : "%s:%u", a, ntohs(e.port));
 	}
 }
 

@@ -23,10 +23,10 @@ struct {
 } qlb_settings SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAX_VIPS);
-	__type(key, struct qlb_lb_vip_key);
-	__type(value, struct qlb_lb_vip);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_VIP_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_vip_ent);
 } qlb_vips SEC(".maps");
 
 struct {
@@ -37,11 +37,10 @@ struct {
 } qlb_cid_cfgs SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	/* one server ID per host and config, in both slots */
-	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX);
-	__type(key, struct qlb_lb_sid_key);
-	__type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_SID_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_sid_ent);
 } qlb_sids SEC(".maps");
 
 struct {

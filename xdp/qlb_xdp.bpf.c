@@ -28,14 +28,13 @@ const volatile __u32 qlb_cache_off = 0;
 
 /* Input and output of the codec subprogram. */
 struct qlb_dec_io {
-	__u32 cid[5];		/* the CID, zero past its length */
-	__u8 sid[16];		/* decoded server ID */
-	__u8 host_sid[16];	/* the same with the worker bits cleared */
+	__u32 cid[6];		/* the CID, zero past its length (8-aligned) */
+	__u8 sid[16];		/* decoded server ID, zero past sid_len */
 };
 
 /*
- * The codec as a global subprogram: the verifier checks it once, on its
- * own, instead of once per path of the ingress function (which exceeds
+ * The AES codec as a global subprogram: the verifier checks it once, on
+ * its own, instead of once per path of the ingress function (which exceeds
  * the verifier's budget), and its AES temporaries get their own frame.
  */
 __attribute__((noinline)) int qlb_decode_sid(const struct qlb_lb_cid *cfg,
@@ -44,8 +43,7 @@ __attribute__((noinline)) int qlb_decode_sid(const struct qlb_lb_cid *cfg,
 	if (!cfg || !io)
 		return -1;
 	qlb_cid_decode_sid(&cfg->c, (const __u8 *)io->cid, io->sid);
-	__builtin_memcpy(io->host_sid, io->sid, 16);
-	qlb_sid_host_part(&cfg->c, io->host_sid);
+	io->sid[15] = 0;	/* the codec writes QLB_SID_MAX_LEN bytes */
 	return 0;
 }
 
@@ -60,8 +58,7 @@ struct qlb_verdict {
  * the 512-byte stack. Every field is written before it is read. */
 struct qlb_scratch {
 	struct qlb_dec_io io;
-	struct qlb_lb_sid_key key;
-	struct qlb_lb_cache_val nv;
+	struct qlb_lb_cache_val nv;	/* nv.sid 8-byte aligned */
 };
 
 struct {
@@ -125,6 +122,53 @@ static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
 	return 0;
 }
 
+/* Host index of a server ID's host part @k under config @id, or NO_HOST. */
+static __always_inline __u32 qlb_sid_lookup(__u32 slot,
+					    const struct qlb_lb_settings *s,
+					    __u32 id, const __u64 *k)
+{
+	__u32 h = qlb_lb_sid_hash(s->sid_seed, id, (const __u32 *)k), i;
+
+#pragma unroll
+	for (i = 0; i < QLB_LB_PROBES; i++) {
+		__u32 key = slot * QLB_LB_SID_BUCKETS +
+			    ((h + i) & (QLB_LB_SID_BUCKETS - 1));
+		struct qlb_lb_sid_ent *e = bpf_map_lookup_elem(&qlb_sids, &key);
+
+		if (!e || !e->used)
+			break;
+		if (e->config_id == id && ((__u64 *)e->sid)[0] == k[0] &&
+		    ((__u64 *)e->sid)[1] == k[1])
+			return e->host;
+	}
+	return QLB_LB_NO_HOST;
+}
+
+/* The VIP entry of (daddr, dport), or NULL. */
+static __always_inline struct qlb_lb_vip_ent *
+qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
+	       const struct qlb_pkt *p)
+{
+	__u32 h = qlb_lb_vip_hash(s->vip_seed, p->daddr, p->dport), i;
+
+#pragma unroll
+	for (i = 0; i < QLB_LB_PROBES; i++) {
+		__u32 key = slot * QLB_LB_VIP_BUCKETS +
+			    ((h + i) & (QLB_LB_VIP_BUCKETS - 1));
+		struct qlb_lb_vip_ent *e = bpf_map_lookup_elem(&qlb_vips, &key);
+		const __u32 *a;
+
+		if (!e || !e->family)
+			break;
+		a = (const __u32 *)e->addr;
+		if (e->port == p->dport && e->family == p->family &&
+		    a[0] == p->daddr[0] && a[1] == p->daddr[1] &&
+		    a[2] == p->daddr[2] && a[3] == p->daddr[3])
+			return e;
+	}
+	return NULL;
+}
+
 /**
  * qlb_route_cid() - decide a CID of config @cfg: fills @v (host index and
  * reason) when routable or owned by a known host.
@@ -137,7 +181,7 @@ static __always_inline int qlb_route_cid(__u32 slot,
 {
 	struct qlb_lb_cache_val *cv = NULL, *nv = &sc->nv;
 	struct qlb_lb_host *h;
-	__u32 *hidx, hkey;
+	__u32 hkey;
 	int cached = 0;
 
 	if ((cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off) {
@@ -149,16 +193,29 @@ static __always_inline int qlb_route_cid(__u32 slot,
 		}
 	}
 	if (!cached) {
-		sc->io.sid[15] = 0;	/* the codec writes 15 bytes */
-		qlb_decode_sid(cfg, &sc->io);
-		sc->io.host_sid[15] = 0;
-		sc->key.slot = slot;
-		sc->key.config_id = cfg->c.id;
-		sc->key.pad[0] = sc->key.pad[1] = 0;
-		__builtin_memcpy(nv->sid, sc->io.sid, 16);
-		__builtin_memcpy(sc->key.sid, sc->io.host_sid, 16);
-		hidx = bpf_map_lookup_elem(&qlb_sids, &sc->key);
-		nv->host = hidx ? *hidx : QLB_LB_NO_HOST;
+		__u64 *sid = (__u64 *)nv->sid, k[2];
+		const __u64 *sm = (const __u64 *)cfg->sid_mask;
+		const __u64 *hm = (const __u64 *)cfg->host_mask;
+
+		if (cfg->c.flags & QLB_CID_F_KEY) {
+			qlb_decode_sid(cfg, &sc->io);
+			__builtin_memcpy(nv->sid, sc->io.sid, 16);
+		} else {
+			/* plaintext: the server ID is the CID's bytes 1.. */
+			__u64 w0 = ((__u64 *)sc->io.cid)[0];
+			__u64 w1 = ((__u64 *)sc->io.cid)[1];
+			__u64 w2 = ((__u64 *)sc->io.cid)[2];
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			sid[0] = ((w0 >> 8) | (w1 << 56)) & sm[0];
+			sid[1] = ((w1 >> 8) | (w2 << 56)) & sm[1];
+#else
+			sid[0] = ((w0 << 8) | (w1 >> 56)) & sm[0];
+			sid[1] = ((w1 << 8) | (w2 >> 56)) & sm[1];
+#endif
+		}
+		k[0] = sid[0] & hm[0];
+		k[1] = sid[1] & hm[1];
+		nv->host = qlb_sid_lookup(slot, s, cfg->c.id, k);
 		if ((cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off &&
 		    nv->host != QLB_LB_NO_HOST) {
 			/* only routable CIDs enter: random ones cannot flush it */
@@ -264,7 +321,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 	if (!sc)
 		return 0;
 	sc->io.cid[0] = sc->io.cid[1] = sc->io.cid[2] = 0;
-	sc->io.cid[3] = sc->io.cid[4] = 0;
+	sc->io.cid[3] = sc->io.cid[4] = sc->io.cid[5] = 0;
 	if (qlb_copy_cid(ctx, q_off + cid_off, clen, sc->io.cid)) {
 		v->reason = QLB_R_MALFORMED;
 		return -1;
@@ -331,11 +388,10 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	void *end = (void *)(long)ctx->data_end;
 	struct qlb_verdict v = { .reason = QLB_R_PASSED, .host = QLB_LB_NO_HOST,
 				 .config_id = 0xff };
-	struct qlb_lb_vip_key vk = {};
 	struct qlb_lb_settings *s;
 	struct qlb_lb_ctrl *ctrl;
 	struct qlb_lb_host *h;
-	struct qlb_lb_vip *vip;
+	struct qlb_lb_vip_ent *vip;
 	struct qlb_pkt p = {};
 	__u32 zero = 0, slot, vidx = QLB_LB_NO_VIP, entropy, hkey, l4len;
 	__u64 bytes = end - data;
@@ -371,11 +427,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	if (!s)
 		goto pass;
 
-	__builtin_memcpy(vk.addr, p.daddr, 16);
-	vk.port = p.dport;
-	vk.family = p.family;
-	vk.slot = slot;
-	vip = bpf_map_lookup_elem(&qlb_vips, &vk);
+	vip = qlb_vip_lookup(slot, s, &p);
 	if (!vip)
 		goto pass;
 	vidx = vip->idx < QLB_LB_MAX_VIPS ? vip->idx : QLB_LB_NO_VIP;

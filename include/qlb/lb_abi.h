@@ -34,6 +34,13 @@
 #ifndef QLB_LB_CACHE_SIZE
 #define QLB_LB_CACHE_SIZE 65536		/* decoded-CID cache entries */
 #endif
+#ifndef QLB_LB_VIP_BUCKETS
+#define QLB_LB_VIP_BUCKETS 1024		/* per slot, a power of 2 */
+#endif
+#ifndef QLB_LB_SID_BUCKETS
+#define QLB_LB_SID_BUCKETS 16384	/* per slot, a power of 2 */
+#endif
+#define QLB_LB_PROBES 4			/* linear probes at most; apply reseeds */
 #define QLB_LB_SLOTS 2
 #define QLB_LB_NO_HOST 0xffffffffu	/* Maglev entry when no host is active */
 #define QLB_LB_NO_VIP QLB_LB_MAX_VIPS	/* counter row of non-VIP packets */
@@ -84,40 +91,51 @@ struct qlb_lb_settings {
 	__u8 has_v6;		/* encap_source_v6 set */
 	__u8 live_cfgs;		/* bit N: config N is routed */
 	__u8 pad;
+	__u32 vip_seed;		/* of qlb_lb_vip_hash() for this slot's table */
+	__u32 sid_seed;		/* of qlb_lb_sid_hash() */
 };
-_Static_assert(sizeof(struct qlb_lb_settings) == 48, "qlb_lb_settings is ABI");
+_Static_assert(sizeof(struct qlb_lb_settings) == 56, "qlb_lb_settings is ABI");
 
-/* ---- qlb_vips (HASH) ------------------------------------------------------ */
-struct qlb_lb_vip_key {
+/*
+ * The two lookups every packet makes, VIP and server ID, are open-addressing
+ * tables in ARRAY maps (slot * buckets + bucket): the verifier inlines array
+ * lookups, where a HASH map costs a helper call and a jhash. User space
+ * places every entry within QLB_LB_PROBES buckets of its hash (linear
+ * probing), trying seeds 0, 1, 2... until it fits: the same file gives the
+ * same tables on every LB node.
+ */
+
+/* ---- qlb_vips (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) ------------------ */
+struct qlb_lb_vip_ent {
 	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
 	__u16 port;		/* network order */
-	__u8 family;		/* 4 or 6 */
-	__u8 slot;
-};
-_Static_assert(sizeof(struct qlb_lb_vip_key) == 20, "qlb_lb_vip_key is ABI");
-
-struct qlb_lb_vip {
+	__u8 family;		/* 4 or 6; 0 = empty bucket (ends a probe) */
+	__u8 pad;
 	__u32 idx;		/* counter row, stable across applies */
-	__u32 flags;		/* none yet */
 };
-_Static_assert(sizeof(struct qlb_lb_vip) == 8, "qlb_lb_vip is ABI");
+_Static_assert(sizeof(struct qlb_lb_vip_ent) == 24, "qlb_lb_vip_ent is ABI");
 
 /* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) --------------- */
 struct qlb_lb_cid {
 	struct qlb_cid_cfg c;	/* filled by qlb_cid_cfg_init() */
 	__u32 live;		/* 1: routed (routable, active or retiring) */
 	__u32 pad;
+	/* Byte masks over a server ID (bytes past sid_len zero), so the
+	 * program masks two words instead of looping over bits: */
+	__u8 sid_mask[16];	/* the server ID's bytes */
+	__u8 host_mask[16];	/* the same without the worker bits */
 };
-_Static_assert(sizeof(struct qlb_lb_cid) == 368, "qlb_lb_cid is ABI");
+_Static_assert(sizeof(struct qlb_lb_cid) == 400, "qlb_lb_cid is ABI");
 
-/* ---- qlb_sids (HASH): host part of a server ID -> host index --------------- */
-struct qlb_lb_sid_key {
-	__u8 slot;
+/* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ------------------ */
+struct qlb_lb_sid_ent {
+	__u8 sid[16];		/* host part: worker bits and bytes past sid_len zero */
 	__u8 config_id;
+	__u8 used;		/* 0 = empty bucket (ends a probe) */
 	__u8 pad[2];
-	__u8 sid[16];		/* worker bits and bytes past sid_len zero */
+	__u32 host;		/* host index */
 };
-_Static_assert(sizeof(struct qlb_lb_sid_key) == 20, "qlb_lb_sid_key is ABI");
+_Static_assert(sizeof(struct qlb_lb_sid_ent) == 24, "qlb_lb_sid_ent is ABI");
 
 /* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) --------------- */
 enum qlb_lb_host_state {	/* same numbers as enum qlb_host_state */
@@ -232,6 +250,29 @@ QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
 	}
 	h = qlb_lb_mix(h, ports);
 	return qlb_lb_fmix(h ^ family);
+}
+
+/* Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). */
+QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, const __u32 *addr, __u16 port)
+{
+	__u32 h = QLB_LB_HASH_SEED ^ seed;
+
+	h = qlb_lb_mix(h, addr[0]);
+	h = qlb_lb_mix(h, addr[1] ^ addr[2] ^ addr[3]);
+	h = qlb_lb_mix(h, port);
+	return qlb_lb_fmix(h);
+}
+
+/* Bucket of a server ID's host part (@sid: four words) under a config. */
+QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id,
+				 const __u32 *sid)
+{
+	__u32 h = QLB_LB_HASH_SEED ^ seed;
+
+	h = qlb_lb_mix(h, sid[0] ^ config_id);
+	h = qlb_lb_mix(h, sid[1]);
+	h = qlb_lb_mix(h, sid[2] ^ sid[3]);
+	return qlb_lb_fmix(h);
 }
 
 /* Entropy of a CID: five words of the zero-padded 20-byte copy. */

@@ -138,7 +138,7 @@ initial_hex() {
 
 capture_start() {
 	# nsenter itself in the background (not a function): $! is tcpdump
-	nsenter --net=/run/netns/"$NS_R" tcpdump -U -n -i rt0 -w "$1" >/dev/null 2>&1 &
+	nsenter --net=/run/netns/"$NS_R" tcpdump --immediate-mode -U -n -i rt0 -w "$1" >/dev/null 2>&1 &
 	TCPDUMP_PID=$!
 	local i
 	for i in $(seq 1 50); do
@@ -148,8 +148,20 @@ capture_start() {
 	return 0
 }
 
+# capture_stop FILE [MIN]: end the capture once it holds MIN IP packets
+# (or stops growing, when no MIN), at most 10 s: tcpdump may lag under load.
 capture_stop() {
-	sleep 0.5
+	local i n prev=-1
+	for i in $(seq 1 50); do
+		sleep 0.2
+		n=$(tcpdump -nn -r "$1" 'ip or (ip6 and not icmp6)' 2>/dev/null | wc -l)
+		if [ -n "${2:-}" ]; then
+			[ "$n" -ge "$2" ] && break
+		else
+			[ "$n" = "$prev" ] && break
+		fi
+		prev=$n
+	done
 	kill "$TCPDUMP_PID" 2>/dev/null
 	wait "$TCPDUMP_PID" 2>/dev/null
 	TCPDUMP_PID=

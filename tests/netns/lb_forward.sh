@@ -36,7 +36,7 @@ done
 send $VIP6 "$(initial_hex 0123456789abcdef)"
 send $VIP4 "41f70a13a1b2c3d4e5f6${PAY}"		# 0b111: fallback
 send $VIP4 "41${CID_W1}${PAY}" 444		# not a VIP port: left alone
-capture_stop
+capture_stop "$L_DIR/cap.pcap" 25	# 13 sent, 12 of them wrapped
 
 tcpdump -nn -r "$L_DIR/cap.pcap" 2>/dev/null | head -40
 n=$(count "$L_DIR/cap.pcap" "ip and udp dst port 6080 and dst host 198.18.0.21 and src host 198.18.100.2")

@@ -102,7 +102,7 @@ send $VIP4 "41280a25a1b2c3d4e5f6${PAY}"
 send $VIP6 "41280a4fa1b2c3d4e5f6${PAY}"
 for i in 1 2 3 4 5 6 7 8; do send $VIP4 "$(initial_hex 00112233445566$i$i)"; done
 send $VIP4 "41f70a13a1b2c3d4e5f6${PAY}"
-capture_stop
+capture_stop "$L_DIR/cap.pcap" 22	# 11 sent, all wrapped
 tcpdump -r "$L_DIR/cap.pcap" -w "$L_DIR/client.pcap" "ether src $RT_MAC and (udp or tcp)" 2>/dev/null
 lb_yaml "$L_DIR/lb2.yaml" eth-lb2 "$L_PINROOT/lb2" "$(sed -n '/^hosts:/,$p' "$B" | tail -n +2)"
 "$QLBCTL" -j trace -f "$B" "$L_DIR/client.pcap" >"$L_DIR/t1.json" || fail "trace 1"

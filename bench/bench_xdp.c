@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * ns per packet of the LB node's XDP program, by path, beside the empty
+ * XDP program measured the same way. Every run is one BPF_PROG_TEST_RUN
+ * with repeat=1 on a fresh copy of the original frame (with repeat>1 the
+ * kernel would feed the program its own encapsulated output), and the
+ * kernel's own duration of that run is taken: median and mean of many.
+ * Prints figures; never fails on a time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "xdp_fixture.h"
+#include "qlb_bench_empty.skel.h"
+
+#define KEY "8f95f09245765f80256934e50c66207f"
+#define RUNS 20000
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct result {
+	double median, mean;
+	int verdict;
+};
+
+static int measure(int prog_fd, const struct pkt *k, struct result *res)
+{
+	static __u32 d[RUNS];
+	uint8_t out[2048];
+	double sum = 0;
+	int i;
+
+	for (i = 0; i < RUNS + 1000; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = k->b,
+			    .data_size_in = (__u32)k->len, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1);
+
+		if (bpf_prog_test_run_opts(prog_fd, &o))
+			return -1;
+		res->verdict = (int)o.retval;
+		if (i >= 1000)	/* warm caches first */
+			d[i - 1000] = o.duration;
+	}
+	qsort(d, RUNS, sizeof(d[0]), cmp_u32);
+	for (i = 0; i < RUNS; i++)
+		sum += d[i];
+	res->median = d[RUNS / 2];
+	res->mean = sum / RUNS;
+	return 0;
+}
+
+static void setup(struct fx *f)
+{
+	struct qlb_conf_host *h;
+
+	fx_base(f);
+	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4);	/* plaintext */
+	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4);	/* four-pass */
+	fx_cid_conf(&f->cfg, 2, 8, 8, KEY, 4);	/* single pass */
+	h = fx_host(f, "web1", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	fx_sid(h, 0, "c46050");
+	fx_sid(h, 1, "ed793a51d49b8f5fab60");
+	fx_sid(h, 2, "ed793a51d49b8f50");
+	fx_host(f, "web2", "198.18.0.22", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	fx_host(f, "web3", "2001:db8::23", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+}
+
+static const char *vname(int v)
+{
+	return v == XDP_TX ? "tx" : v == XDP_PASS ? "pass" : v == XDP_DROP ? "drop" : "?";
+}
+
+int main(void)
+{
+	struct fx live = { 0 }, nocache = { 0 };
+	struct qlb_bench_empty *empty;
+	struct result floor_r, r;
+	uint8_t cid[32], q[1400];
+	struct pkt k[8];
+	size_t n, cl;
+	int i;
+	static const char *const names[] = {
+		"short header, plaintext CID, routed (IPv4, GUE)",
+		"short header, four-pass CID, routed",
+		"short header, single-pass CID, routed",
+		"long header Initial, Maglev fallback",
+		"short header, plaintext CID, routed (IPv6 VIP)",
+		"not for a VIP (passed)",
+	};
+
+	libbpf_set_print(NULL);
+	setup(&live);
+	setup(&nocache);
+	live.skel = qlb_xdp__open();
+	nocache.skel = qlb_xdp__open();
+	if (!live.skel || !nocache.skel)
+		return 1;
+	nocache.skel->rodata->qlb_cache_off = 1;
+	if (qlb_xdp__load(live.skel) || qlb_xdp__load(nocache.skel)) {
+		fprintf(stderr, "cannot load the XDP program (root?)\n");
+		return 1;
+	}
+	/* fx_load() without its open/load: fill the two copies' map fds */
+	{
+		struct fx *fs[2] = { &live, &nocache };
+
+		for (i = 0; i < 2; i++) {
+			struct qlb_xdp *s = fs[i]->skel;
+
+			fs[i]->m.ctrl = bpf_map__fd(s->maps.qlb_ctrl);
+			fs[i]->m.settings = bpf_map__fd(s->maps.qlb_settings);
+			fs[i]->m.vips = bpf_map__fd(s->maps.qlb_vips);
+			fs[i]->m.cid_cfgs = bpf_map__fd(s->maps.qlb_cid_cfgs);
+			fs[i]->m.sids = bpf_map__fd(s->maps.qlb_sids);
+			fs[i]->m.hosts = bpf_map__fd(s->maps.qlb_hosts);
+			fs[i]->m.maglev = bpf_map__fd(s->maps.qlb_maglev);
+			fs[i]->m.stats = bpf_map__fd(s->maps.qlb_stats);
+			fs[i]->m.host_stats = bpf_map__fd(s->maps.qlb_host_stats);
+			fs[i]->m.cid_cache = bpf_map__fd(s->maps.qlb_cid_cache);
+			fs[i]->prog_fd = bpf_program__fd(s->progs.qlb_xdp_ingress);
+			if (fx_fill(fs[i]))
+				return 1;
+		}
+	}
+	empty = qlb_bench_empty__open_and_load();
+	if (!empty) {
+		fprintf(stderr, "cannot load the empty XDP program\n");
+		return 1;
+	}
+
+	cl = fx_unhex("07c4605e4504cc4f", cid);
+	n = fx_short(q, cid, cl, 1200 - 28 - 1 - cl);
+	fx_frame(&k[0], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	cl = fx_unhex("2fcc381bc74cb4fbad2823a3d1f8fed2", cid);
+	n = fx_short(q, cid, cl, 1200 - 28 - 1 - cl);
+	fx_frame(&k[1], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	cl = fx_unhex("504dd2d05a7b0de9b2b9907afb5ecf8cc3", cid);
+	n = fx_short(q, cid, cl, 1200 - 28 - 1 - cl);
+	fx_frame(&k[2], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	cl = fx_unhex("1c2d3e4f50617283", cid);
+	n = fx_long(q, 0, 1, cid, cl, 1200);
+	fx_frame(&k[3], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	cl = fx_unhex("07c4605e4504cc4f", cid);
+	n = fx_short(q, cid, cl, 1200 - 48 - 1 - cl);
+	fx_frame(&k[4], -1, "2001:db8:5::7", "2001:db8:1::1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	fx_frame(&k[5], -1, "198.18.5.7", "198.18.9.9", IPPROTO_UDP, 50000, 443, q, 100, 0, 0);
+
+	if (measure(bpf_program__fd(empty->progs.qlb_bench_empty), &k[0], &floor_r)) {
+		perror("test run");
+		return 1;
+	}
+	printf("XDP ns/packet, BPF_PROG_TEST_RUN repeat=1 on a fresh copy each run, %d runs:\n",
+	       RUNS);
+	printf("  %-52s %8s %8s %10s  %s\n", "path", "median", "mean",
+	       "over empty", "verdict");
+	printf("  %-52s %8.0f %8.1f %10s  %s\n", "empty XDP program (floor)",
+	       floor_r.median, floor_r.mean, "-", vname(floor_r.verdict));
+	for (i = 0; i < 6; i++) {
+		if (measure(live.prog_fd, &k[i], &r))
+			return 1;
+		printf("  %-52s %8.0f %8.1f %+10.1f  %s\n", names[i], r.median,
+		       r.mean, r.median - floor_r.median, vname(r.verdict));
+		if (i == 1 || i == 2) {
+			struct result u;
+
+			if (measure(nocache.prog_fd, &k[i], &u))
+				return 1;
+			printf("  %-52s %8.0f %8.1f %+10.1f  %s\n",
+			       i == 1 ? "  the same, decoded every packet (no cache)"
+				      : "  the same, decoded every packet (no cache)",
+			       u.median, u.mean, u.median - floor_r.median,
+			       vname(u.verdict));
+		}
+	}
+	printf("(figures include the test-run harness; compare with the floor, not absolutely)\n");
+	qlb_bench_empty__destroy(empty);
+	qlb_xdp__destroy(live.skel);
+	qlb_xdp__destroy(nocache.skel);
+	return 0;
+}
