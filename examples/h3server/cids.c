@@ -4,7 +4,8 @@
  * wants qlb to route its connections needs these five things and no more:
  *
  *  1. A CID source: register the reuseport socket with the host agent
- *     (qlb_client_connect + qlb_client_register), which answers with this
+ *     (qlb_client_connect, qlb_client_declare_generation,
+ *     qlb_client_register), which answers with this
  *     worker's ID and the live QUIC-LB configs; or, with no agent, a
  *     standalone qlb_minter for a server ID given on the command line.
  *  2. Every server connection ID minted by it: the first SCID
@@ -54,10 +55,11 @@ static void sync_live_minters(struct h3_worker *w)
 
 	for (int i = 0; i < n; i++) {
 		unsigned int id = lc[i].cfg.id;
-		struct qlb_minter *m = &w->live[id];
+		struct qlb_minter *m;
 
 		if (id >= QLB_CONFIG_MAX)
 			continue;
+		m = &w->live[id];
 		seen[id] = true;
 		if (w->live_ok[id] &&
 		    !memcmp(&m->cfg, &lc[i].cfg, sizeof(m->cfg)) &&
