@@ -29,7 +29,7 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(WARN) -D_GNU_SOURCE -Iinclude -Ictl -I$(BUILD)/skel -fno-strict-aliasing
+CFLAGS   += $(EXTRA_CFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude -Ictl -I$(BUILD)/skel -fno-strict-aliasing
 LDLIBS_BPF := $(shell pkg-config --libs libxdp libbpf 2>/dev/null || echo -lxdp -lbpf) -lelf -lz
 LDLIBS_CTL := $(LDLIBS_BPF) -lyaml
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
@@ -159,4 +159,4 @@ help:
 	@echo '  make info       verifier instruction counts and stack use of every BPF program'
 	@echo '  make install    PREFIX=$(PREFIX) DESTDIR=: qlbctl, libqlb, headers, libqlb.pc'
 	@echo '  make clean      remove build/'
-	@echo 'Variables: V=1 (show commands), WERROR=1, CC, CLANG, BPFTOOL, PREFIX, DESTDIR'
+	@echo 'Variables: V=1 (show commands), WERROR=1, EXTRA_CFLAGS, CC, CLANG, BPFTOOL, PREFIX, DESTDIR'

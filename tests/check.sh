@@ -38,8 +38,7 @@ done
 
 step "unit tests under ASan and UBSan"
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-if make --no-print-directory BUILD="$BUILD/asan" CFLAGS="-O1 -g $SAN" \
-	LDFLAGS="$SAN" all $(make -s --no-print-directory BUILD="$BUILD/asan" print-test-bins) >"$BUILD/asan-build.log" 2>&1; then
+if make --no-print-directory BUILD="$BUILD/asan" EXTRA_CFLAGS="$SAN" all $(make -s --no-print-directory BUILD="$BUILD/asan" print-test-bins) >"$BUILD/asan-build.log" 2>&1; then
 	for t in "$BUILD"/asan/tests/*; do
 		[ -x "$t" ] || continue
 		if BUILD="$BUILD/asan" ASAN_OPTIONS=detect_leaks=1 "$t" >"$t.log" 2>&1; then
