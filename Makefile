@@ -117,8 +117,8 @@ check:
 	$(Q)$(MAKE) --no-print-directory WERROR=1 all $(TEST_BINS)
 	$(Q)./tests/check.sh
 
-bench: all $(BENCH_BINS)
-	$(Q)./bench/run.sh
+bench: all $(BENCH_BINS) $(EXAMPLE_BINS)
+	$(Q)BUILD=$(BUILD) ./bench/run.sh
 
 info: $(BPF_OBJS)
 	$(Q)./tests/info.sh $(BPF_OBJS)

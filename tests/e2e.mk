@@ -6,7 +6,9 @@
 # first byte and the LB program's cost per packet (bench/e2e_figures.sh).
 # Both need root.
 .PHONY: demo e2e-figures
-demo: all examples
+demo:
+	$(Q)./deploy/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory all examples
 	$(Q)BUILD=$(BUILD) bash tests/e2e/lib/demo.sh
 
 e2e-figures: all examples
