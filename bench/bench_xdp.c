@@ -12,6 +12,7 @@
 
 #include "xdp_fixture.h"
 #include "qlb_bench_empty.skel.h"
+#include "qlb_bench_push.skel.h"
 
 #define KEY "8f95f09245765f80256934e50c66207f"
 #define RUNS 20000
@@ -79,6 +80,7 @@ int main(void)
 {
 	struct fx live = { 0 }, nocache = { 0 };
 	struct qlb_bench_empty *empty;
+	struct qlb_bench_push *push;
 	struct result floor_r, r;
 	uint8_t cid[32], q[1400];
 	struct pkt k[8];
@@ -128,7 +130,8 @@ int main(void)
 		}
 	}
 	empty = qlb_bench_empty__open_and_load();
-	if (!empty) {
+	push = qlb_bench_push__open_and_load();
+	if (!empty || !push) {
 		fprintf(stderr, "cannot load the empty XDP program\n");
 		return 1;
 	}
@@ -160,6 +163,11 @@ int main(void)
 	       "over empty", "verdict");
 	printf("  %-52s %8.0f %8.1f %10s  %s\n", "empty XDP program (floor)",
 	       floor_r.median, floor_r.mean, "-", vname(floor_r.verdict));
+	if (measure(bpf_program__fd(push->progs.qlb_bench_push), &k[0], &r))
+		return 1;
+	printf("  %-52s %8.0f %8.1f %+10.1f  %s\n",
+	       "only bpf_xdp_adjust_head(-28) + XDP_TX", r.median, r.mean,
+	       r.median - floor_r.median, vname(r.verdict));
 	for (i = 0; i < 6; i++) {
 		if (measure(live.prog_fd, &k[i], &r))
 			return 1;
@@ -179,6 +187,7 @@ int main(void)
 	}
 	printf("(figures include the test-run harness; compare with the floor, not absolutely)\n");
 	qlb_bench_empty__destroy(empty);
+	qlb_bench_push__destroy(push);
 	qlb_xdp__destroy(live.skel);
 	qlb_xdp__destroy(nocache.skel);
 	return 0;

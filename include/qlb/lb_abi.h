@@ -275,17 +275,12 @@ QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id,
 	return qlb_lb_fmix(h);
 }
 
-/* Entropy of a CID: five words of the zero-padded 20-byte copy. */
+/* Entropy of a CID (GUE source port, IPv6 flow label): its five words
+ * folded and finalised; spread is all it needs, so no full mixing. */
 QLB_INLINE __u32 qlb_lb_cid_hash(const __u32 *cid20)
 {
-	__u32 h = QLB_LB_HASH_SEED;
-
-	h = qlb_lb_mix(h, cid20[0]);
-	h = qlb_lb_mix(h, cid20[1]);
-	h = qlb_lb_mix(h, cid20[2]);
-	h = qlb_lb_mix(h, cid20[3]);
-	h = qlb_lb_mix(h, cid20[4]);
-	return qlb_lb_fmix(h);
+	return qlb_lb_fmix(QLB_LB_HASH_SEED ^ cid20[0] ^ cid20[1] ^ cid20[2] ^
+			   cid20[3] ^ cid20[4]);
 }
 
 /* Maglev entry of a flow hash: multiply-shift instead of a division. */
