@@ -14,9 +14,13 @@ rc=0
 if ! command -v "${CLANG:-clang}" >/dev/null; then
 	echo "clang is missing: cannot build the fuzzers"; exit 1
 fi
-make --no-print-directory -s BUILD="$BUILD" fuzz-bins || { echo "fuzzer build failed"; exit 1; }
 tmp=$(mktemp -d /tmp/qlb-fuzz-smoke-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+if ! make --no-print-directory BUILD="$BUILD" fuzz-bins >"$tmp/build.log" 2>&1; then
+	tail -20 "$tmp/build.log"
+	echo "fuzzer build failed"
+	exit 1
+fi
 
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c); name=${name#fuzz_}
