@@ -38,7 +38,7 @@
 #define QLB_LB_VIP_BUCKETS 1024		/* per slot, a power of 2 */
 #endif
 #ifndef QLB_LB_SID_BUCKETS
-#define QLB_LB_SID_BUCKETS 16384	/* per slot, a power of 2 */
+#define QLB_LB_SID_BUCKETS 65536	/* per slot, a power of 2: load <= 0.11 */
 #endif
 #define QLB_LB_PROBES 4			/* linear probes at most; apply reseeds */
 #define QLB_LB_SLOTS 2
@@ -252,13 +252,17 @@ QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
 	return qlb_lb_fmix(h ^ family);
 }
 
-/* Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). */
+/* Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). Every
+ * word is mixed on its own: distinct keys must not share a hash for every
+ * seed, or no seed could place them. */
 QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, const __u32 *addr, __u16 port)
 {
 	__u32 h = QLB_LB_HASH_SEED ^ seed;
 
 	h = qlb_lb_mix(h, addr[0]);
-	h = qlb_lb_mix(h, addr[1] ^ addr[2] ^ addr[3]);
+	h = qlb_lb_mix(h, addr[1]);
+	h = qlb_lb_mix(h, addr[2]);
+	h = qlb_lb_mix(h, addr[3]);
 	h = qlb_lb_mix(h, port);
 	return qlb_lb_fmix(h);
 }
@@ -269,9 +273,11 @@ QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id,
 {
 	__u32 h = QLB_LB_HASH_SEED ^ seed;
 
-	h = qlb_lb_mix(h, sid[0] ^ config_id);
+	h = qlb_lb_mix(h, config_id);
+	h = qlb_lb_mix(h, sid[0]);
 	h = qlb_lb_mix(h, sid[1]);
-	h = qlb_lb_mix(h, sid[2] ^ sid[3]);
+	h = qlb_lb_mix(h, sid[2]);
+	h = qlb_lb_mix(h, sid[3]);
 	return qlb_lb_fmix(h);
 }
 

@@ -432,6 +432,83 @@ static void three_pass(void)
 	qlb_xdp__destroy(f.skel);
 }
 
+/* The largest config the maps take: 64 VIPs, 1024 hosts, 7 configs. Every
+ * VIP and every host's server ID under every config must be found. */
+static void max_tables(void)
+{
+	struct fx f = { 0 };
+	struct qlb_conf_host *hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*hosts));
+	struct qlb_lb_trace t;
+	uint8_t q[1300], cid[32], out[2048];
+	unsigned int i, id, bad_vip = 0, bad_sid = 0;
+	struct pkt k;
+	char a[64];
+	size_t n, ol;
+
+	fx_base(&f);
+	f.cfg.hosts = hosts;
+	f.cfg.lb.nvips = QLB_LB_MAX_VIPS;
+	for (i = 0; i < QLB_LB_MAX_VIPS; i++) {
+		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u", i);
+		fx_addr(&f.cfg.lb.vips[i].addr, a);
+		f.cfg.lb.vips[i].port = 443 + i % 3;
+	}
+	for (id = 0; id < QLB_CONFIG_MAX; id++)
+		fx_cid_conf(&f.cfg, id, 2 + id % 2, 6, id == 3 ? KEY : NULL, 4);
+	f.cfg.nhosts = QLB_LB_MAX_HOSTS;
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+		struct qlb_conf_host *h = &hosts[i];
+
+		snprintf(h->name, sizeof(h->name), "h%04u", i);
+		snprintf(a, sizeof(a), "198.19.%u.%u", i / 256, i % 256);
+		fx_addr(&h->address, a);
+		h->weight = 100;
+		for (id = 0; id < QLB_CONFIG_MAX; id++) {
+			h->has_sid[id] = true;
+			h->sid[id][0] = (uint8_t)(i >> 4);
+			h->sid[id][1] = (uint8_t)(i << 4);	/* worker bits 0 */
+		}
+	}
+	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0, "fill the largest config");
+	for (i = 0; i < QLB_LB_MAX_VIPS; i++) {
+		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u", i);
+		n = fx_long(q, 0, 1, (const uint8_t *)"\1\2\3\4\5\6\7\x8", 8, 1200);
+		fx_frame(&k, -1, i % 2 ? "2001:db8:5::1" : "198.18.5.1", a,
+			 IPPROTO_UDP, 40000, 443 + i % 3, q, n, 0, 0);
+		ol = sizeof(out);
+		if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX || fx_trace(&f, &t) ||
+		    t.vip != i)
+			bad_vip++;
+	}
+	CHECK(bad_vip == 0, "%u of %u VIPs not found", bad_vip, QLB_LB_MAX_VIPS);
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		struct qlb_cid_cfg c;
+
+		qlb_config_cid_cfg(&f.cfg, id, &c);
+		for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+			uint8_t sid[2] = { (uint8_t)(i >> 4),
+					   (uint8_t)(i << 4 | (i & 15)) };
+			uint8_t sid3[3] = { sid[0], (uint8_t)(i << 4), 7 };
+			int cl = qlb_cid_encode(&c, c.sid_len == 3 ? sid3 : sid,
+						(const uint8_t *)"\x11\x22\x33\x44\x55\x66",
+						0, cid);
+
+			n = fx_short(q, cid, (size_t)cl, 20);
+			fx_frame(&k, -1, "198.18.5.1", "198.18.2.0", IPPROTO_UDP,
+				 40000, 443, q, n, 0, 0);
+			ol = sizeof(out);
+			if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX ||
+			    fx_trace(&f, &t) || t.reason != QLB_R_ROUTED_CID ||
+			    t.host != i)
+				bad_sid++;
+		}
+	}
+	CHECK(bad_sid == 0, "%u of %u server IDs not routed to their host",
+	      bad_sid, QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX);
+	qlb_xdp__destroy(f.skel);
+	free(hosts);
+}
+
 /* The counters a user reads: rows per VIP and reason, per host. */
 static void counters(void)
 {
@@ -475,6 +552,7 @@ int main(void)
 	reapply();
 	no_hosts();
 	three_pass();
+	max_tables();
 	qlb_xdp__destroy(F.skel);
 	qlb_xdp__destroy(L.skel);
 	return t_done("test_xdp_lb");
