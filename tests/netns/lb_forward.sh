@@ -81,6 +81,10 @@ echo "$m" | grep -q "^qlb_lb_host_packets_total{host=\"web2\"} $w2\$" ||
 lexec "$QLBCTL" -j lb stats --pin-dir "$L_PIN" | grep -q '"fallback_initial":{"packets":6' ||
 	fail "stats -j: 6 IPv4 Initials expected"
 
+# --watch prints rates beside totals, twice, then ends
+w=$(lexec "$QLBCTL" lb stats --pin-dir "$L_PIN" --watch --interval 0.2 --count 2)
+[ "$(echo "$w" | grep -c 'PKT/S')" -ge 4 ] || { echo "$w"; fail "stats --watch"; }
+
 # metrics over HTTP, as a scraper sees them
 nsenter --net=/run/netns/"$NS_L" "$QLBCTL" lb metrics --pin-dir "$L_PIN" --listen 127.0.0.1:19731 &
 MPID=$!

@@ -7,7 +7,9 @@
 # new ones, and a bad file (broken YAML, a host family without an encap
 # source, another interface) changes nothing. Two LB node files that
 # differ only in node-local settings decide every captured packet alike.
+# Generic XDP here (lb_forward.sh covers native).
 L_TAG=lbre
+XDP_MODE=generic
 source "$(dirname "$0")/../lib/lb.sh"
 
 lb_setup
