@@ -271,6 +271,38 @@ static int ag_attach_xdp(struct agent *ag)
 		       ifname);
 		return -ENODEV;
 	}
+	/* Never replace somebody else's XDP program (an LB node's on the same
+	 * machine, a firewall): only an older qlb_decap is ours to swap. */
+	{
+		__u32 ids[2] = {0, 0};
+		int k;
+
+		bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &ids[0]);
+		bpf_xdp_query_id(ifindex, XDP_FLAGS_SKB_MODE, &ids[1]);
+		for (k = 0; k < 2; k++) {
+			struct bpf_prog_info info = {0};
+			__u32 len = sizeof(info);
+			int fd;
+
+			if (!ids[k])
+				continue;
+			fd = bpf_prog_get_fd_by_id(ids[k]);
+			if (fd >= 0 &&
+			    !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+			    !strcmp(info.name, "qlb_decap")) {
+				close(fd);
+				continue;
+			}
+			if (fd >= 0)
+				close(fd);
+			ag_log("cannot attach decapsulation to %s: XDP program "
+			       "%u "
+			       "(%s) is attached there already; not replacing "
+			       "it",
+			       ifname, ids[k], info.name[0] ? info.name : "?");
+			return -EBUSY;
+		}
+	}
 	if (ag->ifindex && ag->ifindex != ifindex) {
 		/* interface changed by a reload: leave the old one clean */
 		bpf_xdp_detach(ag->ifindex, XDP_FLAGS_DRV_MODE, NULL);
