@@ -14,7 +14,7 @@
 #include "qlb_bench_empty.skel.h"
 #include "qlb_bench_push.skel.h"
 
-#define KEY "8f95f09245765f80256934e50c66207f"
+#define KEY  "8f95f09245765f80256934e50c66207f"
 #define RUNS 20000
 
 static int cmp_u32(const void *a, const void *b)
@@ -44,7 +44,7 @@ static int measure(int prog_fd, const struct pkt *k, struct result *res)
 		if (bpf_prog_test_run_opts(prog_fd, &o))
 			return -1;
 		res->verdict = (int)o.retval;
-		if (i >= 1000)	/* warm caches first */
+		if (i >= 1000) /* warm caches first */
 			d[i - 1000] = o.duration;
 	}
 	qsort(d, RUNS, sizeof(d[0]), cmp_u32);
@@ -60,10 +60,11 @@ static void setup(struct fx *f)
 	struct qlb_conf_host *h;
 
 	fx_base(f);
-	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4);	/* plaintext */
-	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4);	/* four-pass */
+	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4); /* plaintext */
+	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4); /* four-pass */
 	fx_cid_conf(&f->cfg, 2, 8, 8, KEY, 4);	/* single pass */
-	h = fx_host(f, "web1", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	h = fx_host(f, "web1", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
+		    100);
 	fx_sid(h, 0, "c46050");
 	fx_sid(h, 1, "ed793a51d49b8f5fab60");
 	fx_sid(h, 2, "ed793a51d49b8f50");
@@ -73,12 +74,15 @@ static void setup(struct fx *f)
 
 static const char *vname(int v)
 {
-	return v == XDP_TX ? "tx" : v == XDP_PASS ? "pass" : v == XDP_DROP ? "drop" : "?";
+	return v == XDP_TX     ? "tx"
+	       : v == XDP_PASS ? "pass"
+	       : v == XDP_DROP ? "drop"
+			       : "?";
 }
 
 int main(void)
 {
-	struct fx live = { 0 }, nocache = { 0 };
+	struct fx live = {0}, nocache = {0};
 	struct qlb_bench_empty *empty;
 	struct qlb_bench_push *push;
 	struct result floor_r, r;
@@ -109,7 +113,7 @@ int main(void)
 	}
 	/* fx_load() without its open/load: fill the two copies' map fds */
 	{
-		struct fx *fs[2] = { &live, &nocache };
+		struct fx *fs[2] = {&live, &nocache};
 
 		for (i = 0; i < 2; i++) {
 			struct qlb_xdp *s = fs[i]->skel;
@@ -122,9 +126,11 @@ int main(void)
 			fs[i]->m.hosts = bpf_map__fd(s->maps.qlb_hosts);
 			fs[i]->m.maglev = bpf_map__fd(s->maps.qlb_maglev);
 			fs[i]->m.stats = bpf_map__fd(s->maps.qlb_stats);
-			fs[i]->m.host_stats = bpf_map__fd(s->maps.qlb_host_stats);
+			fs[i]->m.host_stats =
+				bpf_map__fd(s->maps.qlb_host_stats);
 			fs[i]->m.cid_cache = bpf_map__fd(s->maps.qlb_cid_cache);
-			fs[i]->prog_fd = bpf_program__fd(s->progs.qlb_xdp_ingress);
+			fs[i]->prog_fd =
+				bpf_program__fd(s->progs.qlb_xdp_ingress);
 			if (fx_fill(fs[i]))
 				return 1;
 		}
@@ -138,26 +144,34 @@ int main(void)
 
 	cl = fx_unhex("07c4605e4504cc4f", cid);
 	n = fx_short(q, cid, cl, 1200 - 28 - 1 - cl);
-	fx_frame(&k[0], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	fx_frame(&k[0], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443,
+		 q, n, 0, 0);
 	cl = fx_unhex("2fcc381bc74cb4fbad2823a3d1f8fed2", cid);
 	n = fx_short(q, cid, cl, 1200 - 28 - 1 - cl);
-	fx_frame(&k[1], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	fx_frame(&k[1], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443,
+		 q, n, 0, 0);
 	cl = fx_unhex("504dd2d05a7b0de9b2b9907afb5ecf8cc3", cid);
 	n = fx_short(q, cid, cl, 1200 - 28 - 1 - cl);
-	fx_frame(&k[2], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	fx_frame(&k[2], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443,
+		 q, n, 0, 0);
 	cl = fx_unhex("1c2d3e4f50617283", cid);
 	n = fx_long(q, 0, 1, cid, cl, 1200);
-	fx_frame(&k[3], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
+	fx_frame(&k[3], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443,
+		 q, n, 0, 0);
 	cl = fx_unhex("07c4605e4504cc4f", cid);
 	n = fx_short(q, cid, cl, 1200 - 48 - 1 - cl);
-	fx_frame(&k[4], -1, "2001:db8:5::7", "2001:db8:1::1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
-	fx_frame(&k[5], -1, "198.18.5.7", "198.18.9.9", IPPROTO_UDP, 50000, 443, q, 100, 0, 0);
+	fx_frame(&k[4], -1, "2001:db8:5::7", "2001:db8:1::1", IPPROTO_UDP,
+		 50000, 443, q, n, 0, 0);
+	fx_frame(&k[5], -1, "198.18.5.7", "198.18.9.9", IPPROTO_UDP, 50000, 443,
+		 q, 100, 0, 0);
 
-	if (measure(bpf_program__fd(empty->progs.qlb_bench_empty), &k[0], &floor_r)) {
+	if (measure(bpf_program__fd(empty->progs.qlb_bench_empty), &k[0],
+		    &floor_r)) {
 		perror("test run");
 		return 1;
 	}
-	printf("XDP ns/packet, BPF_PROG_TEST_RUN repeat=1 on a fresh copy each run, %d runs:\n",
+	printf("XDP ns/packet, BPF_PROG_TEST_RUN repeat=1 on a fresh copy each "
+	       "run, %d runs:\n",
 	       RUNS);
 	printf("  %-52s %8s %8s %10s  %s\n", "path", "median", "mean",
 	       "over empty", "verdict");
@@ -179,13 +193,16 @@ int main(void)
 			if (measure(nocache.prog_fd, &k[i], &u))
 				return 1;
 			printf("  %-52s %8.0f %8.1f %+10.1f  %s\n",
-			       i == 1 ? "  the same, decoded every packet (no cache)"
-				      : "  the same, decoded every packet (no cache)",
+			       i == 1 ? "  the same, decoded every packet (no "
+					"cache)"
+				      : "  the same, decoded every packet (no "
+					"cache)",
 			       u.median, u.mean, u.median - floor_r.median,
 			       vname(u.verdict));
 		}
 	}
-	printf("(figures include the test-run harness; compare with the floor, not absolutely)\n");
+	printf("(figures include the test-run harness; compare with the floor, "
+	       "not absolutely)\n");
 	qlb_bench_empty__destroy(empty);
 	qlb_bench_push__destroy(push);
 	qlb_xdp__destroy(live.skel);

@@ -33,7 +33,7 @@
 
 #define DEFAULT_PIN_DIR "/sys/fs/bpf/qlb/lb"
 
-static const char *const map_names[] = { QLB_LB_MAP_NAMES };
+static const char *const map_names[] = {QLB_LB_MAP_NAMES};
 #define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
 
 static const char *const reason_names[QLB_R_MAX] = {
@@ -71,7 +71,7 @@ const char *qlb_lb_action_name(unsigned int a)
 
 int qlb_lb_if_mac(const char *ifname, uint8_t mac[6])
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int fd, rc = 0;
 
 	if (strlen(ifname) >= sizeof(ifr.ifr_name))
@@ -120,17 +120,20 @@ int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen)
 
 		if (fam == AF_INET && lb->encap_source_v4.family != AF_INET) {
 			snprintf(err, errlen,
-				 "%s:%d:%d: host %s is IPv4 but lb.encap_source_v4 is not set",
+				 "%s:%d:%d: host %s is IPv4 but "
+				 "lb.encap_source_v4 is not set",
 				 cfg->path, h->pos.line, h->pos.col, h->name);
 			return -1;
 		}
 		if (fam == AF_INET6 && lb->encap_source_v6.family != AF_INET6) {
 			snprintf(err, errlen,
-				 "%s:%d:%d: host %s is IPv6 but lb.encap_source_v6 is not set",
+				 "%s:%d:%d: host %s is IPv6 but "
+				 "lb.encap_source_v6 is not set",
 				 cfg->path, h->pos.line, h->pos.col, h->name);
 			return -1;
 		}
-		if (strlen(h->name) >= sizeof(((struct qlb_lb_host *)0)->name)) {
+		if (strlen(h->name) >=
+		    sizeof(((struct qlb_lb_host *)0)->name)) {
 			snprintf(err, errlen, "%s:%d:%d: host name %s too long",
 				 cfg->path, h->pos.line, h->pos.col, h->name);
 			return -1;
@@ -184,7 +187,8 @@ static int write_range(int fd, __u32 base, const void *vals, __u32 vsize,
 		/* kernels without batch ops on arrays: one at a time */
 		for (i = 0; i < n && !rc; i++)
 			if (bpf_map_update_elem(fd, &keys[i],
-						(const char *)vals + (size_t)i * vsize,
+						(const char *)vals +
+							(size_t)i * vsize,
 						BPF_ANY))
 				rc = -errno;
 	}
@@ -233,7 +237,7 @@ static __u32 vip_hash_of(const void *ctx, unsigned int i, __u32 seed)
 	__u32 a[4];
 
 	memcpy(a, e[i].addr, 16);
-	return qlb_lb_vip_hash(seed, a, e[i].port);
+	return qlb_lb_vip_hash(seed, e[i].family, a, e[i].port);
 }
 
 static __u32 sid_hash_of(const void *ctx, unsigned int i, __u32 seed)
@@ -245,10 +249,10 @@ static __u32 sid_hash_of(const void *ctx, unsigned int i, __u32 seed)
 	return qlb_lb_sid_hash(seed, e[i].config_id, w);
 }
 
-#define FAIL(...)                                         \
-	do {                                              \
-		snprintf(err, errlen, __VA_ARGS__);       \
-		goto out;                                 \
+#define FAIL(...)                                                              \
+	do {                                                                   \
+		snprintf(err, errlen, __VA_ARGS__);                            \
+		goto out;                                                      \
 	} while (0)
 
 int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
@@ -257,16 +261,16 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 {
 	const struct qlb_conf_lb *lb = &cfg->lb;
 	struct qlb_maglev_backend *mb = NULL;
-	struct qlb_lb_settings st = { 0 };
-	struct qlb_lb_ctrl ctrl = { 0 };
+	struct qlb_lb_settings st = {0};
+	struct qlb_lb_ctrl ctrl = {0};
 	struct qlb_lb_host *hosts = NULL, oh;
 	struct qlb_lb_vip_ent *vtab = NULL, vitems[QLB_LB_MAX_VIPS];
 	struct qlb_lb_sid_ent *stab = NULL, *sitems = NULL;
 	uint32_t *table = NULL, *where = NULL;
 	unsigned char *used = NULL;
-	int vip_idx[QLB_LB_MAX_VIPS];		/* row of config VIP i */
-	int host_idx[QLB_LB_MAX_HOSTS];		/* index of config host i */
-	bool vip_used[QLB_LB_MAX_VIPS] = { 0 }, host_used[QLB_LB_MAX_HOSTS] = { 0 };
+	int vip_idx[QLB_LB_MAX_VIPS];	/* row of config VIP i */
+	int host_idx[QLB_LB_MAX_HOSTS]; /* index of config host i */
+	bool vip_used[QLB_LB_MAX_VIPS] = {0}, host_used[QLB_LB_MAX_HOSTS] = {0};
 	unsigned int i, j, nb = 0, ns = 0;
 	__u32 zero = 0, cur, nxt, key, size = lb->maglev_table_size;
 	int ncpu = libbpf_num_possible_cpus(), rc = -1, seed;
@@ -302,9 +306,10 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		    e.idx >= QLB_LB_MAX_VIPS)
 			continue;
 		for (i = 0; i < lb->nvips; i++) {
-			if (vip_idx[i] < 0 && !memcmp(e.addr, vitems[i].addr, 16) &&
-			    e.port == vitems[i].port && e.family == vitems[i].family &&
-			    !vip_used[e.idx]) {
+			if (vip_idx[i] < 0 &&
+			    !memcmp(e.addr, vitems[i].addr, 16) &&
+			    e.port == vitems[i].port &&
+			    e.family == vitems[i].family && !vip_used[e.idx]) {
 				vip_idx[i] = e.idx;
 				vip_used[e.idx] = true;
 			}
@@ -319,12 +324,13 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		vip_idx[i] = j;
 		for (key = 0; key < QLB_R_MAX; key++)
 			if (zero_row(m->stats, j * QLB_R_MAX + key, ncpu))
-				FAIL("cannot reset counters of VIP row %u: %s", j,
-				     strerror(errno));
+				FAIL("cannot reset counters of VIP row %u: %s",
+				     j, strerror(errno));
 	}
 	for (i = 0; i < lb->nvips; i++)
 		vitems[i].idx = vip_idx[i];
-	seed = place(lb->nvips, QLB_LB_VIP_BUCKETS, vip_hash_of, vitems, where, used);
+	seed = place(lb->nvips, QLB_LB_VIP_BUCKETS, vip_hash_of, vitems, where,
+		     used);
 	if (seed < 0)
 		FAIL("cannot place the VIPs in the lookup table");
 	st.vip_seed = seed;
@@ -340,7 +346,8 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			continue;
 		for (i = 0; i < cfg->nhosts; i++) {
 			if (host_idx[i] < 0 && !host_used[j] &&
-			    !strncmp(oh.name, cfg->hosts[i].name, sizeof(oh.name))) {
+			    !strncmp(oh.name, cfg->hosts[i].name,
+				     sizeof(oh.name))) {
 				host_idx[i] = j;
 				host_used[j] = true;
 			}
@@ -359,7 +366,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	}
 
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
-		struct qlb_lb_cid c = { 0 };
+		struct qlb_lb_cid c = {0};
 
 		key = nxt * QLB_CONFIG_MAX + i;
 		if (cfg->configs[i].present) {
@@ -372,12 +379,12 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			/* worker bits: the low worker_bits bits of the ID */
 			for (j = 0; j < c.c.worker_bits; j++)
 				c.host_mask[c.c.sid_len - 1 - j / 8] &=
-					(__u8)~(1u << (j % 8));
+					(__u8) ~(1u << (j % 8));
 		}
 		if (bpf_map_update_elem(m->cid_cfgs, &key, &c, BPF_ANY))
 			FAIL("cannot write config %u to qlb_cid_cfgs: %s", i,
 			     strerror(errno));
-		memset(&c, 0, sizeof(c));	/* key material off the stack */
+		memset(&c, 0, sizeof(c)); /* key material off the stack */
 	}
 
 	for (i = 0; i < cfg->nhosts; i++) {
@@ -393,9 +400,10 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		}
 		o->encap = h->encap == QLB_ENCAP_IPIP ? QLB_LB_ENCAP_IPIP
 						      : QLB_LB_ENCAP_GUE;
-		o->state = h->state == QLB_HOST_DOWN	   ? QLB_LB_HOST_DOWN
-			   : h->state == QLB_HOST_DRAINING ? QLB_LB_HOST_DRAINING
-							   : QLB_LB_HOST_ACTIVE;
+		o->state = h->state == QLB_HOST_DOWN ? QLB_LB_HOST_DOWN
+			   : h->state == QLB_HOST_DRAINING
+				   ? QLB_LB_HOST_DRAINING
+				   : QLB_LB_HOST_ACTIVE;
 		o->weight = h->weight;
 		snprintf(o->name, sizeof(o->name), "%s", h->name);
 		for (j = 0; j < QLB_CONFIG_MAX; j++) {
@@ -412,7 +420,8 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			for (k = 0; k < ns; k++)
 				if (!memcmp(sitems[k].sid, e->sid, 16) &&
 				    sitems[k].config_id == j)
-					FAIL("host %s: its server ID under config %u is another host's",
+					FAIL("host %s: its server ID under "
+					     "config %u is another host's",
 					     h->name, j);
 			ns++;
 		}
@@ -487,7 +496,8 @@ out:
 	return rc;
 }
 
-/* ---- the commands ---------------------------------------------------------- */
+/* ---- the commands ----------------------------------------------------------
+ */
 
 struct lb_opts {
 	const char *file;
@@ -500,9 +510,9 @@ struct lb_opts {
 
 static int open_pinned(const char *dir, struct qlb_lb_maps *m)
 {
-	int *fds[] = { &m->ctrl,  &m->settings, &m->vips,  &m->cid_cfgs,
-		       &m->sids,  &m->hosts,    &m->maglev, &m->stats,
-		       &m->host_stats, &m->cid_cache };
+	int *fds[] = {&m->ctrl,	      &m->settings, &m->vips,	&m->cid_cfgs,
+		      &m->sids,	      &m->hosts,    &m->maglev, &m->stats,
+		      &m->host_stats, &m->cid_cache};
 	char path[PATH_MAX + 64];
 	size_t i;
 
@@ -519,9 +529,9 @@ static int open_pinned(const char *dir, struct qlb_lb_maps *m)
 
 static void close_maps(struct qlb_lb_maps *m)
 {
-	int *fds[] = { &m->ctrl,  &m->settings, &m->vips,  &m->cid_cfgs,
-		       &m->sids,  &m->hosts,    &m->maglev, &m->stats,
-		       &m->host_stats, &m->cid_cache };
+	int *fds[] = {&m->ctrl,	      &m->settings, &m->vips,	&m->cid_cfgs,
+		      &m->sids,	      &m->hosts,    &m->maglev, &m->stats,
+		      &m->host_stats, &m->cid_cache};
 	size_t i;
 
 	for (i = 0; i < NMAPS; i++)
@@ -561,7 +571,7 @@ static int mkdir_p(const char *dir)
 
 static __u32 prog_id_of_fd(int fd)
 {
-	struct bpf_prog_info info = { 0 };
+	struct bpf_prog_info info = {0};
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
@@ -587,10 +597,9 @@ static int attach_fd(int prog_fd, int ifindex, const char *ifname, int mode)
 		qlb_err("cannot wrap the XDP program for libxdp");
 		return -1;
 	}
-	rc = xdp_program__attach(xp, ifindex,
-				 mode == QLB_XDP_GENERIC ? XDP_MODE_SKB
-							 : XDP_MODE_NATIVE,
-				 0);
+	rc = xdp_program__attach(
+		xp, ifindex,
+		mode == QLB_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
 	xdp_program__close(xp);
 	if (rc) {
 		qlb_err("cannot attach XDP to %s (%s mode): %s%s", ifname,
@@ -618,7 +627,7 @@ static void unpin_all(const char *dir)
 static int lb_apply(struct lb_opts *o)
 {
 	struct qlb_config cfg;
-	struct qlb_lb_maps m = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct qlb_lb_maps m = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	struct qlb_xdp *skel = NULL;
 	char err[512], path[PATH_MAX + 64];
 	uint8_t mac[6];
@@ -639,13 +648,14 @@ static int lb_apply(struct lb_opts *o)
 		goto out;
 	}
 	if (!cfg.lb.interface[0]) {
-		qlb_err("%s: lb.interface is not set; nothing changed", o->file);
+		qlb_err("%s: lb.interface is not set; nothing changed",
+			o->file);
 		goto out;
 	}
 	ifindex = if_nametoindex(cfg.lb.interface);
 	if (!ifindex) {
-		qlb_err("lb.interface %s: %s; nothing changed", cfg.lb.interface,
-			strerror(errno));
+		qlb_err("lb.interface %s: %s; nothing changed",
+			cfg.lb.interface, strerror(errno));
 		goto out;
 	}
 	if (qlb_lb_if_mac(cfg.lb.interface, mac)) {
@@ -665,7 +675,8 @@ static int lb_apply(struct lb_opts *o)
 		__u32 zero = 0;
 
 		if (open_pinned(o->pin_dir, &m)) {
-			qlb_err("%s: pinned maps missing or unreadable (%s); run 'qlbctl lb detach' first",
+			qlb_err("%s: pinned maps missing or unreadable (%s); "
+				"run 'qlbctl lb detach' first",
 				o->pin_dir, strerror(errno));
 			goto out;
 		}
@@ -676,7 +687,9 @@ static int lb_apply(struct lb_opts *o)
 			char name[IF_NAMESIZE] = "?";
 
 			if_indextoname(ctrl.ifindex, name);
-			qlb_err("the program under %s is attached to %s in %s mode; run 'qlbctl lb detach' before moving it; nothing changed",
+			qlb_err("the program under %s is attached to %s in %s "
+				"mode; run 'qlbctl lb detach' before moving "
+				"it; nothing changed",
 				o->pin_dir, name,
 				ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic"
 								 : "native");
@@ -687,28 +700,33 @@ static int lb_apply(struct lb_opts *o)
 		struct bpf_map *map;
 
 		if (e) {
-			qlb_err("cannot create %s: %s", o->pin_dir, strerror(-e));
+			qlb_err("cannot create %s: %s", o->pin_dir,
+				strerror(-e));
 			goto out;
 		}
 		skel = qlb_xdp__open();
 		if (!skel) {
-			qlb_err("cannot open the XDP object: %s", strerror(errno));
+			qlb_err("cannot open the XDP object: %s",
+				strerror(errno));
 			goto out;
 		}
-		bpf_object__for_each_map(map, skel->obj) {
+		bpf_object__for_each_map(map, skel->obj)
+		{
 			size_t i;
 
 			for (i = 0; i < NMAPS; i++) {
 				if (strcmp(bpf_map__name(map), map_names[i]))
 					continue;
-				snprintf(path, sizeof(path), "%s/%s", o->pin_dir,
-					 map_names[i]);
+				snprintf(path, sizeof(path), "%s/%s",
+					 o->pin_dir, map_names[i]);
 				bpf_map__set_pin_path(map, path);
 			}
 		}
 		e = qlb_xdp__load(skel);
 		if (e) {
-			qlb_err("cannot load the XDP program: %s (stale pins under %s? 'qlbctl lb detach'; -v shows the verifier log)",
+			qlb_err("cannot load the XDP program: %s (stale pins "
+				"under %s? 'qlbctl lb detach'; -v shows the "
+				"verifier log)",
 				strerror(-e), o->pin_dir);
 			goto out_unpin;
 		}
@@ -810,7 +828,8 @@ static int open_or_complain(struct lb_opts *o, struct qlb_lb_maps *m)
 	if (resolve_pin_dir(o))
 		return -1;
 	if (open_pinned(o->pin_dir, m)) {
-		qlb_err("no LB data plane pinned under %s (%s): run 'qlbctl lb apply' first",
+		qlb_err("no LB data plane pinned under %s (%s): run 'qlbctl lb "
+			"apply' first",
 			o->pin_dir, strerror(errno));
 		close_maps(m);
 		return -1;
@@ -892,7 +911,8 @@ static int lb_status(struct lb_opts *o)
 		jw_obj_open(&w, NULL);
 		jw_str(&w, "pin_dir", o->pin_dir);
 		jw_str(&w, "interface", ifname);
-		jw_str(&w, "xdp_mode", ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic" : "native");
+		jw_str(&w, "xdp_mode",
+		       ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic" : "native");
 		jw_uint(&w, "prog_id", pid);
 		jw_bool(&w, "attached", pid && att == pid);
 		jw_uint(&w, "generation", ctrl.gen);
@@ -906,7 +926,8 @@ static int lb_status(struct lb_opts *o)
 			struct qlb_lb_cid c;
 			__u32 key = slot * QLB_CONFIG_MAX + i;
 
-			if (bpf_map_lookup_elem(m.cid_cfgs, &key, &c) || !c.live)
+			if (bpf_map_lookup_elem(m.cid_cfgs, &key, &c) ||
+			    !c.live)
 				continue;
 			jw_obj_open(&w, NULL);
 			jw_uint(&w, "id", i);
@@ -914,7 +935,8 @@ static int lb_status(struct lb_opts *o)
 			jw_uint(&w, "nonce_len", c.c.nonce_len);
 			jw_uint(&w, "worker_bits", c.c.worker_bits);
 			jw_bool(&w, "encrypted", c.c.flags & QLB_CID_F_KEY);
-			jw_bool(&w, "encode_length", c.c.flags & QLB_CID_F_ENCODE_LEN);
+			jw_bool(&w, "encode_length",
+				c.c.flags & QLB_CID_F_ENCODE_LEN);
 			jw_obj_close(&w);
 			memset(&c, 0, sizeof(c));
 		}
@@ -930,8 +952,10 @@ static int lb_status(struct lb_opts *o)
 		printf("interface   %s (%s mode), program id %u, %s\n", ifname,
 		       ctrl.xdp_mode == QLB_XDP_GENERIC ? "generic" : "native",
 		       pid, pid && att == pid ? "attached" : "NOT ATTACHED");
-		printf("generation  %u (slot %u), maglev %u entries, mtu %u, gue port %u\n",
-		       ctrl.gen, slot, st.maglev_size, st.mtu, ntohs(st.gue_port));
+		printf("generation  %u (slot %u), maglev %u entries, mtu %u, "
+		       "gue port %u\n",
+		       ctrl.gen, slot, st.maglev_size, st.mtu,
+		       ntohs(st.gue_port));
 		printf("configs    ");
 		for (i = 0; i < QLB_CONFIG_MAX; i++)
 			if (st.live_cfgs & (1u << i))
@@ -940,8 +964,8 @@ static int lb_status(struct lb_opts *o)
 		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
 			if (vips[i].used)
 				printf(" %s", vips[i].name);
-		printf("\n%-20s %-40s %-6s %-9s %s\n", "HOST", "ADDRESS", "ENCAP",
-		       "STATE", "WEIGHT");
+		printf("\n%-20s %-40s %-6s %-9s %s\n", "HOST", "ADDRESS",
+		       "ENCAP", "STATE", "WEIGHT");
 	}
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_lb_host h;
@@ -955,7 +979,8 @@ static int lb_status(struct lb_opts *o)
 			jw_obj_open(&w, NULL);
 			jw_str(&w, "name", h.name);
 			jw_str(&w, "address", a);
-			jw_str(&w, "encap", h.encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue");
+			jw_str(&w, "encap",
+			       h.encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue");
 			jw_str(&w, "state", host_state_name(h.state));
 			jw_uint(&w, "weight", h.weight);
 			jw_obj_close(&w);
@@ -997,7 +1022,8 @@ static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 		return -1;
 	memset(c, 0, sizeof(*c));
 	for (row = 0; row < QLB_LB_STATS_ROWS; row++) {
-		struct qlb_lb_counter *d = &c->vip[row / QLB_R_MAX][row % QLB_R_MAX];
+		struct qlb_lb_counter *d =
+			&c->vip[row / QLB_R_MAX][row % QLB_R_MAX];
 
 		if (bpf_map_lookup_elem(m->stats, &row, pc))
 			continue;
@@ -1012,7 +1038,8 @@ static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 
 		if (bpf_map_lookup_elem(m->hosts, &key, &h) || !h.family)
 			continue;
-		snprintf(c->host_name[i], sizeof(c->host_name[i]), "%s", h.name);
+		snprintf(c->host_name[i], sizeof(c->host_name[i]), "%s",
+			 h.name);
 		if (bpf_map_lookup_elem(m->host_stats, &i, pc))
 			continue;
 		for (cpu = 0; cpu < ncpu; cpu++) {
@@ -1047,7 +1074,7 @@ static void on_signal(int sig)
  * accept() or sleep returns and the loop sees the flag. */
 static void catch_stop(void)
 {
-	struct sigaction sa = { 0 };
+	struct sigaction sa = {0};
 
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -1069,7 +1096,8 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			if (!vip_shown(c, v))
 				continue;
 			jw_obj_open(&w, NULL);
-			jw_str(&w, "vip", v == QLB_LB_NO_VIP ? NULL : vip_label(c, v));
+			jw_str(&w, "vip",
+			       v == QLB_LB_NO_VIP ? NULL : vip_label(c, v));
 			jw_obj_open(&w, "reasons");
 			for (r = 0; r < QLB_R_MAX; r++) {
 				jw_obj_open(&w, qlb_lb_reason_name(r));
@@ -1078,7 +1106,8 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 				if (prev)
 					jw_double(&w, "pps",
 						  (c->vip[v][r].packets -
-						   prev->vip[v][r].packets) / dt);
+						   prev->vip[v][r].packets) /
+							  dt);
 				jw_obj_close(&w);
 			}
 			jw_obj_close(&w);
@@ -1094,8 +1123,10 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			jw_uint(&w, "packets", c->host[i].packets);
 			jw_uint(&w, "bytes", c->host[i].bytes);
 			if (prev)
-				jw_double(&w, "pps", (c->host[i].packets -
-						      prev->host[i].packets) / dt);
+				jw_double(&w, "pps",
+					  (c->host[i].packets -
+					   prev->host[i].packets) /
+						  dt);
 			jw_obj_close(&w);
 		}
 		jw_arr_close(&w);
@@ -1118,7 +1149,8 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			       (unsigned long long)c->vip[v][r].bytes);
 			if (prev)
 				printf(" %10.1f", (c->vip[v][r].packets -
-						   prev->vip[v][r].packets) / dt);
+						   prev->vip[v][r].packets) /
+							  dt);
 			putchar('\n');
 		}
 	}
@@ -1132,7 +1164,8 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 		       (unsigned long long)c->host[i].bytes);
 		if (prev)
 			printf(" %10.1f",
-			       (c->host[i].packets - prev->host[i].packets) / dt);
+			       (c->host[i].packets - prev->host[i].packets) /
+				       dt);
 		putchar('\n');
 	}
 	fflush(stdout);
@@ -1184,60 +1217,73 @@ out:
 static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 			  const struct lb_counts *c)
 {
-	struct qlb_lb_ctrl ctrl = { 0 };
-	struct qlb_lb_settings st = { 0 };
+	struct qlb_lb_ctrl ctrl = {0};
+	struct qlb_lb_settings st = {0};
 	__u32 zero = 0, slot;
 	unsigned int v, r, i;
 
 	bpf_map_lookup_elem(m->ctrl, &zero, &ctrl);
 	slot = ctrl.slot & 1;
 	bpf_map_lookup_elem(m->settings, &slot, &st);
-	fprintf(f, "# HELP qlb_lb_packets_total Packets seen by the LB node's XDP program, by VIP, reason and action.\n"
+	fprintf(f, "# HELP qlb_lb_packets_total Packets seen by the LB node's "
+		   "XDP program, by VIP, reason and action.\n"
 		   "# TYPE qlb_lb_packets_total counter\n");
 	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
 		if (!vip_shown(c, v))
 			continue;
 		for (r = 0; r < QLB_R_MAX; r++)
-			fprintf(f, "qlb_lb_packets_total{vip=\"%s\",reason=\"%s\",action=\"%s\"} %llu\n",
+			fprintf(f,
+				"qlb_lb_packets_total{vip=\"%s\",reason=\"%s\","
+				"action=\"%s\"} %llu\n",
 				vip_label(c, v), qlb_lb_reason_name(r),
 				qlb_lb_action_name(qlb_lb_reason_action(r)),
 				(unsigned long long)c->vip[v][r].packets);
 	}
-	fprintf(f, "# HELP qlb_lb_bytes_total Bytes (frames as received) seen by the LB node's XDP program.\n"
+	fprintf(f, "# HELP qlb_lb_bytes_total Bytes (frames as received) seen "
+		   "by the LB node's XDP program.\n"
 		   "# TYPE qlb_lb_bytes_total counter\n");
 	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
 		if (!vip_shown(c, v))
 			continue;
 		for (r = 0; r < QLB_R_MAX; r++)
-			fprintf(f, "qlb_lb_bytes_total{vip=\"%s\",reason=\"%s\",action=\"%s\"} %llu\n",
+			fprintf(f,
+				"qlb_lb_bytes_total{vip=\"%s\",reason=\"%s\","
+				"action=\"%s\"} %llu\n",
 				vip_label(c, v), qlb_lb_reason_name(r),
 				qlb_lb_action_name(qlb_lb_reason_action(r)),
 				(unsigned long long)c->vip[v][r].bytes);
 	}
-	fprintf(f, "# HELP qlb_lb_host_packets_total Packets sent to each backend host.\n"
+	fprintf(f, "# HELP qlb_lb_host_packets_total Packets sent to each "
+		   "backend host.\n"
 		   "# TYPE qlb_lb_host_packets_total counter\n");
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
 		if (c->host_name[i][0])
-			fprintf(f, "qlb_lb_host_packets_total{host=\"%s\"} %llu\n",
+			fprintf(f,
+				"qlb_lb_host_packets_total{host=\"%s\"} %llu\n",
 				c->host_name[i],
 				(unsigned long long)c->host[i].packets);
-	fprintf(f, "# HELP qlb_lb_host_bytes_total Bytes (before encapsulation) sent to each backend host.\n"
+	fprintf(f, "# HELP qlb_lb_host_bytes_total Bytes (before "
+		   "encapsulation) sent to each backend host.\n"
 		   "# TYPE qlb_lb_host_bytes_total counter\n");
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
 		if (c->host_name[i][0])
-			fprintf(f, "qlb_lb_host_bytes_total{host=\"%s\"} %llu\n",
+			fprintf(f,
+				"qlb_lb_host_bytes_total{host=\"%s\"} %llu\n",
 				c->host_name[i],
 				(unsigned long long)c->host[i].bytes);
-	fprintf(f, "# HELP qlb_lb_config_live Configs (rotation codepoints) the LB node routes.\n"
+	fprintf(f, "# HELP qlb_lb_config_live Configs (rotation codepoints) "
+		   "the LB node routes.\n"
 		   "# TYPE qlb_lb_config_live gauge\n");
 	for (i = 0; i < QLB_CONFIG_MAX; i++)
 		fprintf(f, "qlb_lb_config_live{config=\"%u\"} %u\n", i,
 			(st.live_cfgs >> i) & 1);
-	fprintf(f, "# HELP qlb_lb_generation Apply generation in use.\n"
-		   "# TYPE qlb_lb_generation gauge\nqlb_lb_generation %u\n"
-		   "# HELP qlb_lb_applied_timestamp_seconds When the config in use was applied.\n"
-		   "# TYPE qlb_lb_applied_timestamp_seconds gauge\n"
-		   "qlb_lb_applied_timestamp_seconds %llu\n",
+	fprintf(f,
+		"# HELP qlb_lb_generation Apply generation in use.\n"
+		"# TYPE qlb_lb_generation gauge\nqlb_lb_generation %u\n"
+		"# HELP qlb_lb_applied_timestamp_seconds When the config in "
+		"use was applied.\n"
+		"# TYPE qlb_lb_applied_timestamp_seconds gauge\n"
+		"qlb_lb_applied_timestamp_seconds %llu\n",
 		ctrl.gen, (unsigned long long)ctrl.applied_at);
 }
 
@@ -1247,7 +1293,7 @@ static int lb_metrics(struct lb_opts *o)
 	struct lb_counts *c;
 	int rc = QLB_EXIT_ERR, ls = -1, one = 1;
 	char host[256], *colon;
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t sl;
 
 	if (open_or_complain(o, &m))
@@ -1257,7 +1303,8 @@ static int lb_metrics(struct lb_opts *o)
 		goto out;
 	if (!o->listen) {
 		if (read_counts(&m, c)) {
-			qlb_err("cannot read the counters under %s", o->pin_dir);
+			qlb_err("cannot read the counters under %s",
+				o->pin_dir);
 			goto out;
 		}
 		write_metrics(stdout, &m, c);
@@ -1280,11 +1327,15 @@ static int lb_metrics(struct lb_opts *o)
 			a++;
 			a[strlen(a) - 1] = 0;
 		}
-		if (inet_pton(AF_INET, a, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		if (inet_pton(AF_INET, a,
+			      &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 			((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 			((struct sockaddr_in *)&ss)->sin_port = htons(port);
 			sl = sizeof(struct sockaddr_in);
-		} else if (inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		} else if (inet_pton(
+				   AF_INET6, a,
+				   &((struct sockaddr_in6 *)&ss)->sin6_addr) ==
+			   1) {
 			((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
 			((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
 			sl = sizeof(struct sockaddr_in6);
@@ -1295,7 +1346,8 @@ static int lb_metrics(struct lb_opts *o)
 		}
 	}
 	ls = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	if (ls < 0 ||
+	    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(ls, (struct sockaddr *)&ss, sl) || listen(ls, 16)) {
 		qlb_err("cannot listen on %s: %s", o->listen, strerror(errno));
 		goto out;
@@ -1308,12 +1360,13 @@ static int lb_metrics(struct lb_opts *o)
 		size_t blen = 0;
 		FILE *mf;
 		int cs = accept(ls, NULL, NULL);
-		struct timeval tv = { 2, 0 };
+		struct timeval tv = {2, 0};
 
 		if (cs < 0)
 			continue;
 		setsockopt(cs, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		/* any request gets the metrics: one GET is all a scraper sends */
+		/* any request gets the metrics: one GET is all a scraper sends
+		 */
 		if (recv(cs, req, sizeof(req), 0) <= 0) {
 			close(cs);
 			continue;
@@ -1323,7 +1376,10 @@ static int lb_metrics(struct lb_opts *o)
 			write_metrics(mf, &m, c);
 		if (mf)
 			fclose(mf);
-		dprintf(cs, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		dprintf(cs,
+			"HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+			"version=0.0.4\r\nContent-Length: %zu\r\nConnection: "
+			"close\r\n\r\n",
 			blen);
 		if (blen && write(cs, body, blen) < 0 && qlb_verbose)
 			qlb_warn("metrics: write: %s", strerror(errno));
@@ -1342,7 +1398,7 @@ out:
 static int lb_detach(struct lb_opts *o)
 {
 	struct qlb_lb_maps m;
-	struct qlb_lb_ctrl ctrl = { 0 };
+	struct qlb_lb_ctrl ctrl = {0};
 	char path[PATH_MAX + 64], ifname[IF_NAMESIZE] = "?";
 	__u32 zero = 0, pid = 0;
 	int pfd;
@@ -1363,13 +1419,16 @@ static int lb_detach(struct lb_opts *o)
 		libxdp_set_print(libxdp_quiet);
 		if (xp && !libxdp_get_error(xp))
 			rc = xdp_program__detach(xp, ctrl.ifindex,
-						 ctrl.xdp_mode == QLB_XDP_GENERIC
+						 ctrl.xdp_mode ==
+								 QLB_XDP_GENERIC
 							 ? XDP_MODE_SKB
 							 : XDP_MODE_NATIVE,
 						 0);
 		if (rc) {
-			/* libxdp did not attach it (or cannot tell): the kernel can */
-			LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = pfd);
+			/* libxdp did not attach it (or cannot tell): the kernel
+			 * can */
+			LIBBPF_OPTS(bpf_xdp_attach_opts, ao,
+				    .old_prog_fd = pfd);
 
 			rc = bpf_xdp_detach(ctrl.ifindex,
 					    ctrl.xdp_mode == QLB_XDP_GENERIC
@@ -1407,32 +1466,37 @@ static void lb_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: qlbctl [-j] lb COMMAND [OPTIONS]\n\n"
-		"  apply -f FILE            validate FILE whole, load/attach once, update in place\n"
-		"  status [-f FILE]         program, interface, configs, VIPs, hosts\n"
+		"  apply -f FILE            validate FILE whole, load/attach "
+		"once, update in place\n"
+		"  status [-f FILE]         program, interface, configs, VIPs, "
+		"hosts\n"
 		"  stats [-f FILE] [--watch [--interval S] [--count N]]\n"
-		"                           counters per VIP and reason, per host (rates with --watch)\n"
+		"                           counters per VIP and reason, per "
+		"host (rates with --watch)\n"
 		"  metrics [-f FILE] [--listen ADDR:PORT]\n"
-		"                           Prometheus text once, or served over HTTP\n"
-		"  detach [-f FILE]         detach the program and remove its pins\n\n"
-		"Options: --pin-dir DIR (default lb.pin_dir of FILE, else %s)\n",
+		"                           Prometheus text once, or served "
+		"over HTTP\n"
+		"  detach [-f FILE]         detach the program and remove its "
+		"pins\n\n"
+		"Options: --pin-dir DIR (default lb.pin_dir of FILE, else "
+		"%s)\n",
 		DEFAULT_PIN_DIR);
 }
 
 int cmd_lb(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "watch", no_argument, NULL, 'w' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	static const char *const subs[] = { "apply", "status", "stats",
-					    "metrics", "detach" };
-	struct lb_opts o = { .interval = 1.0 };
+		{"file", required_argument, NULL, 'f'},
+		{"pin-dir", required_argument, NULL, 'P'},
+		{"watch", no_argument, NULL, 'w'},
+		{"interval", required_argument, NULL, 'i'},
+		{"count", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
+	static const char *const subs[] = {"apply", "status", "stats",
+					   "metrics", "detach"};
+	struct lb_opts o = {.interval = 1.0};
 	const char *sub = NULL;
 	size_t i, n;
 	int c;
@@ -1492,7 +1556,8 @@ int cmd_lb(int argc, char **argv)
 		}
 	}
 	if (optind + 1 < argc) {
-		qlb_warn("lb %s: unexpected argument '%s'", sub, argv[optind + 1]);
+		qlb_warn("lb %s: unexpected argument '%s'", sub,
+			 argv[optind + 1]);
 		return QLB_EXIT_USAGE;
 	}
 	if (!strcmp(sub, "apply"))

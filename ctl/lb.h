@@ -19,9 +19,9 @@ struct qlb_lb_maps {
 };
 
 /* Pinned maps, under lb.pin_dir, by these names. */
-#define QLB_LB_MAP_NAMES                                                     \
-	"qlb_ctrl", "qlb_settings", "qlb_vips", "qlb_cid_cfgs", "qlb_sids",  \
-		"qlb_hosts", "qlb_maglev", "qlb_stats", "qlb_host_stats",    \
+#define QLB_LB_MAP_NAMES                                                       \
+	"qlb_ctrl", "qlb_settings", "qlb_vips", "qlb_cid_cfgs", "qlb_sids",    \
+		"qlb_hosts", "qlb_maglev", "qlb_stats", "qlb_host_stats",      \
 		"qlb_cid_cache"
 
 /*

@@ -97,7 +97,8 @@ int qlb_maglev_build(const struct qlb_maglev_backend *b, size_t n,
 			/* next free entry of this backend's permutation */
 			do {
 				c = (uint32_t)(((uint64_t)s->skip * s->next +
-						s->offset) % size);
+						s->offset) %
+					       size);
 				s->next++;
 			} while (table[c] != QLB_MAGLEV_EMPTY);
 			table[c] = s->id;

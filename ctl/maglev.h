@@ -11,12 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QLB_MAGLEV_EMPTY 0xffffffffu	/* entry when there is no backend */
+#define QLB_MAGLEV_EMPTY 0xffffffffu /* entry when there is no backend */
 
 struct qlb_maglev_backend {
-	const char *name;	/* identity: decides the backend's permutation */
-	uint32_t weight;	/* share of entries relative to the others; 0 = none */
-	uint32_t id;		/* what the table entries hold */
+	const char *name; /* identity: decides the backend's permutation */
+	uint32_t weight; /* share of entries relative to the others; 0 = none */
+	uint32_t id;	 /* what the table entries hold */
 };
 
 /* Whether @n is prime (Maglev needs a prime table size). */

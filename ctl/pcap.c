@@ -4,8 +4,8 @@
 
 #include "pcap.h"
 
-#define MAGIC_USEC 0xa1b2c3d4u
-#define MAGIC_NSEC 0xa1b23c4du
+#define MAGIC_USEC   0xa1b2c3d4u
+#define MAGIC_NSEC   0xa1b23c4du
 #define MAGIC_PCAPNG 0x0a0d0d0au
 
 static uint32_t get32(const uint8_t *p, bool swap)
@@ -39,11 +39,12 @@ int qlb_pcap_fopen(struct qlb_pcap_reader *r, FILE *f)
 		r->nsec = __builtin_bswap32(magic) == MAGIC_NSEC;
 	} else if (magic == MAGIC_PCAPNG) {
 		snprintf(r->err, sizeof(r->err),
-			 "pcapng is not supported: convert with 'editcap -F pcap' or capture with 'tcpdump -w' (classic pcap)");
+			 "pcapng is not supported: convert with 'editcap -F "
+			 "pcap' or capture with 'tcpdump -w' (classic pcap)");
 		return -1;
 	} else {
-		snprintf(r->err, sizeof(r->err),
-			 "not a pcap file: magic %08x", magic);
+		snprintf(r->err, sizeof(r->err), "not a pcap file: magic %08x",
+			 magic);
 		return -1;
 	}
 	if ((h[4] | h[5] << 8) != 2 && (h[5] | h[4] << 8) != 2) {
@@ -54,7 +55,7 @@ int qlb_pcap_fopen(struct qlb_pcap_reader *r, FILE *f)
 	r->snaplen = get32(h + 16, r->swap);
 	r->linktype = get32(h + 20, r->swap) & 0x0fffffff;
 	if (!r->snaplen || r->snaplen > QLB_PCAP_MAX_SNAPLEN)
-		r->snaplen = QLB_PCAP_MAX_SNAPLEN;	/* files in the wild say 0 */
+		r->snaplen = QLB_PCAP_MAX_SNAPLEN; /* files in the wild say 0 */
 	return 0;
 }
 
@@ -126,21 +127,21 @@ void qlb_pcap_close(struct qlb_pcap_reader *r)
 
 static void put32(uint8_t *p, uint32_t v)
 {
-	memcpy(p, &v, 4);	/* native order: readers follow the magic */
+	memcpy(p, &v, 4); /* native order: readers follow the magic */
 }
 
 int qlb_pcap_create(struct qlb_pcap_writer *w, const char *path,
 		    uint32_t linktype)
 {
-	uint8_t h[24] = { 0 };
+	uint8_t h[24] = {0};
 
 	w->f = fopen(path, "wb");
 	if (!w->f)
 		return -errno;
 	put32(h, MAGIC_USEC);
-	h[4] = 2;	/* version 2.4, little or big end alike via the magic */
+	h[4] = 2; /* version 2.4, little or big end alike via the magic */
 	h[6] = 4;
-	if (*(const uint16_t *)"\0\1" == 1) {	/* big-endian host */
+	if (*(const uint16_t *)"\0\1" == 1) { /* big-endian host */
 		h[4] = 0;
 		h[5] = 2;
 		h[6] = 0;

@@ -13,24 +13,24 @@
 #include <stdio.h>
 
 #define QLB_PCAP_LINKTYPE_ETHERNET 1
-#define QLB_PCAP_MAX_SNAPLEN 262144	/* larger records are refused */
+#define QLB_PCAP_MAX_SNAPLEN	   262144 /* larger records are refused */
 
 struct qlb_pcap_reader {
 	FILE *f;
-	bool own;		/* opened by qlb_pcap_open: close it */
-	bool swap;		/* file written on the other endianness */
-	bool nsec;		/* nanosecond timestamps */
+	bool own;  /* opened by qlb_pcap_open: close it */
+	bool swap; /* file written on the other endianness */
+	bool nsec; /* nanosecond timestamps */
 	uint32_t linktype;
 	uint32_t snaplen;
-	unsigned long count;	/* records read so far */
-	char err[160];		/* why the last call failed */
+	unsigned long count; /* records read so far */
+	char err[160];	     /* why the last call failed */
 };
 
 struct qlb_pcap_rec {
 	uint32_t ts_sec;
-	uint32_t ts_frac;	/* micro- or nanoseconds, as in the file */
-	uint32_t caplen;	/* bytes stored (and copied to the buffer) */
-	uint32_t origlen;	/* length on the wire */
+	uint32_t ts_frac; /* micro- or nanoseconds, as in the file */
+	uint32_t caplen;  /* bytes stored (and copied to the buffer) */
+	uint32_t origlen; /* length on the wire */
 };
 
 /* Open @path / read from @f (not closed by qlb_pcap_close). Return: 0 or
@@ -51,7 +51,8 @@ struct qlb_pcap_writer {
 	FILE *f;
 };
 
-/* Create @path with microsecond timestamps and @linktype. Return: 0 / -errno. */
+/* Create @path with microsecond timestamps and @linktype. Return: 0 / -errno.
+ */
 int qlb_pcap_create(struct qlb_pcap_writer *w, const char *path,
 		    uint32_t linktype);
 int qlb_pcap_write(struct qlb_pcap_writer *w, const struct qlb_pcap_rec *rec,

@@ -24,7 +24,7 @@
 #include "qlb_xdp.skel.h"
 
 #define FRAME_MAX 9216
-#define HEADROOM 128	/* room for the outer headers in the output */
+#define HEADROOM  128 /* room for the outer headers in the output */
 
 static int quiet(enum libbpf_print_level l, const char *f, va_list ap)
 {
@@ -34,11 +34,16 @@ static int quiet(enum libbpf_print_level l, const char *f, va_list ap)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: qlbctl [-j] trace -f qlb.yaml [--write OUT.pcap] IN.pcap\n\n"
-		"Runs every packet of IN.pcap (classic pcap, Ethernet) through a\n"
-		"private copy of the XDP program configured from qlb.yaml and prints\n"
-		"one line per packet: action (tx, pass, drop), host, reason, config\n"
-		"and server ID where decoded. -j prints one JSON object per line.\n"
+		"Usage: qlbctl [-j] trace -f qlb.yaml [--write OUT.pcap] "
+		"IN.pcap\n\n"
+		"Runs every packet of IN.pcap (classic pcap, Ethernet) through "
+		"a\n"
+		"private copy of the XDP program configured from qlb.yaml and "
+		"prints\n"
+		"one line per packet: action (tx, pass, drop), host, reason, "
+		"config\n"
+		"and server ID where decoded. -j prints one JSON object per "
+		"line.\n"
 		"--write saves the frames the program sends (tx) or passes.\n");
 }
 
@@ -67,21 +72,20 @@ static void vip_name(const struct qlb_config *cfg, __u32 idx, char *buf,
 int cmd_trace(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "file", required_argument, NULL, 'f' },
-		{ "write", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+		{"file", required_argument, NULL, 'f'},
+		{"write", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
 	const char *file = NULL, *out_path = NULL, *in_path;
-	struct qlb_pcap_reader r = { 0 };
-	struct qlb_pcap_writer w = { 0 };
+	struct qlb_pcap_reader r = {0};
+	struct qlb_pcap_writer w = {0};
 	struct qlb_xdp *skel = NULL;
 	struct qlb_lb_maps m;
 	struct qlb_config cfg;
-	uint8_t mac[6] = { 0 }, *in = NULL, *out = NULL;
+	uint8_t mac[6] = {0}, *in = NULL, *out = NULL;
 	char err[512];
 	int c, rc = QLB_EXIT_ERR, loaded = 0, n, prog_fd, trace_fd;
-	unsigned long counts[3] = { 0 };
+	unsigned long counts[3] = {0};
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:w:h", lo, NULL)) != -1) {
@@ -123,7 +127,8 @@ int cmd_trace(int argc, char **argv)
 		goto out;
 	}
 	if (r.linktype != QLB_PCAP_LINKTYPE_ETHERNET) {
-		qlb_err("%s: link type %u; only Ethernet (1) captures can be traced",
+		qlb_err("%s: link type %u; only Ethernet (1) captures can be "
+			"traced",
 			in_path, r.linktype);
 		goto out;
 	}
@@ -157,8 +162,8 @@ int cmd_trace(int argc, char **argv)
 	}
 	prog_fd = bpf_program__fd(skel->progs.qlb_xdp_ingress);
 	trace_fd = bpf_map__fd(skel->maps.qlb_trace_rec);
-	if (out_path && (n = qlb_pcap_create(&w, out_path,
-					     QLB_PCAP_LINKTYPE_ETHERNET))) {
+	if (out_path &&
+	    (n = qlb_pcap_create(&w, out_path, QLB_PCAP_LINKTYPE_ETHERNET))) {
 		qlb_err("cannot create %s: %s", out_path, strerror(-n));
 		goto out;
 	}
@@ -171,7 +176,7 @@ int cmd_trace(int argc, char **argv)
 
 	for (;;) {
 		struct qlb_pcap_rec rec;
-		struct qlb_lb_trace t = { 0 };
+		struct qlb_lb_trace t = {0};
 		__u32 zero = 0;
 		const char *action, *reason, *host = NULL;
 		char sid[40] = "", vip[INET6_ADDRSTRLEN + 8] = "";
@@ -207,7 +212,8 @@ int cmd_trace(int argc, char **argv)
 				qlb_hex(t.sid, t.sid_len, sid);
 			vip_name(&cfg, t.vip, vip, sizeof(vip));
 		} else {
-			/* no NIC delivers it; the kernel will not run it either */
+			/* no NIC delivers it; the kernel will not run it either
+			 */
 			action = "pass";
 			reason = "runt";
 			t.action = QLB_ACT_PASS;
@@ -229,14 +235,18 @@ int cmd_trace(int argc, char **argv)
 			jw_str(&jw, "server_id", sid[0] ? sid : NULL);
 			jw_str(&jw, "vip", vip[0] ? vip : NULL);
 			jw_uint(&jw, "len", rec.caplen);
-			jw_uint(&jw, "out_len", ran && t.action != QLB_ACT_DROP ? o.data_size_out : 0);
+			jw_uint(&jw, "out_len",
+				ran && t.action != QLB_ACT_DROP
+					? o.data_size_out
+					: 0);
 			jw_obj_close(&jw);
 			jw_end(&jw);
 		} else {
 			printf("%lu %s host=%s reason=%s", r.count, action,
 			       host ? host : "-", reason);
 			if (ran && t.sid_len)
-				printf(" config_id=%u server_id=%s", t.config_id, sid);
+				printf(" config_id=%u server_id=%s",
+				       t.config_id, sid);
 			if (vip[0])
 				printf(" vip=%s", vip);
 			printf(" len=%u", rec.caplen);
@@ -250,7 +260,8 @@ int cmd_trace(int argc, char **argv)
 			if (r.nsec)
 				wr.ts_frac /= 1000;
 			if (qlb_pcap_write(&w, &wr, ran ? out : in,
-					   ran ? o.data_size_out : rec.caplen)) {
+					   ran ? o.data_size_out
+					       : rec.caplen)) {
 				qlb_err("cannot write %s: %s", out_path,
 					strerror(errno));
 				goto out;

@@ -35,14 +35,15 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 				     const struct qlb_lb_settings *s,
 				     const struct qlb_lb_host *h, __u32 entropy)
 {
-	__u32 oip_len = h->family == 6 ? sizeof(struct ipv6hdr)
-				       : sizeof(struct iphdr);
-	__u32 udp_len = h->encap == QLB_LB_ENCAP_GUE ? sizeof(struct udphdr) : 0;
+	__u32 oip_len =
+		h->family == 6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	__u32 udp_len =
+		h->encap == QLB_LB_ENCAP_GUE ? sizeof(struct udphdr) : 0;
 	__u32 over = oip_len + udp_len, total = p->ip_len + over;
 	void *data, *end;
 	__u32 frame, vlan_tag = 0, l3 = p->l3_off;
-	__be16 oproto = h->family == 6 ? bpf_htons(ETH_P_IPV6)
-				       : bpf_htons(ETH_P_IP);
+	__be16 oproto =
+		h->family == 6 ? bpf_htons(ETH_P_IPV6) : bpf_htons(ETH_P_IP);
 	__u8 ipproto;
 	struct ethhdr *eth;
 	void *o;
@@ -65,9 +66,10 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 
 		if ((void *)(tag + 1) > end)
 			return QLB_R_ENCAP_FAIL;
-		vlan_tag = *tag;	/* TPID and TCI, as on the wire */
+		vlan_tag = *tag; /* TPID and TCI, as on the wire */
 	}
-	/* Ethernet padding past the IP packet must not ride inside the tunnel */
+	/* Ethernet padding past the IP packet must not ride inside the tunnel
+	 */
 	if (frame > l3 + p->ip_len &&
 	    bpf_xdp_adjust_tail(ctx, -(int)(frame - l3 - p->ip_len)))
 		return QLB_R_ENCAP_FAIL;
@@ -104,7 +106,7 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 		ip->tos = p->tos;
 		ip->tot_len = bpf_htons(total);
 		ip->id = 0;
-		ip->frag_off = bpf_htons(0x4000);	/* DF */
+		ip->frag_off = bpf_htons(0x4000); /* DF */
 		ip->ttl = 64;
 		ip->protocol = ipproto;
 		ip->check = 0;

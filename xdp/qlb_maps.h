@@ -24,35 +24,35 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_VIP_BUCKETS);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_VIP_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_vip_ent);
 } qlb_vips SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS * QLB_CONFIG_MAX);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_CONFIG_MAX);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_cid);
 } qlb_cid_cfgs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_SID_BUCKETS);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_SID_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_sid_ent);
 } qlb_sids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAX_HOSTS);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAX_HOSTS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_host);
 } qlb_hosts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS * QLB_LB_MAGLEV_MAX);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAGLEV_MAX);
 	__type(key, __u32);
 	__type(value, __u32);
 } qlb_maglev SEC(".maps");

@@ -27,17 +27,17 @@ struct qlb_vlan_hdr {
 
 /* What the parser learnt of a packet. Offsets are from ctx->data. */
 struct qlb_pkt {
-	__u32 l3_off;		/* 14, or 18 with a VLAN tag */
-	__u32 l4_off;		/* after the IP header (options or not) */
-	__u32 ip_len;		/* the inner IP packet, header included */
-	__u32 saddr[4];		/* IPv4 in word 0, others zero */
+	__u32 l3_off;	/* 14, or 18 with a VLAN tag */
+	__u32 l4_off;	/* after the IP header (options or not) */
+	__u32 ip_len;	/* the inner IP packet, header included */
+	__u32 saddr[4]; /* IPv4 in word 0, others zero */
 	__u32 daddr[4];
-	__u32 ports;		/* source and destination, as in memory */
-	__u16 dport;		/* network order */
-	__u8 family;		/* 4 or 6 */
-	__u8 proto;		/* IPPROTO_UDP or IPPROTO_TCP */
-	__u8 tos;		/* DSCP + ECN, copied to the outer header */
-	__u8 frag;		/* IPv4: 1 first fragment, 2 a later one */
+	__u32 ports; /* source and destination, as in memory */
+	__u16 dport; /* network order */
+	__u8 family; /* 4 or 6 */
+	__u8 proto;  /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 tos;    /* DSCP + ECN, copied to the outer header */
+	__u8 frag;   /* IPv4: 1 first fragment, 2 a later one */
 };
 
 /**

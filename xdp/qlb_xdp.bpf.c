@@ -28,8 +28,8 @@ const volatile __u32 qlb_cache_off = 0;
 
 /* Input and output of the codec subprogram. */
 struct qlb_dec_io {
-	__u32 cid[6];		/* the CID, zero past its length (8-aligned) */
-	__u8 sid[16];		/* decoded server ID, zero past sid_len */
+	__u32 cid[6]; /* the CID, zero past its length (8-aligned) */
+	__u8 sid[16]; /* decoded server ID, zero past sid_len */
 };
 
 /*
@@ -43,7 +43,7 @@ __attribute__((noinline)) int qlb_decode_sid(const struct qlb_lb_cid *cfg,
 	if (!cfg || !io)
 		return -1;
 	qlb_cid_decode_sid(&cfg->c, (const __u8 *)io->cid, io->sid);
-	io->sid[15] = 0;	/* the codec writes QLB_SID_MAX_LEN bytes */
+	io->sid[15] = 0; /* the codec writes QLB_SID_MAX_LEN bytes */
 	return 0;
 }
 
@@ -51,14 +51,14 @@ struct qlb_verdict {
 	__u32 reason;
 	__u32 host;
 	__u8 config_id;
-	__u8 sid_len;		/* sid in qlb_scratch.nv.sid when not 0 */
+	__u8 sid_len; /* sid in qlb_scratch.nv.sid when not 0 */
 };
 
 /* Per-CPU scratch: keeps the ingress frame plus the codec's frame within
  * the 512-byte stack. Every field is written before it is read. */
 struct qlb_scratch {
 	struct qlb_dec_io io;
-	struct qlb_lb_cache_val nv;	/* nv.sid 8-byte aligned */
+	struct qlb_lb_cache_val nv; /* nv.sid 8-byte aligned */
 };
 
 struct {
@@ -108,7 +108,8 @@ static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
 	} else {
 		long avail = end - (void *)p;
 
-		if (avail <= 0 || avail > 20)	/* signed bounds for the verifier */
+		if (avail <= 0 ||
+		    avail > 20) /* signed bounds for the verifier */
 			return -1;
 		if (bpf_xdp_load_bytes(ctx, off, cid, avail))
 			return -1;
@@ -149,7 +150,8 @@ static __always_inline struct qlb_lb_vip_ent *
 qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
 	       const struct qlb_pkt *p)
 {
-	__u32 h = qlb_lb_vip_hash(s->vip_seed, p->daddr, p->dport), i;
+	__u32 h = qlb_lb_vip_hash(s->vip_seed, p->family, p->daddr, p->dport),
+	      i;
 
 #pragma unroll
 	for (i = 0; i < QLB_LB_PROBES; i++) {
@@ -177,7 +179,8 @@ qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
 static __always_inline int qlb_route_cid(__u32 slot,
 					 const struct qlb_lb_settings *s,
 					 const struct qlb_lb_cid *cfg,
-					 struct qlb_scratch *sc, struct qlb_verdict *v)
+					 struct qlb_scratch *sc,
+					 struct qlb_verdict *v)
 {
 	struct qlb_lb_cache_val *cv = NULL, *nv = &sc->nv;
 	struct qlb_lb_host *h;
@@ -218,7 +221,8 @@ static __always_inline int qlb_route_cid(__u32 slot,
 		nv->host = qlb_sid_lookup(slot, s, cfg->c.id, k);
 		if ((cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off &&
 		    nv->host != QLB_LB_NO_HOST) {
-			/* only routable CIDs enter: random ones cannot flush it */
+			/* only routable CIDs enter: random ones cannot flush it
+			 */
 			nv->gen = s->gen;
 			bpf_map_update_elem(&qlb_cid_cache, sc->io.cid, nv,
 					    BPF_ANY);
@@ -269,7 +273,8 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 	if ((void *)(q + 2) > end || qlen < 2)
 		return -1;
 	if (q[0] & 0x80) {
-		/* long header: flags, version, DCID length, DCID, SCID length */
+		/* long header: flags, version, DCID length, DCID, SCID length
+		 */
 		if ((void *)(q + 7) > end || qlen < 7)
 			return -1;
 		if (!q[1] && !q[2] && !q[3] && !q[4]) {
@@ -285,7 +290,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 		cid_off = 6;
 		c0 = q[6];
 	} else {
-		dlen = 0;	/* implied by the config */
+		dlen = 0; /* implied by the config */
 		cid_off = 1;
 		c0 = q[1];
 		v->reason = QLB_R_FB_UNKNOWN_CONFIG;
@@ -362,9 +367,11 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 	qlb_count(row, action == QLB_ACT_TX ? v->host : QLB_LB_NO_HOST, bytes);
 	if (qlb_trace_on) {
 		__u32 zero = 0;
-		struct qlb_lb_trace *t = bpf_map_lookup_elem(&qlb_trace_rec, &zero);
+		struct qlb_lb_trace *t =
+			bpf_map_lookup_elem(&qlb_trace_rec, &zero);
 
-		struct qlb_scratch *sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
+		struct qlb_scratch *sc =
+			bpf_map_lookup_elem(&qlb_scratch, &zero);
 
 		if (t && sc) {
 			t->action = action;
@@ -386,8 +393,9 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct qlb_verdict v = { .reason = QLB_R_PASSED, .host = QLB_LB_NO_HOST,
-				 .config_id = 0xff };
+	struct qlb_verdict v = {.reason = QLB_R_PASSED,
+				.host = QLB_LB_NO_HOST,
+				.config_id = 0xff};
 	struct qlb_lb_settings *s;
 	struct qlb_lb_ctrl *ctrl;
 	struct qlb_lb_host *h;
@@ -408,7 +416,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		proto = -1;
 	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
 		goto pass;
-	if (p.frag == 2)	/* no ports: not ours to judge */
+	if (p.frag == 2) /* no ports: not ours to judge */
 		goto pass;
 	if (p.l4_off > 0xffff)
 		goto pass;
@@ -433,7 +441,8 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	vidx = vip->idx < QLB_LB_MAX_VIPS ? vip->idx : QLB_LB_NO_VIP;
 
 	/* from here on the packet is ours: judge it */
-	if (p.frag || p.l3_off + p.ip_len > bytes || p.l4_off > p.l3_off + p.ip_len)
+	if (p.frag || p.l3_off + p.ip_len > bytes ||
+	    p.l4_off > p.l3_off + p.ip_len)
 		goto malformed;
 	l4len = p.l3_off + p.ip_len - p.l4_off;
 	entropy = 0;
@@ -459,7 +468,8 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	}
 
 	if (!r) {
-		__u32 fh = qlb_lb_flow_hash(p.family, p.saddr, p.daddr, p.ports);
+		__u32 fh =
+			qlb_lb_flow_hash(p.family, p.saddr, p.daddr, p.ports);
 		__u32 *m, mkey;
 
 		entropy = fh;

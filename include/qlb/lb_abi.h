@@ -29,70 +29,73 @@
 #define QLB_LB_MAX_HOSTS 1024
 #endif
 #ifndef QLB_LB_MAGLEV_MAX
-#define QLB_LB_MAGLEV_MAX 1000003	/* entries per slot (lb.maglev_table_size limit) */
+#define QLB_LB_MAGLEV_MAX                                                      \
+	1000003 /* entries per slot (lb.maglev_table_size limit) */
 #endif
 #ifndef QLB_LB_CACHE_SIZE
-#define QLB_LB_CACHE_SIZE 65536		/* decoded-CID cache entries */
+#define QLB_LB_CACHE_SIZE 65536 /* decoded-CID cache entries */
 #endif
 #ifndef QLB_LB_VIP_BUCKETS
-#define QLB_LB_VIP_BUCKETS 1024		/* per slot, a power of 2 */
+#define QLB_LB_VIP_BUCKETS 1024 /* per slot, a power of 2 */
 #endif
 #ifndef QLB_LB_SID_BUCKETS
-#define QLB_LB_SID_BUCKETS 65536	/* per slot, a power of 2: load <= 0.11 */
+#define QLB_LB_SID_BUCKETS 65536 /* per slot, a power of 2: load <= 0.11 */
 #endif
-#define QLB_LB_PROBES 4			/* linear probes at most; apply reseeds */
-#define QLB_LB_SLOTS 2
-#define QLB_LB_NO_HOST 0xffffffffu	/* Maglev entry when no host is active */
-#define QLB_LB_NO_VIP QLB_LB_MAX_VIPS	/* counter row of non-VIP packets */
-#define QLB_LB_GUE_SPORT_MIN 49152	/* GUE source ports: 49152..65535 */
+#define QLB_LB_PROBES	     4 /* linear probes at most; apply reseeds */
+#define QLB_LB_SLOTS	     2
+#define QLB_LB_NO_HOST	     0xffffffffu /* Maglev entry when no host is active */
+#define QLB_LB_NO_VIP	     QLB_LB_MAX_VIPS /* counter row of non-VIP packets */
+#define QLB_LB_GUE_SPORT_MIN 49152 /* GUE source ports: 49152..65535 */
 
 /* Pinned names under lb.pin_dir. */
 #define QLB_LB_PIN_PROG "qlb_xdp_ingress"
 
-/* ---- reasons: one per-CPU counter row per VIP ----------------------------- */
+/* ---- reasons: one per-CPU counter row per VIP -----------------------------
+ */
 enum qlb_reason {
-	QLB_R_ROUTED_CID = 0,		/* tx: server ID of a live host */
-	QLB_R_FB_INITIAL,		/* tx: long header, DCID not routable */
-	QLB_R_FB_UNROUTABLE,		/* tx: 0b111, or length bits disagree */
-	QLB_R_FB_UNKNOWN_CONFIG,	/* tx: config bits name no live config */
-	QLB_R_FB_UNKNOWN_SID,		/* tx: server ID owned by no host */
-	QLB_R_FB_HOST_DOWN,		/* tx: server ID of a host that is down */
-	QLB_R_FB_TCP,			/* tx: TCP to a VIP port */
-	QLB_R_MALFORMED,		/* drop: truncated, bad lengths, fragment */
-	QLB_R_VERSION0,			/* drop: version negotiation look-alike */
-	QLB_R_OVERSIZE,			/* drop: larger than lb.mtu once wrapped */
-	QLB_R_ENCAP_FAIL,		/* drop: no room or no source address */
-	QLB_R_NO_HOST,			/* drop: fallback with no active host */
-	QLB_R_PASSED,			/* pass: not for a VIP */
+	QLB_R_ROUTED_CID = 0,	 /* tx: server ID of a live host */
+	QLB_R_FB_INITIAL,	 /* tx: long header, DCID not routable */
+	QLB_R_FB_UNROUTABLE,	 /* tx: 0b111, or length bits disagree */
+	QLB_R_FB_UNKNOWN_CONFIG, /* tx: config bits name no live config */
+	QLB_R_FB_UNKNOWN_SID,	 /* tx: server ID owned by no host */
+	QLB_R_FB_HOST_DOWN,	 /* tx: server ID of a host that is down */
+	QLB_R_FB_TCP,		 /* tx: TCP to a VIP port */
+	QLB_R_MALFORMED,	 /* drop: truncated, bad lengths, fragment */
+	QLB_R_VERSION0,		 /* drop: version negotiation look-alike */
+	QLB_R_OVERSIZE,		 /* drop: larger than lb.mtu once wrapped */
+	QLB_R_ENCAP_FAIL,	 /* drop: no room or no source address */
+	QLB_R_NO_HOST,		 /* drop: fallback with no active host */
+	QLB_R_PASSED,		 /* pass: not for a VIP */
 	QLB_R_MAX,
 };
 
 /* ---- qlb_ctrl (ARRAY, 1 entry) ------------------------------------------ */
 struct qlb_lb_ctrl {
-	__u32 slot;		/* the slot packets use: 0 or 1 */
-	__u32 gen;		/* apply generation, +1 per apply */
-	__u32 ifindex;		/* where qlbctl attached the program */
-	__u32 xdp_mode;		/* enum qlb_xdp_mode of ctl/config.h */
-	__u64 applied_at;	/* unix seconds of the last apply */
+	__u32 slot;	  /* the slot packets use: 0 or 1 */
+	__u32 gen;	  /* apply generation, +1 per apply */
+	__u32 ifindex;	  /* where qlbctl attached the program */
+	__u32 xdp_mode;	  /* enum qlb_xdp_mode of ctl/config.h */
+	__u64 applied_at; /* unix seconds of the last apply */
 };
 _Static_assert(sizeof(struct qlb_lb_ctrl) == 24, "qlb_lb_ctrl is ABI");
 
-/* ---- qlb_settings (ARRAY, one entry per slot) ----------------------------- */
+/* ---- qlb_settings (ARRAY, one entry per slot) -----------------------------
+ */
 struct qlb_lb_settings {
-	__u8 gw_mac[6];		/* lb.gateway_mac */
-	__u8 if_mac[6];		/* the LB interface's own MAC */
-	__u32 src_v4;		/* lb.encap_source_v4, network order */
-	__u8 src_v6[16];	/* lb.encap_source_v6 */
-	__u16 gue_port;		/* network order */
-	__u16 mtu;		/* largest outer IP packet */
-	__u32 maglev_size;	/* entries of this slot's Maglev table */
-	__u32 gen;		/* generation that filled this slot */
-	__u8 has_v4;		/* encap_source_v4 set */
-	__u8 has_v6;		/* encap_source_v6 set */
-	__u8 live_cfgs;		/* bit N: config N is routed */
+	__u8 gw_mac[6];	   /* lb.gateway_mac */
+	__u8 if_mac[6];	   /* the LB interface's own MAC */
+	__u32 src_v4;	   /* lb.encap_source_v4, network order */
+	__u8 src_v6[16];   /* lb.encap_source_v6 */
+	__u16 gue_port;	   /* network order */
+	__u16 mtu;	   /* largest outer IP packet */
+	__u32 maglev_size; /* entries of this slot's Maglev table */
+	__u32 gen;	   /* generation that filled this slot */
+	__u8 has_v4;	   /* encap_source_v4 set */
+	__u8 has_v6;	   /* encap_source_v6 set */
+	__u8 live_cfgs;	   /* bit N: config N is routed */
 	__u8 pad;
-	__u32 vip_seed;		/* of qlb_lb_vip_hash() for this slot's table */
-	__u32 sid_seed;		/* of qlb_lb_sid_hash() */
+	__u32 vip_seed; /* of qlb_lb_vip_hash() for this slot's table */
+	__u32 sid_seed; /* of qlb_lb_sid_hash() */
 };
 _Static_assert(sizeof(struct qlb_lb_settings) == 56, "qlb_lb_settings is ABI");
 
@@ -105,97 +108,107 @@ _Static_assert(sizeof(struct qlb_lb_settings) == 56, "qlb_lb_settings is ABI");
  * same tables on every LB node.
  */
 
-/* ---- qlb_vips (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) ------------------ */
+/* ---- qlb_vips (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) ------------------
+ */
 struct qlb_lb_vip_ent {
-	__u8 addr[16];		/* IPv4 in the first 4 bytes, rest zero */
-	__u16 port;		/* network order */
-	__u8 family;		/* 4 or 6; 0 = empty bucket (ends a probe) */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
+	__u16 port;    /* network order */
+	__u8 family;   /* 4 or 6; 0 = empty bucket (ends a probe) */
 	__u8 pad;
-	__u32 idx;		/* counter row, stable across applies */
+	__u32 idx; /* counter row, stable across applies */
 };
 _Static_assert(sizeof(struct qlb_lb_vip_ent) == 24, "qlb_lb_vip_ent is ABI");
 
-/* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) --------------- */
+/* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) ---------------
+ */
 struct qlb_lb_cid {
-	struct qlb_cid_cfg c;	/* filled by qlb_cid_cfg_init() */
-	__u32 live;		/* 1: routed (routable, active or retiring) */
+	struct qlb_cid_cfg c; /* filled by qlb_cid_cfg_init() */
+	__u32 live;	      /* 1: routed (routable, active or retiring) */
 	__u32 pad;
 	/* Byte masks over a server ID (bytes past sid_len zero), so the
 	 * program masks two words instead of looping over bits: */
-	__u8 sid_mask[16];	/* the server ID's bytes */
-	__u8 host_mask[16];	/* the same without the worker bits */
+	__u8 sid_mask[16];  /* the server ID's bytes */
+	__u8 host_mask[16]; /* the same without the worker bits */
 };
 _Static_assert(sizeof(struct qlb_lb_cid) == 400, "qlb_lb_cid is ABI");
 
-/* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ------------------ */
+/* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ------------------
+ */
 struct qlb_lb_sid_ent {
-	__u8 sid[16];		/* host part: worker bits and bytes past sid_len zero */
+	__u8 sid[16]; /* host part: worker bits and bytes past sid_len zero */
 	__u8 config_id;
-	__u8 used;		/* 0 = empty bucket (ends a probe) */
+	__u8 used; /* 0 = empty bucket (ends a probe) */
 	__u8 pad[2];
-	__u32 host;		/* host index */
+	__u32 host; /* host index */
 };
 _Static_assert(sizeof(struct qlb_lb_sid_ent) == 24, "qlb_lb_sid_ent is ABI");
 
-/* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) --------------- */
-enum qlb_lb_host_state {	/* same numbers as enum qlb_host_state */
-	QLB_LB_HOST_ACTIVE = 0,
-	QLB_LB_HOST_DRAINING = 1,
-	QLB_LB_HOST_DOWN = 2,
+/* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) ---------------
+ */
+enum qlb_lb_host_state { /* same numbers as enum qlb_host_state */
+			 QLB_LB_HOST_ACTIVE = 0,
+			 QLB_LB_HOST_DRAINING = 1,
+			 QLB_LB_HOST_DOWN = 2,
 };
 
-enum qlb_lb_encap {		/* same numbers as enum qlb_encap */
-	QLB_LB_ENCAP_GUE = 0,
-	QLB_LB_ENCAP_IPIP = 1,
+enum qlb_lb_encap { /* same numbers as enum qlb_encap */
+		    QLB_LB_ENCAP_GUE = 0,
+		    QLB_LB_ENCAP_IPIP = 1,
 };
 
 struct qlb_lb_host {
-	__u8 addr[16];		/* IPv4 in the first 4 bytes */
-	__u8 family;		/* 4 or 6; 0 = no host at this index */
-	__u8 encap;		/* enum qlb_lb_encap */
-	__u8 state;		/* enum qlb_lb_host_state */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+	__u8 family;   /* 4 or 6; 0 = no host at this index */
+	__u8 encap;    /* enum qlb_lb_encap */
+	__u8 state;    /* enum qlb_lb_host_state */
 	__u8 pad;
 	__u32 weight;
-	char name[64];		/* for status and metrics only */
+	char name[64]; /* for status and metrics only */
 };
 _Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
 
-/* ---- qlb_maglev (ARRAY, slot * QLB_LB_MAGLEV_MAX + entry) -> host index ---- */
+/* ---- qlb_maglev (ARRAY, slot * QLB_LB_MAGLEV_MAX + entry) -> host index ----
+ */
 
-/* ---- counters (PERCPU_ARRAY) ---------------------------------------------- */
+/* ---- counters (PERCPU_ARRAY) ----------------------------------------------
+ */
 /* qlb_stats: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason.
  * qlb_host_stats: host index. */
 struct qlb_lb_counter {
 	__u64 packets;
-	__u64 bytes;		/* of the frame as received */
+	__u64 bytes; /* of the frame as received */
 };
 _Static_assert(sizeof(struct qlb_lb_counter) == 16, "qlb_lb_counter is ABI");
 
 #define QLB_LB_STATS_ROWS ((QLB_LB_MAX_VIPS + 1) * QLB_R_MAX)
 
-/* ---- qlb_cid_cache (LRU_HASH): full CID of a keyed config -> decision ------ */
+/* ---- qlb_cid_cache (LRU_HASH): full CID of a keyed config -> decision ------
+ */
 struct qlb_lb_cache_key {
-	__u8 cid[20];		/* the CID, zero past its length */
+	__u8 cid[20]; /* the CID, zero past its length */
 };
-_Static_assert(sizeof(struct qlb_lb_cache_key) == 20, "qlb_lb_cache_key is ABI");
+_Static_assert(sizeof(struct qlb_lb_cache_key) == 20,
+	       "qlb_lb_cache_key is ABI");
 
 struct qlb_lb_cache_val {
-	__u32 gen;		/* settings gen it was decoded under */
-	__u32 host;		/* host index, QLB_LB_NO_HOST = unknown sid */
-	__u8 sid[16];		/* the decoded server ID, worker bits kept */
+	__u32 gen;    /* settings gen it was decoded under */
+	__u32 host;   /* host index, QLB_LB_NO_HOST = unknown sid */
+	__u8 sid[16]; /* the decoded server ID, worker bits kept */
 };
-_Static_assert(sizeof(struct qlb_lb_cache_val) == 24, "qlb_lb_cache_val is ABI");
+_Static_assert(sizeof(struct qlb_lb_cache_val) == 24,
+	       "qlb_lb_cache_val is ABI");
 
-/* ---- qlb_trace_rec (ARRAY, 1 entry): written only by `qlbctl trace` ------- */
+/* ---- qlb_trace_rec (ARRAY, 1 entry): written only by `qlbctl trace` -------
+ */
 enum qlb_lb_action { QLB_ACT_PASS = 0, QLB_ACT_TX = 1, QLB_ACT_DROP = 2 };
 
 struct qlb_lb_trace {
-	__u32 action;		/* enum qlb_lb_action */
-	__u32 reason;		/* enum qlb_reason */
-	__u32 host;		/* host index or QLB_LB_NO_HOST */
-	__u32 vip;		/* vip idx or QLB_LB_NO_VIP */
-	__u8 config_id;		/* 0xff when no config decoded */
-	__u8 sid_len;		/* 0 when no server ID decoded */
+	__u32 action;	/* enum qlb_lb_action */
+	__u32 reason;	/* enum qlb_reason */
+	__u32 host;	/* host index or QLB_LB_NO_HOST */
+	__u32 vip;	/* vip idx or QLB_LB_NO_VIP */
+	__u8 config_id; /* 0xff when no config decoded */
+	__u8 sid_len;	/* 0 when no server ID decoded */
 	__u8 pad[2];
 	__u8 sid[16];
 };
@@ -226,7 +239,7 @@ QLB_INLINE __u32 qlb_lb_fmix(__u32 h)
 	return h;
 }
 
-#define QLB_LB_HASH_SEED 0x716c6221u	/* "qlb!" */
+#define QLB_LB_HASH_SEED 0x716c6221u /* "qlb!" */
 
 /* @saddr/@daddr: 4 or 16 bytes (by @family); ports in network order as
  * one word: source port in the first two bytes of memory. */
@@ -252,32 +265,41 @@ QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
 	return qlb_lb_fmix(h ^ family);
 }
 
-/* Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). Every
- * word is mixed on its own: distinct keys must not share a hash for every
- * seed, or no seed could place them. */
-QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, const __u32 *addr, __u16 port)
+/*
+ * Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). Words
+ * that are zero in every IPv4 address cost nothing for IPv4; the family is
+ * mixed in, so distinct keys never share a hash for every seed (no seed
+ * could place them).
+ */
+QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, __u8 family, const __u32 *addr,
+				 __u16 port)
 {
 	__u32 h = QLB_LB_HASH_SEED ^ seed;
 
 	h = qlb_lb_mix(h, addr[0]);
-	h = qlb_lb_mix(h, addr[1]);
-	h = qlb_lb_mix(h, addr[2]);
-	h = qlb_lb_mix(h, addr[3]);
-	h = qlb_lb_mix(h, port);
+	if (family == 6) {
+		h = qlb_lb_mix(h, addr[1]);
+		h = qlb_lb_mix(h, addr[2]);
+		h = qlb_lb_mix(h, addr[3]);
+	}
+	h = qlb_lb_mix(h, (__u32)port << 8 | family);
 	return qlb_lb_fmix(h);
 }
 
-/* Bucket of a server ID's host part (@sid: four words) under a config. */
-QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id,
-				 const __u32 *sid)
+/* Bucket of a server ID's host part (@sid: four words, zero past its
+ * length) under a config: trailing zero words are skipped, which keeps
+ * short IDs cheap and distinct IDs distinct. */
+QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id, const __u32 *sid)
 {
 	__u32 h = QLB_LB_HASH_SEED ^ seed;
 
-	h = qlb_lb_mix(h, config_id);
 	h = qlb_lb_mix(h, sid[0]);
-	h = qlb_lb_mix(h, sid[1]);
-	h = qlb_lb_mix(h, sid[2]);
-	h = qlb_lb_mix(h, sid[3]);
+	if (sid[1] | sid[2] | sid[3]) {
+		h = qlb_lb_mix(h, sid[1]);
+		h = qlb_lb_mix(h, sid[2]);
+		h = qlb_lb_mix(h, sid[3]);
+	}
+	h = qlb_lb_mix(h, config_id);
 	return qlb_lb_fmix(h);
 }
 

@@ -12,7 +12,7 @@
 #include "maglev.h"
 #include "qlb/lb_abi.h"
 
-#define M 65537
+#define M     65537
 #define FLOWS 200000
 
 static uint32_t t1[M], t2[M];
@@ -29,16 +29,17 @@ int main(void)
 {
 	char names[16][16];
 	struct qlb_maglev_backend b[16], r[16];
-	uint32_t cnt[16] = { 0 };
+	uint32_t cnt[16] = {0};
 	unsigned int i, n = 10, moved = 0, lost = 0, stay = 0;
 	double share;
 
 	for (i = 0; i < 16; i++) {
 		snprintf(names[i], sizeof(names[i]), "web%u", i + 1);
-		b[i] = (struct qlb_maglev_backend){ names[i], 100, i };
+		b[i] = (struct qlb_maglev_backend){names[i], 100, i};
 	}
 	CHECK(qlb_maglev_is_prime(65537) && qlb_maglev_is_prime(251) &&
-	      !qlb_maglev_is_prime(65536) && !qlb_maglev_is_prime(1), "primes");
+		      !qlb_maglev_is_prime(65536) && !qlb_maglev_is_prime(1),
+	      "primes");
 	CHECK(qlb_maglev_build(b, n, 65536, t1) == -EINVAL, "non-prime size");
 
 	/* identical input, and the same hosts in reverse order */
@@ -46,12 +47,15 @@ int main(void)
 	for (i = 0; i < n; i++)
 		r[i] = b[n - 1 - i];
 	CHECK(qlb_maglev_build(r, n, M, t2) == 0, "build");
-	CHECK_MEM(t1, t2, sizeof(t1), "tables of the same hosts in another order");
+	CHECK_MEM(t1, t2, sizeof(t1),
+		  "tables of the same hosts in another order");
 	for (i = 0; i < M; i++)
 		cnt[t1[i]]++;
 	for (i = 0; i < n; i++)
-		CHECK(cnt[i] >= M / n - M / n / 20 && cnt[i] <= M / n + M / n / 20,
-		      "equal weights: host %u has %u of %u entries", i, cnt[i], M);
+		CHECK(cnt[i] >= M / n - M / n / 20 &&
+			      cnt[i] <= M / n + M / n / 20,
+		      "equal weights: host %u has %u of %u entries", i, cnt[i],
+		      M);
 
 	/* remove web4 (index 3): flows of other hosts should mostly stay */
 	for (i = 0; i < n - 1; i++)
@@ -69,16 +73,18 @@ int main(void)
 	}
 	CHECK(stay == 0, "%u flows still on the removed host", stay);
 	share = (double)moved / FLOWS;
-	printf("removing 1 of %u hosts moved %.4f of %u flows (minimum %.4f, 1/N = %.4f)\n",
+	printf("removing 1 of %u hosts moved %.4f of %u flows (minimum %.4f, "
+	       "1/N = %.4f)\n",
 	       n, share, FLOWS, (double)lost / FLOWS, 1.0 / n);
-	CHECK(share >= (double)lost / FLOWS, "at least the removed host's flows move");
+	CHECK(share >= (double)lost / FLOWS,
+	      "at least the removed host's flows move");
 	CHECK(share <= 1.3 / n, "moved share %.4f above 1.3/N", share);
 
 	/* weights shape the shares: 100, 200, 300 -> 1/6, 2/6, 3/6 */
 	b[0].weight = 100;
 	b[1].weight = 200;
 	b[2].weight = 300;
-	b[3].weight = 0;	/* weight 0: no fallback share at all */
+	b[3].weight = 0; /* weight 0: no fallback share at all */
 	CHECK(qlb_maglev_build(b, 4, M, t1) == 0, "build");
 	for (i = 0; i < 4; i++)
 		cnt[i] = 0;

@@ -35,7 +35,7 @@ int main(void)
 	char path[] = "/tmp/qlb-test-pcap-XXXXXX";
 	struct qlb_pcap_writer w;
 	struct qlb_pcap_reader r;
-	struct qlb_pcap_rec rec = { 1700000000, 123456, 0, 0 }, got;
+	struct qlb_pcap_rec rec = {1700000000, 123456, 0, 0}, got;
 	uint8_t frame[1514], buf[2048], file[4096];
 	int fd = mkstemp(path), i, rc;
 	FILE *f;
@@ -43,10 +43,12 @@ int main(void)
 	for (i = 0; i < (int)sizeof(frame); i++)
 		frame[i] = (uint8_t)(i * 7);
 	close(fd);
-	CHECK(qlb_pcap_create(&w, path, QLB_PCAP_LINKTYPE_ETHERNET) == 0, "create");
+	CHECK(qlb_pcap_create(&w, path, QLB_PCAP_LINKTYPE_ETHERNET) == 0,
+	      "create");
 	for (i = 0; i < 3; i++) {
 		rec.ts_frac = i;
-		CHECK(qlb_pcap_write(&w, &rec, frame, 60 + i * 700) == 0, "write %d", i);
+		CHECK(qlb_pcap_write(&w, &rec, frame, 60 + i * 700) == 0,
+		      "write %d", i);
 	}
 	CHECK(qlb_pcap_finish(&w) == 0, "finish");
 	CHECK(qlb_pcap_open(&r, path) == 0, "open: %s", r.err);
@@ -54,7 +56,8 @@ int main(void)
 	for (i = 0; i < 3; i++) {
 		rc = qlb_pcap_next(&r, buf, sizeof(buf), &got);
 		CHECK(rc == 1 && got.caplen == 60u + i * 700 &&
-			      got.ts_sec == rec.ts_sec && got.ts_frac == (uint32_t)i &&
+			      got.ts_sec == rec.ts_sec &&
+			      got.ts_frac == (uint32_t)i &&
 			      !memcmp(buf, frame, got.caplen),
 		      "record %d read back (rc %d)", i, rc);
 	}
@@ -63,7 +66,8 @@ int main(void)
 	/* a buffer smaller than a record: refused, not overrun */
 	CHECK(qlb_pcap_open(&r, path) == 0, "reopen");
 	CHECK(qlb_pcap_next(&r, buf, 100, &got) == 1, "small record fits");
-	CHECK(qlb_pcap_next(&r, buf, 100, &got) == -1 && strstr(r.err, "beyond"),
+	CHECK(qlb_pcap_next(&r, buf, 100, &got) == -1 &&
+		      strstr(r.err, "beyond"),
 	      "record larger than the buffer: %s", r.err);
 	qlb_pcap_close(&r);
 	unlink(path);
@@ -81,10 +85,12 @@ int main(void)
 	be32(file + 36, 4);
 	memcpy(file + 40, "abcd", 4);
 	f = mem(file, 44);
-	CHECK(qlb_pcap_fopen(&r, f) == 0 && r.swap == (*(uint16_t *)"\1\0" == 1) &&
-		      r.nsec, "big-endian nsec header");
-	CHECK(qlb_pcap_next(&r, buf, sizeof(buf), &got) == 1 && got.caplen == 4 &&
-		      got.ts_frac == 999999999 && !memcmp(buf, "abcd", 4),
+	CHECK(qlb_pcap_fopen(&r, f) == 0 &&
+		      r.swap == (*(uint16_t *)"\1\0" == 1) && r.nsec,
+	      "big-endian nsec header");
+	CHECK(qlb_pcap_next(&r, buf, sizeof(buf), &got) == 1 &&
+		      got.caplen == 4 && got.ts_frac == 999999999 &&
+		      !memcmp(buf, "abcd", 4),
 	      "big-endian record");
 	fclose(f);
 
@@ -92,19 +98,22 @@ int main(void)
 	f = mem(file, 42);
 	CHECK(qlb_pcap_fopen(&r, f) == 0, "header");
 	CHECK(qlb_pcap_next(&r, buf, sizeof(buf), &got) == -1 &&
-		      strstr(r.err, "truncated data"), "truncated data: %s", r.err);
+		      strstr(r.err, "truncated data"),
+	      "truncated data: %s", r.err);
 	fclose(f);
 	f = mem(file, 30);
 	CHECK(qlb_pcap_fopen(&r, f) == 0, "header");
 	CHECK(qlb_pcap_next(&r, buf, sizeof(buf), &got) == -1 &&
-		      strstr(r.err, "truncated header"), "truncated header: %s", r.err);
+		      strstr(r.err, "truncated header"),
+	      "truncated header: %s", r.err);
 	fclose(f);
 	/* caplen beyond the snap length */
 	be32(file + 16, 64);
 	be32(file + 32, 65);
 	f = mem(file, 44);
 	CHECK(qlb_pcap_fopen(&r, f) == 0, "header");
-	CHECK(qlb_pcap_next(&r, buf, sizeof(buf), &got) == -1, "caplen > snaplen");
+	CHECK(qlb_pcap_next(&r, buf, sizeof(buf), &got) == -1,
+	      "caplen > snaplen");
 	fclose(f);
 	/* pcapng and garbage */
 	be32(file, 0x0a0d0d0a);
@@ -127,10 +136,11 @@ int main(void)
 		for (j = 24; j < n; j++)
 			file[j] = (uint8_t)rand();
 		if (rand() & 1)
-			be32(file + 32, rand() % 64);	/* plausible lengths */
+			be32(file + 32, rand() % 64); /* plausible lengths */
 		f = mem(file, n);
 		if (qlb_pcap_fopen(&r, f) == 0)
-			while ((rc = qlb_pcap_next(&r, buf, sizeof(buf), &got)) == 1)
+			while ((rc = qlb_pcap_next(&r, buf, sizeof(buf),
+						   &got)) == 1)
 				recs++;
 		fclose(f);
 		if (recs > 100)

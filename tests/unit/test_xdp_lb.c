@@ -17,12 +17,12 @@
 
 #define KEY "8f95f09245765f80256934e50c66207f"
 
-static struct fx F, L;	/* trace build, live build */
+static struct fx F, L; /* trace build, live build */
 static uint32_t table[65537];
-static const char *const host_addr[] = { "198.18.0.21", "198.18.0.22",
-					 "2001:db8::23", "2001:db8::24",
-					 "198.18.0.25", "2001:db8::26" };
-static const int host_encap[] = { 0, 1, 0, 1, 0, 1 };
+static const char *const host_addr[] = {"198.18.0.21",	"198.18.0.22",
+					"2001:db8::23", "2001:db8::24",
+					"198.18.0.25",	"2001:db8::26"};
+static const int host_encap[] = {0, 1, 0, 1, 0, 1};
 
 enum { WEB1, WEB2, WEB3, WEB4, WEB5, WEB6 };
 
@@ -31,20 +31,25 @@ static void setup(struct fx *f)
 	struct qlb_conf_host *h;
 
 	fx_base(f);
-	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4);	/* plaintext */
-	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4);	/* four-pass */
+	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4); /* plaintext */
+	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4); /* four-pass */
 	fx_cid_conf(&f->cfg, 2, 8, 8, KEY, 4);	/* single pass */
-	h = fx_host(f, "web1", host_addr[0], QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	h = fx_host(f, "web1", host_addr[0], QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
+		    100);
 	fx_sid(h, 0, "c46050");
-	h = fx_host(f, "web2", host_addr[1], QLB_ENCAP_IPIP, QLB_HOST_ACTIVE, 100);
+	h = fx_host(f, "web2", host_addr[1], QLB_ENCAP_IPIP, QLB_HOST_ACTIVE,
+		    100);
 	fx_sid(h, 2, "ed793a51d49b8f50");
-	h = fx_host(f, "web3", host_addr[2], QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	h = fx_host(f, "web3", host_addr[2], QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
+		    100);
 	fx_sid(h, 1, "ed793a51d49b8f5fab60");
-	h = fx_host(f, "web4", host_addr[3], QLB_ENCAP_IPIP, QLB_HOST_DRAINING, 100);
+	h = fx_host(f, "web4", host_addr[3], QLB_ENCAP_IPIP, QLB_HOST_DRAINING,
+		    100);
 	fx_sid(h, 0, "0b0000");
 	h = fx_host(f, "web5", host_addr[4], QLB_ENCAP_GUE, QLB_HOST_DOWN, 100);
 	fx_sid(h, 0, "0c0000");
-	h = fx_host(f, "web6", host_addr[5], QLB_ENCAP_IPIP, QLB_HOST_ACTIVE, 100);
+	h = fx_host(f, "web6", host_addr[5], QLB_ENCAP_IPIP, QLB_HOST_ACTIVE,
+		    100);
 	fx_sid(h, 0, "0d0000");
 }
 
@@ -56,8 +61,8 @@ static void build_table(const struct fx *f)
 
 	for (i = 0; i < f->cfg.nhosts; i++)
 		if (f->hosts[i].state == QLB_HOST_ACTIVE)
-			b[n++] = (struct qlb_maglev_backend){ f->hosts[i].name,
-							      f->hosts[i].weight, i };
+			b[n++] = (struct qlb_maglev_backend){
+				f->hosts[i].name, f->hosts[i].weight, i};
 	qlb_maglev_build(b, n, 65537, table);
 }
 
@@ -89,7 +94,8 @@ static void hexdump_diff(const struct pkt *a, const struct pkt *b)
 	for (i = 0; i < n && i < 128; i++)
 		fprintf(stderr, "%s%02x%s", i % 16 ? "" : "\n  ",
 			i < a->len ? a->b[i] : 0,
-			(i < a->len && i < b->len && a->b[i] == b->b[i]) ? " " : "*");
+			(i < a->len && i < b->len && a->b[i] == b->b[i]) ? " "
+									 : "*");
 	fputc('\n', stderr);
 }
 
@@ -105,11 +111,13 @@ static void expect_tx(const char *name, const struct pkt *in, int host,
 	      qlb_lb_reason_name(t.reason));
 	CHECK(t.reason == reason, "%s: reason %s, want %s", name,
 	      qlb_lb_reason_name(t.reason), qlb_lb_reason_name(reason));
-	CHECK(t.host == (uint32_t)host, "%s: host %u, want %d", name, t.host, host);
+	CHECK(t.host == (uint32_t)host, "%s: host %u, want %d", name, t.host,
+	      host);
 	CHECK(out.len == want.len && !memcmp(out.b, want.b, want.len),
 	      "%s: output frame differs (%zu bytes, want %zu)", name, out.len,
 	      want.len);
-	if (r == XDP_TX && (out.len != want.len || memcmp(out.b, want.b, want.len))) {
+	if (r == XDP_TX &&
+	    (out.len != want.len || memcmp(out.b, want.b, want.len))) {
 		fprintf(stderr, "  got:");
 		hexdump_diff(&out, &want);
 		fprintf(stderr, "  want:");
@@ -142,38 +150,44 @@ static void cases(void)
 	/* plaintext short header, IPv4 VIP, GUE over IPv4 (vector row 1) */
 	cl = fx_unhex("07c4605e4504cc4f", cid);
 	n = fx_short(q, cid, cl, 40);
-	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
-	expect_tx("plaintext short v4 -> gue v4", &k, WEB1, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q,
+		 n, 0, 0);
+	expect_tx("plaintext short v4 -> gue v4", &k, WEB1,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* the same with a VLAN tag and a DSCP/ECN byte to copy */
-	fx_frame(&k, 42, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0xb9);
+	fx_frame(&k, 42, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q,
+		 n, 0, 0xb9);
 	expect_tx("plaintext short v4 vlan", &k, WEB1, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
 
 	/* IPv4 with options: carried inside unchanged */
-	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 2, 0);
+	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q,
+		 n, 2, 0);
 	expect_tx("plaintext short v4 options", &k, WEB1, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
 
 	/* IPv6 VIP to an IPv4 GUE host (6 in 4 GUE) */
-	fx_frame(&k, -1, "2001:db8:5::7", "2001:db8:1::1", IPPROTO_UDP, 50000, 443, q, n, 0, 0x28);
-	expect_tx("plaintext short v6 -> gue v4", &k, WEB1, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "2001:db8:5::7", "2001:db8:1::1", IPPROTO_UDP, 50000,
+		 443, q, n, 0, 0x28);
+	expect_tx("plaintext short v6 -> gue v4", &k, WEB1,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* short packet: fewer than 20 bytes from the DCID on (load helper) */
 	n = fx_short(q, cid, cl, 2);
-	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50001, 443, q, n, 0, 0);
-	expect_tx("plaintext short, tiny packet", &k, WEB1, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50001, 443, q,
+		 n, 0, 0);
+	expect_tx("plaintext short, tiny packet", &k, WEB1,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* a frame with Ethernet padding: the pad stays outside the tunnel */
 	n = fx_short(q, cid, cl, 0);
-	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50001, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50001, 443, q,
+		 n, 0, 0);
 	{
 		struct pkt padded = k;
 
-		padded.len = 60;	/* 37 bytes of IP + 9 of pad */
+		padded.len = 60; /* 37 bytes of IP + 9 of pad */
 		expect_tx("ethernet padding trimmed", &padded, WEB1,
 			  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 	}
@@ -181,9 +195,10 @@ static void cases(void)
 	/* four-pass (vector row 3, config 1) -> web3: IPv4 in IPv6 GUE */
 	cl = fx_unhex("2fcc381bc74cb4fbad2823a3d1f8fed2", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50002, 443, q, n, 0, 0);
-	expect_tx("four-pass short v4 -> gue v6", &k, WEB3, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50002, 443, q,
+		 n, 0, 0);
+	expect_tx("four-pass short v4 -> gue v6", &k, WEB3,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 	/* again: now from the decoded-CID cache */
 	expect_tx("four-pass short v4 (cached)", &k, WEB3, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
@@ -191,137 +206,176 @@ static void cases(void)
 	/* single pass (vector row 4, config 2) -> web2: IPIP */
 	cl = fx_unhex("504dd2d05a7b0de9b2b9907afb5ecf8cc3", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.9", "198.18.1.1", IPPROTO_UDP, 50003, 443, q, n, 0, 0);
-	expect_tx("single-pass short v4 -> ipip v4", &k, WEB2, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
-	fx_frame(&k, -1, "2001:db8:5::9", "2001:db8:1::1", IPPROTO_UDP, 50003, 443, q, n, 0, 0);
-	expect_tx("single-pass short v6 -> 6in4", &k, WEB2, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "198.18.5.9", "198.18.1.1", IPPROTO_UDP, 50003, 443, q,
+		 n, 0, 0);
+	expect_tx("single-pass short v4 -> ipip v4", &k, WEB2,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "2001:db8:5::9", "2001:db8:1::1", IPPROTO_UDP, 50003,
+		 443, q, n, 0, 0);
+	expect_tx("single-pass short v6 -> 6in4", &k, WEB2,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* IP6IP6 and 4in6 IPIP to web6; a draining host still gets its CIDs */
 	cl = fx_unhex("070d000299aabbcc", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "2001:db8:5::a", "2001:db8:1::1", IPPROTO_UDP, 50004, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "2001:db8:5::a", "2001:db8:1::1", IPPROTO_UDP, 50004,
+		 443, q, n, 0, 0);
 	expect_tx("plaintext v6 -> ip6ip6", &k, WEB6, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
 	cl = fx_unhex("070b000311223344", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.10", "198.18.1.1", IPPROTO_UDP, 50004, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.10", "198.18.1.1", IPPROTO_UDP, 50004, 443,
+		 q, n, 0, 0);
 	expect_tx("draining host keeps its CIDs (4in6)", &k, WEB4,
 		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* long header Handshake with a server CID: routed */
 	cl = fx_unhex("07c4605e4504cc4f", cid);
 	n = fx_long(q, 2, 1, cid, cl, 60);
-	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q, n, 0, 0);
-	expect_tx("long header handshake routed", &k, WEB1, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	fx_frame(&k, -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443, q,
+		 n, 0, 0);
+	expect_tx("long header handshake routed", &k, WEB1,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* client Initial: random DCID -> Maglev over active hosts */
 	cl = fx_unhex("1c2d3e4f50617283", cid);
 	n = fx_long(q, 0, 1, cid, cl, 1200);
-	fx_frame(&k, -1, "198.18.5.11", "198.18.1.1", IPPROTO_UDP, 50005, 443, q, n, 0, 0);
-	expect_tx("initial fallback v4", &k, fallback_host(&k), fx_flow_hash(&k),
-		  QLB_R_FB_INITIAL);
-	fx_frame(&k, -1, "2001:db8:5::b", "2001:db8:1::1", IPPROTO_UDP, 50005, 443, q, n, 0, 0);
-	expect_tx("initial fallback v6", &k, fallback_host(&k), fx_flow_hash(&k),
-		  QLB_R_FB_INITIAL);
+	fx_frame(&k, -1, "198.18.5.11", "198.18.1.1", IPPROTO_UDP, 50005, 443,
+		 q, n, 0, 0);
+	expect_tx("initial fallback v4", &k, fallback_host(&k),
+		  fx_flow_hash(&k), QLB_R_FB_INITIAL);
+	fx_frame(&k, -1, "2001:db8:5::b", "2001:db8:1::1", IPPROTO_UDP, 50005,
+		 443, q, n, 0, 0);
+	expect_tx("initial fallback v6", &k, fallback_host(&k),
+		  fx_flow_hash(&k), QLB_R_FB_INITIAL);
 	/* an Initial whose DCID is too short for its config bits */
 	cl = fx_unhex("07c460", cid);
 	n = fx_long(q, 0, 1, cid, cl, 1200);
-	fx_frame(&k, -1, "198.18.5.12", "198.18.1.1", IPPROTO_UDP, 50006, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.12", "198.18.1.1", IPPROTO_UDP, 50006, 443,
+		 q, n, 0, 0);
 	expect_tx("initial short dcid", &k, fallback_host(&k), fx_flow_hash(&k),
 		  QLB_R_FB_INITIAL);
 	n = fx_long(q, 0, 1, cid, 0, 1200);
-	fx_frame(&k, -1, "198.18.5.12", "198.18.1.1", IPPROTO_UDP, 50007, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.12", "198.18.1.1", IPPROTO_UDP, 50007, 443,
+		 q, n, 0, 0);
 	expect_tx("initial empty dcid", &k, fallback_host(&k), fx_flow_hash(&k),
 		  QLB_R_FB_INITIAL);
 
 	/* unroutable short headers take the fallback with their reason */
 	cl = fx_unhex("f7c4605e4504cc4f", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50008, 443, q, n, 0, 0);
-	expect_tx("0b111", &k, fallback_host(&k), fx_flow_hash(&k), QLB_R_FB_UNROUTABLE);
-	cl = fx_unhex("a7c4605e4504cc4f", cid);	/* config 5: not live */
+	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50008, 443,
+		 q, n, 0, 0);
+	expect_tx("0b111", &k, fallback_host(&k), fx_flow_hash(&k),
+		  QLB_R_FB_UNROUTABLE);
+	cl = fx_unhex("a7c4605e4504cc4f", cid); /* config 5: not live */
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50009, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50009, 443,
+		 q, n, 0, 0);
 	expect_tx("unknown config", &k, fallback_host(&k), fx_flow_hash(&k),
 		  QLB_R_FB_UNKNOWN_CONFIG);
 	cl = fx_unhex("070e000001020304", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50010, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50010, 443,
+		 q, n, 0, 0);
 	expect_tx("unknown server id", &k, fallback_host(&k), fx_flow_hash(&k),
 		  QLB_R_FB_UNKNOWN_SID);
 	cl = fx_unhex("070c000155667788", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50011, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50011, 443,
+		 q, n, 0, 0);
 	expect_tx("down host", &k, fallback_host(&k), fx_flow_hash(&k),
 		  QLB_R_FB_HOST_DOWN);
-	cl = fx_unhex("09c4605e4504cc4f", cid);	/* length bits say 10 */
+	cl = fx_unhex("09c4605e4504cc4f", cid); /* length bits say 10 */
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50012, 443, q, n, 0, 0);
-	expect_tx("length bits disagree", &k, fallback_host(&k), fx_flow_hash(&k),
-		  QLB_R_FB_UNROUTABLE);
+	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50012, 443,
+		 q, n, 0, 0);
+	expect_tx("length bits disagree", &k, fallback_host(&k),
+		  fx_flow_hash(&k), QLB_R_FB_UNROUTABLE);
 
 	/* TCP to the VIP port: stateless fallback */
-	fx_frame(&k, -1, "198.18.5.14", "198.18.1.1", IPPROTO_TCP, 40000, 443, q, 0, 0, 0);
-	expect_tx("tcp v4", &k, fallback_host(&k), fx_flow_hash(&k), QLB_R_FB_TCP);
-	fx_frame(&k, -1, "2001:db8:5::e", "2001:db8:1::1", IPPROTO_TCP, 40000, 443, q, 0, 0, 0);
-	expect_tx("tcp v6", &k, fallback_host(&k), fx_flow_hash(&k), QLB_R_FB_TCP);
+	fx_frame(&k, -1, "198.18.5.14", "198.18.1.1", IPPROTO_TCP, 40000, 443,
+		 q, 0, 0, 0);
+	expect_tx("tcp v4", &k, fallback_host(&k), fx_flow_hash(&k),
+		  QLB_R_FB_TCP);
+	fx_frame(&k, -1, "2001:db8:5::e", "2001:db8:1::1", IPPROTO_TCP, 40000,
+		 443, q, 0, 0, 0);
+	expect_tx("tcp v6", &k, fallback_host(&k), fx_flow_hash(&k),
+		  QLB_R_FB_TCP);
 
 	/* drops */
 	n = fx_long(q, 0, 0, cid, 8, 1200);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50013, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50013, 443,
+		 q, n, 0, 0);
 	expect_verdict("version 0", &k, XDP_DROP, QLB_R_VERSION0);
 	n = fx_long(q, 0, 1, cid, 8, 0);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50014, 443, q, 10, 0, 0);
-	expect_verdict("long header truncated in the DCID", &k, XDP_DROP, QLB_R_MALFORMED);
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50014, 443,
+		 q, 10, 0, 0);
+	expect_verdict("long header truncated in the DCID", &k, XDP_DROP,
+		       QLB_R_MALFORMED);
 	q[5] = 21;
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50015, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50015, 443,
+		 q, n, 0, 0);
 	expect_verdict("DCID length 21", &k, XDP_DROP, QLB_R_MALFORMED);
 	cl = fx_unhex("07c4605e4504cc4f", cid);
 	n = fx_short(q, cid, cl, 0);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50016, 443, q, n - 1, 0, 0);
-	expect_verdict("short header shorter than its CID", &k, XDP_DROP, QLB_R_MALFORMED);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50017, 443, q, 1, 0, 0);
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50016, 443,
+		 q, n - 1, 0, 0);
+	expect_verdict("short header shorter than its CID", &k, XDP_DROP,
+		       QLB_R_MALFORMED);
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50017, 443,
+		 q, 1, 0, 0);
 	expect_verdict("one-byte payload", &k, XDP_DROP, QLB_R_MALFORMED);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50018, 443, q, 0, 0, 0);
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50018, 443,
+		 q, 0, 0, 0);
 	expect_verdict("empty payload", &k, XDP_DROP, QLB_R_MALFORMED);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50019, 443, q, n, 0, 0);
-	k.len -= 10;	/* IP total length now longer than the frame */
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50019, 443,
+		 q, n, 0, 0);
+	k.len -= 10; /* IP total length now longer than the frame */
 	expect_verdict("truncated IP packet", &k, XDP_DROP, QLB_R_MALFORMED);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50020, 443, q, n, 0, 0);
-	put16(k.b + 14 + 24, 200);	/* UDP length beyond the IP packet */
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50020, 443,
+		 q, n, 0, 0);
+	put16(k.b + 14 + 24, 200); /* UDP length beyond the IP packet */
 	expect_verdict("UDP length too long", &k, XDP_DROP, QLB_R_MALFORMED);
-	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50021, 443, q, n, 0, 0);
-	put16(k.b + 14 + 6, 0x2000);	/* MF: first fragment */
+	fx_frame(&k, -1, "198.18.5.15", "198.18.1.1", IPPROTO_UDP, 50021, 443,
+		 q, n, 0, 0);
+	put16(k.b + 14 + 6, 0x2000); /* MF: first fragment */
 	put16(k.b + 14 + 10, 0);
 	put16(k.b + 14 + 10, fx_csum(k.b + 14, 20));
 	expect_verdict("first fragment", &k, XDP_DROP, QLB_R_MALFORMED);
-	put16(k.b + 14 + 6, 0x0010);	/* a later fragment: no ports */
+	put16(k.b + 14 + 6, 0x0010); /* a later fragment: no ports */
 	expect_verdict("later fragment passes", &k, XDP_PASS, QLB_R_PASSED);
-	n = fx_short(q, cid, cl, 1500 - 20 - 8 - 1 - cl);	/* 1500 bytes inside */
-	fx_frame(&k, -1, "198.18.5.16", "198.18.1.1", IPPROTO_UDP, 50022, 443, q, n, 0, 0);
+	n = fx_short(q, cid, cl,
+		     1500 - 20 - 8 - 1 - cl); /* 1500 bytes inside */
+	fx_frame(&k, -1, "198.18.5.16", "198.18.1.1", IPPROTO_UDP, 50022, 443,
+		 q, n, 0, 0);
 	expect_verdict("oversize once wrapped", &k, XDP_DROP, QLB_R_OVERSIZE);
-	n = fx_short(q, cid, cl, 1500 - 20 - 8 - 1 - cl - 28);	/* fits with GUE */
-	fx_frame(&k, -1, "198.18.5.16", "198.18.1.1", IPPROTO_UDP, 50022, 443, q, n, 0, 0);
-	expect_tx("exactly the MTU once wrapped", &k, WEB1, fx_cid_hash(cid, cl),
-		  QLB_R_ROUTED_CID);
+	n = fx_short(q, cid, cl,
+		     1500 - 20 - 8 - 1 - cl - 28); /* fits with GUE */
+	fx_frame(&k, -1, "198.18.5.16", "198.18.1.1", IPPROTO_UDP, 50022, 443,
+		 q, n, 0, 0);
+	expect_tx("exactly the MTU once wrapped", &k, WEB1,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* not for us: untouched */
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.17", "198.18.1.1", IPPROTO_UDP, 50023, 8443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.17", "198.18.1.1", IPPROTO_UDP, 50023, 8443,
+		 q, n, 0, 0);
 	expect_verdict("other port", &k, XDP_PASS, QLB_R_PASSED);
-	fx_frame(&k, -1, "198.18.5.17", "198.18.1.2", IPPROTO_UDP, 50023, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.17", "198.18.1.2", IPPROTO_UDP, 50023, 443,
+		 q, n, 0, 0);
 	expect_verdict("other address", &k, XDP_PASS, QLB_R_PASSED);
-	fx_frame(&k, -1, "2001:db8:5::11", "2001:db8:1::2", IPPROTO_UDP, 50023, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "2001:db8:5::11", "2001:db8:1::2", IPPROTO_UDP, 50023,
+		 443, q, n, 0, 0);
 	expect_verdict("other v6 address", &k, XDP_PASS, QLB_R_PASSED);
-	fx_frame(&k, -1, "198.18.5.17", "198.18.1.1", IPPROTO_ICMP, 0, 0, q, 8, 0, 0);
+	fx_frame(&k, -1, "198.18.5.17", "198.18.1.1", IPPROTO_ICMP, 0, 0, q, 8,
+		 0, 0);
 	k.b[14 + 9] = 1;
 	expect_verdict("icmp to the VIP", &k, XDP_PASS, QLB_R_PASSED);
 	memset(&k, 0, sizeof(k));
-	memcpy(k.b, "\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x99\x08\x06", 14);
+	memcpy(k.b, "\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x99\x08\x06",
+	       14);
 	k.len = 42;
 	expect_verdict("arp", &k, XDP_PASS, QLB_R_PASSED);
 	k.len = 10;
@@ -329,7 +383,8 @@ static void cases(void)
 		struct pkt out;
 		size_t ol = sizeof(out.b);
 
-		/* shorter than Ethernet: the kernel refuses to run it, or passes */
+		/* shorter than Ethernet: the kernel refuses to run it, or
+		 * passes */
 		int r = fx_run(&F, k.b, k.len, out.b, &ol);
 
 		CHECK(r == -1 || r == XDP_PASS, "runt frame: %d", r);
@@ -353,7 +408,8 @@ static void reapply(void)
 	CHECK(c2.slot != c1.slot && c2.gen == c1.gen + 1, "slot flipped");
 	cl = fx_unhex("2fcc381bc74cb4fbad2823a3d1f8fed2", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50002, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50002, 443, q,
+		 n, 0, 0);
 	{
 		struct pkt out, want;
 		struct qlb_lb_trace t;
@@ -382,30 +438,33 @@ static void reapply(void)
 /* No active host: the fallback has nowhere to go. */
 static void no_hosts(void)
 {
-	struct fx f = { 0 };
+	struct fx f = {0};
 	struct qlb_lb_trace t;
-	uint8_t q[1300], cid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, out[2048];
+	uint8_t q[1300], cid[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[2048];
 	size_t n, ol = sizeof(out);
 	struct pkt k;
 	int r;
 
 	fx_base(&f);
 	fx_cid_conf(&f.cfg, 0, 3, 4, NULL, 0);
-	fx_host(&f, "only", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_DRAINING, 100);
+	fx_host(&f, "only", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_DRAINING,
+		100);
 	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0, "load");
 	n = fx_long(q, 0, 1, cid, 8, 1200);
-	fx_frame(&k, -1, "198.18.5.20", "198.18.1.1", IPPROTO_UDP, 50030, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.20", "198.18.1.1", IPPROTO_UDP, 50030, 443,
+		 q, n, 0, 0);
 	r = fx_run(&f, k.b, k.len, out, &ol);
 	fx_trace(&f, &t);
 	CHECK(r == XDP_DROP && t.reason == QLB_R_NO_HOST,
-	      "no active host: verdict %d reason %s", r, qlb_lb_reason_name(t.reason));
+	      "no active host: verdict %d reason %s", r,
+	      qlb_lb_reason_name(t.reason));
 	qlb_xdp__destroy(f.skel);
 }
 
 /* Four-pass with sid_len <= nonce_len: the three-pass decode (vector row 2). */
 static void three_pass(void)
 {
-	struct fx f = { 0 };
+	struct fx f = {0};
 	struct qlb_lb_trace t;
 	uint8_t q[256], cid[32];
 	struct pkt k, out, want;
@@ -414,14 +473,17 @@ static void three_pass(void)
 
 	fx_base(&f);
 	fx_cid_conf(&f.cfg, 0, 3, 4, KEY, 4);
-	fx_host(&f, "other", "198.18.0.22", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	fx_host(&f, "other", "198.18.0.22", QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
+		100);
 	fx_sid(&f.hosts[0], 0, "ed7900");
-	fx_host(&f, "owner", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	fx_host(&f, "owner", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
+		100);
 	fx_sid(&f.hosts[1], 0, "ed7930");
 	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0, "load");
 	cl = fx_unhex("0720b1d07b359d3c", cid);
 	n = fx_short(q, cid, cl, 30);
-	fx_frame(&k, -1, "198.18.5.30", "198.18.1.1", IPPROTO_UDP, 50040, 443, q, n, 0, 0);
+	fx_frame(&k, -1, "198.18.5.30", "198.18.1.1", IPPROTO_UDP, 50040, 443,
+		 q, n, 0, 0);
 	r = fx_run(&f, k.b, k.len, out.b, &ol);
 	fx_trace(&f, &t);
 	fx_expect(&want, &k, "198.18.0.21", 0, fx_cid_hash(cid, cl));
@@ -436,7 +498,7 @@ static void three_pass(void)
  * VIP and every host's server ID under every config must be found. */
 static void max_tables(void)
 {
-	struct fx f = { 0 };
+	struct fx f = {0};
 	struct qlb_conf_host *hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*hosts));
 	struct qlb_lb_trace t;
 	uint8_t q[1300], cid[32], out[2048];
@@ -449,7 +511,8 @@ static void max_tables(void)
 	f.cfg.hosts = hosts;
 	f.cfg.lb.nvips = QLB_LB_MAX_VIPS;
 	for (i = 0; i < QLB_LB_MAX_VIPS; i++) {
-		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u", i);
+		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u",
+			 i);
 		fx_addr(&f.cfg.lb.vips[i].addr, a);
 		f.cfg.lb.vips[i].port = 443 + i % 3;
 	}
@@ -466,36 +529,41 @@ static void max_tables(void)
 		for (id = 0; id < QLB_CONFIG_MAX; id++) {
 			h->has_sid[id] = true;
 			h->sid[id][0] = (uint8_t)(i >> 4);
-			h->sid[id][1] = (uint8_t)(i << 4);	/* worker bits 0 */
+			h->sid[id][1] = (uint8_t)(i << 4); /* worker bits 0 */
 		}
 	}
-	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0, "fill the largest config");
+	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0,
+	      "fill the largest config");
 	for (i = 0; i < QLB_LB_MAX_VIPS; i++) {
-		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u", i);
-		n = fx_long(q, 0, 1, (const uint8_t *)"\1\2\3\4\5\6\7\x8", 8, 1200);
+		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u",
+			 i);
+		n = fx_long(q, 0, 1, (const uint8_t *)"\1\2\3\4\5\6\7\x8", 8,
+			    1200);
 		fx_frame(&k, -1, i % 2 ? "2001:db8:5::1" : "198.18.5.1", a,
 			 IPPROTO_UDP, 40000, 443 + i % 3, q, n, 0, 0);
 		ol = sizeof(out);
-		if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX || fx_trace(&f, &t) ||
-		    t.vip != i)
+		if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX ||
+		    fx_trace(&f, &t) || t.vip != i)
 			bad_vip++;
 	}
-	CHECK(bad_vip == 0, "%u of %u VIPs not found", bad_vip, QLB_LB_MAX_VIPS);
+	CHECK(bad_vip == 0, "%u of %u VIPs not found", bad_vip,
+	      QLB_LB_MAX_VIPS);
 	for (id = 0; id < QLB_CONFIG_MAX; id++) {
 		struct qlb_cid_cfg c;
 
 		qlb_config_cid_cfg(&f.cfg, id, &c);
 		for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
-			uint8_t sid[2] = { (uint8_t)(i >> 4),
-					   (uint8_t)(i << 4 | (i & 15)) };
-			uint8_t sid3[3] = { sid[0], (uint8_t)(i << 4), 7 };
-			int cl = qlb_cid_encode(&c, c.sid_len == 3 ? sid3 : sid,
-						(const uint8_t *)"\x11\x22\x33\x44\x55\x66",
-						0, cid);
+			uint8_t sid[2] = {(uint8_t)(i >> 4),
+					  (uint8_t)(i << 4 | (i & 15))};
+			uint8_t sid3[3] = {sid[0], (uint8_t)(i << 4), 7};
+			int cl = qlb_cid_encode(
+				&c, c.sid_len == 3 ? sid3 : sid,
+				(const uint8_t *)"\x11\x22\x33\x44\x55\x66", 0,
+				cid);
 
 			n = fx_short(q, cid, (size_t)cl, 20);
-			fx_frame(&k, -1, "198.18.5.1", "198.18.2.0", IPPROTO_UDP,
-				 40000, 443, q, n, 0, 0);
+			fx_frame(&k, -1, "198.18.5.1", "198.18.2.0",
+				 IPPROTO_UDP, 40000, 443, q, n, 0, 0);
 			ol = sizeof(out);
 			if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX ||
 			    fx_trace(&f, &t) || t.reason != QLB_R_ROUTED_CID ||
@@ -529,10 +597,12 @@ static void counters(void)
 	bpf_map_lookup_elem(F.m.host_stats, &h, pc);
 	for (i = 0; i < (__u32)ncpu; i++)
 		host1 += pc[i].packets;
-	printf("counters: vip0 routed_cid %llu, non-VIP passed %llu, web1 %llu\n",
+	printf("counters: vip0 routed_cid %llu, non-VIP passed %llu, web1 "
+	       "%llu\n",
 	       (unsigned long long)routed, (unsigned long long)passed,
 	       (unsigned long long)host1);
-	CHECK(routed >= 8, "VIP 0 routed_cid counter %llu", (unsigned long long)routed);
+	CHECK(routed >= 8, "VIP 0 routed_cid counter %llu",
+	      (unsigned long long)routed);
 	CHECK(passed >= 3, "passed counter %llu", (unsigned long long)passed);
 	CHECK(host1 >= 7, "web1 counter %llu", (unsigned long long)host1);
 }
@@ -543,7 +613,8 @@ int main(void)
 	setup(&F);
 	setup(&L);
 	if (fx_load(&F, 1) || fx_load(&L, 0) || fx_fill(&F) || fx_fill(&L)) {
-		fprintf(stderr, "cannot load or fill the XDP program (root?)\n");
+		fprintf(stderr,
+			"cannot load or fill the XDP program (root?)\n");
 		return 1;
 	}
 	build_table(&F);

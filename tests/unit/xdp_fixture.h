@@ -20,9 +20,9 @@
 #include "qlb/libqlb.h"
 #include "qlb_xdp.skel.h"
 
-static const uint8_t fx_gw_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
-static const uint8_t fx_if_mac[6] = { 0x02, 0, 0, 0, 0, 0x10 };
-static const uint8_t fx_cl_mac[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+static const uint8_t fx_gw_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t fx_if_mac[6] = {0x02, 0, 0, 0, 0, 0x10};
+static const uint8_t fx_cl_mac[6] = {0x02, 0, 0, 0, 0, 0x99};
 
 struct fx {
 	struct qlb_xdp *skel;
@@ -155,7 +155,8 @@ static inline int fx_run(struct fx *f, const uint8_t *in, size_t len,
 			 uint8_t *out, size_t *olen)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
-		    .data_out = out, .data_size_out = (__u32)*olen, .repeat = 1);
+		    .data_out = out, .data_size_out = (__u32)*olen,
+		    .repeat = 1);
 
 	if (bpf_prog_test_run_opts(f->prog_fd, &o))
 		return -1;
@@ -176,7 +177,7 @@ static inline int fx_trace(struct fx *f, struct qlb_lb_trace *t)
 struct pkt {
 	uint8_t b[2048];
 	size_t len;
-	size_t l3;		/* offset of the IP header */
+	size_t l3; /* offset of the IP header */
 };
 
 static inline uint16_t fx_csum(const uint8_t *p, size_t n)
@@ -238,13 +239,13 @@ static inline void fx_frame(struct pkt *k, int vlan, const char *src,
 		ip[9] = proto;
 		memcpy(ip + 12, &s.v4, 4);
 		memcpy(ip + 16, &d.v4, 4);
-		memset(ip + 20, 0x01, 4 * nopt);	/* NOP options */
+		memset(ip + 20, 0x01, 4 * nopt); /* NOP options */
 		put16(ip + 10, fx_csum(ip, hl));
 		l4 = ip + hl;
 	} else {
 		iplen = 40 + l4len;
 		ip[0] = 0x60 | (tos >> 4);
-		ip[1] = (uint8_t)(tos << 4) | 0x0a;	/* some flow label */
+		ip[1] = (uint8_t)(tos << 4) | 0x0a; /* some flow label */
 		ip[2] = 0xbc;
 		ip[3] = 0xde;
 		put16(ip + 4, (uint16_t)l4len);
@@ -261,7 +262,7 @@ static inline void fx_frame(struct pkt *k, int vlan, const char *src,
 		memcpy(l4 + 8, payload, plen);
 	} else {
 		l4[12] = 0x50;
-		l4[13] = 0x02;	/* SYN */
+		l4[13] = 0x02; /* SYN */
 		memcpy(l4 + 20, payload, plen);
 	}
 	k->len = k->l3 + iplen;
@@ -271,7 +272,7 @@ static inline void fx_frame(struct pkt *k, int vlan, const char *src,
 static inline uint32_t fx_flow_hash(const struct pkt *k)
 {
 	const uint8_t *ip = k->b + k->l3;
-	uint32_t s[4] = { 0 }, d[4] = { 0 }, ports;
+	uint32_t s[4] = {0}, d[4] = {0}, ports;
 	size_t l4;
 
 	if ((ip[0] >> 4) == 4) {
@@ -289,7 +290,7 @@ static inline uint32_t fx_flow_hash(const struct pkt *k)
 
 static inline uint32_t fx_cid_hash(const uint8_t *cid, size_t len)
 {
-	uint32_t w[5] = { 0 };
+	uint32_t w[5] = {0};
 
 	memcpy(w, cid, len);
 	return qlb_lb_cid_hash(w);
@@ -389,7 +390,7 @@ static inline size_t fx_long(uint8_t *q, int type, uint32_t version,
 	q[n++] = (uint8_t)dlen;
 	memcpy(q + n, dcid, dlen);
 	n += dlen;
-	q[n++] = 8;	/* SCID */
+	q[n++] = 8; /* SCID */
 	for (i = 0; i < 8; i++)
 		q[n++] = (uint8_t)(0xe0 + i);
 	while (n < total)
