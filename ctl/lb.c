@@ -1397,18 +1397,27 @@ out:
 
 static int lb_detach(struct lb_opts *o)
 {
-	struct qlb_lb_maps m;
 	struct qlb_lb_ctrl ctrl = {0};
 	char path[PATH_MAX + 64], ifname[IF_NAMESIZE] = "?";
 	__u32 zero = 0, pid = 0;
-	int pfd;
+	int pfd, cfd;
 
-	if (open_or_complain(o, &m))
+	/* lenient: whatever an interrupted apply left behind must go too */
+	if (resolve_pin_dir(o))
 		return QLB_EXIT_ERR;
-	bpf_map_lookup_elem(m.ctrl, &zero, &ctrl);
-	close_maps(&m);
+	snprintf(path, sizeof(path), "%s/qlb_ctrl", o->pin_dir);
+	cfd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
 	pfd = bpf_obj_get(path);
+	if (cfd < 0 && pfd < 0) {
+		qlb_err("no LB data plane pinned under %s: nothing to detach",
+			o->pin_dir);
+		return QLB_EXIT_ERR;
+	}
+	if (cfd >= 0) {
+		bpf_map_lookup_elem(cfd, &zero, &ctrl);
+		close(cfd);
+	}
 	if (pfd >= 0)
 		pid = prog_id_of_fd(pfd);
 	if_indextoname(ctrl.ifindex, ifname);
