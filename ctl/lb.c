@@ -35,6 +35,9 @@
 
 static const char *const map_names[] = {QLB_LB_MAP_NAMES};
 #define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
+/* pinned too, read by stats and metrics only (not in struct qlb_lb_maps) */
+#define CFG_STATS_MAP "qlb_cfg_stats"
+static const char *pin_dir_of_counts;
 
 static const char *const reason_names[QLB_R_MAX] = {
 	[QLB_R_ROUTED_CID] = "routed_cid",
@@ -619,6 +622,8 @@ static void unpin_all(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/%s", dir, CFG_STATS_MAP);
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, QLB_LB_PIN_PROG);
 	unlink(path);
 	rmdir(dir);
@@ -719,6 +724,11 @@ static int lb_apply(struct lb_opts *o)
 					continue;
 				snprintf(path, sizeof(path), "%s/%s",
 					 o->pin_dir, map_names[i]);
+				bpf_map__set_pin_path(map, path);
+			}
+			if (!strcmp(bpf_map__name(map), CFG_STATS_MAP)) {
+				snprintf(path, sizeof(path), "%s/%s",
+					 o->pin_dir, CFG_STATS_MAP);
 				bpf_map__set_pin_path(map, path);
 			}
 		}
@@ -827,6 +837,7 @@ static int open_or_complain(struct lb_opts *o, struct qlb_lb_maps *m)
 {
 	if (resolve_pin_dir(o))
 		return -1;
+	pin_dir_of_counts = o->pin_dir;
 	if (open_pinned(o->pin_dir, m)) {
 		qlb_err("no LB data plane pinned under %s (%s): run 'qlbctl lb "
 			"apply' first",
@@ -1003,6 +1014,8 @@ static int lb_status(struct lb_opts *o)
 struct lb_counts {
 	struct qlb_lb_counter vip[QLB_LB_MAX_VIPS + 1][QLB_R_MAX];
 	struct qlb_lb_counter host[QLB_LB_MAX_HOSTS];
+	struct qlb_lb_counter cfg[QLB_CONFIG_MAX]; /* routed by CID */
+	__u8 live_cfgs;
 	char host_name[QLB_LB_MAX_HOSTS][64];
 	struct vip_row vips[QLB_LB_MAX_VIPS];
 };
@@ -1048,6 +1061,28 @@ static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 		}
 	}
 	read_vips(m, slot, c->vips);
+	{
+		struct qlb_lb_settings st;
+		char path[PATH_MAX + 64];
+		int fd;
+
+		if (!bpf_map_lookup_elem(m->settings, &slot, &st))
+			c->live_cfgs = st.live_cfgs;
+		snprintf(path, sizeof(path), "%s/%s",
+			 pin_dir_of_counts ? pin_dir_of_counts : ".",
+			 CFG_STATS_MAP);
+		fd = bpf_obj_get(path);
+		for (i = 0; fd >= 0 && i < QLB_CONFIG_MAX; i++) {
+			if (bpf_map_lookup_elem(fd, &i, pc))
+				continue;
+			for (cpu = 0; cpu < ncpu; cpu++) {
+				c->cfg[i].packets += pc[cpu].packets;
+				c->cfg[i].bytes += pc[cpu].bytes;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	free(pc);
 	return 0;
 }
@@ -1130,6 +1165,22 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			jw_obj_close(&w);
 		}
 		jw_arr_close(&w);
+		jw_arr_open(&w, "configs");
+		for (i = 0; i < QLB_CONFIG_MAX; i++) {
+			if (!(c->live_cfgs & (1u << i)) && !c->cfg[i].packets)
+				continue;
+			jw_obj_open(&w, NULL);
+			jw_uint(&w, "config", i);
+			jw_uint(&w, "routed_packets", c->cfg[i].packets);
+			jw_uint(&w, "routed_bytes", c->cfg[i].bytes);
+			if (prev)
+				jw_double(&w, "pps",
+					  (c->cfg[i].packets -
+					   prev->cfg[i].packets) /
+						  dt);
+			jw_obj_close(&w);
+		}
+		jw_arr_close(&w);
 		jw_obj_close(&w);
 		jw_end(&w);
 		fflush(stdout);
@@ -1166,6 +1217,19 @@ static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			printf(" %10.1f",
 			       (c->host[i].packets - prev->host[i].packets) /
 				       dt);
+		putchar('\n');
+	}
+	printf("%-28s %14s %16s%s\n", "CONFIG (routed by CID)", "PACKETS",
+	       "BYTES", prev ? "      PKT/S" : "");
+	for (i = 0; i < QLB_CONFIG_MAX; i++) {
+		if (!(c->live_cfgs & (1u << i)) && !c->cfg[i].packets)
+			continue;
+		printf("%-28u %14llu %16llu", i,
+		       (unsigned long long)c->cfg[i].packets,
+		       (unsigned long long)c->cfg[i].bytes);
+		if (prev)
+			printf(" %10.1f",
+			       (c->cfg[i].packets - prev->cfg[i].packets) / dt);
 		putchar('\n');
 	}
 	fflush(stdout);
@@ -1271,6 +1335,14 @@ static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 				"qlb_lb_host_bytes_total{host=\"%s\"} %llu\n",
 				c->host_name[i],
 				(unsigned long long)c->host[i].bytes);
+	fprintf(f, "# HELP qlb_lb_config_routed_packets_total Packets routed "
+		   "by a CID of each config.\n"
+		   "# TYPE qlb_lb_config_routed_packets_total counter\n");
+	for (i = 0; i < QLB_CONFIG_MAX; i++)
+		fprintf(f,
+			"qlb_lb_config_routed_packets_total{config=\"%u\"} "
+			"%llu\n",
+			i, (unsigned long long)c->cfg[i].packets);
 	fprintf(f, "# HELP qlb_lb_config_live Configs (rotation codepoints) "
 		   "the LB node routes.\n"
 		   "# TYPE qlb_lb_config_live gauge\n");

@@ -72,6 +72,13 @@ struct {
 } qlb_host_stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QLB_CONFIG_MAX);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_counter);
+} qlb_cfg_stats SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, QLB_LB_CACHE_SIZE);
 	__type(key, struct qlb_lb_cache_key);

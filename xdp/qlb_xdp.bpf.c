@@ -365,6 +365,16 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 	__u32 row = vip * QLB_R_MAX + v->reason;
 
 	qlb_count(row, action == QLB_ACT_TX ? v->host : QLB_LB_NO_HOST, bytes);
+	if (v->reason == QLB_R_ROUTED_CID) {
+		__u32 id = v->config_id;
+		struct qlb_lb_counter *c =
+			bpf_map_lookup_elem(&qlb_cfg_stats, &id);
+
+		if (c) {
+			c->packets++;
+			c->bytes += bytes;
+		}
+	}
 	if (qlb_trace_on) {
 		__u32 zero = 0;
 		struct qlb_lb_trace *t =

@@ -173,7 +173,9 @@ _Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
 /* ---- counters (PERCPU_ARRAY) ----------------------------------------------
  */
 /* qlb_stats: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason.
- * qlb_host_stats: host index. */
+ * qlb_host_stats: host index.
+ * qlb_cfg_stats: config id, packets routed by a CID of that config (how
+ * rotation sees that an old config is no longer in use). */
 struct qlb_lb_counter {
 	__u64 packets;
 	__u64 bytes; /* of the frame as received */

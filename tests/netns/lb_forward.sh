@@ -78,6 +78,9 @@ echo "$m" | grep -q '^qlb_lb_packets_total{vip="198.18.1.1:443",reason="fallback
 w2=$(grep -c '"host":"web2"' "$L_DIR/trace.json")
 echo "$m" | grep -q "^qlb_lb_host_packets_total{host=\"web2\"} $w2\$" ||
 	fail "metrics: web2 did not count the $w2 packets trace sent it"
+echo "$m" | grep -q '^qlb_lb_config_routed_packets_total{config="1"} 3$' &&
+	echo "$m" | grep -q '^qlb_lb_config_routed_packets_total{config="2"} 1$' ||
+	fail "metrics: per-config routed packets (config 1: 3, config 2: 1)"
 lexec "$QLBCTL" -j lb stats --pin-dir "$L_PIN" | grep -q '"fallback_initial":{"packets":6' ||
 	fail "stats -j: 6 IPv4 Initials expected"
 
