@@ -96,7 +96,11 @@ static const char test_yaml[] =
 	"  vips:\n"
 	"    - {address: 198.18.1.1, port: 443}\n"
 	"    - {address: 198.18.1.2, port: 8443}\n"
-	"    - {address: \"2001:db8:1::1\", port: 443}\n"
+	"    - {address: \"2001:db8:1::1\", port: 443}\n";
+
+/* more VIPs and hosts are appended by write_yaml(), so that the LB's
+ * open-addressing VIP and server-ID tables see collisions and probes */
+static const char test_yaml_hosts[] =
 	"hosts:\n"
 	"  - {name: h1, address: 198.18.0.21, server_ids: {0: \"0a10\", 1: "
 	"\"0a0100\", 2: \"04\"}}\n"
@@ -147,6 +151,37 @@ static struct qlb_decap *dskel;
 static int prog_fd, cache_fd, dc_prog_fd, dc_cfg_fd, dc_host = -1;
 static unsigned long n_decap;
 
+static int write_yaml(FILE *f)
+{
+	unsigned int i;
+
+	fputs(test_yaml, f);
+	for (i = 1; i <= 24; i++)
+		fprintf(f, "    - {address: 198.18.2.%u, port: 443}\n", i);
+	for (i = 1; i <= 8; i++)
+		fprintf(f, "    - {address: \"2001:db8:2::%x\", port: 443}\n",
+			i);
+	fputs(test_yaml_hosts, f);
+	for (i = 0; i < 40; i++) {
+		char addr[40];
+
+		if (i % 3)
+			snprintf(addr, sizeof(addr), "198.18.0.%u", 40 + i);
+		else
+			snprintf(addr, sizeof(addr), "\"2001:db8::1:%x\"", i);
+		fprintf(f,
+			"  - {name: x%u, address: %s, encap: %s, state: %s,\n"
+			"     server_ids: {0: \"%03x0\", 1: \"0c%02x00\", 2: "
+			"\"%02x\"}}\n",
+			i, addr, i % 4 == 1 ? "ipip" : "gue",
+			i % 11 == 5  ? "down"
+			: i % 7 == 3 ? "draining"
+				     : "active",
+			0x100 + i, i, 0x14 + 4 * i);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
 static int setup(void)
 {
 	char dir[] = "/tmp/qlb-xdpfuzz-XXXXXX", path[64], err[512];
@@ -159,7 +194,7 @@ static int setup(void)
 		return -1;
 	snprintf(path, sizeof(path), "%s/qlb.yaml", dir);
 	f = fopen(path, "w");
-	if (!f || fputs(test_yaml, f) < 0 || fclose(f))
+	if (!f || write_yaml(f) || fclose(f))
 		return -1;
 	n = qlb_config_load(path, &cfg, stderr);
 	unlink(path);
@@ -617,6 +652,13 @@ static void gen_frame(struct gen *g)
 		g->len += pad;
 	}
 
+	/* a changed address or port may hit another VIP: ask the oracle */
+	{
+		struct view v;
+
+		parse(f, g->len, &v);
+		to_vip = is_vip(&v);
+	}
 	if (!to_vip || later_frag || proto == IPPROTO_ICMP)
 		g->exp = EXP_PASS;
 	else if (first_frag)
