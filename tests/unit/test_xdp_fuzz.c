@@ -31,7 +31,9 @@
  * Every untagged transmitted frame then goes through the hosts' own
  * decapsulation program (reuseport/qlb_decap.bpf.c, configured as the agent
  * does for the target host): it must come out as Ethernet | exactly the
- * original IP packet, so the LB and the hosts agree on the wire format.
+ * original IP packet, so the LB and the hosts agree on the wire format;
+ * a copy with bytes flipped or cut must be passed untouched, passed minus
+ * exactly one outer header, or dropped.
  * Then a flood of Initials and random short headers: the decoded-CID cache
  * (the only map the program writes besides counters) grows by exactly the
  * number of distinct keyed CIDs that decode to a known host, and by nothing
@@ -149,7 +151,7 @@ static struct qlb_cid_cfg ccfg[QLB_CONFIG_MAX];
 static struct qlb_xdp *skel;
 static struct qlb_decap *dskel;
 static int prog_fd, cache_fd, dc_prog_fd, dc_cfg_fd, dc_host = -1;
-static unsigned long n_decap;
+static unsigned long n_decap, n_decap_mut;
 
 static int write_yaml(FILE *f)
 {
@@ -753,6 +755,62 @@ static const char *check_decap(const struct gen *g, const struct view *v,
 	return NULL;
 }
 
+static void report(const struct gen *g, const char *why, int ret);
+
+/*
+ * The host's decap program on a broken tunnel frame (the LB's output with
+ * bytes flipped or cut): it may pass or drop; what it passes is either
+ * untouched or the same frame minus exactly one outer header, with an
+ * EtherType that matches the inner version.
+ */
+static void check_decap_mutated(const uint8_t *out, uint32_t olen, int host)
+{
+	static struct gen m;
+	static uint8_t dec[OUT_MAX];
+	const char *why = NULL;
+	unsigned int k, n = 1 + rn(3), outer;
+	uint32_t dlen;
+	int ret;
+
+	if (olen > sizeof(m.f) || decap_for(host))
+		return;
+	memcpy(m.f, out, olen);
+	m.len = olen;
+	m.exp = EXP_NONE;
+	m.host = host;
+	for (k = 0; k < n; k++) {
+		if (chance(80))
+			m.f[rn(m.len < 90 ? (uint32_t)m.len : 90)] ^=
+				(uint8_t)(1 + rn(255));
+		else
+			m.len = 14 + rn((uint32_t)m.len - 13);
+	}
+	ret = run_prog(dc_prog_fd, m.f, m.len, dec, &dlen);
+	if (ret != XDP_PASS && ret != XDP_DROP) {
+		why = "decap verdict is not pass or drop";
+	} else if (ret == XDP_PASS && dlen == m.len) {
+		if (memcmp(dec, m.f, m.len))
+			why = "decap changed a frame it passed whole";
+	} else if (ret == XDP_PASS) {
+		outer = (uint32_t)m.len - dlen;
+		if (dlen > m.len ||
+		    (outer != 20 && outer != 28 && outer != 40 && outer != 48))
+			why = "decap removed something other than one outer "
+			      "header";
+		else if (memcmp(dec, m.f, 12) || dlen < 15 ||
+			 !((dec[12] == 0x08 && dec[13] == 0x00 &&
+			    dec[14] >> 4 == 4) ||
+			   (dec[12] == 0x86 && dec[13] == 0xdd &&
+			    dec[14] >> 4 == 6)))
+			why = "decap output: wrong MACs or EtherType";
+		else if (memcmp(dec + 14, m.f + 14 + outer, dlen - 14))
+			why = "decap output is not the inner packet";
+	}
+	n_decap_mut++;
+	if (why)
+		report(&m, why, ret);
+}
+
 static void report(const struct gen *g, const char *why, int ret)
 {
 	char path[256];
@@ -889,6 +947,8 @@ static void one_frame(struct gen *g)
 		why = check_tx(g, &v, out, olen, &host);
 		if (!why && !v.tagged)
 			why = check_decap(g, &v, out, olen, host);
+		if (!why && !v.tagged)
+			check_decap_mutated(out, olen, host);
 	}
 	if (!why && ret != XDP_PASS && !is_vip(&v))
 		why = "frame not addressed to a VIP was not passed";
@@ -1217,7 +1277,9 @@ int main(int argc, char **argv)
 	       "to its CID's host %lu, to a live host %lu\n",
 	       n_exp[EXP_NONE], n_exp[EXP_PASS], n_exp[EXP_DROP],
 	       n_exp[EXP_HOST], n_exp[EXP_LIVE]);
-	printf("decapsulated by the host program: %lu frames\n", n_decap);
+	printf("decapsulated by the host program: %lu frames; broken tunnel "
+	       "frames given to it: %lu\n",
+	       n_decap, n_decap_mut);
 	printf("invariant failures: %lu\n", n_fail);
 	spoof_probe();
 	CHECK(n_fail == 0, "%lu frames broke an invariant", n_fail);
