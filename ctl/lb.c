@@ -379,6 +379,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			st.live_cfgs |= 1u << i;
 			for (j = 0; j < c.c.sid_len && j < 16; j++)
 				c.sid_mask[j] = c.host_mask[j] = 0xff;
+			memset(c.cid_mask, 0xff, qlb_cid_len(&c.c));
 			/* worker bits: the low worker_bits bits of the ID */
 			for (j = 0; j < c.c.worker_bits; j++)
 				c.host_mask[c.c.sid_len - 1 - j / 8] &=

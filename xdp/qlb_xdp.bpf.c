@@ -68,29 +68,13 @@ struct {
 	__type(value, struct qlb_scratch);
 } qlb_scratch SEC(".maps");
 
-/* Bytes of word @w of a CID buffer that belong to a CID of @len bytes. */
-static __always_inline __u32 qlb_word_mask(__u32 len, __u32 w)
-{
-	__s32 n = (__s32)len - (__s32)(4 * w);
-
-	if (n >= 4)
-		return ~0u;
-	if (n <= 0)
-		return 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (1u << (8 * n)) - 1;
-#else
-	return ~((1u << (8 * (4 - n))) - 1);
-#endif
-}
-
 /*
- * Copy the CID at packet offset @off into a 20-byte buffer, zero past @len
- * bytes: one bounds check and word loads when the packet holds 20 bytes
+ * Copy the CID at packet offset @off into a 20-byte buffer and keep only
+ * its bytes (@mask: the config's cid_mask): one bounds check and word loads when the packet holds 20 bytes
  * there, the load helper otherwise. Return: 0 or -1.
  */
 static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
-					__u32 len, __u32 *cid)
+					const __u32 *mask, __u32 *cid)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -115,11 +99,11 @@ static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
 			return -1;
 	}
 	/* bytes past the CID are payload, not identity */
-	cid[0] &= qlb_word_mask(len, 0);
-	cid[1] &= qlb_word_mask(len, 1);
-	cid[2] &= qlb_word_mask(len, 2);
-	cid[3] &= qlb_word_mask(len, 3);
-	cid[4] &= qlb_word_mask(len, 4);
+	cid[0] &= mask[0];
+	cid[1] &= mask[1];
+	cid[2] &= mask[2];
+	cid[3] &= mask[3];
+	cid[4] &= mask[4];
 	return 0;
 }
 
@@ -327,7 +311,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 		return 0;
 	sc->io.cid[0] = sc->io.cid[1] = sc->io.cid[2] = 0;
 	sc->io.cid[3] = sc->io.cid[4] = sc->io.cid[5] = 0;
-	if (qlb_copy_cid(ctx, q_off + cid_off, clen, sc->io.cid)) {
+	if (qlb_copy_cid(ctx, q_off + cid_off, cfg->cid_mask, sc->io.cid)) {
 		v->reason = QLB_R_MALFORMED;
 		return -1;
 	}

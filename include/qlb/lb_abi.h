@@ -129,8 +129,9 @@ struct qlb_lb_cid {
 	 * program masks two words instead of looping over bits: */
 	__u8 sid_mask[16];  /* the server ID's bytes */
 	__u8 host_mask[16]; /* the same without the worker bits */
+	__u32 cid_mask[6];  /* the CID's 1 + sid_len + nonce_len bytes */
 };
-_Static_assert(sizeof(struct qlb_lb_cid) == 400, "qlb_lb_cid is ABI");
+_Static_assert(sizeof(struct qlb_lb_cid) == 424, "qlb_lb_cid is ABI");
 
 /* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ------------------
  */
