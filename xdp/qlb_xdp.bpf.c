@@ -70,8 +70,9 @@ struct {
 
 /*
  * Copy the CID at packet offset @off into a 20-byte buffer and keep only
- * its bytes (@mask: the config's cid_mask): one bounds check and word loads when the packet holds 20 bytes
- * there, the load helper otherwise. Return: 0 or -1.
+ * its bytes (@mask: the config's cid_mask): one bounds check and word loads
+ * when the packet holds 20 bytes there, the load helper otherwise. Return: 0 or
+ * -1.
  */
 static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
 					const __u32 *mask, __u32 *cid)
