@@ -139,7 +139,10 @@ QLB_API struct qlb_client *qlb_client_connect_err(const char *path,
  * qlb_client_register() - hand @fd (a bound SO_REUSEPORT UDP socket) to the
  * agent as a member of @generation. On success the agent has put it in the
  * socket map, and the client knows its worker ID and the live configs.
- * Return: 0, -EACCES (refused), -ENOSPC (no worker ID left), -EPROTO.
+ * Return: 0, -EACCES (refused), -ENOSPC (no worker ID left), -EINVAL (not
+ * a bound SO_REUSEPORT UDP socket), -EEXIST (registered already), -ESTALE
+ * (a generation older than the working one), -EPROTO; the agent's words
+ * are in qlb_client_last_error().
  */
 int qlb_client_register(struct qlb_client *cl, int fd, uint32_t generation);
 
