@@ -159,20 +159,24 @@ qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
 /**
  * qlb_route_cid() - decide a CID of config @cfg: fills @v (host index and
  * reason) when routable or owned by a known host.
+ * @cache: use the decoded-CID cache (short headers only: the few long
+ * headers of a handshake gain nothing from it, and a flood of Initials
+ * must cost the LB node no state).
  * Return: 1 routed (v->host valid), 0 take the fallback (v->reason set).
  */
 static __always_inline int qlb_route_cid(__u32 slot,
 					 const struct qlb_lb_settings *s,
 					 const struct qlb_lb_cid *cfg,
 					 struct qlb_scratch *sc,
-					 struct qlb_verdict *v)
+					 struct qlb_verdict *v, int cache)
 {
 	struct qlb_lb_cache_val *cv = NULL, *nv = &sc->nv;
 	struct qlb_lb_host *h;
 	__u32 hkey;
 	int cached = 0;
 
-	if ((cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off) {
+	cache = cache && (cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off;
+	if (cache) {
 		cv = bpf_map_lookup_elem(&qlb_cid_cache, sc->io.cid);
 		if (cv && cv->gen == s->gen) {
 			__builtin_memcpy(nv->sid, cv->sid, 16);
@@ -204,10 +208,8 @@ static __always_inline int qlb_route_cid(__u32 slot,
 		k[0] = sid[0] & hm[0];
 		k[1] = sid[1] & hm[1];
 		nv->host = qlb_sid_lookup(slot, s, cfg->c.id, k);
-		if ((cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off &&
-		    nv->host != QLB_LB_NO_HOST) {
-			/* only routable CIDs enter: random ones cannot flush it
-			 */
+		if (cache && nv->host != QLB_LB_NO_HOST) {
+			/* only CIDs of a host enter: most random ones do not */
 			nv->gen = s->gen;
 			bpf_map_update_elem(&qlb_cid_cache, sc->io.cid, nv,
 					    BPF_ANY);
@@ -316,7 +318,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 		v->reason = QLB_R_MALFORMED;
 		return -1;
 	}
-	if (!qlb_route_cid(slot, s, cfg, sc, v)) {
+	if (!qlb_route_cid(slot, s, cfg, sc, v, cid_off == 1)) {
 		/* a long header that is not ours starts a new connection */
 		if (cid_off == 6)
 			v->reason = QLB_R_FB_INITIAL;

@@ -141,6 +141,20 @@ static void expect_verdict(const char *name, const struct pkt *in, int verdict,
 		      "%s: a passed frame must be untouched", name);
 }
 
+static unsigned int cache_entries(struct fx *f)
+{
+	struct qlb_lb_cache_key k, nk;
+	unsigned int n = 0;
+	void *kp = NULL;
+
+	while (!bpf_map_get_next_key(f->m.cid_cache, kp, &nk)) {
+		k = nk;
+		kp = &k;
+		n++;
+	}
+	return n;
+}
+
 static void cases(void)
 {
 	uint8_t cid[32], q[1600];
@@ -202,6 +216,40 @@ static void cases(void)
 	/* again: now from the decoded-CID cache */
 	expect_tx("four-pass short v4 (cached)", &k, WEB3, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
+
+	/* IPv6 inside GUE over IPv6, and an 802.1ad tag */
+	fx_frame(&k, -1, "2001:db8:5::8", "2001:db8:1::1", IPPROTO_UDP, 50002,
+		 443, q, n, 0, 0x30);
+	expect_tx("four-pass short v6 -> gue v6", &k, WEB3,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
+	fx_frame(&k, 7, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50002, 443, q,
+		 n, 0, 0);
+	k.b[12] = 0x88;
+	k.b[13] = 0xa8;
+	expect_tx("four-pass short v4, 802.1ad tag", &k, WEB3,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
+	/* long headers never enter the decoded-CID cache */
+	{
+		unsigned int before = cache_entries(&F);
+
+		n = fx_long(q, 2, 1, cid, cl, 80);
+		fx_frame(&k, -1, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50002,
+			 443, q, n, 0, 0);
+		expect_tx("four-pass handshake packet", &k, WEB3,
+			  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
+		n = fx_long(q, 0, 1,
+			    (const uint8_t *)"\x2f\x01\x02\x03\x04\x05\x06\x07"
+					     "\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
+			    16, 1200);
+		fx_frame(&k, -1, "198.18.5.8", "198.18.1.1", IPPROTO_UDP, 50003,
+			 443, q, n, 0, 0);
+		expect_verdict("initial with a config-1 DCID", &k, XDP_TX,
+			       QLB_R_FB_INITIAL);
+		CHECK(cache_entries(&F) == before,
+		      "long headers added %u cache entries",
+		      cache_entries(&F) - before);
+	}
+	n = fx_short(q, cid, cl, 30);
 
 	/* single pass (vector row 4, config 2) -> web2: IPIP */
 	cl = fx_unhex("504dd2d05a7b0de9b2b9907afb5ecf8cc3", cid);
