@@ -41,7 +41,15 @@ host_cleanup() {
 	for p in "${H_PIDS[@]}" $AGENT_PID; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	sleep 0.2
+	# qlb-echo stops its workers on SIGTERM: give it time before SIGKILL
+	for i in $(seq 1 30); do
+		local alive=0
+		for p in "${H_PIDS[@]}" $AGENT_PID; do
+			kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
 	for p in "${H_PIDS[@]}" $AGENT_PID; do
 		kill -KILL "$p" 2>/dev/null
 	done
