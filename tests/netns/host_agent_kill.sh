@@ -3,12 +3,13 @@
 # The agent is killed with SIGKILL under load and started again: the data
 # plane lives in pinned maps, so not a datagram is lost or misrouted; the
 # restarted agent recovers its workers from the maps, the workers
-# reconnect (RESUME), and a new generation can still take over after it.
+# reconnect (RESUME), and a new generation can still take over after it
+# (complete at host.workers sockets).
 H_TAG=akill
 source "$(dirname "$0")/../lib/host.sh"
 
 host_setup
-host_config
+host_config 198.18.0.2 "  workers: 4"
 start_agent
 start_echo gen1 --workers 4 --generation 1 --drain-exit 1 $VIP4 $PORT
 GEN1=$ECHO_PID
@@ -35,8 +36,9 @@ st=$(status_json)
 	fail "workers did not reconnect"
 grep -q "recovered from" "$H_DIR/agent.log" || fail "no recovery logged"
 
-# the restarted agent still runs generations (auto-promote at size 4)
-start_echo gen2 --workers 4 --generation 2 --drain-exit 1 $VIP4 $PORT
+# the restarted agent still runs generations: generation 2 declares no
+# size, host.workers (4) completes it
+start_echo gen2 --workers 4 --generation 2 --size 0 --drain-exit 1 $VIP4 $PORT
 wait_ready gen2 4
 for i in $(seq 1 50); do
 	[ "$(status_json | json_get 'j["working_generation"]')" = 2 ] && break
