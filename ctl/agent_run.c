@@ -1462,12 +1462,21 @@ static int ag_listen(struct agent *ag)
 	snprintf(dir, sizeof(dir), "%s", ag->sock_path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
+		bool existed;
+
 		*slash = 0;
+		existed = access(dir, F_OK) == 0;
 		err = mkdir_p(dir, 0750);
 		if (err) {
 			ag_log("cannot create %s: %s", dir, strerror(-err));
 			return err;
 		}
+		/* servers of the allowed group must reach the socket; a
+		 * directory that was there already is left as it is */
+		if (!existed && ag->cfg.host.nallow_gids &&
+		    chown(dir, (uid_t)-1, ag->cfg.host.allow_gids[0]))
+			ag_log("cannot give %s to group %u: %s", dir,
+			       ag->cfg.host.allow_gids[0], strerror(errno));
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
