@@ -522,11 +522,32 @@ static int open_pinned(const char *dir, struct qlb_lb_maps *m)
 
 	for (i = 0; i < NMAPS; i++)
 		*fds[i] = -1;
+	/* value sizes of this build, in map_names order: pins left by another
+	 * layout must be refused, not half-written */
+	static const __u32 vsize[] = {sizeof(struct qlb_lb_ctrl),
+				      sizeof(struct qlb_lb_settings),
+				      sizeof(struct qlb_lb_vip_ent),
+				      sizeof(struct qlb_lb_cid),
+				      sizeof(struct qlb_lb_sid_ent),
+				      sizeof(struct qlb_lb_host),
+				      sizeof(__u32),
+				      sizeof(struct qlb_lb_counter),
+				      sizeof(struct qlb_lb_counter),
+				      sizeof(struct qlb_lb_cache_val)};
+
 	for (i = 0; i < NMAPS; i++) {
+		struct bpf_map_info info = {0};
+		__u32 len = sizeof(info);
+
 		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
 		*fds[i] = bpf_obj_get(path);
 		if (*fds[i] < 0)
 			return -errno;
+		if (bpf_obj_get_info_by_fd(*fds[i], &info, &len) ||
+		    info.value_size != vsize[i]) {
+			errno = EPROTO;
+			return -EPROTO;
+		}
 	}
 	return 0;
 }
@@ -681,7 +702,8 @@ static int lb_apply(struct lb_opts *o)
 		__u32 zero = 0;
 
 		if (open_pinned(o->pin_dir, &m)) {
-			qlb_err("%s: pinned maps missing or unreadable (%s); "
+			qlb_err("%s: pinned maps missing or of another layout "
+				"(%s); "
 				"run 'qlbctl lb detach' first",
 				o->pin_dir, strerror(errno));
 			goto out;
@@ -840,9 +862,11 @@ static int open_or_complain(struct lb_opts *o, struct qlb_lb_maps *m)
 		return -1;
 	pin_dir_of_counts = o->pin_dir;
 	if (open_pinned(o->pin_dir, m)) {
-		qlb_err("no LB data plane pinned under %s (%s): run 'qlbctl lb "
-			"apply' first",
-			o->pin_dir, strerror(errno));
+		qlb_err("no usable LB data plane under %s (%s): run 'qlbctl lb "
+			"apply' (after 'qlbctl lb detach' for another layout)",
+			o->pin_dir,
+			errno == EPROTO ? "maps of another layout"
+					: strerror(errno));
 		close_maps(m);
 		return -1;
 	}
