@@ -237,8 +237,9 @@ static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers,
 				got++;
 				/* with --expect-gen: the worker is gone, its
 				 * CIDs must reach that generation instead */
-				if (expect_gen >= 0 ? r.gen != (unsigned int)expect_gen :
-						      r.worker != ids[i])
+				if (expect_gen >= 0
+					    ? r.gen != (unsigned int)expect_gen
+					    : r.worker != ids[i])
 					wrong++;
 			}
 			printf("config=%u%s worker=%u replies=%u/4 "
