@@ -104,16 +104,16 @@ void qlb_reset_token(const uint8_t secret[16], const uint8_t *cid,
 /* ---- agent client ---------------------------------------------------- */
 
 enum qlb_conf_state_pub {
-	QLB_STATE_ROUTABLE = 0,	/* routed by LBs, not minted yet */
+	QLB_STATE_ROUTABLE = 0, /* routed by LBs, not minted yet */
 	QLB_STATE_ACTIVE = 1,	/* the config servers mint under */
-	QLB_STATE_RETIRING = 2,	/* still routed, no longer minted */
+	QLB_STATE_RETIRING = 2, /* still routed, no longer minted */
 };
 
 /* One live QUIC-LB config as the agent tells it to a server. */
 struct qlb_live_config {
 	struct qlb_cid_cfg cfg;
-	uint8_t state;			/* enum qlb_conf_state_pub */
-	uint8_t sid[QLB_SID_MAX_LEN];	/* this worker's full server ID */
+	uint8_t state;		      /* enum qlb_conf_state_pub */
+	uint8_t sid[QLB_SID_MAX_LEN]; /* this worker's full server ID */
 };
 
 struct qlb_client;
@@ -132,8 +132,8 @@ struct qlb_client *qlb_client_connect(const char *path);
  * qlb_client_connect_err() - qlb_client_connect() that also writes why it
  * failed to @msg (@len bytes), the agent's own words for a refusal.
  */
-QLB_API struct qlb_client *qlb_client_connect_err(const char *path,
-						  char *msg, size_t len);
+QLB_API struct qlb_client *qlb_client_connect_err(const char *path, char *msg,
+						  size_t len);
 
 /*
  * qlb_client_register() - hand @fd (a bound SO_REUSEPORT UDP socket) to the
