@@ -66,6 +66,28 @@ log "during $applies applies: $N sent, $r routed by CID, $w1 to web1"
 [ "$(status | jget 'j["generation"]')" = $((GEN0 + applies)) ] || fail "generation did not follow the applies"
 lexec ip link show dev lb0 | grep -q "prog/xdp id $PID0 " || fail "lb0 runs another program"
 
+# applies killed at random points: the data plane is the old config or the
+# new one, never a mix or nothing, and the next apply works
+w1_0=$(metric 'qlb_lb_host_packets_total{host="web1"}')
+send $VIP4 "41${CID_W1}${PAY}" 443 3000 &
+SENDER=$!
+killed=0
+for i in $(seq 1 10); do
+	f=$A; [ $((i % 2)) = 1 ] && f=$B
+	nsenter --net=/run/netns/"$NS_L" "$QLBCTL" lb apply -f "$f" >/dev/null 2>&1 &
+	ap=$!
+	sleep 0.0$((RANDOM % 9))
+	kill -KILL $ap 2>/dev/null && killed=$((killed + 1))
+	wait $ap 2>/dev/null
+done
+wait $SENDER || fail "sender"
+sleep 0.3
+w1=$(( $(metric 'qlb_lb_host_packets_total{host="web1"}') - w1_0 ))
+log "10 applies killed at random points ($killed while running): web1 got $w1 of 3000"
+[ "$w1" = 3000 ] || fail "web1 got $w1 of its 3000 packets while applies were killed"
+[ "$(status | jget 'j["attached"]')" = True ] || fail "not attached after killed applies"
+[ "$(status | jget 'j["prog_id"]')" = "$PID0" ] || fail "the program changed after killed applies"
+
 # B is in force now (8 applies: the last one is A; apply B once more)
 lexec "$QLBCTL" lb apply -f "$B" >/dev/null || fail "apply B"
 status | jget '[h["name"]+":"+h["state"] for h in j["hosts"]]'
