@@ -4,7 +4,8 @@
  * qlb-echo workers (through the host's SK_REUSEPORT group) with QUIC-shaped
  * datagrams and checks where every answer came from.
  *
- *   probe -f FILE --host NAME --workers ID[,ID..] [--expect-gen G] ADDR PORT
+ *   probe -f FILE --host NAME --workers ID[,ID..] [--expect-gen G]
+ *         [--zerocopy] ADDR PORT
  *       for every config the host has a server ID under, mint CIDs for
  *       each worker and check that worker answers (with --expect-gen:
  *       that some worker of generation G answers, for closed workers)
@@ -190,16 +191,26 @@ static void worker_sid(const struct qlb_conf_cid *q, const uint8_t *host_sid,
 		sid[q->sid_len - 1 - b / 8] |= (uint8_t)(worker >> b);
 }
 
+static int zerocopy;
+
 static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers,
 		     int expect_gen)
 {
 	const struct qlb_conf_host *h = qlb_config_host(cfg, host);
 	unsigned int ids[256], nids = 0, id, i, k, bad = 0, ok = 0;
 	char *tok, *save = NULL;
-	int fd = open_conn();
+	int fd = open_conn(), one = 1;
 
 	if (!h) {
 		fprintf(stderr, "no host %s in the file\n", host);
+		return 2;
+	}
+	/* MSG_ZEROCOPY leaves the payload in page fragments: the receiving
+	 * skb is not linear past the UDP header, so the SK_REUSEPORT program
+	 * must read the DCID with bpf_skb_load_bytes() */
+	if (zerocopy &&
+	    setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one))) {
+		perror("SO_ZEROCOPY");
 		return 2;
 	}
 	for (tok = strtok_r(workers, ",", &save); tok && nids < 256;
@@ -231,7 +242,7 @@ static int cmd_probe(struct qlb_config *cfg, const char *host, char *workers,
 				int n = qlb_minter_mint(&m, cid);
 				size_t len = short_packet(pkt, cid, n, k);
 
-				send(fd, pkt, len, 0);
+				send(fd, pkt, len, zerocopy ? MSG_ZEROCOPY : 0);
 				if (wait_reply(fd, 1.0, &r))
 					continue;
 				got++;
@@ -634,6 +645,7 @@ int main(int argc, char **argv)
 		{"life", required_argument, NULL, 'l'},
 		{"config", required_argument, NULL, 'C'},
 		{"window", required_argument, NULL, 'W'},
+		{"zerocopy", no_argument, NULL, 'Z'},
 		{0},
 	};
 	const char *file = NULL, *host = NULL, *mode;
@@ -681,6 +693,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			cfg_id = atoi(optarg);
+			break;
+		case 'Z':
+			zerocopy = 1;
 			break;
 		case 'W':
 			window = (unsigned int)atoi(optarg);
