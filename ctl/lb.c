@@ -274,6 +274,9 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	int vip_idx[QLB_LB_MAX_VIPS];	/* row of config VIP i */
 	int host_idx[QLB_LB_MAX_HOSTS]; /* index of config host i */
 	bool vip_used[QLB_LB_MAX_VIPS] = {0}, host_used[QLB_LB_MAX_HOSTS] = {0};
+	/* rows the slot in use counts into: a new VIP or host takes one only
+	 * when no other is free, so zeroing it steals no live counts */
+	bool vip_live[QLB_LB_MAX_VIPS] = {0}, host_live[QLB_LB_MAX_HOSTS] = {0};
 	unsigned int i, j, nb = 0, ns = 0;
 	__u32 zero = 0, cur, nxt, key, size = lb->maglev_table_size;
 	int ncpu = libbpf_num_possible_cpus(), rc = -1, seed;
@@ -308,6 +311,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		if (bpf_map_lookup_elem(m->vips, &key, &e) || !e.family ||
 		    e.idx >= QLB_LB_MAX_VIPS)
 			continue;
+		vip_live[e.idx] = true;
 		for (i = 0; i < lb->nvips; i++) {
 			if (vip_idx[i] < 0 &&
 			    !memcmp(e.addr, vitems[i].addr, 16) &&
@@ -321,8 +325,12 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	for (i = 0; i < lb->nvips; i++) {
 		if (vip_idx[i] >= 0)
 			continue;
-		for (j = 0; vip_used[j]; j++)
-			;
+		for (j = 0; j < QLB_LB_MAX_VIPS; j++)
+			if (!vip_used[j] && !vip_live[j])
+				break;
+		if (j == QLB_LB_MAX_VIPS)
+			for (j = 0; vip_used[j]; j++)
+				;
 		vip_used[j] = true;
 		vip_idx[i] = j;
 		for (key = 0; key < QLB_R_MAX; key++)
@@ -347,6 +355,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		key = cur * QLB_LB_MAX_HOSTS + j;
 		if (bpf_map_lookup_elem(m->hosts, &key, &oh) || !oh.family)
 			continue;
+		host_live[j] = true;
 		for (i = 0; i < cfg->nhosts; i++) {
 			if (host_idx[i] < 0 && !host_used[j] &&
 			    !strncmp(oh.name, cfg->hosts[i].name,
@@ -359,8 +368,12 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	for (i = 0; i < cfg->nhosts; i++) {
 		if (host_idx[i] >= 0)
 			continue;
-		for (j = 0; host_used[j]; j++)
-			;
+		for (j = 0; j < QLB_LB_MAX_HOSTS; j++)
+			if (!host_used[j] && !host_live[j])
+				break;
+		if (j == QLB_LB_MAX_HOSTS)
+			for (j = 0; host_used[j]; j++)
+				;
 		host_used[j] = true;
 		host_idx[i] = j;
 		if (zero_row(m->host_stats, j, ncpu))
