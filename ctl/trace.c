@@ -23,7 +23,7 @@
 #include "pcap.h"
 #include "qlb_xdp.skel.h"
 
-#define FRAME_MAX 9216
+#define FRAME_MAX QLB_PCAP_MAX_SNAPLEN
 #define HEADROOM  128 /* room for the outer headers in the output */
 
 static int quiet(enum libbpf_print_level l, const char *f, va_list ap)
@@ -191,13 +191,19 @@ int cmd_trace(int argc, char **argv)
 		}
 		if (!got)
 			break;
-		if (rec.caplen >= 14) {
-			o.data_size_in = rec.caplen;
-			if (bpf_prog_test_run_opts(prog_fd, &o)) {
+		o.data_size_in = rec.caplen;
+		if (rec.caplen >= 14 && bpf_prog_test_run_opts(prog_fd, &o)) {
+			if (errno != EINVAL) {
 				qlb_err("packet %lu: test run failed: %s",
 					r.count, strerror(errno));
 				goto out;
 			}
+			/* larger than one page: the kernel runs it only for
+			 * multi-buffer programs, as a NIC would deliver it */
+			action = "pass";
+			reason = "not_run_too_large";
+			t.action = QLB_ACT_PASS;
+		} else if (rec.caplen >= 14) {
 			if (bpf_map_lookup_elem(trace_fd, &zero, &t)) {
 				qlb_err("cannot read the trace record: %s",
 					strerror(errno));
