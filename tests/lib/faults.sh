@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# shellcheck shell=bash
+#
+# Shared setup of the fault and operations tests (tests/netns/fault_*.sh,
+# ops_*.sh). Sourced. The topology, fleet file, agents and LB node
+# helpers are those of the end-to-end fleet (tests/e2e/lib/fleet.sh:
+# client, router, lb1/lb2, hosts h1..h3, same addresses); what differs is
+# the server: qlb-echo (every answer names its host and worker) instead of
+# qlb-h3server, and tests/tools/qlb-faultload as the client, so a test
+# counts every datagram sent and answered, and who answered it.
+#
+# faults_up NAME     the fleet (FAULTS_LBS="lb1 lb2" for two LB nodes;
+#                    only lb1 gets the VIPs routed to it)
+# faults_load ...    qlb-faultload in the client namespace
+# faults_echo_pids HOST   "worker pid" lines of a host's qlb-echo workers
+
+. "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib/fleet.sh"
+
+ECHO=$BUILD/qlb-echo
+FLOAD=$BUILD/tools/qlb-faultload
+declare -A FAULTS_ECHO_PID=()
+
+log() { e2e_log "$@"; }
+fail() { e2e_fail "$@"; }
+
+# faults_up NAME: namespaces, links, fleet file, agents, qlb-echo on every
+# host, the LB node(s) applied and the VIPs routed to lb1.
+faults_up() {
+	E2E_NAME=$1
+	[ "$(id -u)" = 0 ] || e2e_skip "needs root (network namespaces)"
+	E2E_TMP=$(mktemp -d "/tmp/qlbt-$E2E_NAME.XXXXXX")
+	trap e2e_cleanup EXIT
+	trap 'exit 1' INT TERM
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	make -C "$E2E_ROOT" --no-print-directory -s BUILD="$BUILD" fault-tools >&2 ||
+		e2e_fail "cannot build qlb-faultload (make BUILD=$BUILD fault-tools)"
+	[ -x "$QLBCTL" ] && [ -x "$ECHO" ] || e2e_fail "build first: make BUILD=$BUILD"
+	FLEET_LBS=(${FAULTS_LBS:-lb1})
+	FLEET_P="qlbt-f${1:0:7}-$$"
+	FLEET_DIR=$E2E_TMP
+	FLEET_PIN=/sys/fs/bpf/$FLEET_P
+	E2E_CLEANUP_CMDS+=("fleet_detach_all")
+	E2E_RM_DIRS+=("$FLEET_PIN")
+
+	# the network of fleet_up() (tests/e2e/lib/fleet.sh), which also
+	# starts h3 servers and needs the QUIC client: only its links here
+	local rtr cli n ns net
+	rtr=$(fleet_ns rtr)
+	cli=$(fleet_ns cli)
+	e2e_ns "$rtr"
+	e2e_ns "$cli"
+	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
+		e2e_ns "$(fleet_ns "$n")"
+	done
+	for n in "${E2E_NS[@]}"; do
+		ip netns exec "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.default.rp_filter=0
+	done
+	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1
+	e2e_veth "$cli" eth0 "$rtr" r-cli
+	e2e_addr "$cli" eth0 198.18.10.2/24
+	e2e_addr "$cli" eth0 2001:db8:10::2/64
+	e2e_addr "$rtr" r-cli 198.18.10.1/24
+	e2e_addr "$rtr" r-cli 2001:db8:10::1/64
+	ip -n "$cli" route add default via 198.18.10.1
+	ip -n "$cli" -6 route add default via 2001:db8:10::1
+	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
+		ns=$(fleet_ns "$n")
+		case $n in lb*) net=1${n#lb} ;; h*) net=2${n#h} ;; esac
+		e2e_veth "$ns" eth0 "$rtr" "r-$n" 2000
+		e2e_addr "$ns" eth0 "198.18.$net.2/24"
+		e2e_addr "$ns" eth0 "2001:db8:$net::2/64"
+		e2e_addr "$rtr" "r-$n" "198.18.$net.1/24"
+		e2e_addr "$rtr" "r-$n" "2001:db8:$net::1/64"
+		ip -n "$ns" route add default via "198.18.$net.1"
+		ip -n "$ns" -6 route add default via "2001:db8:$net::1"
+	done
+	for n in "${FLEET_HOSTS[@]}"; do
+		ip -n "$(fleet_ns "$n")" addr add "$VIP4/32" dev lo
+		ip -n "$(fleet_ns "$n")" addr add "$VIP6/128" dev lo nodad
+	done
+
+	fleet_write_fleet_yaml
+	fleet_distribute_files
+	for n in "${FLEET_HOSTS[@]}"; do
+		fleet_agent_start "$n"
+	done
+	for n in "${FLEET_HOSTS[@]}"; do
+		faults_echo_start "$n"
+	done
+	for n in "${FLEET_HOSTS[@]}"; do
+		e2e_wait_log "$FLEET_DIR/echo-$n.log" ' ready$' "$FLEET_WORKERS" 15 ||
+			e2e_fail "qlb-echo on $n did not get ready"
+	done
+	for n in "${FLEET_LBS[@]}"; do
+		fleet_lb_apply "$n" || { cat "$FLEET_DIR/lb-$n.log"; e2e_fail "qlbctl lb apply failed on $n"; }
+	done
+	fleet_route_vip lb1
+	# neighbours resolved before the first measured datagram: without
+	# this, the first second of a load toward h3 (outer IPv6) was lost
+	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
+		case $n in lb*) net=1${n#lb} ;; h*) net=2${n#h} ;; esac
+		e2e_in "$rtr" ping -c1 -W1 -q "198.18.$net.2" >/dev/null 2>&1
+		e2e_in "$rtr" ping -6 -c1 -W1 -q "2001:db8:$net::2" >/dev/null 2>&1
+	done
+	e2e_in "$cli" ping -c1 -W1 -q 198.18.10.1 >/dev/null 2>&1
+	e2e_in "$cli" ping -6 -c1 -W1 -q 2001:db8:10::1 >/dev/null 2>&1
+	# Even so, the first ~1 s of datagrams toward h3 (outer IPv6 through
+	# the router) was lost on a fresh fleet: warm up until a short load
+	# loses nothing, so that the tests measure the fault, not the start.
+	local i
+	for i in 1 2 3 4 5; do
+		faults_load "$FLEET_DIR/warmup.txt" -f "$FLEET_DIR/fleet.yaml" \
+			--workers 1 --initials 8 --rate 500 --duration 0.5
+		[ "$(faults_total "$FLEET_DIR/warmup.txt" lost)" = 0 ] && return 0
+		sleep 0.5
+	done
+	cat "$FLEET_DIR/warmup.txt"
+	e2e_fail "the fleet still loses datagrams after warming up"
+}
+
+# faults_echo_start HOST: qlb-echo (FLEET_WORKERS workers, generation 1)
+# on HOST, registered with its agent, serving both VIPs on port 443.
+faults_echo_start() {
+	e2e_bg "echo-$1" "$(fleet_ns "$1")" "$ECHO" --agent "$FLEET_DIR/$1.sock" \
+		--workers "$FLEET_WORKERS" --generation 1 :: "$VIP_PORT"
+	FAULTS_ECHO_PID[$1]=$E2E_LAST_PID
+}
+
+# faults_echo_pids HOST: "worker-id pid" of every ready worker of HOST.
+faults_echo_pids() {
+	sed -n 's/^qlb-echo: worker \([0-9]*\) generation [0-9]* pid \([0-9]*\) ready$/\1 \2/p' \
+		"$FLEET_DIR/echo-$1.log"
+}
+
+# faults_worker_ids HOST: the worker IDs of HOST, comma separated.
+faults_worker_ids() {
+	faults_echo_pids "$1" | awk '{print $1}' | sort -n | paste -sd,
+}
+
+# faults_load OUT [qlb-faultload options...]: run the load generator in
+# the client namespace toward the IPv4 VIP (FAULTS_V6=1: the IPv6 one),
+# per-flow report into OUT, per-second lines into OUT.rate.
+faults_load() {
+	local out=$1 vip=$VIP4
+	shift
+	[ -n "${FAULTS_V6:-}" ] && vip=$VIP6
+	e2e_in "$(fleet_ns cli)" "$FLOAD" "$@" "$vip" "$VIP_PORT" >"$out" 2>"$out.rate"
+}
+
+# faults_load_bg OUT [options...]: the same in the background; FLOAD_PID.
+faults_load_bg() {
+	local out=$1 vip=$VIP4
+	shift
+	[ -n "${FAULTS_V6:-}" ] && vip=$VIP6
+	nsenter --net="/run/netns/$(fleet_ns cli)" "$FLOAD" "$@" "$vip" "$VIP_PORT" \
+		>"$out" 2>"$out.rate" &
+	FLOAD_PID=$!
+}
+
+# faults_total OUT FIELD: sent, received or lost of a load report.
+faults_total() {
+	sed -n "s/^total .*\\b$2=\\([-0-9]*\\).*/\\1/p" "$1"
+}
+
+# faults_flows OUT: the per-flow lines of a load report as JSON lines
+# {"flow","kind","want","sent","recv","from":{"h1/0":n,...}} for python.
+faults_flows() {
+	python3 - "$1" <<'EOF'
+import json, sys
+for l in open(sys.argv[1]):
+    if not l.startswith('flow='):
+        continue
+    d = dict(kv.split('=', 1) for kv in l.split())
+    fr = {}
+    for e in filter(None, d['from'].split(',')):
+        k, v = e.rsplit(':', 1)
+        fr[k] = int(v)
+    print(json.dumps({'flow': int(d['flow']), 'kind': d['kind'], 'want': d['want'],
+                      'sent': int(d['sent']), 'recv': int(d['recv']), 'from': fr}))
+EOF
+}
+
+# faults_lb_json LB CMD: `qlbctl -j lb CMD` on an LB node.
+faults_lb_json() {
+	e2e_in "$(fleet_ns "$1")" "$QLBCTL" -j lb "$2" -f "$FLEET_DIR/$1.yaml"
+}

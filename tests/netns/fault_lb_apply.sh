@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# `qlbctl lb apply` killed (SIGKILL) at random moments, and a broken file
+# applied, under a steady load through the LB node to qlb-echo on three
+# hosts (tests/lib/faults.sh):
+#
+# 1. 30 applies alternating two valid files A (h1..h3 active) and B (h3
+#    draining: its CIDs still routed, no new flows), each killed after a
+#    random 0..40 ms. After every kill `qlbctl lb status` answers and shows
+#    A or B. Over the whole series every answer of a CID flow comes from
+#    the worker its CID names, every answer of an Initial flow from the
+#    host Maglev gives that 4-tuple under A or under B (learned before, by
+#    traffic), nothing else; datagrams lost are counted (expected 0). A
+#    final apply works.
+# 2. A broken file (a bad port at a known line) is applied under load: the
+#    apply fails naming file:line:col, and the load loses nothing and is
+#    answered by exactly the hosts that answered it before.
+source "$(dirname "$0")/../lib/faults.sh"
+
+faults_up faultapply
+D=$FLEET_DIR
+cp "$D/lb1.yaml" "$D/A.yaml"
+fleet_set_host_state h3 draining
+fleet_distribute_files
+cp "$D/lb1.yaml" "$D/B.yaml"
+fleet_set_host_state h3 active
+fleet_distribute_files
+LOADOPTS=(-f "$D/fleet.yaml" --workers 2 --initials 40 --sport 30000)
+lb_apply() { e2e_in "$(fleet_ns lb1)" "$QLBCTL" lb apply -f "$1"; }
+lb_status() { e2e_in "$(fleet_ns lb1)" "$QLBCTL" -j lb status -f "$D/A.yaml"; }
+h3_state() {
+	lb_status | python3 -c 'import json,sys
+j=json.load(sys.stdin); print([h["state"] for h in j["hosts"] if h["name"]=="h3"][0])'
+}
+
+# Learn, by traffic, who answers every flow under A and under B.
+lb_apply "$D/B.yaml" >/dev/null || fail "apply B"
+faults_load "$D/learnB.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+lb_apply "$D/A.yaml" >/dev/null || fail "apply A"
+faults_load "$D/learnA.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+for f in learnA learnB; do
+	[ "$(faults_total "$D/$f.txt" lost)" = 0 ] || { cat "$D/$f.txt"; fail "$f: loss with no fault"; }
+done
+
+# check REPORT: every answer from a host that is right under A or B.
+check() {
+	python3 - "$D/learnA.txt" "$D/learnB.txt" "$1" <<'EOF'
+import sys
+def flows(path):
+    out = {}
+    for l in open(path):
+        if l.startswith('flow='):
+            d = dict(kv.split('=', 1) for kv in l.split())
+            fr = {}
+            for e in filter(None, d['from'].split(',')):
+                k, v = e.rsplit(':', 1)
+                fr[k] = int(v)
+            out[int(d['flow'])] = (d['kind'], d['want'], int(d['sent']), int(d['recv']), fr)
+    return out
+A, B, R = (flows(p) for p in sys.argv[1:4])
+bad = lost = moved = 0
+for i, (kind, want, sent, recv, fr) in sorted(R.items()):
+    lost += sent - recv
+    if kind == 'cid':
+        ok = {want}
+        hosts = False
+    else:
+        ok = {k.split('/')[0] for k in list(A[i][4]) + list(B[i][4])}
+        hosts = True
+        if len(ok) > 1:
+            moved += 1
+    for k, n in fr.items():
+        if (k.split('/')[0] if hosts else k) not in ok:
+            bad += n
+            print(f'flow {i} ({kind}, want {want}): {n} answers from {k}, allowed {sorted(ok)}')
+print(f'flows={len(R)} initial_flows_differing_A_B={moved} lost={lost} wrong_answers={bad}')
+sys.exit(1 if bad else 0)
+EOF
+}
+moved=$(check "$D/learnA.txt" | sed -n 's/.*initial_flows_differing_A_B=\([0-9]*\).*/\1/p')
+log "40 Initial flows: $moved answered by another host under B than under A"
+[ "${moved:-0}" -gt 0 ] || fail "A and B route every Initial flow alike: the test could not see a mix"
+
+# 1. applies killed at random moments
+generation() { lb_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])'; }
+gen0=$(generation)
+faults_load_bg "$D/series.txt" "${LOADOPTS[@]}" --rate 2000 --duration 60
+sleep 0.3
+killed=0 completed=0
+for i in $(seq 1 30); do
+	f=$D/A.yaml
+	[ $((i % 2)) = 1 ] && f=$D/B.yaml
+	nsenter --net="/run/netns/$(fleet_ns lb1)" "$QLBCTL" lb apply -f "$f" >/dev/null 2>&1 &
+	ap=$!
+	sleep "0.0$(printf '%02d' $((RANDOM % 41)))"
+	if kill -KILL "$ap" 2>/dev/null; then
+		wait "$ap" 2>/dev/null
+		killed=$((killed + 1))
+	else
+		wait "$ap" 2>/dev/null
+		completed=$((completed + 1))
+	fi
+	st=$(h3_state) || fail "lb status failed after kill $i"
+	case $st in active | draining) ;; *) fail "after kill $i h3 is '$st'" ;; esac
+	sleep 0.05
+done
+kill -INT "$FLOAD_PID"
+wait "$FLOAD_PID"
+genS=$(generation)
+log "30 applies: $killed killed before they exited ($((genS - gen0 - completed)) of them after the flip), $completed had finished; generation $gen0 -> $genS"
+log "load during the series: $(grep ^total "$D/series.txt")"
+check "$D/series.txt" || fail "answers from hosts that neither A nor B names"
+[ "$(faults_total "$D/series.txt" lost)" = 0 ] || fail "datagrams lost while applies were killed"
+lb_apply "$D/A.yaml" || fail "the apply after the series failed"
+[ "$(h3_state)" = active ] || fail "A not in force after the final apply"
+[ "$(generation)" = $((genS + 1)) ] || fail "the final apply did not make a new generation"
+faults_load "$D/after.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+cp "$D/learnA.txt" "$D/learnB.txt"	# only A allowed now
+check "$D/after.txt" || fail "after the final apply, answers not from A's hosts"
+[ "$(faults_total "$D/after.txt" lost)" = 0 ] || fail "loss after the final apply"
+
+# 2. a broken file applied under load
+sed 's/^      port: 443$/      port: 99999/' "$D/A.yaml" >"$D/broken.yaml"
+line=$(grep -n 'port: 99999' "$D/broken.yaml" | head -n 1 | cut -d: -f1)
+[ -n "$line" ] || fail "could not make the broken file"
+faults_load_bg "$D/broken-load.txt" "${LOADOPTS[@]}" --rate 2000 --duration 3
+sleep 1
+if lb_apply "$D/broken.yaml" 2>"$D/broken.err"; then
+	fail "the broken file was applied"
+fi
+cat "$D/broken.err"
+grep -q "^$D/broken.yaml:$line:[0-9]*: " "$D/broken.err" || fail "no file:$line:col in the error"
+wait "$FLOAD_PID"
+log "load while the broken file was applied: $(grep ^total "$D/broken-load.txt")"
+check "$D/broken-load.txt" || fail "a broken file moved flows"
+[ "$(faults_total "$D/broken-load.txt" lost)" = 0 ] || fail "datagrams lost when a broken file was applied"
+[ "$(h3_state)" = active ] || fail "a broken file changed the state"
+log PASS
