@@ -354,27 +354,33 @@ static int hexval(int ch)
 static int get_hex(struct ctx *c, const yaml_node_t *n, const char *path,
 		   uint8_t *out, size_t max)
 {
-	const char *s;
+	const char *s, *shown, *q = "\"";
 	size_t len, i;
 
 	if (!want_scalar(c, n, path, "hex digits"))
 		return -1;
-	s = sval(n);
+	s = shown = sval(n);
 	len = strlen(s);
+	/* a mistyped key is still mostly the key: never echo it */
+	if (strlen(path) >= 4 && !strcmp(path + strlen(path) - 4, ".key")) {
+		shown = "the key";
+		q = "";
+	}
 	for (i = 0; i < len; i++) {
 		if (hexval(s[i]) < 0) {
-			ndiag(c, n, path, "\"%s\" is not hex", s);
+			ndiag(c, n, path, "%s%s%s is not hex", q, shown, q);
 			return -1;
 		}
 	}
 	if (len % 2) {
-		ndiag(c, n, path, "\"%s\" has an odd number of hex digits", s);
+		ndiag(c, n, path, "%s%s%s has an odd number of hex digits", q,
+		      shown, q);
 		return -1;
 	}
 	if (len / 2 > max) {
 		ndiag(c, n, path,
-		      "\"%s\" is %zu bytes, more than the maximum %zu", s,
-		      len / 2, max);
+		      "%s%s%s is %zu bytes, more than the maximum %zu", q,
+		      shown, q, len / 2, max);
 		return -1;
 	}
 	for (i = 0; i < len / 2; i++)
