@@ -23,7 +23,7 @@ FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ictl \
 
 # The code under test, instrumented for coverage. ctl/pcap.c joins once it
 # exists (the LB helper's `qlbctl trace` reader).
-FUZZ_LIB_SRCS := $(wildcard ctl/lib/*.c) ctl/config.c ctl/common.c \
+FUZZ_LIB_SRCS := $(wildcard ctl/lib/*.c) ctl/config.c ctl/common.c ctl/rotate.c \
 		 $(wildcard ctl/pcap.c)
 FUZZ_LIB_OBJS := $(patsubst ctl/%.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
 FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
 # Part of `make test`: build every libFuzzer harness and run each one
-# briefly (FUZZ_SMOKE_SECONDS, default 15) from its committed seeds, plus
+# briefly (FUZZ_SMOKE_SECONDS, default 12) from its committed seeds, plus
 # every reproducer kept in tests/fuzz/crashes/ (they must pass once fixed).
 # The long runs are `make fuzz`.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
-secs=${FUZZ_SMOKE_SECONDS:-15}
+secs=${FUZZ_SMOKE_SECONDS:-12}
 rc=0
 
 if ! command -v "${CLANG:-clang}" >/dev/null; then
