@@ -186,3 +186,31 @@ EOF
 faults_lb_json() {
 	e2e_in "$(fleet_ns "$1")" "$QLBCTL" -j lb "$2" -f "$FLEET_DIR/$1.yaml"
 }
+
+# faults_host_remove HOST: take HOST's entry out of the fleet file (kept
+# in $FLEET_DIR/HOST.entry for faults_host_add). Not distributed.
+faults_host_remove() {
+	python3 - "$FLEET_DIR/fleet.yaml" "$1" "$FLEET_DIR/$1.entry" <<'PYEOF'
+import sys
+path, host, keep = sys.argv[1:]
+out, entry, cur = [], [], None
+for l in open(path).read().split('\n'):
+    s = l.strip()
+    if s.startswith('- name:'):
+        cur = s.split(':', 1)[1].strip()
+    elif l and not l.startswith(' '):
+        cur = None
+    (entry if cur == host else out).append(l)
+if not entry:
+    sys.exit(f'no host {host} in {path}')
+open(path, 'w').write('\n'.join(out).rstrip('\n') + '\n')
+open(keep, 'w').write('\n'.join(entry).rstrip('\n') + '\n')
+PYEOF
+}
+
+# faults_host_add HOST: put a removed entry back, at the end of hosts:
+# (the last section of the fleet file).
+faults_host_add() {
+	sed -i -e '$a\' "$FLEET_DIR/fleet.yaml"
+	cat "$FLEET_DIR/$1.entry" >>"$FLEET_DIR/fleet.yaml"
+}
