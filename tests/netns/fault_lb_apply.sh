@@ -6,8 +6,9 @@
 #
 # 1. 30 applies alternating two valid files A (h1..h3 active) and B (h3
 #    draining: its CIDs still routed, no new flows), each killed after a
-#    random 0..40 ms. After every kill `qlbctl lb status` answers and shows
-#    A or B. Over the whole series every answer of a CID flow comes from
+#    random 0..40 ms (or up to the measured length of an apply, if longer). After every kill `qlbctl lb status` answers and shows
+#    A or B, and a probe (its own 4-tuples) is answered exactly as that
+#    file says, not as the other one (nor a mix). Over the whole series every answer of a CID flow comes from
 #    the worker its CID names, every answer of an Initial flow from the
 #    host Maglev gives that 4-tuple under A or under B (learned before, by
 #    traffic), nothing else; datagrams lost are counted (expected 0). A
@@ -33,18 +34,27 @@ h3_state() {
 j=json.load(sys.stdin); print([h["state"] for h in j["hosts"] if h["name"]=="h3"][0])'
 }
 
-# Learn, by traffic, who answers every flow under A and under B.
+# Learn, by traffic, who answers every flow under A and under B, for the
+# series' load (source ports 30000+) and for the probe after each kill
+# (31000+).
+PROBE=(-f "$D/fleet.yaml" --workers 2 --initials 40 --sport 31000)
 lb_apply "$D/B.yaml" >/dev/null || fail "apply B"
 faults_load "$D/learnB.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+faults_load "$D/probeB.txt" "${PROBE[@]}" --rate 2000 --duration 1
 lb_apply "$D/A.yaml" >/dev/null || fail "apply A"
 faults_load "$D/learnA.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
-for f in learnA learnB; do
+faults_load "$D/probeA.txt" "${PROBE[@]}" --rate 2000 --duration 1
+for f in learnA learnB probeA probeB; do
 	[ "$(faults_total "$D/$f.txt" lost)" = 0 ] || { cat "$D/$f.txt"; fail "$f: loss with no fault"; }
 done
 
-# check REPORT: every answer from a host that is right under A or B.
+# check REPORT [ALLOWED...]: every answer from a host that is right under
+# one of the learned runs ALLOWED (default: A and B of the series' load).
 check() {
-	python3 - "$D/learnA.txt" "$D/learnB.txt" "$1" <<'EOF'
+	local r=$1
+	shift
+	[ $# = 0 ] && set -- "$D/learnA.txt" "$D/learnB.txt"
+	python3 - "$r" "$@" <<'EOF'
 import sys
 def flows(path):
     out = {}
@@ -57,7 +67,8 @@ def flows(path):
                 fr[k] = int(v)
             out[int(d['flow'])] = (d['kind'], d['want'], int(d['sent']), int(d['recv']), fr)
     return out
-A, B, R = (flows(p) for p in sys.argv[1:4])
+R = flows(sys.argv[1])
+L = [flows(p) for p in sys.argv[2:]]
 bad = lost = moved = 0
 for i, (kind, want, sent, recv, fr) in sorted(R.items()):
     lost += sent - recv
@@ -65,7 +76,7 @@ for i, (kind, want, sent, recv, fr) in sorted(R.items()):
         ok = {want}
         hosts = False
     else:
-        ok = {k.split('/')[0] for k in list(A[i][4]) + list(B[i][4])}
+        ok = {k.split('/')[0] for x in L for k in x[i][4]}
         hosts = True
         if len(ok) > 1:
             moved += 1
@@ -73,26 +84,41 @@ for i, (kind, want, sent, recv, fr) in sorted(R.items()):
         if (k.split('/')[0] if hosts else k) not in ok:
             bad += n
             print(f'flow {i} ({kind}, want {want}): {n} answers from {k}, allowed {sorted(ok)}')
-print(f'flows={len(R)} initial_flows_differing_A_B={moved} lost={lost} wrong_answers={bad}')
+print(f'flows={len(R)} initial_flows_differing={moved} lost={lost} wrong_answers={bad}')
 sys.exit(1 if bad else 0)
 EOF
 }
-moved=$(check "$D/learnA.txt" | sed -n 's/.*initial_flows_differing_A_B=\([0-9]*\).*/\1/p')
+moved=$(check "$D/learnA.txt" | sed -n 's/.*initial_flows_differing=\([0-9]*\).*/\1/p')
 log "40 Initial flows: $moved answered by another host under B than under A"
 [ "${moved:-0}" -gt 0 ] || fail "A and B route every Initial flow alike: the test could not see a mix"
+pm=$(check "$D/probeA.txt" "$D/probeA.txt" "$D/probeB.txt" | sed -n 's/.*initial_flows_differing=\([0-9]*\).*/\1/p')
+log "probe: $pm of its 40 Initial flows answered by another host under B than under A"
+[ "${pm:-0}" -gt 0 ] || fail "the probe cannot tell A from B"
 
 # 1. applies killed at random moments
 generation() { lb_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])'; }
-gen0=$(generation)
 faults_load_bg "$D/series.txt" "${LOADOPTS[@]}" --rate 2000 --duration 60
 sleep 0.3
-killed=0 completed=0
+# kill delays: 0..40 ms, or up to the measured time of a whole apply
+# when that is longer, so that kills land before, during and after the
+# slot fill and the flip
+tmax=0
+for f in B A; do
+	t=$(e2e_ms)
+	lb_apply "$D/$f.yaml" >/dev/null || fail "apply $f"
+	t=$(($(e2e_ms) - t))
+	[ $t -gt $tmax ] && tmax=$t
+done
+range=$((tmax > 40 ? tmax + 5 : 40))
+log "one apply takes up to $tmax ms here: kills after 0..$range ms"
+gen0=$(generation)
+killed=0 completed=0 nA=0 nB=0 probes=0
 for i in $(seq 1 30); do
 	f=$D/A.yaml
 	[ $((i % 2)) = 1 ] && f=$D/B.yaml
 	nsenter --net="/run/netns/$(fleet_ns lb1)" "$QLBCTL" lb apply -f "$f" >/dev/null 2>&1 &
 	ap=$!
-	sleep "0.0$(printf '%02d' $((RANDOM % 41)))"
+	sleep "$(printf '0.%03d' $((RANDOM % (range + 1))))"
 	if kill -KILL "$ap" 2>/dev/null; then
 		wait "$ap" 2>/dev/null
 		killed=$((killed + 1))
@@ -101,11 +127,21 @@ for i in $(seq 1 30); do
 		completed=$((completed + 1))
 	fi
 	st=$(h3_state) || fail "lb status failed after kill $i"
-	case $st in active | draining) ;; *) fail "after kill $i h3 is '$st'" ;; esac
-	sleep 0.05
+	case $st in
+	active) want=$D/probeA.txt nA=$((nA + 1)) ;;
+	draining) want=$D/probeB.txt nB=$((nB + 1)) ;;
+	*) fail "after kill $i h3 is '$st'" ;;
+	esac
+	# the data plane is exactly the file status names: probe it
+	faults_load "$D/probe$i.txt" "${PROBE[@]}" --rate 2000 --duration 0.15 --tail 0.3
+	check "$D/probe$i.txt" "$want" >"$D/probe$i.check" ||
+		{ cat "$D/probe$i.check"; fail "after kill $i: status says h3 $st, the data plane disagrees"; }
+	[ "$(faults_total "$D/probe$i.txt" lost)" = 0 ] || fail "after kill $i: the probe lost datagrams"
+	probes=$((probes + $(faults_total "$D/probe$i.txt" sent)))
 done
 kill -INT "$FLOAD_PID"
 wait "$FLOAD_PID"
+log "after the kills: status named A $nA times, B $nB times; $probes probe datagrams all answered as that file says"
 genS=$(generation)
 log "30 applies: $killed killed before they exited ($((genS - gen0 - completed)) of them after the flip), $completed had finished; generation $gen0 -> $genS"
 log "load during the series: $(grep ^total "$D/series.txt")"
@@ -115,8 +151,7 @@ lb_apply "$D/A.yaml" || fail "the apply after the series failed"
 [ "$(h3_state)" = active ] || fail "A not in force after the final apply"
 [ "$(generation)" = $((genS + 1)) ] || fail "the final apply did not make a new generation"
 faults_load "$D/after.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
-cp "$D/learnA.txt" "$D/learnB.txt"	# only A allowed now
-check "$D/after.txt" || fail "after the final apply, answers not from A's hosts"
+check "$D/after.txt" "$D/learnA.txt" || fail "after the final apply, answers not from A's hosts"
 [ "$(faults_total "$D/after.txt" lost)" = 0 ] || fail "loss after the final apply"
 
 # 2. a broken file applied under load
@@ -132,7 +167,7 @@ cat "$D/broken.err"
 grep -q "^$D/broken.yaml:$line:[0-9]*: " "$D/broken.err" || fail "no file:$line:col in the error"
 wait "$FLOAD_PID"
 log "load while the broken file was applied: $(grep ^total "$D/broken-load.txt")"
-check "$D/broken-load.txt" || fail "a broken file moved flows"
+check "$D/broken-load.txt" "$D/learnA.txt" || fail "a broken file moved flows"
 [ "$(faults_total "$D/broken-load.txt" lost)" = 0 ] || fail "datagrams lost when a broken file was applied"
 [ "$(h3_state)" = active ] || fail "a broken file changed the state"
 log PASS
