@@ -21,6 +21,7 @@
  *    is found by name, no key file that group or others may read.
  */
 #include <ctype.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static unsigned int occurrences(const uint8_t *d, size_t n, const char *hex)
+{
+	unsigned int c = 0;
+	size_t i;
+
+	for (i = 0; i + 32 <= n; i++)
+		c += !strncasecmp((const char *)d + i, hex, 32);
+	return c;
+}
+
 /* Keys written inline: "key:" then optional blanks/quotes, 32 hex digits. */
 static unsigned int inline_keys(const uint8_t *d, size_t n, char keys[][33],
 				unsigned int max)
@@ -98,7 +109,11 @@ static unsigned int inline_keys(const uint8_t *d, size_t n, char keys[][33],
 			;
 		if (k == 32) {
 			memcpy(keys[nk], d + j, 32);
-			keys[nk++][32] = 0;
+			keys[nk][32] = 0;
+			/* written twice (say, also in a key's name): a message
+			 * may quote the other place; count only lone keys */
+			if (occurrences(d, n, keys[nk]) == 1)
+				nk++;
 		}
 	}
 	return nk;

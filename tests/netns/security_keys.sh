@@ -136,6 +136,18 @@ run "validate (key typo)" "$QLBCTL" validate -f "$D/typo.yaml" && bad "a 33-digi
 run "validate -j (key typo)" "$QLBCTL" -j validate -f "$D/typo.yaml"
 write_cfg "$D/typo2.yaml" "${K1}:"
 run "validate (key with a stray colon)" "$QLBCTL" validate -f "$D/typo2.yaml" && bad "a key with ':' was accepted"
+# a flow mapping with no space after "key:" makes "key:<hex>" one scalar:
+# an unknown key whose name is the key
+cat >"$D/nospace.yaml" <<EOT
+quic_lb:
+  configs:
+    - {id: 1, server_id_len: 2, nonce_len: 6, key:$K1}
+hosts:
+  - {name: web1, address: 198.18.0.21, server_id: "0a10"}
+EOT
+run "validate (key: without a space, flow mapping)" "$QLBCTL" validate -f "$D/nospace.yaml" &&
+	bad "key:HEX (no space) accepted"
+run "validate -j (key: without a space)" "$QLBCTL" -j validate -f "$D/nospace.yaml"
 write_cfg "$D/other.yaml"
 sed -i 's/nonce_len: 6/nonce_len: 99/' "$D/other.yaml"
 run "validate (other error)" "$QLBCTL" validate -f "$D/other.yaml" && bad "nonce_len 99 accepted"
