@@ -148,6 +148,21 @@ EOT
 run "validate (key: without a space, flow mapping)" "$QLBCTL" validate -f "$D/nospace.yaml" &&
 	bad "key:HEX (no space) accepted"
 run "validate -j (key: without a space)" "$QLBCTL" -j validate -f "$D/nospace.yaml"
+# a quote left open above the key: the scalar runs on over the key line
+cat >"$D/quote.yaml" <<EOT
+hosts:
+  - name: web1
+    address: "198.18.0.21
+quic_lb:
+  configs:
+    - id: 1
+      server_id_len: 2
+      nonce_len: 6
+      key: $K1
+"
+EOT
+run "validate (unclosed quote above the key)" "$QLBCTL" validate -f "$D/quote.yaml" &&
+	bad "a file with an unclosed quote was accepted"
 write_cfg "$D/other.yaml"
 sed -i 's/nonce_len: 6/nonce_len: 99/' "$D/other.yaml"
 run "validate (other error)" "$QLBCTL" validate -f "$D/other.yaml" && bad "nonce_len 99 accepted"
