@@ -52,9 +52,14 @@ faults_up() {
 	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
 		e2e_ns "$(fleet_ns "$n")"
 	done
+	# no duplicate address detection on the links made below: while a
+	# host's link-local address was tentative it did not answer neighbour
+	# solicitations, and the router dropped the first ~1 s of datagrams
+	# toward h3 (outer IPv6)
 	for n in "${E2E_NS[@]}"; do
 		ip netns exec "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-			net.ipv4.conf.default.rp_filter=0
+			net.ipv4.conf.default.rp_filter=0 \
+			net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
 	done
 	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv6.conf.all.forwarding=1
@@ -97,23 +102,25 @@ faults_up() {
 		fleet_lb_apply "$n" || { cat "$FLEET_DIR/lb-$n.log"; e2e_fail "qlbctl lb apply failed on $n"; }
 	done
 	fleet_route_vip lb1
-	# neighbours resolved before the first measured datagram: without
-	# this, the first second of a load toward h3 (outer IPv6) was lost
-	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
-		case $n in lb*) net=1${n#lb} ;; h*) net=2${n#h} ;; esac
-		e2e_in "$rtr" ping -c1 -W1 -q "198.18.$net.2" >/dev/null 2>&1
-		e2e_in "$rtr" ping -6 -c1 -W1 -q "2001:db8:$net::2" >/dev/null 2>&1
-	done
-	e2e_in "$cli" ping -c1 -W1 -q 198.18.10.1 >/dev/null 2>&1
-	e2e_in "$cli" ping -6 -c1 -W1 -q 2001:db8:10::1 >/dev/null 2>&1
-	# Even so, the first ~1 s of datagrams toward h3 (outer IPv6 through
-	# the router) was lost on a fresh fleet: warm up until a short load
-	# loses nothing, so that the tests measure the fault, not the start.
+	# and every IPv6 address usable before the first measured datagram
 	local i
+	for i in $(seq 1 50); do
+		local tent=0
+		for n in "${E2E_NS[@]}"; do
+			[ -n "$(ip -n "$n" -6 addr show tentative)" ] && tent=1
+		done
+		[ $tent = 0 ] && break
+		sleep 0.1
+	done
+	# A short load must lose nothing before a test measures a fault.
+	[ -n "${FAULTS_NO_WARMUP:-}" ] && return 0
 	for i in 1 2 3 4 5; do
 		faults_load "$FLEET_DIR/warmup.txt" -f "$FLEET_DIR/fleet.yaml" \
 			--workers 1 --initials 8 --rate 500 --duration 0.5
-		[ "$(faults_total "$FLEET_DIR/warmup.txt" lost)" = 0 ] && return 0
+		if [ "$(faults_total "$FLEET_DIR/warmup.txt" lost)" = 0 ]; then
+			[ $i = 1 ] || e2e_log "warm-up: no loss after $i rounds"
+			return 0
+		fi
 		sleep 0.5
 	done
 	cat "$FLEET_DIR/warmup.txt"
