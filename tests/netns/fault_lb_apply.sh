@@ -26,6 +26,7 @@ fleet_distribute_files
 cp "$D/lb1.yaml" "$D/B.yaml"
 fleet_set_host_state h3 active
 fleet_distribute_files
+# the series' load goes to the IPv6 VIP, the probes to the IPv4 one
 LOADOPTS=(-f "$D/fleet.yaml" --workers 2 --initials 40 --sport 30000)
 lb_apply() { e2e_in "$(fleet_ns lb1)" "$QLBCTL" lb apply -f "$1"; }
 lb_status() { e2e_in "$(fleet_ns lb1)" "$QLBCTL" -j lb status -f "$D/A.yaml"; }
@@ -39,10 +40,10 @@ j=json.load(sys.stdin); print([h["state"] for h in j["hosts"] if h["name"]=="h3"
 # (31000+).
 PROBE=(-f "$D/fleet.yaml" --workers 2 --initials 40 --sport 31000)
 lb_apply "$D/B.yaml" >/dev/null || fail "apply B"
-faults_load "$D/learnB.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+FAULTS_V6=1 faults_load "$D/learnB.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
 faults_load "$D/probeB.txt" "${PROBE[@]}" --rate 2000 --duration 1
 lb_apply "$D/A.yaml" >/dev/null || fail "apply A"
-faults_load "$D/learnA.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+FAULTS_V6=1 faults_load "$D/learnA.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
 faults_load "$D/probeA.txt" "${PROBE[@]}" --rate 2000 --duration 1
 for f in learnA learnB probeA probeB; do
 	[ "$(faults_total "$D/$f.txt" lost)" = 0 ] || { cat "$D/$f.txt"; fail "$f: loss with no fault"; }
@@ -97,7 +98,7 @@ log "probe: $pm of its 40 Initial flows answered by another host under B than un
 
 # 1. applies killed at random moments
 generation() { lb_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])'; }
-faults_load_bg "$D/series.txt" "${LOADOPTS[@]}" --rate 2000 --duration 60
+FAULTS_V6=1 faults_load_bg "$D/series.txt" "${LOADOPTS[@]}" --rate 2000 --duration 60
 sleep 0.3
 # kill delays: 0..40 ms, or up to the measured time of a whole apply
 # when that is longer, so that kills land before, during and after the
@@ -150,7 +151,7 @@ check "$D/series.txt" || fail "answers from hosts that neither A nor B names"
 lb_apply "$D/A.yaml" || fail "the apply after the series failed"
 [ "$(h3_state)" = active ] || fail "A not in force after the final apply"
 [ "$(generation)" = $((genS + 1)) ] || fail "the final apply did not make a new generation"
-faults_load "$D/after.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
+FAULTS_V6=1 faults_load "$D/after.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
 check "$D/after.txt" "$D/learnA.txt" || fail "after the final apply, answers not from A's hosts"
 [ "$(faults_total "$D/after.txt" lost)" = 0 ] || fail "loss after the final apply"
 
@@ -158,7 +159,7 @@ check "$D/after.txt" "$D/learnA.txt" || fail "after the final apply, answers not
 sed 's/^      port: 443$/      port: 99999/' "$D/A.yaml" >"$D/broken.yaml"
 line=$(grep -n 'port: 99999' "$D/broken.yaml" | head -n 1 | cut -d: -f1)
 [ -n "$line" ] || fail "could not make the broken file"
-faults_load_bg "$D/broken-load.txt" "${LOADOPTS[@]}" --rate 2000 --duration 3
+FAULTS_V6=1 faults_load_bg "$D/broken-load.txt" "${LOADOPTS[@]}" --rate 2000 --duration 3
 sleep 1
 if lb_apply "$D/broken.yaml" 2>"$D/broken.err"; then
 	fail "the broken file was applied"
