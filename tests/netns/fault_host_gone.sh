@@ -6,7 +6,8 @@
 # the LB node sends it is lost: counted and printed, per flow kind, with
 # the time from the failure to the apply. Flows of h1 and h2 lose nothing
 # throughout. Once `state: down` is applied (one YAML change, one apply),
-# every new connection (Initial flows, including those Maglev gave h3)
+# every new connection (Initial flows and unroutable-CID flows, including
+# those Maglev gave h3)
 # succeeds through h1/h2, and h3's CIDs take the fallback (answered by
 # h1/h2: a real QUIC server there would not know the connection; printed).
 FAULTS_DOWN_DELAY=${FAULTS_DOWN_DELAY:-1}
@@ -14,12 +15,13 @@ source "$(dirname "$0")/../lib/faults.sh"
 
 faults_up faulthost
 D=$FLEET_DIR
-OPTS=(-f "$D/fleet.yaml" --workers 2 --initials 40 --sport 32000 --rate 2000)
+OPTS=(-f "$D/fleet.yaml" --workers 2 --initials 40 --unroutable 20 --sport 32000 --rate 2000)
 faults_load "$D/before.txt" "${OPTS[@]}" --duration 1
 [ "$(faults_total "$D/before.txt" lost)" = 0 ] || fail "loss before the fault"
 on_h3=$(grep -c 'kind=initial .*from=h3/' "$D/before.txt")
-log "before: $(grep ^total "$D/before.txt"); $on_h3 of 40 Initial flows on h3"
-[ "$on_h3" -gt 0 ] || fail "no Initial flow on h3: nothing to see"
+un_h3=$(grep -c 'kind=unroutable .*from=h3/' "$D/before.txt")
+log "before: $(grep ^total "$D/before.txt"); on h3: $on_h3 of 40 Initial flows, $un_h3 of 20 unroutable-CID flows"
+[ "$on_h3" -gt 0 ] && [ "$un_h3" -gt 0 ] || fail "no new-connection flow on h3: nothing to see"
 
 faults_load_bg "$D/during.txt" "${OPTS[@]}" --duration 60
 sleep 1
@@ -50,7 +52,7 @@ for l in open(sys.argv[1]):
     if d['kind'] == 'cid':
         key = 'cid flows of h3' if d['want'].startswith('h3/') else 'cid flows of h1/h2'
     else:
-        key = 'Initial flows on h3' if 'h3' in hosts or sent != recv else 'Initial flows on h1/h2'
+        key = f"{d['kind']} flows on " + ('h3' if 'h3' in hosts or sent != recv else 'h1/h2')
     s = fig.setdefault(key, [0, 0, 0])
     s[0] += 1; s[1] += sent; s[2] += recv
     if key.endswith('h1/h2') and (sent != recv or 'h3' in hosts):
@@ -73,7 +75,7 @@ for l in open(sys.argv[1]):
     sent, recv = int(d['sent']), int(d['recv'])
     if 'h3' in d['from']:
         print(f"flow {d['flow']}: answered by h3"); bad += 1
-    if d['kind'] == 'initial' or not d['want'].startswith('h3/'):
+    if d['kind'] != 'cid' or not d['want'].startswith('h3/'):
         n += 1; s += sent; r += recv
         if sent != recv:
             print(f"flow {d['flow']} ({d['want']}): lost {sent - recv}"); bad += 1

@@ -6,14 +6,16 @@
  * counts, per flow, what was sent, what came back, and who answered:
  *
  *   qlb-faultload -f FILE [--config C] [--workers N] [--hosts H1,H2..]
- *                 [--initials M] [--rate PPS] [--duration S]
+ *                 [--initials M] [--unroutable U] [--rate PPS] [--duration S]
  *                 [--sport BASE] [--tail S] ADDR PORT
  *
  * Flows: for every host named (default: every host of FILE) and every
  * worker ID 0..N-1, one "cid" flow sending short headers with a CID minted
  * for that host and worker under config C (default: the active one);
  * then M "initial" flows, each sending one long-header Initial with a
- * fixed client-chosen DCID again and again (Maglev fallback by 4-tuple).
+ * fixed client-chosen DCID again and again (Maglev fallback by 4-tuple);
+ * then U "unroutable" flows, short headers with a fixed 0b111 CID from
+ * qlb_mint_unroutable() (the fallback too).
  * Every flow has its own socket; with --sport, flow i is bound to source
  * port BASE+i so that a later run has the same 4-tuples (and so the same
  * fallback host). Datagrams go round-robin over the flows at PPS in total
@@ -22,7 +24,7 @@
  *
  * Output (stdout), one line per flow and a total:
  *   flow=I kind=cid want=HOST/W sent=S recv=R from=HOST/W:n,...
- *   flow=I kind=initial want=- sent=S recv=R from=HOST/W:n,...
+ *   flow=I kind=initial|unroutable want=- sent=S recv=R from=HOST/W:n,...
  *   total sent=S received=R lost=L
  * and on stderr one line per second: t, sent, received in that second.
  * Exit 0 when it ran (the test judges), 2 on a usage or setup error.
@@ -54,7 +56,7 @@ struct from {
 
 struct flow {
 	int fd;
-	bool initial;
+	const char *kind;
 	char want[QLB_NAME_MAX + 16];
 	uint8_t pkt[1200];
 	size_t len;
@@ -241,6 +243,7 @@ static int add_cid_flows(const struct qlb_config *cfg, int cfg_id,
 			if (n <= 0)
 				return -1;
 			f->len = short_packet(f->pkt, cid, n);
+			f->kind = "cid";
 			snprintf(f->want, sizeof(f->want), "%s/%u", h->name, w);
 			f->fd = open_flow(*sport ? (*sport)++ : 0);
 		}
@@ -257,7 +260,7 @@ static void report(void)
 		struct flow *f = &flows[i];
 
 		printf("flow=%u kind=%s want=%s sent=%lu recv=%lu from=", i,
-		       f->initial ? "initial" : "cid", f->want, f->sent,
+		       f->kind, f->want, f->sent,
 		       f->recv);
 		for (k = 0; k < f->nfrom; k++)
 			printf("%s%s/%u:%lu", k ? "," : "", f->from[k].host,
@@ -298,6 +301,7 @@ int main(int argc, char **argv)
 		{"workers", required_argument, NULL, 'w'},
 		{"hosts", required_argument, NULL, 'H'},
 		{"initials", required_argument, NULL, 'i'},
+		{"unroutable", required_argument, NULL, 'u'},
 		{"rate", required_argument, NULL, 'r'},
 		{"duration", required_argument, NULL, 'd'},
 		{"sport", required_argument, NULL, 's'},
@@ -307,7 +311,8 @@ int main(int argc, char **argv)
 	static struct pollfd p[MAX_FLOWS];
 	const char *file = NULL;
 	char *hosts = NULL;
-	unsigned int workers = 2, initials = 0, sport = 0, i, next = 0;
+	unsigned int workers = 2, initials = 0, unroutable = 0, sport = 0, i,
+		     next = 0;
 	double rate = 1000, duration = 5, tail = 1, t0, t, t_sec, t_next;
 	unsigned long sent_sec = 0, got_sec = 0;
 	int c, cfg_id = -1;
@@ -335,6 +340,9 @@ int main(int argc, char **argv)
 		case 'i':
 			initials = (unsigned int)atoi(optarg);
 			break;
+		case 'u':
+			unroutable = (unsigned int)atoi(optarg);
+			break;
 		case 'r':
 			rate = atof(optarg);
 			break;
@@ -352,7 +360,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2 || parse_dst(argv[optind], argv[optind + 1]) ||
-	    rate <= 0 || workers > 256 || initials > MAX_FLOWS)
+	    rate <= 0 || workers > 256 || initials > MAX_FLOWS ||
+	    unroutable > MAX_FLOWS)
 		goto usage;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGINT, on_sig);
@@ -370,8 +379,20 @@ int main(int argc, char **argv)
 	for (i = 0; i < initials && nflows < MAX_FLOWS; i++) {
 		struct flow *f = &flows[nflows++];
 
-		f->initial = true;
+		f->kind = "initial";
 		f->len = initial_packet(f->pkt);
+		snprintf(f->want, sizeof(f->want), "-");
+		f->fd = open_flow(sport ? sport++ : 0);
+	}
+	for (i = 0; i < unroutable && nflows < MAX_FLOWS; i++) {
+		struct flow *f = &flows[nflows++];
+		uint8_t cid[QLB_CID_MAX_LEN];
+		int n = qlb_mint_unroutable(cid, 8 + i % 13);
+
+		if (n <= 0)
+			return 2;
+		f->kind = "unroutable";
+		f->len = short_packet(f->pkt, cid, n);
 		snprintf(f->want, sizeof(f->want), "-");
 		f->fd = open_flow(sport ? sport++ : 0);
 	}
@@ -420,7 +441,7 @@ usage:
 	fprintf(stderr,
 		"usage: qlb-faultload [-f FILE [--config C] [--workers N] "
 		"[--hosts H1,H2]]\n"
-		"       [--initials M] [--rate PPS] [--duration S] "
+		"       [--initials M] [--unroutable U] [--rate PPS] [--duration S] "
 		"[--sport BASE] [--tail S] ADDR PORT\n"
 		"(see the comment at the top of tests/tools/qlb-faultload.c)\n");
 	return 2;
