@@ -117,8 +117,8 @@ static int parse_dst(const char *a, const char *port)
 /* A nonblocking socket connected to the VIP, bound to @sport when non-zero. */
 static int open_flow(unsigned int sport)
 {
-	int fd = socket(dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(dst.ss_family,
+			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, rcv = 1 << 20;
 
 	if (fd < 0)
@@ -181,7 +181,8 @@ static void note_reply(struct flow *f, const char *buf)
 		return;
 	f->recv++;
 	for (i = 0; i < f->nfrom; i++)
-		if (f->from[i].worker == worker && !strcmp(f->from[i].host, host))
+		if (f->from[i].worker == worker &&
+		    !strcmp(f->from[i].host, host))
 			break;
 	if (i == f->nfrom) {
 		if (f->nfrom == MAX_FROM) {
@@ -260,8 +261,7 @@ static void report(void)
 		struct flow *f = &flows[i];
 
 		printf("flow=%u kind=%s want=%s sent=%lu recv=%lu from=", i,
-		       f->kind, f->want, f->sent,
-		       f->recv);
+		       f->kind, f->want, f->sent, f->recv);
 		for (k = 0; k < f->nfrom; k++)
 			printf("%s%s/%u:%lu", k ? "," : "", f->from[k].host,
 			       f->from[k].worker, f->from[k].n);
@@ -441,8 +441,10 @@ usage:
 	fprintf(stderr,
 		"usage: qlb-faultload [-f FILE [--config C] [--workers N] "
 		"[--hosts H1,H2]]\n"
-		"       [--initials M] [--unroutable U] [--rate PPS] [--duration S] "
+		"       [--initials M] [--unroutable U] [--rate PPS] "
+		"[--duration S] "
 		"[--sport BASE] [--tail S] ADDR PORT\n"
-		"(see the comment at the top of tests/tools/qlb-faultload.c)\n");
+		"(see the comment at the top of "
+		"tests/tools/qlb-faultload.c)\n");
 	return 2;
 }
