@@ -134,7 +134,7 @@ for i in $(seq 1 30); do
 	*) fail "after kill $i h3 is '$st'" ;;
 	esac
 	# the data plane is exactly the file status names: probe it
-	faults_load "$D/probe$i.txt" "${PROBE[@]}" --rate 2000 --duration 0.15 --tail 0.3
+	faults_load "$D/probe$i.txt" "${PROBE[@]}" --rate 2000 --duration 0.15 --tail 0.5
 	check "$D/probe$i.txt" "$want" >"$D/probe$i.check" ||
 		{ cat "$D/probe$i.check"; fail "after kill $i: status says h3 $st, the data plane disagrees"; }
 	[ "$(faults_total "$D/probe$i.txt" lost)" = 0 ] || fail "after kill $i: the probe lost datagrams"
