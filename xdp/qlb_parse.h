@@ -82,8 +82,12 @@ static __always_inline int qlb_parse_ipv4(void *data, void *end,
 	p->family = 4;
 	p->l4_off = p->l3_off + hl;
 	p->ip_len = bpf_ntohs(ip->tot_len);
+	/* every word written: a zeroed struct merged from many exits costs
+	 * the compiler a store per word per exit */
 	p->saddr[0] = ip->saddr;
+	p->saddr[1] = p->saddr[2] = p->saddr[3] = 0;
 	p->daddr[0] = ip->daddr;
+	p->daddr[1] = p->daddr[2] = p->daddr[3] = 0;
 	p->tos = ip->tos;
 	if (ip->frag_off & bpf_htons(0x1fff))
 		p->frag = 2;

@@ -81,7 +81,7 @@ static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
 	void *end = (void *)(long)ctx->data_end;
 	__u32 *p;
 
-	if (off > 0xffff)
+	if (off > 0x1ff) /* headers end before 18 + 60 + 8 + 6 */
 		return -1;
 	p = data + off;
 	if ((void *)p + 20 <= end) {
@@ -253,7 +253,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 	struct qlb_lb_cid *cfg;
 	__u8 *q, c0, cr;
 
-	if (q_off > 0xffff)
+	if (q_off > 0x1ff) /* headers end before 18 + 60 + 8 */
 		return -1;
 	q = data + q_off;
 	v->reason = QLB_R_MALFORMED;
@@ -397,25 +397,28 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	struct qlb_lb_ctrl *ctrl;
 	struct qlb_lb_host *h;
 	struct qlb_lb_vip_ent *vip;
-	struct qlb_pkt p = {};
+	struct qlb_pkt p;
 	__u32 zero = 0, slot, vidx = QLB_LB_NO_VIP, entropy, hkey, l4len;
 	__u64 bytes = end - data;
 	__u16 *ports;
 	__be16 eproto;
 	int proto, r;
 
+	/* p lives on the stack, not in registers: as SSA values its words
+	 * merge at every early exit and clang spills each of them there */
+	asm volatile("" : : "r"(&p) : "memory");
 	eproto = qlb_parse_eth(data, end, &p);
 	if (eproto == bpf_htons(ETH_P_IP))
 		proto = qlb_parse_ipv4(data, end, &p);
 	else if (eproto == bpf_htons(ETH_P_IPV6))
 		proto = qlb_parse_ipv6(data, end, &p);
 	else
-		proto = -1;
+		goto pass;
 	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
 		goto pass;
 	if (p.frag == 2) /* no ports: not ours to judge */
 		goto pass;
-	if (p.l4_off > 0xffff)
+	if (p.l4_off > 0x1ff) /* at most 18 + 60; bounds the verifier */
 		goto pass;
 	ports = data + p.l4_off;
 	if ((void *)(ports + 2) > end)
