@@ -96,6 +96,7 @@ static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
 		if (avail <= 0 ||
 		    avail > 20) /* signed bounds for the verifier */
 			return -1;
+		cid[0] = cid[1] = cid[2] = cid[3] = cid[4] = 0;
 		if (bpf_xdp_load_bytes(ctx, off, cid, avail))
 			return -1;
 	}
@@ -168,7 +169,8 @@ static __always_inline int qlb_route_cid(__u32 slot,
 					 const struct qlb_lb_settings *s,
 					 const struct qlb_lb_cid *cfg,
 					 struct qlb_scratch *sc,
-					 struct qlb_verdict *v, int cache)
+					 struct qlb_verdict *v, int cache,
+					 struct qlb_lb_host **hp)
 {
 	struct qlb_lb_cache_val *cv = NULL, *nv = &sc->nv;
 	struct qlb_lb_host *h;
@@ -233,18 +235,21 @@ static __always_inline int qlb_route_cid(__u32 slot,
 	}
 	v->host = nv->host;
 	v->reason = QLB_R_ROUTED_CID;
+	*hp = h;
 	return 1;
 }
 
 /**
  * qlb_quic() - classify a QUIC datagram whose payload starts at @q_off.
  * Return: 1 routed by CID (v->host set), 0 fallback (v->reason set), -1
- * drop (v->reason set). @entropy gets the CID hash when routed.
+ * drop (v->reason set). @entropy gets the CID hash and @hp the host's
+ * entry when routed.
  */
 static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 				    const struct qlb_lb_settings *s,
 				    __u32 q_off, __u32 qlen,
-				    struct qlb_verdict *v, __u32 *entropy)
+				    struct qlb_verdict *v, __u32 *entropy,
+				    struct qlb_lb_host **hp)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -312,13 +317,12 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 	sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
 	if (!sc)
 		return 0;
-	sc->io.cid[0] = sc->io.cid[1] = sc->io.cid[2] = 0;
-	sc->io.cid[3] = sc->io.cid[4] = sc->io.cid[5] = 0;
+	sc->io.cid[5] = 0; /* qlb_copy_cid() writes the first five */
 	if (qlb_copy_cid(ctx, q_off + cid_off, cfg->cid_mask, sc->io.cid)) {
 		v->reason = QLB_R_MALFORMED;
 		return -1;
 	}
-	if (!qlb_route_cid(slot, s, cfg, sc, v, cid_off == 1)) {
+	if (!qlb_route_cid(slot, s, cfg, sc, v, cid_off == 1, hp)) {
 		/* a long header that is not ours starts a new connection */
 		if (cid_off == 6)
 			v->reason = QLB_R_FB_INITIAL;
@@ -456,7 +460,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		if (ulen < sizeof(*udp) || ulen > l4len)
 			goto malformed;
 		r = qlb_quic(ctx, slot, s, p.l4_off + sizeof(*udp),
-			     ulen - sizeof(*udp), &v, &entropy);
+			     ulen - sizeof(*udp), &v, &entropy, &h);
 		if (r < 0)
 			return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
 	} else {
@@ -481,11 +485,13 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		if (!m || *m == QLB_LB_NO_HOST)
 			goto no_host;
 		v.host = *m;
+		hkey = slot * QLB_LB_MAX_HOSTS +
+		       (v.host & (QLB_LB_MAX_HOSTS - 1));
+		h = bpf_map_lookup_elem(&qlb_hosts, &hkey);
+		if (!h || !h->family)
+			goto no_host;
 	}
-	hkey = slot * QLB_LB_MAX_HOSTS + (v.host & (QLB_LB_MAX_HOSTS - 1));
-	h = bpf_map_lookup_elem(&qlb_hosts, &hkey);
-	if (!h || !h->family)
-		goto no_host;
+	/* routed by CID: qlb_route_cid() looked the host up already */
 	r = qlb_encap(ctx, &p, s, h, entropy);
 	if (r) {
 		v.reason = r;
