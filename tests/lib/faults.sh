@@ -164,6 +164,9 @@ faults_load_bg() {
 	nsenter --net="/run/netns/$(fleet_ns cli)" "$FLOAD" "$@" "$vip" "$VIP_PORT" \
 		>"$out" 2>"$out.rate" &
 	FLOAD_PID=$!
+	# a test that fails while it runs must not leave it behind (and a
+	# reused PID is left alone)
+	E2E_CLEANUP_CMDS+=("[ \"\$(readlink /proc/$FLOAD_PID/exe)\" = \"$FLOAD\" ] && kill -KILL $FLOAD_PID")
 }
 
 # faults_total OUT FIELD: sent, received or lost of a load report.
