@@ -81,8 +81,11 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 	eth = data;
 	if ((void *)(eth + 1) > end)
 		return QLB_R_ENCAP_FAIL;
-	__builtin_memcpy(eth->h_dest, s->gw_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, s->if_mac, ETH_ALEN);
+	/* gw_mac and if_mac are the settings' first 12 bytes, 4-aligned:
+	 * three word copies instead of twelve byte copies */
+	((__u32 *)eth)[0] = ((const __u32 *)s->gw_mac)[0];
+	((__u32 *)eth)[1] = ((const __u32 *)s->gw_mac)[1];
+	((__u32 *)eth)[2] = ((const __u32 *)s->gw_mac)[2];
 	if (vlan_tag) {
 		struct qlb_vlan_hdr *vh = (void *)(eth + 1);
 
