@@ -155,20 +155,30 @@ FAULTS_V6=1 faults_load "$D/after.txt" "${LOADOPTS[@]}" --rate 2000 --duration 1
 check "$D/after.txt" "$D/learnA.txt" || fail "after the final apply, answers not from A's hosts"
 [ "$(faults_total "$D/after.txt" lost)" = 0 ] || fail "loss after the final apply"
 
-# 2. a broken file applied under load
-sed 's/^      port: 443$/      port: 99999/' "$D/A.yaml" >"$D/broken.yaml"
-line=$(grep -n 'port: 99999' "$D/broken.yaml" | head -n 1 | cut -d: -f1)
-[ -n "$line" ] || fail "could not make the broken file"
-FAULTS_V6=1 faults_load_bg "$D/broken-load.txt" "${LOADOPTS[@]}" --rate 2000 --duration 3
+# 2. broken files applied under load: a value out of range, a YAML syntax
+# error, two hosts with one server ID (each at a line the test knows)
+sed 's/^      port: 443$/      port: 99999/' "$D/A.yaml" >"$D/broken1.yaml"
+sed 's/^    encap: ipip$/    encap: [ipip/' "$D/A.yaml" >"$D/broken2.yaml"
+sed 's/^    server_id: "2000"$/    server_id: "1000"/' "$D/A.yaml" >"$D/broken3.yaml"
+# the out-of-range value must be reported at its own line
+line1=$(grep -n 'port: 99999' "$D/broken1.yaml" | head -n 1 | cut -d: -f1)
+FAULTS_V6=1 faults_load_bg "$D/broken-load.txt" "${LOADOPTS[@]}" --rate 2000 --duration 4
 sleep 1
-if lb_apply "$D/broken.yaml" 2>"$D/broken.err"; then
-	fail "the broken file was applied"
-fi
-cat "$D/broken.err"
-grep -q "^$D/broken.yaml:$line:[0-9]*: " "$D/broken.err" || fail "no file:$line:col in the error"
+for k in 1 2 3; do
+	f=$D/broken$k.yaml
+	cmp -s "$f" "$D/A.yaml" && fail "could not make broken file $k"
+	if lb_apply "$f" 2>"$f.err"; then
+		fail "broken file $k was applied"
+	fi
+	sed 's/^/    /' "$f.err"
+	grep -q "^$f:[0-9]*:[0-9]*: " "$f.err" || fail "broken file $k: no file:line:col in the error"
+	[ $k = 1 ] && { grep -q "^$f:$line1:[0-9]*: " "$f.err" || fail "broken file 1: not reported at line $line1"; }
+	sleep 0.3
+done
 wait "$FLOAD_PID"
-log "load while the broken file was applied: $(grep ^total "$D/broken-load.txt")"
+log "load while 3 broken files were applied: $(grep ^total "$D/broken-load.txt")"
 check "$D/broken-load.txt" "$D/learnA.txt" || fail "a broken file moved flows"
 [ "$(faults_total "$D/broken-load.txt" lost)" = 0 ] || fail "datagrams lost when a broken file was applied"
 [ "$(h3_state)" = active ] || fail "a broken file changed the state"
+[ "$(generation)" = $((genS + 1)) ] || fail "a broken file made a new generation"
 log PASS
