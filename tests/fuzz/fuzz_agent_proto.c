@@ -27,6 +27,8 @@
 #include <dirent.h>
 #include <stdio.h>
 
+#include "fz_tmp.h"
+
 /* the agent's log lines go nowhere (sanitizer reports still reach fd 2) */
 static FILE *fz_log;
 #undef stderr
@@ -117,9 +119,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("fuzz_agent_proto: unshare(CLONE_NEWNET) (root needed)");
 		abort();
 	}
-	snprintf(fz_dir, sizeof(fz_dir), "/tmp/qlb-fuzz-agent-XXXXXX");
-	if (!mkdtemp(fz_dir))
-		abort();
+	fz_tmpdir("/tmp/qlb-fuzz-agent", fz_dir, sizeof(fz_dir));
 	atexit(fz_cleanup);
 	snprintf(path, sizeof(path), "%s/qlb.yaml", fz_dir);
 	f = fopen(path, "w");

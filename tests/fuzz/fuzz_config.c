@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fz_tmp.h"
 #include "config.h"
 
 #define FZ_ASSERT(c)                                                           \
@@ -71,9 +72,7 @@ static void put(const char *name, const char *text, mode_t mode)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	snprintf(fz_dir, sizeof(fz_dir), "/tmp/qlb-fuzz-config-XXXXXX");
-	if (!mkdtemp(fz_dir))
-		abort();
+	fz_tmpdir("/tmp/qlb-fuzz-config", fz_dir, sizeof(fz_dir));
 	snprintf(fz_path, sizeof(fz_path), "%s/qlb.yaml", fz_dir);
 	put("k600.key", "8f95f09245765f80256934e50c66207f\n", 0600);
 	put("k644.key", "fdf726a9893ec05c0632d3956680baf0\n", 0644);

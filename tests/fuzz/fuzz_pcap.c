@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fz_tmp.h"
 #include "pcap.h"
 
 #define FZ_ASSERT(c)                                                           \
@@ -41,9 +42,7 @@ static void fz_cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	snprintf(fz_dir, sizeof(fz_dir), "/tmp/qlb-fuzz-pcap-XXXXXX");
-	if (!mkdtemp(fz_dir))
-		abort();
+	fz_tmpdir("/tmp/qlb-fuzz-pcap", fz_dir, sizeof(fz_dir));
 	snprintf(fz_out, sizeof(fz_out), "%s/out.pcap", fz_dir);
 	atexit(fz_cleanup);
 	return 0;

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fz_tmp.h"
 #include "common.h"
 #include "config.h"
 
@@ -66,9 +67,7 @@ static void fz_cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	snprintf(fz_dir, sizeof(fz_dir), "/dev/shm/qlb-fuzz-rotate-XXXXXX");
-	if (!mkdtemp(fz_dir))
-		abort();
+	fz_tmpdir("/dev/shm/qlb-fuzz-rotate", fz_dir, sizeof(fz_dir));
 	snprintf(fz_path, sizeof(fz_path), "%s/qlb.yaml", fz_dir);
 	fz_null = fopen("/dev/null", "w");
 	atexit(fz_cleanup);
