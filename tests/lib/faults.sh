@@ -35,7 +35,7 @@ faults_up() {
 	make -C "$E2E_ROOT" --no-print-directory -s BUILD="$BUILD" fault-tools >&2 ||
 		e2e_fail "cannot build qlb-faultload (make BUILD=$BUILD fault-tools)"
 	[ -x "$QLBCTL" ] && [ -x "$ECHO" ] || e2e_fail "build first: make BUILD=$BUILD"
-	FLEET_LBS=(${FAULTS_LBS:-lb1})
+	read -ra FLEET_LBS <<<"${FAULTS_LBS:-lb1}"
 	FLEET_P="qlbt-f${1:0:7}-$$"
 	FLEET_DIR=$E2E_TMP
 	FLEET_PIN=/sys/fs/bpf/$FLEET_P

@@ -41,7 +41,7 @@ done
 
 # served over HTTP
 e2e_bg metrics-http "$(fleet_ns lb1)" "$QLBCTL" lb metrics -f "$D/lb1.yaml" --listen 198.18.11.2:9464
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	e2e_in "$(fleet_ns lb1)" ss -Hltn 'sport = :9464' | grep -q . && break
 	sleep 0.1
 done
