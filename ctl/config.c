@@ -44,6 +44,29 @@ struct ctx {
 
 /* ---- diagnostics ---------------------------------------------------- */
 
+/*
+ * A message may quote text that holds a key in ways no parser rule sees
+ * (a key glued to its name, a quote left open above it). Hide every run of
+ * 31 or more hex digits: a key is 32, the longest server ID 30.
+ */
+static void mask_key_runs(char *m)
+{
+	static const char hide[] = "<key withheld>";
+	size_t i = 0, j;
+
+	while (m[i]) {
+		for (j = i; isxdigit((unsigned char)m[j]); j++)
+			;
+		if (j - i >= 31) {
+			memmove(m + i + sizeof(hide) - 1, m + j, strlen(m + j) + 1);
+			memcpy(m + i, hide, sizeof(hide) - 1);
+			i += sizeof(hide) - 1;
+		} else {
+			i = j > i ? j : i + 1;
+		}
+	}
+}
+
 static void vdiag(struct ctx *c, int line, int col, const char *path,
 		  const char *fmt, va_list ap)
 {
@@ -55,6 +78,7 @@ static void vdiag(struct ctx *c, int line, int col, const char *path,
 		snprintf(full, sizeof(full), "%s: %s", path, msg);
 	else
 		snprintf(full, sizeof(full), "%s", msg);
+	mask_key_runs(full);
 	if (c->d.n == c->cap) {
 		unsigned int cap = c->cap ? 2 * c->cap : 16;
 
@@ -564,7 +588,8 @@ static bool read_key_file(struct ctx *c, const yaml_node_t *n, const char *path,
 		ndiag(c, n, path, "path too long");
 		return false;
 	}
-	fd = open(q->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO must not hang the loader before the type check */
+	fd = open(q->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		ndiag(c, n, path, "cannot read key file %s: %s", q->key_file,
 		      strerror(errno));

@@ -401,7 +401,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		if (bpf_map_update_elem(m->cid_cfgs, &key, &c, BPF_ANY))
 			FAIL("cannot write config %u to qlb_cid_cfgs: %s", i,
 			     strerror(errno));
-		memset(&c, 0, sizeof(c)); /* key material off the stack */
+		explicit_bzero(&c, sizeof(c)); /* key material off the stack */
 	}
 
 	for (i = 0; i < cfg->nhosts; i++) {
@@ -987,7 +987,7 @@ static int lb_status(struct lb_opts *o)
 			jw_bool(&w, "encode_length",
 				c.c.flags & QLB_CID_F_ENCODE_LEN);
 			jw_obj_close(&w);
-			memset(&c, 0, sizeof(c));
+			explicit_bzero(&c, sizeof(c));
 		}
 		jw_arr_close(&w);
 		jw_arr_open(&w, "vips");
