@@ -175,8 +175,10 @@ void qlb_client_on_config(struct qlb_client *cl, qlb_config_cb cb, void *arg);
 
 /*
  * qlb_client_process() - read pending messages from the agent (call when
- * qlb_client_fd() is readable). Return: 0, or -ECONNRESET when the agent
- * went away (the registered socket keeps working; reconnect at leisure).
+ * qlb_client_fd() is readable). Return: 0; -ECONNRESET when the agent
+ * went away or broke the protocol (the registered socket keeps working;
+ * reconnect at leisure); another negative errno (e.g. -EINVAL for a config
+ * push the client refused: it keeps minting under the configs it had).
  */
 int qlb_client_process(struct qlb_client *cl);
 
