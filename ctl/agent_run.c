@@ -449,9 +449,30 @@ static struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen)
 {
 	struct ag_gen *g = ag_gen_find(ag, gen);
 
-	if (g || ag->ngens >= QLB_HOST_MAX_GENS)
+	if (g)
 		return g;
-	g = &ag->gens[ag->ngens++];
+	if (ag->ngens >= QLB_HOST_MAX_GENS) {
+		/* full: reuse the oldest declared generation that never got a
+		 * socket, so declarations alone cannot block every new
+		 * generation (they persist in the pinned map) */
+		unsigned int i;
+
+		for (i = 0; i < ag->ngens; i++) {
+			struct ag_gen *e = &ag->gens[i];
+
+			if (e->rec.state == QLB_GEN_NEW && !e->live &&
+			    (!g || e->rec.since_ns < g->rec.since_ns))
+				g = e;
+		}
+		if (!g)
+			return NULL;
+		bpf_map_delete_elem(ag->m_gens, &g->gen);
+		ag_log("generation %u: declared but never registered a "
+		       "socket; dropped to make room",
+		       g->gen);
+	} else {
+		g = &ag->gens[ag->ngens++];
+	}
 	memset(g, 0, sizeof(*g));
 	g->gen = gen;
 	g->rec.state = QLB_GEN_NEW;
