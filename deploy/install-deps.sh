@@ -11,7 +11,7 @@ pkgs=(
 	libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev
 	ngtcp2-client gnutls-bin
 	# tests and checks
-	libssl-dev iproute2 tcpdump procps util-linux clang-format valgrind
+	libssl-dev iproute2 iputils-ping curl tcpdump procps util-linux clang-format valgrind
 	libclang-rt-14-dev python3
 )
 missing=()
