@@ -4,7 +4,8 @@
  *   qlbctl agent -f FILE              run (same as: agent run -f FILE)
  *   qlbctl agent status  [-f FILE | -s SOCKET]
  *   qlbctl agent promote [-f FILE | -s SOCKET] GEN
- *   qlbctl agent metrics [-f FILE | -s SOCKET]   Prometheus text, once
+ *   qlbctl agent metrics [-f FILE | -s SOCKET] [--listen ADDR:PORT]
+ *                                     Prometheus text, once or over HTTP
  *   qlbctl agent detach -f FILE       remove the data plane (decap, pins)
  * status and promote go through the agent's socket, so they need a uid or
  * gid the agent allows (host.allow_uids / allow_gids, or the agent's own).
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "metrics_http.h"
 #include "config.h"
 #include "agent.h"
 #include "qlb/host_abi.h"
@@ -78,8 +80,10 @@ static void usage(FILE *f)
 		"       qlbctl agent run -f FILE\n"
 		"       qlbctl [-j] agent status  [-f FILE | -s SOCKET]\n"
 		"       qlbctl agent promote [-f FILE | -s SOCKET] GENERATION\n"
-		"       qlbctl agent metrics [-f FILE | -s SOCKET]  Prometheus "
-		"text\n"
+		"       qlbctl agent metrics [-f FILE | -s SOCKET] "
+		"[--listen ADDR:PORT]\n"
+		"                                     Prometheus text, once "
+		"or served over HTTP\n"
 		"       qlbctl agent detach -f FILE          remove "
 		"decapsulation and pins\n"
 		"SOCKET defaults to host.agent_socket of FILE, else "
@@ -281,96 +285,125 @@ static void print_status(const struct qlb_ap_status *s,
 
 /* Prometheus text exposition (for a node_exporter textfile or a scrape
  * wrapper): every counter the agent has, names stable. */
-static void print_metrics(const struct qlb_ap_status *s,
+static void print_metrics(FILE *f, const struct qlb_ap_status *s,
 			  const struct qlb_ap_gen *g)
 {
 	unsigned int i;
 
-	printf("# HELP qlb_agent_reuseport_packets_total SK_REUSEPORT "
+	fprintf(f, "# HELP qlb_agent_reuseport_packets_total SK_REUSEPORT "
 	       "decisions "
 	       "by reason.\n# TYPE qlb_agent_reuseport_packets_total "
 	       "counter\n");
 	for (i = 0; i < QLB_RP_STAT_MAX; i++)
-		printf("qlb_agent_reuseport_packets_total{host=\"%s\",reason="
+		fprintf(f, "qlb_agent_reuseport_packets_total{host=\"%s\",reason="
 		       "\"%s\"} "
 		       "%llu\n",
 		       s->host, rp_names[i],
 		       (unsigned long long)s->rp_stats[i]);
-	printf("# HELP qlb_agent_decap_packets_total Decapsulation verdicts by "
+	fprintf(f, "# HELP qlb_agent_decap_packets_total Decapsulation verdicts by "
 	       "reason.\n# TYPE qlb_agent_decap_packets_total counter\n");
 	for (i = 0; i < QLB_DC_STAT_MAX; i++)
-		printf("qlb_agent_decap_packets_total{host=\"%s\",reason=\"%"
+		fprintf(f, "qlb_agent_decap_packets_total{host=\"%s\",reason=\"%"
 		       "s\"} "
 		       "%llu\n",
 		       s->host, dc_names[i],
 		       (unsigned long long)s->dc_stats[i]);
-	printf("# HELP qlb_agent_refused_total Peers refused by SO_PEERCRED "
+	fprintf(f, "# HELP qlb_agent_refused_total Peers refused by SO_PEERCRED "
 	       "since the agent started.\n"
 	       "# TYPE qlb_agent_refused_total counter\n"
 	       "qlb_agent_refused_total{host=\"%s\"} %llu\n",
 	       s->host, (unsigned long long)s->refused);
-	printf("# HELP qlb_agent_working_generation The generation that takes "
+	fprintf(f, "# HELP qlb_agent_working_generation The generation that takes "
 	       "new connections (0 = none).\n"
 	       "# TYPE qlb_agent_working_generation gauge\n"
 	       "qlb_agent_working_generation{host=\"%s\"} %u\n",
 	       s->host, s->working_generation);
-	printf("# HELP qlb_agent_generation_sockets Live sockets per "
+	fprintf(f, "# HELP qlb_agent_generation_sockets Live sockets per "
 	       "generation.\n# TYPE qlb_agent_generation_sockets gauge\n");
 	for (i = 0; i < s->ngens; i++)
-		printf("qlb_agent_generation_sockets{host=\"%s\",generation=\"%"
+		fprintf(f, "qlb_agent_generation_sockets{host=\"%s\",generation=\"%"
 		       "u\","
 		       "state=\"%s\"} %u\n",
 		       s->host, g[i].generation, gen_state_name(g[i].state),
 		       g[i].nworkers);
-	printf("# HELP qlb_agent_connections Open connections to the agent "
+	fprintf(f, "# HELP qlb_agent_connections Open connections to the agent "
 	       "socket.\n# TYPE qlb_agent_connections gauge\n"
 	       "qlb_agent_connections{host=\"%s\"} %u\n",
 	       s->host, s->nclients);
 }
 
-static int do_status(const char *path, bool metrics)
+/* Ask the agent at @path for its status; *body is the checked answer. */
+static int fetch_status(const char *path, void **body)
 {
 	const struct qlb_ap_status *s;
-	void *body = NULL;
 	uint32_t len;
-	int fd, t, rc = QLB_EXIT_ERR;
+	int fd, t, rc = -1;
 
+	*body = NULL;
 	fd = agent_connect(path);
 	if (fd < 0)
-		return QLB_EXIT_ERR;
+		return -1;
 	if (send_msg(fd, QLB_AP_STATUS_REQ, NULL, 0)) {
 		qlb_err("cannot send to the agent at %s", path);
 		goto out;
 	}
-	t = read_msg(fd, &body, &len);
+	t = read_msg(fd, body, &len);
 	if (t != QLB_AP_STATUS || len < sizeof(*s)) {
 		qlb_err("no status from the agent at %s: %s", path,
 			t < 0 ? strerror(-t) : "unexpected answer");
 		goto out;
 	}
-	s = body;
+	s = *body;
 	if (len != sizeof(*s) + s->nworkers * sizeof(struct qlb_ap_worker) +
 			   s->ngens * sizeof(struct qlb_ap_gen)) {
 		qlb_err("malformed status from the agent at %s", path);
 		goto out;
 	}
-	if (metrics) {
-		print_metrics(
-			s,
-			(const void *)((const struct qlb_ap_worker *)(s + 1) +
-				       s->nworkers));
-		rc = QLB_EXIT_OK;
-		goto out;
-	}
-	print_status(s, (const void *)(s + 1),
-		     (const void *)((const struct qlb_ap_worker *)(s + 1) +
-				    s->nworkers),
-		     path);
-	rc = QLB_EXIT_OK;
+	rc = 0;
 out:
-	free(body);
+	if (rc) {
+		free(*body);
+		*body = NULL;
+	}
 	close(fd);
 	return rc;
+}
+
+static const struct qlb_ap_gen *status_gens(const struct qlb_ap_status *s)
+{
+	return (const void *)((const struct qlb_ap_worker *)(s + 1) +
+			      s->nworkers);
+}
+
+/* qlb_metrics_fn for --listen: one status request per scrape. */
+static int write_agent_metrics(FILE *f, void *arg)
+{
+	void *body;
+
+	if (fetch_status(arg, &body))
+		return -1;
+	print_metrics(f, body, status_gens(body));
+	free(body);
+	return 0;
+}
+
+static int do_status(const char *path, bool metrics, const char *listen)
+{
+	const struct qlb_ap_status *s;
+	void *body;
+
+	if (metrics && listen)
+		return qlb_metrics_listen(listen, write_agent_metrics,
+					  (void *)path);
+	if (fetch_status(path, &body))
+		return QLB_EXIT_ERR;
+	s = body;
+	if (metrics)
+		print_metrics(stdout, s, status_gens(s));
+	else
+		print_status(s, (const void *)(s + 1), status_gens(s), path);
+	free(body);
+	return QLB_EXIT_OK;
 }
 
 static int do_promote(const char *path, uint32_t gen)
@@ -444,10 +477,11 @@ int cmd_agent(int argc, char **argv)
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"socket", required_argument, NULL, 's'},
+		{"listen", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *file = NULL, *sock = NULL, *sub = "run";
+	const char *file = NULL, *sock = NULL, *listen = NULL, *sub = "run";
 	char path[PATH_MAX];
 	int c;
 
@@ -458,13 +492,16 @@ int cmd_agent(int argc, char **argv)
 		argv++;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:s:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			file = optarg;
 			break;
 		case 's':
 			sock = optarg;
+			break;
+		case 'l':
+			listen = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -494,7 +531,8 @@ int cmd_agent(int argc, char **argv)
 		unsigned long gen = 0;
 		char *end;
 
-		if (optind != argc - (promote ? 1 : 0)) {
+		if (optind != argc - (promote ? 1 : 0) ||
+		    (listen && sub[0] != 'm')) {
 			usage(stderr);
 			return QLB_EXIT_USAGE;
 		}
@@ -509,7 +547,7 @@ int cmd_agent(int argc, char **argv)
 		if (socket_path(file, sock, path, sizeof(path)))
 			return QLB_EXIT_ERR;
 		return promote ? do_promote(path, (uint32_t)gen)
-			       : do_status(path, sub[0] == 'm');
+			       : do_status(path, sub[0] == 'm', listen);
 	}
 	qlb_warn("unknown agent subcommand '%s'", sub);
 	usage(stderr);

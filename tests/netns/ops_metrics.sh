@@ -57,6 +57,22 @@ fi
 head -n 1 "$D/http.hdr"
 grep -i '^content-type: text/plain' "$D/http.hdr" || fail "served metrics are not text/plain"
 
+# the agent's metrics served over HTTP on a host: the same samples as printed
+# once (the load has stopped; the connection gauge counts the asker itself)
+h=${FLEET_HOSTS[0]}
+e2e_bg agent-metrics-http "$(fleet_ns "$h")" "$QLBCTL" agent metrics -f "$D/$h.yaml" --listen 127.0.0.1:9465
+for _ in $(seq 1 50); do
+	e2e_in "$(fleet_ns "$h")" ss -Hltn 'sport = :9465' | grep -q . && break
+	sleep 0.1
+done
+e2e_in "$(fleet_ns "$h")" curl -sS -m 5 -o "$D/agent-http.prom" http://127.0.0.1:9465/metrics ||
+	fail "curl could not fetch the agent's metrics"
+if ! diff <(grep -v -e '^#' -e '^qlb_agent_connections' "$D/agent-$h.prom" | sort) \
+	<(grep -v -e '^#' -e '^qlb_agent_connections' "$D/agent-http.prom" | sort); then
+	fail "agent metrics over HTTP differ from 'agent metrics'"
+fi
+log "agent metrics over HTTP on $h: $(grep -vc '^#' "$D/agent-http.prom") samples, equal to the text printed once"
+
 python3 - "$D" "${FLEET_HOSTS[@]}" <<'EOF' || fail "metrics disagree with stats or the load"
 import json, re, sys
 d, hosts = sys.argv[1], sys.argv[2:]
