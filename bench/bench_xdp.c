@@ -209,8 +209,9 @@ int main(void)
 			       vname(u.verdict));
 		}
 	}
-	printf("(over empty: trimmed mean minus the floor's; figures include the "
-	       "test-run harness: compare with the floor, not absolutely)\n");
+	printf("(over empty: trimmed mean minus the floor's; figures include "
+	       "the test-run harness: compare with the floor, not "
+	       "absolutely)\n");
 	qlb_bench_empty__destroy(empty);
 	qlb_bench_push__destroy(push);
 	qlb_xdp__destroy(live.skel);

@@ -165,12 +165,10 @@ qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
  * must cost the LB node no state).
  * Return: 1 routed (v->host valid), 0 take the fallback (v->reason set).
  */
-static __always_inline int qlb_route_cid(__u32 slot,
-					 const struct qlb_lb_settings *s,
-					 const struct qlb_lb_cid *cfg,
-					 struct qlb_scratch *sc,
-					 struct qlb_verdict *v, int cache,
-					 struct qlb_lb_host **hp)
+static __always_inline int
+qlb_route_cid(__u32 slot, const struct qlb_lb_settings *s,
+	      const struct qlb_lb_cid *cfg, struct qlb_scratch *sc,
+	      struct qlb_verdict *v, int cache, struct qlb_lb_host **hp)
 {
 	struct qlb_lb_cache_val *cv = NULL, *nv = &sc->nv;
 	struct qlb_lb_host *h;
