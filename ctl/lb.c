@@ -26,6 +26,7 @@
 #include <xdp/libxdp.h>
 
 #include "common.h"
+#include "metrics_http.h"
 #include "config.h"
 #include "lb.h"
 #include "maglev.h"
@@ -1397,110 +1398,44 @@ static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 		ctrl.gen, (unsigned long long)ctrl.applied_at);
 }
 
+struct lb_scrape {
+	struct qlb_lb_maps *m;
+	struct lb_counts *c;
+};
+
+/* qlb_metrics_fn for --listen: the counters as they are at each scrape. */
+static int write_scrape(FILE *f, void *arg)
+{
+	struct lb_scrape *s = arg;
+
+	if (read_counts(s->m, s->c))
+		return -1;
+	write_metrics(f, s->m, s->c);
+	return 0;
+}
+
 static int lb_metrics(struct lb_opts *o)
 {
 	struct qlb_lb_maps m;
-	struct lb_counts *c;
-	int rc = QLB_EXIT_ERR, ls = -1, one = 1;
-	char host[256], *colon;
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
+	struct lb_scrape s = {.m = &m};
+	int rc = QLB_EXIT_ERR;
 
 	if (open_or_complain(o, &m))
 		return QLB_EXIT_ERR;
-	c = calloc(1, sizeof(*c));
-	if (!c)
+	s.c = calloc(1, sizeof(*s.c));
+	if (!s.c)
 		goto out;
-	if (!o->listen) {
-		if (read_counts(&m, c)) {
-			qlb_err("cannot read the counters under %s",
-				o->pin_dir);
-			goto out;
-		}
-		write_metrics(stdout, &m, c);
-		rc = QLB_EXIT_OK;
+	if (o->listen) {
+		rc = qlb_metrics_listen(o->listen, write_scrape, &s);
 		goto out;
 	}
-	snprintf(host, sizeof(host), "%s", o->listen);
-	colon = strrchr(host, ':');
-	if (!colon) {
-		qlb_warn("--listen wants ADDR:PORT, got '%s'", o->listen);
-		rc = QLB_EXIT_USAGE;
+	if (write_scrape(stdout, &s)) {
+		qlb_err("cannot read the counters under %s", o->pin_dir);
 		goto out;
-	}
-	*colon = 0;
-	{
-		char *a = host;
-		int port = atoi(colon + 1);
-
-		if (a[0] == '[') {
-			a++;
-			a[strlen(a) - 1] = 0;
-		}
-		if (inet_pton(AF_INET, a,
-			      &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-			((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-			((struct sockaddr_in *)&ss)->sin_port = htons(port);
-			sl = sizeof(struct sockaddr_in);
-		} else if (inet_pton(
-				   AF_INET6, a,
-				   &((struct sockaddr_in6 *)&ss)->sin6_addr) ==
-			   1) {
-			((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-			((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-			sl = sizeof(struct sockaddr_in6);
-		} else {
-			qlb_warn("--listen: '%s' is not an IP address", a);
-			rc = QLB_EXIT_USAGE;
-			goto out;
-		}
-	}
-	ls = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ls < 0 ||
-	    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(ls, (struct sockaddr *)&ss, sl) || listen(ls, 16)) {
-		qlb_err("cannot listen on %s: %s", o->listen, strerror(errno));
-		goto out;
-	}
-	catch_stop();
-	signal(SIGPIPE, SIG_IGN);
-	while (!stop) {
-		char req[2048];
-		char *body = NULL;
-		size_t blen = 0;
-		FILE *mf;
-		int cs = accept(ls, NULL, NULL);
-		struct timeval tv = {2, 0};
-
-		if (cs < 0)
-			continue;
-		setsockopt(cs, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		/* any request gets the metrics: one GET is all a scraper sends
-		 */
-		if (recv(cs, req, sizeof(req), 0) <= 0) {
-			close(cs);
-			continue;
-		}
-		mf = open_memstream(&body, &blen);
-		if (mf && !read_counts(&m, c))
-			write_metrics(mf, &m, c);
-		if (mf)
-			fclose(mf);
-		dprintf(cs,
-			"HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-			"version=0.0.4\r\nContent-Length: %zu\r\nConnection: "
-			"close\r\n\r\n",
-			blen);
-		if (blen && write(cs, body, blen) < 0 && qlb_verbose)
-			qlb_warn("metrics: write: %s", strerror(errno));
-		free(body);
-		close(cs);
 	}
 	rc = QLB_EXIT_OK;
 out:
-	if (ls >= 0)
-		close(ls);
-	free(c);
+	free(s.c);
 	close_maps(&m);
 	return rc;
 }
