@@ -291,45 +291,53 @@ static void print_metrics(FILE *f, const struct qlb_ap_status *s,
 	unsigned int i;
 
 	fprintf(f, "# HELP qlb_agent_reuseport_packets_total SK_REUSEPORT "
-	       "decisions "
-	       "by reason.\n# TYPE qlb_agent_reuseport_packets_total "
-	       "counter\n");
+		   "decisions "
+		   "by reason.\n# TYPE qlb_agent_reuseport_packets_total "
+		   "counter\n");
 	for (i = 0; i < QLB_RP_STAT_MAX; i++)
-		fprintf(f, "qlb_agent_reuseport_packets_total{host=\"%s\",reason="
-		       "\"%s\"} "
-		       "%llu\n",
-		       s->host, rp_names[i],
-		       (unsigned long long)s->rp_stats[i]);
-	fprintf(f, "# HELP qlb_agent_decap_packets_total Decapsulation verdicts by "
-	       "reason.\n# TYPE qlb_agent_decap_packets_total counter\n");
+		fprintf(f,
+			"qlb_agent_reuseport_packets_total{host=\"%s\",reason="
+			"\"%s\"} "
+			"%llu\n",
+			s->host, rp_names[i],
+			(unsigned long long)s->rp_stats[i]);
+	fprintf(f, "# HELP qlb_agent_decap_packets_total Decapsulation "
+		   "verdicts by "
+		   "reason.\n# TYPE qlb_agent_decap_packets_total counter\n");
 	for (i = 0; i < QLB_DC_STAT_MAX; i++)
-		fprintf(f, "qlb_agent_decap_packets_total{host=\"%s\",reason=\"%"
-		       "s\"} "
-		       "%llu\n",
-		       s->host, dc_names[i],
-		       (unsigned long long)s->dc_stats[i]);
-	fprintf(f, "# HELP qlb_agent_refused_total Peers refused by SO_PEERCRED "
-	       "since the agent started.\n"
-	       "# TYPE qlb_agent_refused_total counter\n"
-	       "qlb_agent_refused_total{host=\"%s\"} %llu\n",
-	       s->host, (unsigned long long)s->refused);
-	fprintf(f, "# HELP qlb_agent_working_generation The generation that takes "
-	       "new connections (0 = none).\n"
-	       "# TYPE qlb_agent_working_generation gauge\n"
-	       "qlb_agent_working_generation{host=\"%s\"} %u\n",
-	       s->host, s->working_generation);
+		fprintf(f,
+			"qlb_agent_decap_packets_total{host=\"%s\",reason=\"%"
+			"s\"} "
+			"%llu\n",
+			s->host, dc_names[i],
+			(unsigned long long)s->dc_stats[i]);
+	fprintf(f,
+		"# HELP qlb_agent_refused_total Peers refused by SO_PEERCRED "
+		"since the agent started.\n"
+		"# TYPE qlb_agent_refused_total counter\n"
+		"qlb_agent_refused_total{host=\"%s\"} %llu\n",
+		s->host, (unsigned long long)s->refused);
+	fprintf(f,
+		"# HELP qlb_agent_working_generation The generation that takes "
+		"new connections (0 = none).\n"
+		"# TYPE qlb_agent_working_generation gauge\n"
+		"qlb_agent_working_generation{host=\"%s\"} %u\n",
+		s->host, s->working_generation);
 	fprintf(f, "# HELP qlb_agent_generation_sockets Live sockets per "
-	       "generation.\n# TYPE qlb_agent_generation_sockets gauge\n");
+		   "generation.\n# TYPE qlb_agent_generation_sockets gauge\n");
 	for (i = 0; i < s->ngens; i++)
-		fprintf(f, "qlb_agent_generation_sockets{host=\"%s\",generation=\"%"
-		       "u\","
-		       "state=\"%s\"} %u\n",
-		       s->host, g[i].generation, gen_state_name(g[i].state),
-		       g[i].nworkers);
-	fprintf(f, "# HELP qlb_agent_connections Open connections to the agent "
-	       "socket.\n# TYPE qlb_agent_connections gauge\n"
-	       "qlb_agent_connections{host=\"%s\"} %u\n",
-	       s->host, s->nclients);
+		fprintf(f,
+			"qlb_agent_generation_sockets{host=\"%s\",generation="
+			"\"%"
+			"u\","
+			"state=\"%s\"} %u\n",
+			s->host, g[i].generation, gen_state_name(g[i].state),
+			g[i].nworkers);
+	fprintf(f,
+		"# HELP qlb_agent_connections Open connections to the agent "
+		"socket.\n# TYPE qlb_agent_connections gauge\n"
+		"qlb_agent_connections{host=\"%s\"} %u\n",
+		s->host, s->nclients);
 }
 
 /* Ask the agent at @path for its status; *body is the checked answer. */

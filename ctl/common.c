@@ -138,10 +138,22 @@ static void jw_close(struct qlb_json_w *w, char c)
 	fputc(c, w->f);
 }
 
-void jw_obj_open(struct qlb_json_w *w, const char *key) { jw_open(w, key, '{'); }
-void jw_obj_close(struct qlb_json_w *w) { jw_close(w, '}'); }
-void jw_arr_open(struct qlb_json_w *w, const char *key) { jw_open(w, key, '['); }
-void jw_arr_close(struct qlb_json_w *w) { jw_close(w, ']'); }
+void jw_obj_open(struct qlb_json_w *w, const char *key)
+{
+	jw_open(w, key, '{');
+}
+void jw_obj_close(struct qlb_json_w *w)
+{
+	jw_close(w, '}');
+}
+void jw_arr_open(struct qlb_json_w *w, const char *key)
+{
+	jw_open(w, key, '[');
+}
+void jw_arr_close(struct qlb_json_w *w)
+{
+	jw_close(w, ']');
+}
 
 void jw_str(struct qlb_json_w *w, const char *key, const char *val)
 {

@@ -8,13 +8,13 @@
 #include <stdio.h>
 
 /* Exit codes of every command. */
-#define QLB_EXIT_OK 0
-#define QLB_EXIT_ERR 1
+#define QLB_EXIT_OK    0
+#define QLB_EXIT_ERR   1
 #define QLB_EXIT_USAGE 2
 
-extern bool qlb_json;		/* -j: every output is JSON */
-extern bool qlb_pretty;		/* -p: pretty JSON */
-extern int qlb_verbose;		/* -v: libbpf's log and more detail */
+extern bool qlb_json;	/* -j: every output is JSON */
+extern bool qlb_pretty; /* -p: pretty JSON */
+extern int qlb_verbose; /* -v: libbpf's log and more detail */
 
 /*
  * qlb_err() - report an error. Plain: "qlbctl: MESSAGE" on stderr.
@@ -41,11 +41,13 @@ struct qlb_json_w {
 };
 
 void jw_init(struct qlb_json_w *w, FILE *f);
-void jw_obj_open(struct qlb_json_w *w, const char *key);   /* key NULL in arrays/top */
+void jw_obj_open(struct qlb_json_w *w,
+		 const char *key); /* key NULL in arrays/top */
 void jw_obj_close(struct qlb_json_w *w);
 void jw_arr_open(struct qlb_json_w *w, const char *key);
 void jw_arr_close(struct qlb_json_w *w);
-void jw_str(struct qlb_json_w *w, const char *key, const char *val); /* val NULL = null */
+void jw_str(struct qlb_json_w *w, const char *key,
+	    const char *val); /* val NULL = null */
 void jw_int(struct qlb_json_w *w, const char *key, long long val);
 void jw_uint(struct qlb_json_w *w, const char *key, unsigned long long val);
 void jw_bool(struct qlb_json_w *w, const char *key, bool val);
@@ -55,11 +57,11 @@ void jw_double(struct qlb_json_w *w, const char *key, double val);
 void jw_end(struct qlb_json_w *w);
 
 /* Command entry points: argv[0] is the command's own name. */
-int cmd_cid(int argc, char **argv);	/* ctl/cmd_cid.c */
-int cmd_validate(int argc, char **argv);	/* ctl/cmd_validate.c */
-int cmd_lb(int argc, char **argv);	/* ctl/lb.c */
-int cmd_trace(int argc, char **argv);	/* ctl/trace.c */
-int cmd_agent(int argc, char **argv);	/* ctl/agent.c */
-int cmd_rotate(int argc, char **argv);	/* ctl/rotate.c */
+int cmd_cid(int argc, char **argv);	 /* ctl/cmd_cid.c */
+int cmd_validate(int argc, char **argv); /* ctl/cmd_validate.c */
+int cmd_lb(int argc, char **argv);	 /* ctl/lb.c */
+int cmd_trace(int argc, char **argv);	 /* ctl/trace.c */
+int cmd_agent(int argc, char **argv);	 /* ctl/agent.c */
+int cmd_rotate(int argc, char **argv);	 /* ctl/rotate.c */
 
 #endif /* QLB_CTL_COMMON_H */

@@ -58,7 +58,8 @@ static void mask_key_runs(char *m)
 		for (j = i; isxdigit((unsigned char)m[j]); j++)
 			;
 		if (j - i >= 31) {
-			memmove(m + i + sizeof(hide) - 1, m + j, strlen(m + j) + 1);
+			memmove(m + i + sizeof(hide) - 1, m + j,
+				strlen(m + j) + 1);
 			memcpy(m + i, hide, sizeof(hide) - 1);
 			i += sizeof(hide) - 1;
 		} else {

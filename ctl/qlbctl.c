@@ -15,12 +15,13 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "cid", cmd_cid, "encode or decode a QUIC-LB connection ID" },
-	{ "validate", cmd_validate, "check a YAML config file whole" },
-	{ "lb", cmd_lb, "LB node: apply, status, stats, metrics, detach" },
-	{ "trace", cmd_trace, "run a pcap through the XDP program offline" },
-	{ "agent", cmd_agent, "host agent: run, status, promote" },
-	{ "rotate", cmd_rotate, "key and config rotation: new, promote, retire, status" },
+	{"cid", cmd_cid, "encode or decode a QUIC-LB connection ID"},
+	{"validate", cmd_validate, "check a YAML config file whole"},
+	{"lb", cmd_lb, "LB node: apply, status, stats, metrics, detach"},
+	{"trace", cmd_trace, "run a pcap through the XDP program offline"},
+	{"agent", cmd_agent, "host agent: run, status, promote"},
+	{"rotate", cmd_rotate,
+	 "key and config rotation: new, promote, retire, status"},
 };
 
 static void usage(FILE *f)
@@ -32,7 +33,8 @@ static void usage(FILE *f)
 		   "  -j, --json     JSON output (errors included)\n"
 		   "  -p, --pretty   pretty JSON (implies -j)\n"
 		   "  -v, --verbose  more detail, libbpf's log\n"
-		   "  -h, --help     this help; 'qlbctl COMMAND --help' for a command\n\n"
+		   "  -h, --help     this help; 'qlbctl COMMAND --help' for a "
+		   "command\n\n"
 		   "Commands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);

@@ -16,7 +16,7 @@ files=$(git ls-files '*.c' '*.h' | grep -v '^tests/fuzz/corpus/')
 if clang-format --dry-run --Werror $files 2>"$BUILD/format.log"; then
 	echo "ok: $(echo "$files" | wc -l) files formatted"
 else
-	bad "clang-format: $(grep -c 'warning:' "$BUILD/format.log") places differ (make format fixes them)"
+	bad "clang-format: $(grep -c -e 'warning:' -e 'error:' "$BUILD/format.log") places differ (make format fixes them)"
 	head -20 "$BUILD/format.log"
 fi
 

@@ -42,9 +42,9 @@ extern "C" {
 
 struct qlb_minter {
 	struct qlb_cid_cfg cfg;
-	uint8_t sid[QLB_SID_MAX_LEN];	/* full server ID, worker bits included */
+	uint8_t sid[QLB_SID_MAX_LEN]; /* full server ID, worker bits included */
 	uint8_t nonce_ctr[QLB_NONCE_MAX_LEN];	/* next nonce, big endian */
-	uint8_t nonce_start[QLB_NONCE_MAX_LEN];	/* where the counter began */
+	uint8_t nonce_start[QLB_NONCE_MAX_LEN]; /* where the counter began */
 	bool exhausted;
 	/* Plaintext configs only: the counter goes through a permutation
 	 * under this random per-minter key, so that nonces stay unique yet

@@ -11,20 +11,20 @@
 
 static int t_fail, t_pass;
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (cond) {                                                \
-			t_pass++;                                          \
-		} else {                                                   \
-			t_fail++;                                          \
-			fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__,     \
-				__LINE__, #cond);                          \
-			fprintf(stderr, "" __VA_ARGS__);                   \
-			fputc('\n', stderr);                               \
-		}                                                          \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (cond) {                                                    \
+			t_pass++;                                              \
+		} else {                                                       \
+			t_fail++;                                              \
+			fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__,         \
+				__LINE__, #cond);                              \
+			fprintf(stderr, "" __VA_ARGS__);                       \
+			fputc('\n', stderr);                                   \
+		}                                                              \
 	} while (0)
 
-#define CHECK_MEM(a, b, n, what)                                           \
+#define CHECK_MEM(a, b, n, what)                                               \
 	CHECK(memcmp((a), (b), (n)) == 0, "%s differs", (what))
 
 static inline int t_done(const char *name)
