@@ -44,47 +44,8 @@ faults_up() {
 
 	# the network of fleet_up() (tests/e2e/lib/fleet.sh), which also
 	# starts h3 servers and needs the QUIC client: only its links here
-	local rtr cli n ns net
-	rtr=$(fleet_ns rtr)
-	cli=$(fleet_ns cli)
-	e2e_ns "$rtr"
-	e2e_ns "$cli"
-	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
-		e2e_ns "$(fleet_ns "$n")"
-	done
-	# no duplicate address detection on the links made below: while a
-	# host's link-local address was tentative it did not answer neighbour
-	# solicitations, and the router dropped the first ~1 s of datagrams
-	# toward h3 (outer IPv6)
-	for n in "${E2E_NS[@]}"; do
-		ip netns exec "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-			net.ipv4.conf.default.rp_filter=0 \
-			net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-	done
-	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1 \
-		net.ipv6.conf.all.forwarding=1
-	e2e_veth "$cli" eth0 "$rtr" r-cli
-	e2e_addr "$cli" eth0 198.18.10.2/24
-	e2e_addr "$cli" eth0 2001:db8:10::2/64
-	e2e_addr "$rtr" r-cli 198.18.10.1/24
-	e2e_addr "$rtr" r-cli 2001:db8:10::1/64
-	ip -n "$cli" route add default via 198.18.10.1
-	ip -n "$cli" -6 route add default via 2001:db8:10::1
-	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
-		ns=$(fleet_ns "$n")
-		case $n in lb*) net=1${n#lb} ;; h*) net=2${n#h} ;; esac
-		e2e_veth "$ns" eth0 "$rtr" "r-$n" 2000
-		e2e_addr "$ns" eth0 "198.18.$net.2/24"
-		e2e_addr "$ns" eth0 "2001:db8:$net::2/64"
-		e2e_addr "$rtr" "r-$n" "198.18.$net.1/24"
-		e2e_addr "$rtr" "r-$n" "2001:db8:$net::1/64"
-		ip -n "$ns" route add default via "198.18.$net.1"
-		ip -n "$ns" -6 route add default via "2001:db8:$net::1"
-	done
-	for n in "${FLEET_HOSTS[@]}"; do
-		ip -n "$(fleet_ns "$n")" addr add "$VIP4/32" dev lo
-		ip -n "$(fleet_ns "$n")" addr add "$VIP6/128" dev lo nodad
-	done
+	local n
+	fleet_net_up
 
 	fleet_write_fleet_yaml
 	fleet_distribute_files

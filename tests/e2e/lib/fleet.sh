@@ -61,17 +61,10 @@ fleet_require_lb() {
 
 fleet_ns() { echo "$FLEET_P-$1"; }
 
-# fleet_up NAME: build the fleet. FLEET_NO_LB=1 leaves the LB nodes out
-# (the router then sends the VIPs straight to h1).
-fleet_up() {
-	e2e_init "$1"
-	FLEET_P="qlbt-${1:0:8}-$$"
-	FLEET_DIR=$E2E_TMP
-	FLEET_PIN=/sys/fs/bpf/$FLEET_P
-	E2E_CLEANUP_CMDS+=("fleet_detach_all")
-	E2E_RM_DIRS+=("$FLEET_PIN")
-
-	local rtr cli n
+# fleet_net_up: the namespaces and links of the fleet (client, router, LB
+# nodes, hosts with the VIPs on loopback), nothing running yet.
+fleet_net_up() {
+	local rtr cli n ns net
 	rtr=$(fleet_ns rtr)
 	cli=$(fleet_ns cli)
 	e2e_ns "$rtr"
@@ -79,9 +72,13 @@ fleet_up() {
 	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
 		e2e_ns "$(fleet_ns "$n")"
 	done
-	for n in "$rtr" "${E2E_NS[@]}"; do
+	# no duplicate address detection on the links made below: while a
+	# link-local address is tentative it answers no neighbour
+	# solicitation, and the router drops the first second toward a host
+	for n in "${E2E_NS[@]}"; do
 		ip netns exec "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-			net.ipv4.conf.default.rp_filter=0
+			net.ipv4.conf.default.rp_filter=0 \
+			net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
 	done
 	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv6.conf.all.forwarding=1
@@ -97,7 +94,6 @@ fleet_up() {
 
 	# router <-> LB nodes and hosts
 	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
-		local ns net
 		ns=$(fleet_ns "$n")
 		case $n in lb*) net=1${n#lb} ;; h*) net=2${n#h} ;; esac
 		e2e_veth "$ns" eth0 "$rtr" "r-$n" 2000
@@ -114,7 +110,19 @@ fleet_up() {
 		ip -n "$(fleet_ns "$n")" addr add "$VIP4/32" dev lo
 		ip -n "$(fleet_ns "$n")" addr add "$VIP6/128" dev lo nodad
 	done
+}
 
+# fleet_up NAME: build the fleet. FLEET_NO_LB=1 leaves the LB nodes out
+# (the router then sends the VIPs straight to h1).
+fleet_up() {
+	e2e_init "$1"
+	FLEET_P="qlbt-${1:0:8}-$$"
+	FLEET_DIR=$E2E_TMP
+	FLEET_PIN=/sys/fs/bpf/$FLEET_P
+	E2E_CLEANUP_CMDS+=("fleet_detach_all")
+	E2E_RM_DIRS+=("$FLEET_PIN")
+
+	fleet_net_up
 	e2e_certs "$FLEET_DIR" qlb.test "$VIP4" "$VIP6"
 	fleet_write_fleet_yaml
 	fleet_distribute_files
