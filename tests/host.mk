@@ -7,7 +7,7 @@ HOST_TOOLS := $(BUILD)/tools/qlb-hostload $(BUILD)/tools/qlb-rpattach
 $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(HEADERS) $(SKELS) | $(BUILD)/tools
+$(BUILD)/tools/%: tests/tools/%.c tests/tools/tool_util.h $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(HEADERS) $(SKELS) | $(BUILD)/tools
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(LDLIBS_CTL)
 

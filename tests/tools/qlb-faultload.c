@@ -44,6 +44,7 @@
 
 #include "config.h"
 #include "qlb/libqlb.h"
+#include "tool_util.h"
 
 #define MAX_FLOWS 1024
 #define MAX_FROM  16
@@ -78,40 +79,9 @@ static void on_sig(int s)
 	stop = 1;
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void rnd(void *p, size_t n)
-{
-	if (getrandom(p, n, 0) != (ssize_t)n)
-		abort();
-}
-
 static int parse_dst(const char *a, const char *port)
 {
-	struct sockaddr_in *v4 = (void *)&dst;
-	struct sockaddr_in6 *v6 = (void *)&dst;
-	int p = atoi(port);
-
-	memset(&dst, 0, sizeof(dst));
-	if (inet_pton(AF_INET, a, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)p);
-		dst_len = sizeof(*v4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, a, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)p);
-		dst_len = sizeof(*v6);
-		return 0;
-	}
-	return -1;
+	return tool_parse_addr(a, port, &dst, &dst_len);
 }
 
 /* A nonblocking socket connected to the VIP, bound to @sport when non-zero. */
