@@ -200,6 +200,21 @@ static int write_range(int fd, __u32 base, const void *vals, __u32 vsize,
 	return rc;
 }
 
+/* The map descriptors of a loaded skeleton (apply, trace, tests). */
+void qlb_lb_maps_from_skel(struct qlb_lb_maps *m, const struct qlb_xdp *skel)
+{
+	m->ctrl = bpf_map__fd(skel->maps.qlb_ctrl);
+	m->settings = bpf_map__fd(skel->maps.qlb_settings);
+	m->vips = bpf_map__fd(skel->maps.qlb_vips);
+	m->cid_cfgs = bpf_map__fd(skel->maps.qlb_cid_cfgs);
+	m->sids = bpf_map__fd(skel->maps.qlb_sids);
+	m->hosts = bpf_map__fd(skel->maps.qlb_hosts);
+	m->maglev = bpf_map__fd(skel->maps.qlb_maglev);
+	m->stats = bpf_map__fd(skel->maps.qlb_stats);
+	m->host_stats = bpf_map__fd(skel->maps.qlb_host_stats);
+	m->cid_cache = bpf_map__fd(skel->maps.qlb_cid_cache);
+}
+
 /*
  * Place @n items into @nb buckets by linear probing, every item within
  * QLB_LB_PROBES of its hash, trying seeds 0, 1, ... (deterministic).
@@ -778,16 +793,7 @@ static int lb_apply(struct lb_opts *o)
 			goto out_unpin;
 		}
 		fresh = 1;
-		m.ctrl = bpf_map__fd(skel->maps.qlb_ctrl);
-		m.settings = bpf_map__fd(skel->maps.qlb_settings);
-		m.vips = bpf_map__fd(skel->maps.qlb_vips);
-		m.cid_cfgs = bpf_map__fd(skel->maps.qlb_cid_cfgs);
-		m.sids = bpf_map__fd(skel->maps.qlb_sids);
-		m.hosts = bpf_map__fd(skel->maps.qlb_hosts);
-		m.maglev = bpf_map__fd(skel->maps.qlb_maglev);
-		m.stats = bpf_map__fd(skel->maps.qlb_stats);
-		m.host_stats = bpf_map__fd(skel->maps.qlb_host_stats);
-		m.cid_cache = bpf_map__fd(skel->maps.qlb_cid_cache);
+		qlb_lb_maps_from_skel(&m, skel);
 		prog_fd = bpf_program__fd(skel->progs.qlb_xdp_ingress);
 	}
 

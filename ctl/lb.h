@@ -31,6 +31,10 @@ struct qlb_lb_maps {
  */
 int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen);
 
+struct qlb_xdp;
+/* The map descriptors of a loaded qlb_xdp skeleton. */
+void qlb_lb_maps_from_skel(struct qlb_lb_maps *m, const struct qlb_xdp *skel);
+
 /*
  * qlb_lb_fill() - write @cfg into the slot packets do not use, then flip
  * to it in one word write (see include/qlb/lb_abi.h). VIP and host counter

@@ -146,16 +146,7 @@ int cmd_trace(int argc, char **argv)
 			n == -EPERM ? " (are you root?)" : "");
 		goto out;
 	}
-	m.ctrl = bpf_map__fd(skel->maps.qlb_ctrl);
-	m.settings = bpf_map__fd(skel->maps.qlb_settings);
-	m.vips = bpf_map__fd(skel->maps.qlb_vips);
-	m.cid_cfgs = bpf_map__fd(skel->maps.qlb_cid_cfgs);
-	m.sids = bpf_map__fd(skel->maps.qlb_sids);
-	m.hosts = bpf_map__fd(skel->maps.qlb_hosts);
-	m.maglev = bpf_map__fd(skel->maps.qlb_maglev);
-	m.stats = bpf_map__fd(skel->maps.qlb_stats);
-	m.host_stats = bpf_map__fd(skel->maps.qlb_host_stats);
-	m.cid_cache = bpf_map__fd(skel->maps.qlb_cid_cache);
+	qlb_lb_maps_from_skel(&m, skel);
 	if (qlb_lb_fill(&m, &cfg, mac, 0, cfg.lb.xdp_mode, err, sizeof(err))) {
 		qlb_err("%s", err);
 		goto out;
