@@ -375,6 +375,22 @@ static int ag_libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* Program and map descriptors of the loaded objects (fuzzers reuse it). */
+static void ag_take_fds(struct agent *ag)
+{
+	ag->prog_rp = bpf_program__fd(ag->rp->progs.qlb_reuseport_select);
+	ag->prog_dc = bpf_program__fd(ag->dc->progs.qlb_decap);
+	ag->m_socks = bpf_map__fd(ag->rp->maps.qlb_socks);
+	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg);
+	ag->m_work = bpf_map__fd(ag->rp->maps.qlb_work);
+	ag->m_worksel = bpf_map__fd(ag->rp->maps.qlb_worksel);
+	ag->m_workers = bpf_map__fd(ag->rp->maps.qlb_workers);
+	ag->m_gens = bpf_map__fd(ag->rp->maps.qlb_gens);
+	ag->m_rp_stats = bpf_map__fd(ag->rp->maps.qlb_rp_stats);
+	ag->m_dc_cfg = bpf_map__fd(ag->dc->maps.qlb_dc_cfg);
+	ag->m_dc_stats = bpf_map__fd(ag->dc->maps.qlb_dc_stats);
+}
+
 static int ag_open_dataplane(struct agent *ag)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -408,17 +424,7 @@ static int ag_open_dataplane(struct agent *ag)
 		ag_log("cannot load qlb_decap: %s", strerror(-err));
 		return err;
 	}
-	ag->prog_rp = bpf_program__fd(ag->rp->progs.qlb_reuseport_select);
-	ag->prog_dc = bpf_program__fd(ag->dc->progs.qlb_decap);
-	ag->m_socks = bpf_map__fd(ag->rp->maps.qlb_socks);
-	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg);
-	ag->m_work = bpf_map__fd(ag->rp->maps.qlb_work);
-	ag->m_worksel = bpf_map__fd(ag->rp->maps.qlb_worksel);
-	ag->m_workers = bpf_map__fd(ag->rp->maps.qlb_workers);
-	ag->m_gens = bpf_map__fd(ag->rp->maps.qlb_gens);
-	ag->m_rp_stats = bpf_map__fd(ag->rp->maps.qlb_rp_stats);
-	ag->m_dc_cfg = bpf_map__fd(ag->dc->maps.qlb_dc_cfg);
-	ag->m_dc_stats = bpf_map__fd(ag->dc->maps.qlb_dc_stats);
+	ag_take_fds(ag);
 	err = ag_pin_prog(ag, ag->prog_rp, QLB_PIN_PROG_RP);
 	if (!err)
 		err = ag_pin_prog(ag, ag->prog_dc, QLB_PIN_PROG_DC);

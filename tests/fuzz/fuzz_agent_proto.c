@@ -92,18 +92,7 @@ static void fz_open_dataplane(struct agent *ag)
 		fprintf(stderr, "cannot load the host BPF objects (root?)\n");
 		abort();
 	}
-	/* the same assignments as ag_open_dataplane() */
-	ag->prog_rp = bpf_program__fd(ag->rp->progs.qlb_reuseport_select);
-	ag->prog_dc = bpf_program__fd(ag->dc->progs.qlb_decap);
-	ag->m_socks = bpf_map__fd(ag->rp->maps.qlb_socks);
-	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg);
-	ag->m_work = bpf_map__fd(ag->rp->maps.qlb_work);
-	ag->m_worksel = bpf_map__fd(ag->rp->maps.qlb_worksel);
-	ag->m_workers = bpf_map__fd(ag->rp->maps.qlb_workers);
-	ag->m_gens = bpf_map__fd(ag->rp->maps.qlb_gens);
-	ag->m_rp_stats = bpf_map__fd(ag->rp->maps.qlb_rp_stats);
-	ag->m_dc_cfg = bpf_map__fd(ag->dc->maps.qlb_dc_cfg);
-	ag->m_dc_stats = bpf_map__fd(ag->dc->maps.qlb_dc_stats);
+	ag_take_fds(ag);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
