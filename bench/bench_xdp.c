@@ -29,35 +29,71 @@ struct result {
 	int verdict;
 };
 
-static int measure(int prog_fd, const struct pkt *k, struct result *res)
+/* One path to measure: a program and the frame it is fed. */
+struct bcase {
+	const char *name;
+	int prog_fd;
+	const struct pkt *k;
+	__u32 *d; /* RUNS durations */
+	struct result r;
+};
+
+#define ROUNDS 100 /* RUNS = ROUNDS * BATCH */
+#define BATCH  (RUNS / ROUNDS)
+
+static int run_once(const struct bcase *c, __u32 *dur, int *verdict)
 {
-	static __u32 d[RUNS];
 	uint8_t out[2048];
-	double sum = 0;
-	int i;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = c->k->b,
+		    .data_size_in = (__u32)c->k->len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
 
-	for (i = 0; i < RUNS + 1000; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = k->b,
-			    .data_size_in = (__u32)k->len, .data_out = out,
-			    .data_size_out = sizeof(out), .repeat = 1);
+	if (bpf_prog_test_run_opts(c->prog_fd, &o))
+		return -1;
+	*verdict = (int)o.retval;
+	*dur = o.duration;
+	return 0;
+}
 
-		if (bpf_prog_test_run_opts(prog_fd, &o))
-			return -1;
-		res->verdict = (int)o.retval;
-		if (i >= 1000) /* warm caches first */
-			d[i - 1000] = o.duration;
+/*
+ * Every case in turn, BATCH runs each, ROUNDS times: the VM's speed drifts
+ * (other guests, frequency) by a factor of two between minutes, so cases
+ * measured one after the other are not comparable; interleaved, every case
+ * sees the same drift and the differences to the floor hold.
+ */
+static int measure_all(struct bcase *c, int n)
+{
+	int i, j, r;
+	__u32 dummy;
+
+	for (i = 0; i < n; i++) /* warm caches first */
+		for (j = 0; j < 1000; j++)
+			if (run_once(&c[i], &dummy, &c[i].r.verdict))
+				return -1;
+	for (r = 0; r < ROUNDS; r++)
+		for (i = 0; i < n; i++)
+			for (j = 0; j < BATCH; j++)
+				if (run_once(&c[i], &c[i].d[r * BATCH + j],
+					     &c[i].r.verdict))
+					return -1;
+	for (i = 0; i < n; i++) {
+		struct result *res = &c[i].r;
+		__u32 *d = c[i].d;
+		double sum = 0;
+
+		qsort(d, RUNS, sizeof(d[0]), cmp_u32);
+		for (j = 0; j < RUNS; j++)
+			sum += d[j];
+		res->median = d[RUNS / 2];
+		res->mean = sum / RUNS;
+		/* the clock steps by about 10 ns and other processes add
+		 * a long tail: the trimmed mean tells apart changes of a
+		 * few ns */
+		sum = 0;
+		for (j = RUNS / 10; j < RUNS - RUNS / 10; j++)
+			sum += d[j];
+		res->trim = sum / (RUNS - 2 * (RUNS / 10));
 	}
-	qsort(d, RUNS, sizeof(d[0]), cmp_u32);
-	for (i = 0; i < RUNS; i++)
-		sum += d[i];
-	res->median = d[RUNS / 2];
-	res->mean = sum / RUNS;
-	/* the clock steps by about 10 ns and other processes add a long
-	 * tail: the trimmed mean tells apart changes of a few ns */
-	sum = 0;
-	for (i = RUNS / 10; i < RUNS - RUNS / 10; i++)
-		sum += d[i];
-	res->trim = sum / (RUNS - 2 * (RUNS / 10));
 	return 0;
 }
 
@@ -91,7 +127,6 @@ int main(void)
 	struct fx live = {0}, nocache = {0};
 	struct qlb_bench_empty *empty;
 	struct qlb_bench_push *push;
-	struct result floor_r, r;
 	uint8_t cid[32], q[1400];
 	struct pkt k[8];
 	size_t n, cl;
@@ -171,42 +206,55 @@ int main(void)
 	fx_frame(&k[5], -1, "198.18.5.7", "198.18.9.9", IPPROTO_UDP, 50000, 443,
 		 q, 100, 0, 0);
 
-	if (measure(bpf_program__fd(empty->progs.qlb_bench_empty), &k[0],
-		    &floor_r)) {
-		perror("test run");
-		return 1;
-	}
-	printf("XDP ns/packet, BPF_PROG_TEST_RUN repeat=1 on a fresh copy each "
-	       "run, %d runs:\n",
-	       RUNS);
-	printf("  %-52s %8s %8s %8s %10s  %s\n", "path", "median", "mean",
-	       "trimmed", "over empty", "verdict");
-	printf("  %-52s %8.0f %8.1f %8.1f %10s  %s\n",
-	       "empty XDP program (floor)", floor_r.median, floor_r.mean,
-	       floor_r.trim, "-", vname(floor_r.verdict));
-	if (measure(bpf_program__fd(push->progs.qlb_bench_push), &k[0], &r))
-		return 1;
-	printf("  %-52s %8.0f %8.1f %8.1f %+10.1f  %s\n",
-	       "only bpf_xdp_adjust_head(-28) + XDP_TX", r.median, r.mean,
-	       r.trim, r.trim - floor_r.trim, vname(r.verdict));
-	for (i = 0; i < 6; i++) {
-		if (measure(live.prog_fd, &k[i], &r))
-			return 1;
-		printf("  %-52s %8.0f %8.1f %8.1f %+10.1f  %s\n", names[i],
-		       r.median, r.mean, r.trim, r.trim - floor_r.trim,
-		       vname(r.verdict));
-		if (i == 1 || i == 2) {
-			struct result u;
+	{
+		struct bcase c[] = {
+			{"empty XDP program (floor)",
+			 bpf_program__fd(empty->progs.qlb_bench_empty), &k[0]},
+			{"only bpf_xdp_adjust_head(-28) + XDP_TX",
+			 bpf_program__fd(push->progs.qlb_bench_push), &k[0]},
+			{"short header, plaintext CID, routed (IPv4, GUE)",
+			 live.prog_fd, &k[0]},
+			{"short header, four-pass CID, routed", live.prog_fd,
+			 &k[1]},
+			{"  the same, decoded every packet (no cache)",
+			 nocache.prog_fd, &k[1]},
+			{"short header, single-pass CID, routed", live.prog_fd,
+			 &k[2]},
+			{"  the same, decoded every packet (no cache)",
+			 nocache.prog_fd, &k[2]},
+			{"long header Initial, Maglev fallback", live.prog_fd,
+			 &k[3]},
+			{"short header, plaintext CID, routed (IPv6 VIP)",
+			 live.prog_fd, &k[4]},
+			{"not for a VIP (passed)", live.prog_fd, &k[5]},
+		};
+		int nc = (int)(sizeof(c) / sizeof(c[0]));
 
-			if (measure(nocache.prog_fd, &k[i], &u))
+		for (i = 0; i < nc; i++) {
+			c[i].d = calloc(RUNS, sizeof(*c[i].d));
+			if (!c[i].d)
 				return 1;
-			printf("  %-52s %8.0f %8.1f %8.1f %+10.1f  %s\n",
-			       i == 1 ? "  the same, decoded every packet (no "
-					"cache)"
-				      : "  the same, decoded every packet (no "
-					"cache)",
-			       u.median, u.mean, u.trim, u.trim - floor_r.trim,
-			       vname(u.verdict));
+		}
+		if (measure_all(c, nc)) {
+			perror("test run");
+			return 1;
+		}
+		printf("XDP ns/packet, BPF_PROG_TEST_RUN repeat=1 on a fresh "
+		       "copy each run, %d runs per path, interleaved in %d "
+		       "rounds:\n",
+		       RUNS, ROUNDS);
+		printf("  %-52s %8s %8s %8s %10s  %s\n", "path", "median",
+		       "mean", "trimmed", "over empty", "verdict");
+		for (i = 0; i < nc; i++) {
+			char over[16] = "-";
+
+			if (i)
+				snprintf(over, sizeof(over), "%+.1f",
+					 c[i].r.trim - c[0].r.trim);
+			printf("  %-52s %8.0f %8.1f %8.1f %10s  %s\n",
+			       c[i].name, c[i].r.median, c[i].r.mean,
+			       c[i].r.trim, over, vname(c[i].r.verdict));
+			free(c[i].d);
 		}
 	}
 	printf("(over empty: trimmed mean minus the floor's; figures include "

@@ -262,10 +262,10 @@ static __u32 vip_hash_of(const void *ctx, unsigned int i, __u32 seed)
 static __u32 sid_hash_of(const void *ctx, unsigned int i, __u32 seed)
 {
 	const struct qlb_lb_sid_ent *e = ctx;
-	__u32 w[4];
+	__u64 k[2];
 
-	memcpy(w, e[i].sid, 16);
-	return qlb_lb_sid_hash(seed, e[i].config_id, w);
+	memcpy(k, e[i].sid, 16);
+	return qlb_lb_sid_hash(seed, e[i].config_id, k);
 }
 
 #define FAIL(...)                                                              \
@@ -562,7 +562,7 @@ static int open_pinned(const char *dir, struct qlb_lb_maps *m)
 				      sizeof(__u32),
 				      sizeof(struct qlb_lb_counter),
 				      sizeof(struct qlb_lb_counter),
-				      sizeof(struct qlb_lb_cache_val)};
+				      sizeof(struct qlb_lb_cache_ent)};
 
 	for (i = 0; i < NMAPS; i++) {
 		struct bpf_map_info info = {0};

@@ -48,10 +48,11 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 	struct ethhdr *eth;
 	void *o;
 
-	if (total > s->mtu)
+	if (qlb_unlikely(total > s->mtu))
 		return QLB_R_OVERSIZE;
-	if ((h->family == 4 && !s->has_v4) || (h->family == 6 && !s->has_v6) ||
-	    (h->family != 4 && h->family != 6))
+	if (qlb_unlikely((h->family == 4 && !s->has_v4) ||
+			 (h->family == 6 && !s->has_v6) ||
+			 (h->family != 4 && h->family != 6)))
 		return QLB_R_ENCAP_FAIL;
 	if (udp_len)
 		ipproto = IPPROTO_UDP;
@@ -61,7 +62,8 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	frame = end - data;
-	if (l3 == sizeof(struct ethhdr) + sizeof(struct qlb_vlan_hdr)) {
+	if (qlb_unlikely(l3 ==
+			 sizeof(struct ethhdr) + sizeof(struct qlb_vlan_hdr))) {
 		__u32 *tag = data + sizeof(struct ethhdr) - 2;
 
 		if ((void *)(tag + 1) > end)
@@ -70,23 +72,23 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 	}
 	/* Ethernet padding past the IP packet must not ride inside the tunnel
 	 */
-	if (frame > l3 + p->ip_len &&
+	if (qlb_unlikely(frame > l3 + p->ip_len) &&
 	    bpf_xdp_adjust_tail(ctx, -(int)(frame - l3 - p->ip_len)))
 		return QLB_R_ENCAP_FAIL;
-	if (bpf_xdp_adjust_head(ctx, -(int)over))
+	if (qlb_unlikely(bpf_xdp_adjust_head(ctx, -(int)over)))
 		return QLB_R_ENCAP_FAIL;
 
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
-	if ((void *)(eth + 1) > end)
+	if (qlb_unlikely((void *)(eth + 1) > end))
 		return QLB_R_ENCAP_FAIL;
 	/* gw_mac and if_mac are the settings' first 12 bytes, 4-aligned:
 	 * three word copies instead of twelve byte copies */
 	((__u32 *)eth)[0] = ((const __u32 *)s->gw_mac)[0];
 	((__u32 *)eth)[1] = ((const __u32 *)s->gw_mac)[1];
 	((__u32 *)eth)[2] = ((const __u32 *)s->gw_mac)[2];
-	if (vlan_tag) {
+	if (qlb_unlikely(vlan_tag)) {
 		struct qlb_vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > end)
@@ -99,10 +101,10 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 		o = eth + 1;
 	}
 
-	if (h->family == 4) {
+	if (qlb_likely(h->family == 4)) {
 		struct iphdr *ip = o;
 
-		if ((void *)(ip + 1) > end)
+		if (qlb_unlikely((void *)(ip + 1) > end))
 			return QLB_R_ENCAP_FAIL;
 		ip->version = 4;
 		ip->ihl = 5;
@@ -133,10 +135,10 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 		o = ip6 + 1;
 	}
 
-	if (udp_len) {
+	if (qlb_likely(udp_len)) {
 		struct udphdr *udp = o;
 
-		if ((void *)(udp + 1) > end)
+		if (qlb_unlikely((void *)(udp + 1) > end))
 			return QLB_R_ENCAP_FAIL;
 		udp->source = bpf_htons(qlb_lb_gue_sport(entropy));
 		udp->dest = s->gue_port;

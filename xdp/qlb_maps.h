@@ -79,10 +79,10 @@ struct {
 } qlb_cfg_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, QLB_LB_CACHE_SIZE);
-	__type(key, struct qlb_lb_cache_key);
-	__type(value, struct qlb_lb_cache_val);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_cache_ent);
 } qlb_cid_cache SEC(".maps");
 
 struct {

@@ -15,6 +15,9 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <stddef.h>
+
+#include "qlb/compat.h"
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -27,18 +30,18 @@ struct qlb_vlan_hdr {
 
 /* What the parser learnt of a packet. Offsets are from ctx->data. */
 struct qlb_pkt {
+	__u32 saddr[4]; /* IPv4 in word 0, others zero */
+	__u32 daddr[4]; /* 8-aligned: compared as two words */
 	__u32 l3_off;	/* 14, or 18 with a VLAN tag */
 	__u32 l4_off;	/* after the IP header (options or not) */
 	__u32 ip_len;	/* the inner IP packet, header included */
-	__u32 saddr[4]; /* IPv4 in word 0, others zero */
-	__u32 daddr[4];
-	__u32 ports; /* source and destination, as in memory */
+	__u32 ports;	/* source and destination, as in memory */
 	__u16 dport; /* network order */
 	__u8 family; /* 4 or 6 */
 	__u8 proto;  /* IPPROTO_UDP or IPPROTO_TCP */
 	__u8 tos;    /* DSCP + ECN, copied to the outer header */
 	__u8 frag;   /* IPv4: 1 first fragment, 2 a later one */
-};
+} __attribute__((aligned(8)));
 
 /**
  * qlb_parse_eth() - Ethernet with at most one 802.1Q / 802.1ad tag.
@@ -49,13 +52,17 @@ static __always_inline __be16 qlb_parse_eth(void *data, void *end,
 {
 	struct ethhdr *eth = data;
 	struct qlb_vlan_hdr *vh;
+	__be16 proto;
 
-	if ((void *)(eth + 1) > end)
+	if (qlb_unlikely((void *)(eth + 1) > end))
 		return 0;
 	p->l3_off = sizeof(*eth);
-	if (eth->h_proto != bpf_htons(ETH_P_8021Q) &&
-	    eth->h_proto != bpf_htons(ETH_P_8021AD))
-		return eth->h_proto;
+	/* one 16-bit load (struct ethhdr is packed: its field is read as
+	 * two bytes) */
+	proto = *(__be16 *)(data + offsetof(struct ethhdr, h_proto));
+	if (qlb_likely(proto != bpf_htons(ETH_P_8021Q) &&
+		       proto != bpf_htons(ETH_P_8021AD)))
+		return proto;
 	vh = (void *)(eth + 1);
 	if ((void *)(vh + 1) > end)
 		return 0;
@@ -74,10 +81,10 @@ static __always_inline int qlb_parse_ipv4(void *data, void *end,
 	struct iphdr *ip = data + p->l3_off;
 	__u32 hl;
 
-	if ((void *)(ip + 1) > end)
+	if (qlb_unlikely((void *)(ip + 1) > end))
 		return -1;
 	hl = ip->ihl * 4;
-	if (ip->version != 4 || hl < sizeof(*ip))
+	if (qlb_unlikely(ip->version != 4 || hl < sizeof(*ip)))
 		return -1;
 	p->family = 4;
 	p->l4_off = p->l3_off + hl;
@@ -89,7 +96,7 @@ static __always_inline int qlb_parse_ipv4(void *data, void *end,
 	p->daddr[0] = ip->daddr;
 	p->daddr[1] = p->daddr[2] = p->daddr[3] = 0;
 	p->tos = ip->tos;
-	if (ip->frag_off & bpf_htons(0x1fff))
+	if (qlb_unlikely(ip->frag_off & bpf_htons(0x1fff)))
 		p->frag = 2;
 	else
 		p->frag = (ip->frag_off & bpf_htons(0x2000)) != 0;
@@ -106,9 +113,9 @@ static __always_inline int qlb_parse_ipv6(void *data, void *end,
 {
 	struct ipv6hdr *ip6 = data + p->l3_off;
 
-	if ((void *)(ip6 + 1) > end)
+	if (qlb_unlikely((void *)(ip6 + 1) > end))
 		return -1;
-	if (ip6->version != 6)
+	if (qlb_unlikely(ip6->version != 6))
 		return -1;
 	p->family = 6;
 	p->l4_off = p->l3_off + sizeof(*ip6);

@@ -28,7 +28,7 @@ const volatile __u32 qlb_cache_off = 0;
 
 /* Input and output of the codec subprogram. */
 struct qlb_dec_io {
-	__u32 cid[6]; /* the CID, zero past its length (8-aligned) */
+	__u64 cid[3]; /* the CID, zero past its length */
 	__u8 sid[16]; /* decoded server ID, zero past sid_len */
 };
 
@@ -51,14 +51,15 @@ struct qlb_verdict {
 	__u32 reason;
 	__u32 host;
 	__u8 config_id;
-	__u8 sid_len; /* sid in qlb_scratch.nv.sid when not 0 */
+	__u8 sid_len; /* sid in qlb_scratch.sid when not 0 (trace only) */
 };
 
-/* Per-CPU scratch: keeps the ingress frame plus the codec's frame within
- * the 512-byte stack. Every field is written before it is read. */
+/* Per-CPU scratch: the codec's input and output off the 512-byte stack,
+ * and the decoded server ID for `qlbctl trace`. Every field is written
+ * before it is read. */
 struct qlb_scratch {
 	struct qlb_dec_io io;
-	struct qlb_lb_cache_val nv; /* nv.sid 8-byte aligned */
+	__u8 sid[16]; /* the server ID of the verdict, worker bits kept */
 };
 
 struct {
@@ -68,44 +69,45 @@ struct {
 	__type(value, struct qlb_scratch);
 } qlb_scratch SEC(".maps");
 
+/* The CID as three words, zero past its length. */
+struct qlb_cidw {
+	__u64 w[3];
+};
+
 /*
- * Copy the CID at packet offset @off into a 20-byte buffer and keep only
- * its bytes (@mask: the config's cid_mask): one bounds check and word loads
- * when the packet holds 20 bytes there, the load helper otherwise. Return: 0 or
- * -1.
+ * Read the CID at packet offset @off and keep only its bytes (@mask: the
+ * config's cid_mask as three words): three word loads when the packet
+ * holds 24 bytes there, the load helper otherwise. Return: 0 or -1.
  */
-static __always_inline int qlb_copy_cid(struct xdp_md *ctx, __u32 off,
-					const __u32 *mask, __u32 *cid)
+static __always_inline int qlb_read_cid(struct xdp_md *ctx, __u32 off,
+					const __u64 *mask, struct qlb_cidw *c)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 *p;
+	__u64 *p;
 
-	if (off > 0x1ff) /* headers end before 18 + 60 + 8 + 6 */
+	if (qlb_unlikely(off > 0x1ff)) /* headers end before 18 + 60 + 8 + 6 */
 		return -1;
 	p = data + off;
-	if ((void *)p + 20 <= end) {
-		cid[0] = p[0];
-		cid[1] = p[1];
-		cid[2] = p[2];
-		cid[3] = p[3];
-		cid[4] = p[4];
+	if (qlb_likely((void *)(p + 3) <= end)) {
+		c->w[0] = p[0] & mask[0];
+		c->w[1] = p[1] & mask[1];
+		c->w[2] = p[2] & mask[2];
+		return 0;
 	} else {
 		long avail = end - (void *)p;
 
 		if (avail <= 0 ||
-		    avail > 20) /* signed bounds for the verifier */
+		    avail > 24) /* signed bounds for the verifier */
 			return -1;
-		cid[0] = cid[1] = cid[2] = cid[3] = cid[4] = 0;
-		if (bpf_xdp_load_bytes(ctx, off, cid, avail))
+		c->w[0] = c->w[1] = c->w[2] = 0;
+		if (bpf_xdp_load_bytes(ctx, off, c->w, avail))
 			return -1;
 	}
 	/* bytes past the CID are payload, not identity */
-	cid[0] &= mask[0];
-	cid[1] &= mask[1];
-	cid[2] &= mask[2];
-	cid[3] &= mask[3];
-	cid[4] &= mask[4];
+	c->w[0] &= mask[0];
+	c->w[1] &= mask[1];
+	c->w[2] &= mask[2];
 	return 0;
 }
 
@@ -114,7 +116,7 @@ static __always_inline __u32 qlb_sid_lookup(__u32 slot,
 					    const struct qlb_lb_settings *s,
 					    __u32 id, const __u64 *k)
 {
-	__u32 h = qlb_lb_sid_hash(s->sid_seed, id, (const __u32 *)k), i;
+	__u32 h = qlb_lb_sid_hash(s->sid_seed, id, k), i;
 
 #pragma unroll
 	for (i = 0; i < QLB_LB_PROBES; i++) {
@@ -122,10 +124,11 @@ static __always_inline __u32 qlb_sid_lookup(__u32 slot,
 			    ((h + i) & (QLB_LB_SID_BUCKETS - 1));
 		struct qlb_lb_sid_ent *e = bpf_map_lookup_elem(&qlb_sids, &key);
 
-		if (!e || !e->used)
+		if (qlb_unlikely(!e || !e->used))
 			break;
-		if (e->config_id == id && ((__u64 *)e->sid)[0] == k[0] &&
-		    ((__u64 *)e->sid)[1] == k[1])
+		if (qlb_likely(((__u64 *)e->sid)[0] == k[0] &&
+			       ((__u64 *)e->sid)[1] == k[1] &&
+			       e->config_id == id))
 			return e->host;
 	}
 	return QLB_LB_NO_HOST;
@@ -138,103 +141,113 @@ qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
 {
 	__u32 h = qlb_lb_vip_hash(s->vip_seed, p->family, p->daddr, p->dport),
 	      i;
+	/* port, family and a zero pad byte as one word, as the entry has them
+	 */
+	__u32 pf = (__u32)p->dport | (__u32)p->family << 16;
+	const __u64 *d = (const __u64 *)p->daddr;
 
 #pragma unroll
 	for (i = 0; i < QLB_LB_PROBES; i++) {
 		__u32 key = slot * QLB_LB_VIP_BUCKETS +
 			    ((h + i) & (QLB_LB_VIP_BUCKETS - 1));
 		struct qlb_lb_vip_ent *e = bpf_map_lookup_elem(&qlb_vips, &key);
-		const __u32 *a;
 
-		if (!e || !e->family)
+		if (qlb_unlikely(!e || !e->family))
 			break;
-		a = (const __u32 *)e->addr;
-		if (e->port == p->dport && e->family == p->family &&
-		    a[0] == p->daddr[0] && a[1] == p->daddr[1] &&
-		    a[2] == p->daddr[2] && a[3] == p->daddr[3])
+		if (qlb_likely(((__u64 *)e->addr)[0] == d[0] &&
+			       *(__u32 *)&e->port == pf &&
+			       ((__u64 *)e->addr)[1] == d[1]))
 			return e;
 	}
 	return NULL;
 }
 
-/**
- * qlb_route_cid() - decide a CID of config @cfg: fills @v (host index and
- * reason) when routable or owned by a known host.
- * @cache: use the decoded-CID cache (short headers only: the few long
- * headers of a handshake gain nothing from it, and a flood of Initials
- * must cost the LB node no state).
- * Return: 1 routed (v->host valid), 0 take the fallback (v->reason set).
+/*
+ * The host entry of index @host, when it can take a packet routed by CID:
+ * fills @v and returns 1, or returns 0 with v->reason set.
  */
-static __always_inline int
-qlb_route_cid(__u32 slot, const struct qlb_lb_settings *s,
-	      const struct qlb_lb_cid *cfg, struct qlb_scratch *sc,
-	      struct qlb_verdict *v, int cache, struct qlb_lb_host **hp)
+static __always_inline int qlb_cid_host(__u32 slot, __u32 host,
+					struct qlb_verdict *v,
+					struct qlb_lb_host **hp)
 {
-	struct qlb_lb_cache_val *cv = NULL, *nv = &sc->nv;
 	struct qlb_lb_host *h;
 	__u32 hkey;
-	int cached = 0;
 
-	cache = cache && (cfg->c.flags & QLB_CID_F_KEY) && !qlb_cache_off;
-	if (cache) {
-		cv = bpf_map_lookup_elem(&qlb_cid_cache, sc->io.cid);
-		if (cv && cv->gen == s->gen) {
-			__builtin_memcpy(nv->sid, cv->sid, 16);
-			nv->host = cv->host;
-			cached = 1;
-		}
-	}
-	if (!cached) {
-		__u64 *sid = (__u64 *)nv->sid, k[2];
-		const __u64 *sm = (const __u64 *)cfg->sid_mask;
-		const __u64 *hm = (const __u64 *)cfg->host_mask;
-
-		if (cfg->c.flags & QLB_CID_F_KEY) {
-			qlb_decode_sid(cfg, &sc->io);
-			__builtin_memcpy(nv->sid, sc->io.sid, 16);
-		} else {
-			/* plaintext: the server ID is the CID's bytes 1.. */
-			__u64 w0 = ((__u64 *)sc->io.cid)[0];
-			__u64 w1 = ((__u64 *)sc->io.cid)[1];
-			__u64 w2 = ((__u64 *)sc->io.cid)[2];
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			sid[0] = ((w0 >> 8) | (w1 << 56)) & sm[0];
-			sid[1] = ((w1 >> 8) | (w2 << 56)) & sm[1];
-#else
-			sid[0] = ((w0 << 8) | (w1 >> 56)) & sm[0];
-			sid[1] = ((w1 << 8) | (w2 >> 56)) & sm[1];
-#endif
-		}
-		k[0] = sid[0] & hm[0];
-		k[1] = sid[1] & hm[1];
-		nv->host = qlb_sid_lookup(slot, s, cfg->c.id, k);
-		if (cache && nv->host != QLB_LB_NO_HOST) {
-			/* only CIDs of a host enter: most random ones do not */
-			nv->gen = s->gen;
-			bpf_map_update_elem(&qlb_cid_cache, sc->io.cid, nv,
-					    BPF_ANY);
-		}
-	}
-	v->config_id = cfg->c.id;
-	v->sid_len = cfg->c.sid_len;
-	if (nv->host == QLB_LB_NO_HOST) {
+	if (qlb_unlikely(host == QLB_LB_NO_HOST)) {
 		v->reason = QLB_R_FB_UNKNOWN_SID;
 		return 0;
 	}
-	hkey = slot * QLB_LB_MAX_HOSTS + (nv->host & (QLB_LB_MAX_HOSTS - 1));
+	hkey = slot * QLB_LB_MAX_HOSTS + (host & (QLB_LB_MAX_HOSTS - 1));
 	h = bpf_map_lookup_elem(&qlb_hosts, &hkey);
-	if (!h || !h->family) {
+	if (qlb_unlikely(!h || !h->family)) {
 		v->reason = QLB_R_FB_UNKNOWN_SID;
 		return 0;
 	}
-	if (h->state == QLB_LB_HOST_DOWN) {
+	if (qlb_unlikely(h->state == QLB_LB_HOST_DOWN)) {
 		v->reason = QLB_R_FB_HOST_DOWN;
 		return 0;
 	}
-	v->host = nv->host;
+	v->host = host;
 	v->reason = QLB_R_ROUTED_CID;
 	*hp = h;
 	return 1;
+}
+
+/**
+ * qlb_keyed_host() - host index of a CID @c of the encrypted config @cfg.
+ * @cache: use the decoded-CID cache (short headers only: the few long
+ * headers of a handshake gain nothing from it, and a flood of Initials
+ * must cost the LB node no state).
+ * Return: the host index or QLB_LB_NO_HOST; the server ID is left in
+ * the scratch for trace.
+ */
+static __always_inline __u32
+qlb_keyed_host(__u32 slot, const struct qlb_lb_settings *s,
+	       const struct qlb_lb_cid *cfg, const struct qlb_cidw *c,
+	       __u32 hash, int cache)
+{
+	struct qlb_lb_cache_ent *ce = NULL;
+	struct qlb_scratch *sc;
+	__u32 zero = 0, host, idx;
+	const __u64 *hm;
+	__u64 k[2];
+
+	cache = cache && !qlb_cache_off;
+	if (cache) {
+		idx = hash & (QLB_LB_CACHE_SIZE - 1);
+		ce = bpf_map_lookup_elem(&qlb_cid_cache, &idx);
+		if (ce && ce->gen == s->gen && ce->cid[0] == c->w[0] &&
+		    ce->cid[1] == c->w[1] && ce->cid[2] == c->w[2]) {
+			if (qlb_trace_on) {
+				sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
+				if (sc)
+					__builtin_memcpy(sc->sid, ce->sid, 16);
+			}
+			return ce->host;
+		}
+	}
+	sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
+	if (!sc)
+		return QLB_LB_NO_HOST;
+	sc->io.cid[0] = c->w[0];
+	sc->io.cid[1] = c->w[1];
+	sc->io.cid[2] = c->w[2];
+	qlb_decode_sid(cfg, &sc->io);
+	__builtin_memcpy(sc->sid, sc->io.sid, 16);
+	hm = (const __u64 *)cfg->host_mask;
+	k[0] = ((__u64 *)sc->io.sid)[0] & hm[0];
+	k[1] = ((__u64 *)sc->io.sid)[1] & hm[1];
+	host = qlb_sid_lookup(slot, s, cfg->c.id, k);
+	if (ce && host != QLB_LB_NO_HOST) {
+		/* only CIDs of a host enter: most random ones do not */
+		ce->cid[0] = c->w[0];
+		ce->cid[1] = c->w[1];
+		ce->cid[2] = c->w[2];
+		ce->gen = s->gen;
+		ce->host = host;
+		__builtin_memcpy(ce->sid, sc->io.sid, 16);
+	}
+	return host;
 }
 
 /**
@@ -251,18 +264,18 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 cid_off, clen, key, dlen, zero = 0;
-	struct qlb_scratch *sc;
+	__u32 cid_off, clen, key, dlen, host, hash;
 	struct qlb_lb_cid *cfg;
+	struct qlb_cidw c;
 	__u8 *q, c0, cr;
 
-	if (q_off > 0x1ff) /* headers end before 18 + 60 + 8 */
+	if (qlb_unlikely(q_off > 0x1ff)) /* headers end before 18 + 60 + 8 */
 		return -1;
 	q = data + q_off;
 	v->reason = QLB_R_MALFORMED;
-	if ((void *)(q + 2) > end || qlen < 2)
+	if (qlb_unlikely((void *)(q + 2) > end || qlen < 2))
 		return -1;
-	if (q[0] & 0x80) {
+	if (qlb_unlikely(q[0] & 0x80)) {
 		/* long header: flags, version, DCID length, DCID, SCID length
 		 */
 		if ((void *)(q + 7) > end || qlen < 7)
@@ -286,47 +299,77 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 		v->reason = QLB_R_FB_UNKNOWN_CONFIG;
 	}
 	cr = qlb_cid_config_id(c0);
-	if (cr == QLB_CR_UNROUTABLE) {
+	if (qlb_unlikely(cr == QLB_CR_UNROUTABLE)) {
 		if (!dlen)
 			v->reason = QLB_R_FB_UNROUTABLE;
 		return 0;
 	}
-	if (!(s->live_cfgs & (1u << cr)))
+	if (qlb_unlikely(!(s->live_cfgs & (1u << cr))))
 		return 0;
 	key = slot * QLB_CONFIG_MAX + cr;
 	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
-	if (!cfg || !cfg->live)
+	if (qlb_unlikely(!cfg || !cfg->live))
 		return 0;
 	clen = qlb_cid_len(&cfg->c);
-	if (dlen) {
+	if (qlb_unlikely(dlen)) {
 		/* a long header DCID too short for the config is a client's */
 		if (dlen < clen)
 			return 0;
 	} else {
-		if (1 + clen > qlen) {
+		if (qlb_unlikely(1 + clen > qlen)) {
 			v->reason = QLB_R_MALFORMED;
 			return -1;
 		}
 		dlen = clen;
 		v->reason = QLB_R_FB_UNROUTABLE;
 	}
-	if ((cfg->c.flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != dlen)
+	if (qlb_unlikely((cfg->c.flags & QLB_CID_F_ENCODE_LEN) &&
+			 (c0 & 0x1f) + 1u != dlen))
 		return 0;
-	sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
-	if (!sc)
-		return 0;
-	sc->io.cid[5] = 0; /* qlb_copy_cid() writes the first five */
-	if (qlb_copy_cid(ctx, q_off + cid_off, cfg->cid_mask, sc->io.cid)) {
+	if (qlb_unlikely(qlb_read_cid(ctx, q_off + cid_off,
+				      (const __u64 *)cfg->cid_mask, &c))) {
 		v->reason = QLB_R_MALFORMED;
 		return -1;
 	}
-	if (!qlb_route_cid(slot, s, cfg, sc, v, cid_off == 1, hp)) {
+	hash = qlb_lb_cid_hash(c.w);
+	v->config_id = cfg->c.id;
+	v->sid_len = cfg->c.sid_len;
+	if (qlb_likely(!(cfg->c.flags & QLB_CID_F_KEY))) {
+		/* plaintext: the server ID is the CID's bytes 1..sid_len */
+		const __u64 *hm = (const __u64 *)cfg->host_mask;
+		__u64 sid[2], k[2];
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		sid[0] = (c.w[0] >> 8) | (c.w[1] << 56);
+		sid[1] = (c.w[1] >> 8) | (c.w[2] << 56);
+#else
+		sid[0] = (c.w[0] << 8) | (c.w[1] >> 56);
+		sid[1] = (c.w[1] << 8) | (c.w[2] >> 56);
+#endif
+		k[0] = sid[0] & hm[0];
+		k[1] = sid[1] & hm[1];
+		host = qlb_sid_lookup(slot, s, cfg->c.id, k);
+		if (qlb_trace_on) {
+			const __u64 *sm = (const __u64 *)cfg->sid_mask;
+			struct qlb_scratch *sc;
+			__u32 zero = 0;
+
+			sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
+			if (sc) {
+				((__u64 *)sc->sid)[0] = sid[0] & sm[0];
+				((__u64 *)sc->sid)[1] = sid[1] & sm[1];
+			}
+		}
+	} else {
+		host = qlb_keyed_host(slot, s, cfg, &c, hash, cid_off == 1);
+	}
+	if (!qlb_cid_host(slot, host, v, hp)) {
 		/* a long header that is not ours starts a new connection */
 		if (cid_off == 6)
 			v->reason = QLB_R_FB_INITIAL;
 		return 0;
 	}
-	*entropy = qlb_lb_cid_hash(sc->io.cid);
+	*entropy = hash;
 	return 1;
 }
 
@@ -379,7 +422,7 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 			t->vip = vip;
 			t->config_id = v->config_id;
 			t->sid_len = v->sid_len;
-			__builtin_memcpy(t->sid, sc->nv.sid, 16);
+			__builtin_memcpy(t->sid, sc->sid, 16);
 		}
 	}
 	if (action == QLB_ACT_TX)
@@ -387,11 +430,190 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 	return action == QLB_ACT_DROP ? XDP_DROP : XDP_PASS;
 }
 
-SEC("xdp")
-int qlb_xdp_ingress(struct xdp_md *ctx)
+/*
+ * The fast path: the usual packet of an established connection, start to
+ * end in one straight run of code (on this data path the cost of a packet
+ * follows the code it runs through more than the data it touches).
+ * Ethernet without a tag, IPv4 without options or fragments, UDP of the
+ * length IP says, no Ethernet padding, a QUIC short header whose CID
+ * routes (plaintext, or a keyed config's CID found in the decoded-CID
+ * cache) through the first bucket of each table to an IPv4 host. Anything
+ * else, and every doubt, returns -1 before the packet is changed and the
+ * general path decides. Both give the same answer: test_xdp_fuzz checks
+ * this program against the trace copy, which never takes the fast path.
+ */
+#define QLB_FAST_MIN (14 + 20 + 8 + 1 + 24) /* through three CID words */
+
+static __always_inline int qlb_fast(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	struct udphdr *udp = (void *)(ip + 1);
+	__u8 *q = (void *)(udp + 1);
+	__u32 zero = 0, slot, key, tot, ulen, clen, host, hash, over, vidx;
+	__u32 daddr[4], sa, da, o0, o1, o2;
+	struct qlb_verdict v = {.reason = QLB_R_ROUTED_CID};
+	struct qlb_lb_settings *s;
+	struct qlb_lb_ctrl *ctrl;
+	struct qlb_lb_vip_ent *e;
+	struct qlb_lb_cid *cfg;
+	struct qlb_lb_host *hst;
+	const __u64 *cm;
+	__u64 w[3], sum, bytes = end - data;
+	__u8 c0, cr, tos, ipproto;
+
+	if ((void *)(q + 1 + 24) > end)
+		return -1;
+	if (*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) !=
+		    bpf_htons(ETH_P_IP) ||
+	    *(__u8 *)ip != 0x45 || ip->protocol != IPPROTO_UDP ||
+	    (ip->frag_off & bpf_htons(0x3fff)))
+		return -1;
+	tot = bpf_ntohs(ip->tot_len);
+	ulen = bpf_ntohs(udp->len);
+	if (sizeof(struct ethhdr) + tot != bytes ||
+	    ulen != tot - sizeof(*ip) || (q[0] & 0x80))
+		return -1;
+
+	ctrl = bpf_map_lookup_elem(&qlb_ctrl, &zero);
+	if (!ctrl)
+		return -1;
+	slot = ctrl->slot & 1;
+	s = bpf_map_lookup_elem(&qlb_settings, &slot);
+	if (!s)
+		return -1;
+	daddr[0] = ip->daddr;
+	daddr[1] = daddr[2] = daddr[3] = 0;
+	key = slot * QLB_LB_VIP_BUCKETS +
+	      (qlb_lb_vip_hash(s->vip_seed, 4, daddr, udp->dest) &
+	       (QLB_LB_VIP_BUCKETS - 1));
+	e = bpf_map_lookup_elem(&qlb_vips, &key);
+	if (!e || ((__u32 *)e->addr)[0] != daddr[0] ||
+	    ((__u32 *)e->addr)[1] || ((__u64 *)e->addr)[1] ||
+	    *(__u32 *)&e->port != ((__u32)udp->dest | 4u << 16))
+		return -1;
+	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
+
+	c0 = q[1];
+	cr = qlb_cid_config_id(c0);
+	if (cr == QLB_CR_UNROUTABLE || !(s->live_cfgs & (1u << cr)))
+		return -1;
+	key = slot * QLB_CONFIG_MAX + cr;
+	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
+	if (!cfg || !cfg->live)
+		return -1;
+	clen = qlb_cid_len(&cfg->c);
+	if (1 + clen > ulen - sizeof(*udp) ||
+	    ((cfg->c.flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != clen))
+		return -1;
+	cm = (const __u64 *)cfg->cid_mask;
+	w[0] = *(__u64 *)(q + 1) & cm[0];
+	w[1] = *(__u64 *)(q + 9) & cm[1];
+	w[2] = *(__u64 *)(q + 17) & cm[2];
+	hash = qlb_lb_cid_hash(w);
+	if (qlb_likely(!(cfg->c.flags & QLB_CID_F_KEY))) {
+		const __u64 *hm = (const __u64 *)cfg->host_mask;
+		struct qlb_lb_sid_ent *se;
+		__u64 k[2];
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		k[0] = ((w[0] >> 8) | (w[1] << 56)) & hm[0];
+		k[1] = ((w[1] >> 8) | (w[2] << 56)) & hm[1];
+#else
+		k[0] = ((w[0] << 8) | (w[1] >> 56)) & hm[0];
+		k[1] = ((w[1] << 8) | (w[2] >> 56)) & hm[1];
+#endif
+		key = slot * QLB_LB_SID_BUCKETS +
+		      (qlb_lb_sid_hash(s->sid_seed, cfg->c.id, k) &
+		       (QLB_LB_SID_BUCKETS - 1));
+		se = bpf_map_lookup_elem(&qlb_sids, &key);
+		if (!se || !se->used || ((__u64 *)se->sid)[0] != k[0] ||
+		    ((__u64 *)se->sid)[1] != k[1] || se->config_id != cfg->c.id)
+			return -1;
+		host = se->host;
+	} else {
+		struct qlb_lb_cache_ent *ce;
+
+		if (qlb_cache_off)
+			return -1;
+		key = hash & (QLB_LB_CACHE_SIZE - 1);
+		ce = bpf_map_lookup_elem(&qlb_cid_cache, &key);
+		if (!ce || ce->gen != s->gen || ce->cid[0] != w[0] ||
+		    ce->cid[1] != w[1] || ce->cid[2] != w[2])
+			return -1;
+		host = ce->host;
+	}
+	if (host == QLB_LB_NO_HOST)
+		return -1;
+	key = slot * QLB_LB_MAX_HOSTS + (host & (QLB_LB_MAX_HOSTS - 1));
+	hst = bpf_map_lookup_elem(&qlb_hosts, &key);
+	if (!hst || hst->family != 4 || hst->state == QLB_LB_HOST_DOWN ||
+	    !s->has_v4)
+		return -1;
+	if (hst->encap == QLB_LB_ENCAP_GUE) {
+		over = sizeof(struct iphdr) + sizeof(struct udphdr);
+		ipproto = IPPROTO_UDP;
+	} else {
+		over = sizeof(struct iphdr);
+		ipproto = IPPROTO_IPIP;
+	}
+	if (tot + over > s->mtu)
+		return -1;
+	tos = ip->tos;
+	if (bpf_xdp_adjust_head(ctx, -(int)over))
+		return -1; /* unchanged: the general path counts it */
+
+	v.host = host;
+	v.config_id = cfg->c.id;
+	v.sid_len = cfg->c.sid_len;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	ip = data + sizeof(struct ethhdr);
+	if (qlb_unlikely((void *)ip + sizeof(struct iphdr) +
+				 sizeof(struct udphdr) >
+			 end)) {
+		v.reason = QLB_R_ENCAP_FAIL;
+		return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
+	}
+	((__u32 *)data)[0] = ((const __u32 *)s->gw_mac)[0];
+	((__u32 *)data)[1] = ((const __u32 *)s->gw_mac)[1];
+	((__u32 *)data)[2] = ((const __u32 *)s->gw_mac)[2];
+	*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) =
+		bpf_htons(ETH_P_IP);
+	/* the outer header as three words plus the addresses, summed from
+	 * the registers (the one's complement sum of 32-bit words folds to
+	 * that of 16-bit words) */
+	o0 = bpf_htonl(0x45000000u | (__u32)tos << 16 | (tot + over));
+	o1 = bpf_htonl(0x4000u); /* id 0, DF */
+	o2 = bpf_htonl(64u << 24 | (__u32)ipproto << 16);
+	sa = s->src_v4;
+	da = *(const __u32 *)hst->addr;
+	sum = (__u64)o0 + o1 + o2 + sa + da;
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	((__u32 *)ip)[0] = o0;
+	((__u32 *)ip)[1] = o1;
+	((__u32 *)ip)[2] = o2;
+	ip->check = (__u16)~sum;
+	ip->saddr = sa;
+	ip->daddr = da;
+	if (ipproto == IPPROTO_UDP) {
+		udp = (void *)(ip + 1);
+		udp->source = bpf_htons(qlb_lb_gue_sport(hash));
+		udp->dest = s->gue_port;
+		udp->len = bpf_htons(tot + sizeof(*udp));
+		udp->check = 0;
+	}
+	return qlb_finish(QLB_ACT_TX, vidx, &v, bytes);
+}
+
+SEC("xdp")
+int qlb_xdp_ingress(struct xdp_md *ctx)
+{
+	void *data, *end;
 	struct qlb_verdict v = {.reason = QLB_R_PASSED,
 				.host = QLB_LB_NO_HOST,
 				.config_id = 0xff};
@@ -401,40 +623,50 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	struct qlb_lb_vip_ent *vip;
 	struct qlb_pkt p;
 	__u32 zero = 0, slot, vidx = QLB_LB_NO_VIP, entropy, hkey, l4len;
-	__u64 bytes = end - data;
+	__u64 bytes;
 	__u16 *ports;
 	__be16 eproto;
 	int proto, r;
 
+	if (!qlb_trace_on) {
+		r = qlb_fast(ctx);
+		if (qlb_likely(r >= 0))
+			return r;
+	}
+	/* read after the fast path: a helper call there ends what the
+	 * verifier knows of packet pointers taken before it */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	bytes = end - data;
 	/* p lives on the stack, not in registers: as SSA values its words
 	 * merge at every early exit and clang spills each of them there */
 	asm volatile("" : : "r"(&p) : "memory");
 	eproto = qlb_parse_eth(data, end, &p);
-	if (eproto == bpf_htons(ETH_P_IP))
+	if (qlb_likely(eproto == bpf_htons(ETH_P_IP)))
 		proto = qlb_parse_ipv4(data, end, &p);
 	else if (eproto == bpf_htons(ETH_P_IPV6))
 		proto = qlb_parse_ipv6(data, end, &p);
 	else
 		goto pass;
-	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+	if (qlb_unlikely(proto != IPPROTO_UDP && proto != IPPROTO_TCP))
 		goto pass;
-	if (p.frag == 2) /* no ports: not ours to judge */
+	if (qlb_unlikely(p.frag == 2)) /* no ports: not ours to judge */
 		goto pass;
-	if (p.l4_off > 0x1ff) /* at most 18 + 60; bounds the verifier */
+	if (qlb_unlikely(p.l4_off > 0x1ff)) /* at most 18 + 60 */
 		goto pass;
 	ports = data + p.l4_off;
-	if ((void *)(ports + 2) > end)
+	if (qlb_unlikely((void *)(ports + 2) > end))
 		goto pass;
 	p.proto = proto;
 	p.ports = *(__u32 *)ports;
 	p.dport = ports[1];
 
 	ctrl = bpf_map_lookup_elem(&qlb_ctrl, &zero);
-	if (!ctrl)
+	if (qlb_unlikely(!ctrl))
 		goto pass;
 	slot = ctrl->slot & 1;
 	s = bpf_map_lookup_elem(&qlb_settings, &slot);
-	if (!s)
+	if (qlb_unlikely(!s))
 		goto pass;
 
 	vip = qlb_vip_lookup(slot, s, &p);
@@ -443,23 +675,23 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	vidx = vip->idx < QLB_LB_MAX_VIPS ? vip->idx : QLB_LB_NO_VIP;
 
 	/* from here on the packet is ours: judge it */
-	if (p.frag || p.l3_off + p.ip_len > bytes ||
-	    p.l4_off > p.l3_off + p.ip_len)
+	if (qlb_unlikely(p.frag || p.l3_off + p.ip_len > bytes ||
+			 p.l4_off > p.l3_off + p.ip_len))
 		goto malformed;
 	l4len = p.l3_off + p.ip_len - p.l4_off;
 	entropy = 0;
-	if (proto == IPPROTO_UDP) {
+	if (qlb_likely(proto == IPPROTO_UDP)) {
 		struct udphdr *udp = (void *)ports;
 		__u32 ulen;
 
-		if ((void *)(udp + 1) > end)
+		if (qlb_unlikely((void *)(udp + 1) > end))
 			goto malformed;
 		ulen = bpf_ntohs(udp->len);
-		if (ulen < sizeof(*udp) || ulen > l4len)
+		if (qlb_unlikely(ulen < sizeof(*udp) || ulen > l4len))
 			goto malformed;
 		r = qlb_quic(ctx, slot, s, p.l4_off + sizeof(*udp),
 			     ulen - sizeof(*udp), &v, &entropy, &h);
-		if (r < 0)
+		if (qlb_unlikely(r < 0))
 			return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
 	} else {
 		if (l4len < sizeof(struct tcphdr) ||
@@ -469,7 +701,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		r = 0;
 	}
 
-	if (!r) {
+	if (qlb_unlikely(!r)) {
 		__u32 fh =
 			qlb_lb_flow_hash(p.family, p.saddr, p.daddr, p.ports);
 		__u32 *m, mkey;
@@ -489,9 +721,9 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		if (!h || !h->family)
 			goto no_host;
 	}
-	/* routed by CID: qlb_route_cid() looked the host up already */
+	/* routed by CID: qlb_cid_host() looked the host up already */
 	r = qlb_encap(ctx, &p, s, h, entropy);
-	if (r) {
+	if (qlb_unlikely(r)) {
 		v.reason = r;
 		return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
 	}

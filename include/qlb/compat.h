@@ -25,4 +25,9 @@
 #define qlb_memset memset
 #endif
 
+/* Branch hints: the data path keeps its common case in one straight run of
+ * code and moves the rest out of line. */
+#define qlb_likely(x)	__builtin_expect(!!(x), 1)
+#define qlb_unlikely(x) __builtin_expect(!!(x), 0)
+
 #endif /* QLB_COMPAT_H */

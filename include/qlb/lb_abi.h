@@ -33,7 +33,7 @@
 	1000003 /* entries per slot (lb.maglev_table_size limit) */
 #endif
 #ifndef QLB_LB_CACHE_SIZE
-#define QLB_LB_CACHE_SIZE 65536 /* decoded-CID cache entries */
+#define QLB_LB_CACHE_SIZE 65536 /* decoded-CID cache entries per CPU, a power of 2 */
 #endif
 #ifndef QLB_LB_VIP_BUCKETS
 #define QLB_LB_VIP_BUCKETS 1024 /* per slot, a power of 2 */
@@ -185,21 +185,20 @@ _Static_assert(sizeof(struct qlb_lb_counter) == 16, "qlb_lb_counter is ABI");
 
 #define QLB_LB_STATS_ROWS ((QLB_LB_MAX_VIPS + 1) * QLB_R_MAX)
 
-/* ---- qlb_cid_cache (LRU_HASH): full CID of a keyed config -> decision ------
+/* ---- qlb_cid_cache (PERCPU_ARRAY, QLB_LB_CACHE_SIZE entries) ------------
+ * Decoded CIDs of keyed configs, direct-mapped by qlb_lb_cid_hash(): every
+ * CPU has its own table, so an entry is only written and read by one CPU
+ * (never seen half-written) and a lookup is an inlined array access, not a
+ * helper call. A CID that lands on a used entry replaces it.
  */
-struct qlb_lb_cache_key {
-	__u8 cid[20]; /* the CID, zero past its length */
-};
-_Static_assert(sizeof(struct qlb_lb_cache_key) == 20,
-	       "qlb_lb_cache_key is ABI");
-
-struct qlb_lb_cache_val {
-	__u32 gen;    /* settings gen it was decoded under */
-	__u32 host;   /* host index, QLB_LB_NO_HOST = unknown sid */
+struct qlb_lb_cache_ent {
+	__u64 cid[3]; /* as qlb_lb_cid_hash() reads it */
+	__u32 gen;    /* settings gen it was decoded under; 0 = empty */
+	__u32 host;   /* host index */
 	__u8 sid[16]; /* the decoded server ID, worker bits kept */
 };
-_Static_assert(sizeof(struct qlb_lb_cache_val) == 24,
-	       "qlb_lb_cache_val is ABI");
+_Static_assert(sizeof(struct qlb_lb_cache_ent) == 48,
+	       "qlb_lb_cache_ent is ABI");
 
 /* ---- qlb_trace_rec (ARRAY, 1 entry): written only by `qlbctl trace` -------
  */
@@ -269,49 +268,47 @@ QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
 }
 
 /*
- * Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). Words
- * that are zero in every IPv4 address cost nothing for IPv4; the family is
- * mixed in, so distinct keys never share a hash for every seed (no seed
- * could place them).
+ * The bucket hashes are multiply-shift over 64-bit words (a handful of
+ * instructions: the data path is paid per packet, in code fetched cold).
+ * The seed picks the odd multiplier, so placement can retry with another
+ * one; keys longer than a word are folded as a polynomial in it, so two
+ * distinct keys never share a hash under every seed.
  */
+QLB_INLINE __u64 qlb_lb_mul(__u32 seed)
+{
+	return 0x9e3779b97f4a7c15ull ^ ((__u64)seed << 32);
+}
+
+/* Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). */
 QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, __u8 family, const __u32 *addr,
 				 __u16 port)
 {
-	__u32 h = QLB_LB_HASH_SEED ^ seed;
+	__u64 m = qlb_lb_mul(seed);
+	__u64 x = (__u64)addr[0] | (__u64)port << 32 | (__u64)family << 48;
 
-	h = qlb_lb_mix(h, addr[0]);
 	if (family == 6) {
-		h = qlb_lb_mix(h, addr[1]);
-		h = qlb_lb_mix(h, addr[2]);
-		h = qlb_lb_mix(h, addr[3]);
+		x = x * m + ((__u64)addr[1] | (__u64)addr[2] << 32);
+		x = x * m + addr[3];
 	}
-	h = qlb_lb_mix(h, (__u32)port << 8 | family);
-	return qlb_lb_fmix(h);
+	return (__u32)((x * m) >> 32);
 }
 
-/* Bucket of a server ID's host part (@sid: four words, zero past its
- * length) under a config: trailing zero words are skipped, which keeps
- * short IDs cheap and distinct IDs distinct. */
-QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id, const __u32 *sid)
+/* Bucket of a server ID's host part under a config: @k is the ID as two
+ * words (bytes 0..7 and 8..15 in memory order, zero past its length). */
+QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id, const __u64 *k)
 {
-	__u32 h = QLB_LB_HASH_SEED ^ seed;
+	__u64 m = qlb_lb_mul(seed);
+	__u64 x = (k[0] * m + k[1]) * m + config_id;
 
-	h = qlb_lb_mix(h, sid[0]);
-	if (sid[1] | sid[2] | sid[3]) {
-		h = qlb_lb_mix(h, sid[1]);
-		h = qlb_lb_mix(h, sid[2]);
-		h = qlb_lb_mix(h, sid[3]);
-	}
-	h = qlb_lb_mix(h, config_id);
-	return qlb_lb_fmix(h);
+	return (__u32)((x * m) >> 32);
 }
 
-/* Entropy of a CID (GUE source port, IPv6 flow label): its five words
- * folded and finalised; spread is all it needs, so no full mixing. */
-QLB_INLINE __u32 qlb_lb_cid_hash(const __u32 *cid20)
+/* Entropy of a CID (GUE source port, IPv6 flow label, cache slot): @w is
+ * the CID's 20 bytes, zero past its length, as three words (the third
+ * padded with four zero bytes). Spread is all it needs. */
+QLB_INLINE __u32 qlb_lb_cid_hash(const __u64 *w)
 {
-	return qlb_lb_fmix(QLB_LB_HASH_SEED ^ cid20[0] ^ cid20[1] ^ cid20[2] ^
-			   cid20[3] ^ cid20[4]);
+	return (__u32)(((w[0] ^ w[1] ^ w[2]) * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
 /* Maglev entry of a flow hash: multiply-shift instead of a division. */

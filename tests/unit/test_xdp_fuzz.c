@@ -39,8 +39,8 @@
  * host and VIP.
  * Then a flood of Initials and random short headers: the decoded-CID cache
  * (the only map the program writes besides counters) does not grow at all
- * on Initials, and grows by exactly the number of distinct keyed short-
- * header CIDs that decode to a known host, by nothing for unroutable ones.
+ * on Initials; of short headers it holds only keyed CIDs that decode to a
+ * known host (one per cache slot at least), none of the unroutable ones.
  *
  * Usage: test_xdp_fuzz [--frames N] [--seed S]. `make test` runs 200000
  * frames; `make fuzz` runs 10 million. Prints frames/s and verdict counts.
@@ -67,6 +67,7 @@
 #include "qlb/host_abi.h"
 #include "qlb_xdp.skel.h"
 #include "qlb_decap.skel.h"
+#include "cid_cache.h"
 
 #define FRAME_MAX 2048
 #define OUT_MAX	  (FRAME_MAX + 256)
@@ -1119,16 +1120,10 @@ static void spoof_probe(void)
  */
 static unsigned int cache_entries(void)
 {
-	struct qlb_lb_cache_key k, nk;
-	unsigned int n = 0;
-	void *prev = NULL;
+	int n = fx_cache_walk(cache_fd, NULL, NULL);
 
-	while (!bpf_map_get_next_key(cache_fd, prev, &nk)) {
-		k = nk;
-		prev = &k;
-		n++;
-	}
-	return n;
+	CHECK(n >= 0, "cannot read the decoded-CID cache");
+	return n < 0 ? 0 : (unsigned int)n;
 }
 
 /*
@@ -1183,6 +1178,26 @@ static void gen_flood_frame(struct gen *g)
 	       (g->f[20] & 0x3f) || g->f[21] || g->len - 42 < 41);
 }
 
+struct cached_set {
+	struct cidkey *k;
+	unsigned long n, max;
+};
+
+static void cached_visit(const struct qlb_lb_cache_ent *e, void *arg)
+{
+	struct cached_set *cs = arg;
+
+	if (cs->k && cs->n < cs->max)
+		memcpy(cs->k[cs->n++].b, e->cid, sizeof(cs->k[0].b));
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void flood(unsigned long count)
 {
 	static uint8_t out[OUT_MAX];
@@ -1196,14 +1211,8 @@ static void flood(unsigned long count)
 		CHECK(0, "out of memory");
 		return;
 	}
-	/* start from an empty cache: what the flood adds is then countable
-	 * and far below the LRU's size (no eviction blurs the count) */
-	{
-		struct qlb_lb_cache_key k;
-
-		while (!bpf_map_get_next_key(cache_fd, NULL, &k))
-			bpf_map_delete_elem(cache_fd, &k);
-	}
+	/* start from an empty cache: what the flood adds is then countable */
+	CHECK(!fx_cache_clear(cache_fd), "cannot clear the decoded-CID cache");
 	/* Initials: long header, version 1, client-chosen random DCIDs */
 	before_init = cache_entries();
 	for (i = 0; i < count; i++) {
@@ -1275,17 +1284,56 @@ static void flood(unsigned long count)
 		}
 		run(g.f, g.len, out, &olen);
 	}
-	after = cache_entries();
 	qsort(known, nknown, sizeof(*known), cmp_cid);
 	for (i = 0; i < nknown; i++)
-		distinct += !i || cmp_cid(&known[i], &known[i - 1]);
-	printf("short-header flood: %lu packets (half unroutable), cache %u -> "
-	       "%u "
-	       "entries, %lu distinct random CIDs decode to a host\n",
-	       count, before, after, distinct);
-	CHECK(after - before == distinct,
-	      "cache grew by %u, expected %lu (only CIDs of known hosts)",
-	      after - before, distinct);
+		if (!i || cmp_cid(&known[i], &known[i - 1]))
+			known[distinct++] = known[i];
+	{
+		struct cached_set cs = {calloc(QLB_LB_CACHE_SIZE * 4UL,
+					       sizeof(struct cidkey)),
+					0, QLB_LB_CACHE_SIZE * 4UL};
+		unsigned long slots = 0, present = 0, stray = 0;
+		uint32_t *sl = calloc(distinct + 1, sizeof(*sl));
+
+		CHECK(cs.k && sl, "out of memory");
+		after = (unsigned int)fx_cache_walk(cache_fd, cached_visit,
+						    &cs);
+		/* a cache slot holds one CID: distinct known CIDs that share
+		 * a slot leave one behind */
+		for (i = 0; sl && i < distinct; i++) {
+			__u64 w[3] = {0};
+
+			memcpy(w, known[i].b, sizeof(known[i].b));
+			sl[i] = qlb_lb_cid_hash(w) & (QLB_LB_CACHE_SIZE - 1);
+		}
+		if (sl) {
+			qsort(sl, distinct, sizeof(*sl), cmp_u32);
+			for (i = 0; i < distinct; i++)
+				slots += !i || sl[i] != sl[i - 1];
+		}
+		qsort(cs.k, cs.n, sizeof(*cs.k), cmp_cid);
+		for (i = 0; i < cs.n; i++) {
+			if (i && !cmp_cid(&cs.k[i], &cs.k[i - 1]))
+				continue; /* the same CID on another CPU */
+			if (bsearch(&cs.k[i], known, distinct, sizeof(*known),
+				    cmp_cid))
+				present++;
+			else
+				stray++;
+		}
+		printf("short-header flood: %lu packets (half unroutable), "
+		       "cache %u -> %u entries: %lu distinct CIDs, all of the "
+		       "%lu random CIDs that decode to a host (%lu cache "
+		       "slots)\n",
+		       count, before, after, present + stray, distinct, slots);
+		CHECK(!stray, "%lu cached CIDs do not decode to a host", stray);
+		CHECK(present >= slots && present <= distinct,
+		      "cache holds %lu of the %lu CIDs that decode to a host, "
+		      "want at least one per slot (%lu)",
+		      present, distinct, slots);
+		free(cs.k);
+		free(sl);
+	}
 	free(known);
 }
 

@@ -143,16 +143,49 @@ static void expect_verdict(const char *name, const struct pkt *in, int verdict,
 
 static unsigned int cache_entries(struct fx *f)
 {
-	struct qlb_lb_cache_key k, nk;
-	unsigned int n = 0;
-	void *kp = NULL;
+	int n = fx_cache_walk(f->m.cid_cache, NULL, NULL);
 
-	while (!bpf_map_get_next_key(f->m.cid_cache, kp, &nk)) {
-		k = nk;
-		kp = &k;
-		n++;
+	CHECK(n >= 0, "cannot read the decoded-CID cache");
+	return n < 0 ? 0 : (unsigned int)n;
+}
+
+/*
+ * The cache entry of @cid (on whichever CPU ran the packet) must exist and
+ * name @host; point it at @to in the live and the trace copy, so the next
+ * packet shows whether the program reads it.
+ */
+static void cache_poison(const uint8_t *cid, size_t cl, int host, int to)
+{
+	int ncpu = libbpf_num_possible_cpus(), c, i;
+	__u64 w[3] = {0};
+	__u32 k;
+	struct qlb_lb_cache_ent *v = calloc((size_t)(ncpu > 0 ? ncpu : 1),
+					    sizeof(*v));
+	struct fx *fs[2] = {&F, &L};
+
+	CHECK(v && ncpu > 0, "out of memory");
+	memcpy(w, cid, cl);
+	k = fx_cid_hash(cid, cl) & (QLB_LB_CACHE_SIZE - 1);
+	for (i = 0; v && ncpu > 0 && i < 2; i++) {
+		struct qlb_lb_cache_ent e = {0};
+
+		CHECK(!bpf_map_lookup_elem(fs[i]->m.cid_cache, &k, v),
+		      "cannot read the decoded-CID cache");
+		for (c = 0; c < ncpu; c++)
+			if (v[c].gen && !memcmp(v[c].cid, w, sizeof(w)))
+				e = v[c];
+		CHECK(e.gen && e.host == (__u32)host,
+		      "decoded-CID cache (%s copy): entry %s, host %u, want %d",
+		      i ? "trace" : "live", e.gen ? "found" : "missing", e.host,
+		      host);
+		/* on every CPU: the next run may be on another one */
+		e.host = (__u32)to;
+		for (c = 0; c < ncpu; c++)
+			v[c] = e;
+		CHECK(!bpf_map_update_elem(fs[i]->m.cid_cache, &k, v, BPF_ANY),
+		      "cannot write the decoded-CID cache");
 	}
-	return n;
+	free(v);
 }
 
 static void cases(void)
@@ -216,6 +249,13 @@ static void cases(void)
 	/* again: now from the decoded-CID cache */
 	expect_tx("four-pass short v4 (cached)", &k, WEB3, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
+	cache_poison(cid, cl, WEB3, WEB1);
+	expect_tx("four-pass short v4 (poisoned cache entry is used)", &k,
+		  WEB1, fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
+	CHECK(!fx_cache_clear(F.m.cid_cache) && !fx_cache_clear(L.m.cid_cache),
+	      "cannot clear the decoded-CID cache");
+	expect_tx("four-pass short v4 (cache cleared)", &k, WEB3,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 
 	/* IPv6 inside GUE over IPv6, and an 802.1ad tag */
 	fx_frame(&k, -1, "2001:db8:5::8", "2001:db8:1::1", IPPROTO_UDP, 50002,

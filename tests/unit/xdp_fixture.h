@@ -19,6 +19,7 @@
 #include "maglev.h"
 #include "qlb/libqlb.h"
 #include "qlb_xdp.skel.h"
+#include "cid_cache.h"
 
 static const uint8_t fx_gw_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t fx_if_mac[6] = {0x02, 0, 0, 0, 0, 0x10};
@@ -290,11 +291,12 @@ static inline uint32_t fx_flow_hash(const struct pkt *k)
 
 static inline uint32_t fx_cid_hash(const uint8_t *cid, size_t len)
 {
-	uint32_t w[5] = {0};
+	__u64 w[3] = {0};
 
 	memcpy(w, cid, len);
 	return qlb_lb_cid_hash(w);
 }
+
 
 /*
  * The frame the LB node must send for @in toward a host at @haddr with
