@@ -361,6 +361,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	if (seed < 0)
 		FAIL("cannot place the VIPs in the lookup table");
 	st.vip_seed = seed;
+	st.vip_mul = qlb_lb_mul(st.vip_seed);
 	for (i = 0; i < lb->nvips; i++)
 		vtab[where[i]] = vitems[i];
 
@@ -450,6 +451,11 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			e->config_id = j;
 			e->used = 1;
 			e->host = host_idx[i];
+			e->h_family = o->family;
+			e->h_encap = o->encap;
+			e->h_state = o->state;
+			if (o->family == 4)
+				memcpy(&e->h_addr4, o->addr, 4);
 			for (k = 0; k < ns; k++)
 				if (!memcmp(sitems[k].sid, e->sid, 16) &&
 				    sitems[k].config_id == j)
@@ -469,6 +475,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	if (seed < 0)
 		FAIL("cannot place the server IDs in the lookup table");
 	st.sid_seed = seed;
+	st.sid_mul = qlb_lb_mul(st.sid_seed);
 	for (i = 0; i < ns; i++)
 		stab[where[i]] = sitems[i];
 

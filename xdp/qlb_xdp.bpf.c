@@ -116,7 +116,7 @@ static __always_inline __u32 qlb_sid_lookup(__u32 slot,
 					    const struct qlb_lb_settings *s,
 					    __u32 id, const __u64 *k)
 {
-	__u32 h = qlb_lb_sid_hash(s->sid_seed, id, k), i;
+	__u32 h = qlb_lb_sid_hash_m(s->sid_mul, id, k), i;
 
 #pragma unroll
 	for (i = 0; i < QLB_LB_PROBES; i++) {
@@ -139,7 +139,7 @@ static __always_inline struct qlb_lb_vip_ent *
 qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
 	       const struct qlb_pkt *p)
 {
-	__u32 h = qlb_lb_vip_hash(s->vip_seed, p->family, p->daddr, p->dport),
+	__u32 h = qlb_lb_vip_hash_m(s->vip_mul, p->family, p->daddr, p->dport),
 	      i;
 	/* port, family and a zero pad byte as one word, as the entry has them
 	 */
@@ -458,22 +458,22 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	struct qlb_lb_ctrl *ctrl;
 	struct qlb_lb_vip_ent *e;
 	struct qlb_lb_cid *cfg;
-	struct qlb_lb_host *hst;
 	const __u64 *cm;
 	__u64 w[3], sum, bytes = end - data;
-	__u8 c0, cr, tos, ipproto;
+	__u8 c0, cr, tos, ipproto, hfam, hstate, hencap;
 
 	if ((void *)(q + 1 + 24) > end)
 		return -1;
-	if (*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) !=
-		    bpf_htons(ETH_P_IP) ||
-	    *(__u8 *)ip != 0x45 || ip->protocol != IPPROTO_UDP ||
-	    (ip->frag_off & bpf_htons(0x3fff)))
-		return -1;
 	tot = bpf_ntohs(ip->tot_len);
 	ulen = bpf_ntohs(udp->len);
-	if (sizeof(struct ethhdr) + tot != bytes ||
-	    ulen != tot - sizeof(*ip) || (q[0] & 0x80))
+	/* equalities folded into one test (BPF has no set-on-condition:
+	 * every || would be a branch) */
+	if ((*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) ^
+	     bpf_htons(ETH_P_IP)) |
+	    (*(__u8 *)ip ^ 0x45) | (ip->protocol ^ IPPROTO_UDP) |
+	    (ip->frag_off & bpf_htons(0x3fff)) |
+	    ((sizeof(struct ethhdr) + tot) ^ bytes) |
+	    (ulen ^ (tot - sizeof(*ip))) | (q[0] & 0x80))
 		return -1;
 
 	ctrl = bpf_map_lookup_elem(&qlb_ctrl, &zero);
@@ -486,18 +486,22 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	daddr[0] = ip->daddr;
 	daddr[1] = daddr[2] = daddr[3] = 0;
 	key = slot * QLB_LB_VIP_BUCKETS +
-	      (qlb_lb_vip_hash(s->vip_seed, 4, daddr, udp->dest) &
+	      (qlb_lb_vip_hash_m(s->vip_mul, 4, daddr, udp->dest) &
 	       (QLB_LB_VIP_BUCKETS - 1));
 	e = bpf_map_lookup_elem(&qlb_vips, &key);
-	if (!e || ((__u32 *)e->addr)[0] != daddr[0] ||
-	    ((__u32 *)e->addr)[1] || ((__u64 *)e->addr)[1] ||
-	    *(__u32 *)&e->port != ((__u32)udp->dest | 4u << 16))
+	if (!e)
+		return -1;
+	/* the family is in the word with the port, and an IPv4 entry's
+	 * address bytes past the fourth are zero */
+	if ((((__u32 *)e->addr)[0] ^ daddr[0]) |
+	    (*(__u32 *)&e->port ^ ((__u32)udp->dest | 4u << 16)))
 		return -1;
 	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
 
 	c0 = q[1];
 	cr = qlb_cid_config_id(c0);
-	if (cr == QLB_CR_UNROUTABLE || !(s->live_cfgs & (1u << cr)))
+	/* live_cfgs has no bit for 0b111 (QLB_CR_UNROUTABLE) */
+	if (!(s->live_cfgs & (1u << cr)))
 		return -1;
 	key = slot * QLB_CONFIG_MAX + cr;
 	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
@@ -525,15 +529,23 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		k[1] = ((w[1] << 8) | (w[2] >> 56)) & hm[1];
 #endif
 		key = slot * QLB_LB_SID_BUCKETS +
-		      (qlb_lb_sid_hash(s->sid_seed, cfg->c.id, k) &
+		      (qlb_lb_sid_hash_m(s->sid_mul, cfg->c.id, k) &
 		       (QLB_LB_SID_BUCKETS - 1));
 		se = bpf_map_lookup_elem(&qlb_sids, &key);
-		if (!se || !se->used || ((__u64 *)se->sid)[0] != k[0] ||
-		    ((__u64 *)se->sid)[1] != k[1] || se->config_id != cfg->c.id)
+		if (!se)
+			return -1;
+		if ((((__u64 *)se->sid)[0] ^ k[0]) |
+		    (((__u64 *)se->sid)[1] ^ k[1]) |
+		    (se->config_id ^ cfg->c.id) | (se->used ^ 1))
 			return -1;
 		host = se->host;
+		hfam = se->h_family;
+		hstate = se->h_state;
+		hencap = se->h_encap;
+		da = se->h_addr4;
 	} else {
 		struct qlb_lb_cache_ent *ce;
+		struct qlb_lb_host *hst;
 
 		if (qlb_cache_off)
 			return -1;
@@ -543,15 +555,23 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		    ce->cid[1] != w[1] || ce->cid[2] != w[2])
 			return -1;
 		host = ce->host;
+		if (host == QLB_LB_NO_HOST)
+			return -1;
+		key = slot * QLB_LB_MAX_HOSTS + (host & (QLB_LB_MAX_HOSTS - 1));
+		hst = bpf_map_lookup_elem(&qlb_hosts, &key);
+		if (!hst)
+			return -1;
+		hfam = hst->family;
+		hstate = hst->state;
+		hencap = hst->encap;
+		da = *(const __u32 *)hst->addr;
 	}
-	if (host == QLB_LB_NO_HOST)
+	/* states are 0..2: only down has bit 1 */
+	_Static_assert(QLB_LB_HOST_DOWN == 2 && QLB_LB_HOST_DRAINING == 1,
+		       "host states");
+	if ((hfam ^ 4) | (hstate & QLB_LB_HOST_DOWN) | (s->has_v4 ^ 1))
 		return -1;
-	key = slot * QLB_LB_MAX_HOSTS + (host & (QLB_LB_MAX_HOSTS - 1));
-	hst = bpf_map_lookup_elem(&qlb_hosts, &key);
-	if (!hst || hst->family != 4 || hst->state == QLB_LB_HOST_DOWN ||
-	    !s->has_v4)
-		return -1;
-	if (hst->encap == QLB_LB_ENCAP_GUE) {
+	if (hencap == QLB_LB_ENCAP_GUE) {
 		over = sizeof(struct iphdr) + sizeof(struct udphdr);
 		ipproto = IPPROTO_UDP;
 	} else {
@@ -588,7 +608,6 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	o1 = bpf_htonl(0x4000u); /* id 0, DF */
 	o2 = bpf_htonl(64u << 24 | (__u32)ipproto << 16);
 	sa = s->src_v4;
-	da = *(const __u32 *)hst->addr;
 	sum = (__u64)o0 + o1 + o2 + sa + da;
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffff) + (sum >> 16);

@@ -96,8 +96,10 @@ struct qlb_lb_settings {
 	__u8 pad;
 	__u32 vip_seed; /* of qlb_lb_vip_hash() for this slot's table */
 	__u32 sid_seed; /* of qlb_lb_sid_hash() */
+	__u64 vip_mul;	/* qlb_lb_mul(vip_seed): the program's multiplier */
+	__u64 sid_mul;	/* qlb_lb_mul(sid_seed) */
 };
-_Static_assert(sizeof(struct qlb_lb_settings) == 56, "qlb_lb_settings is ABI");
+_Static_assert(sizeof(struct qlb_lb_settings) == 72, "qlb_lb_settings is ABI");
 
 /*
  * The two lookups every packet makes, VIP and server ID, are open-addressing
@@ -141,8 +143,15 @@ struct qlb_lb_sid_ent {
 	__u8 used; /* 0 = empty bucket (ends a probe) */
 	__u8 pad[2];
 	__u32 host; /* host index */
+	/* A copy of the host entry's fields the fast path needs, written by
+	 * the same apply (so it saves the packet a lookup in qlb_hosts): */
+	__u8 h_family; /* 4 or 6 */
+	__u8 h_encap;  /* enum qlb_lb_encap */
+	__u8 h_state;  /* enum qlb_lb_host_state */
+	__u8 pad2;
+	__u32 h_addr4; /* the host's IPv4 address when h_family is 4 */
 };
-_Static_assert(sizeof(struct qlb_lb_sid_ent) == 24, "qlb_lb_sid_ent is ABI");
+_Static_assert(sizeof(struct qlb_lb_sid_ent) == 32, "qlb_lb_sid_ent is ABI");
 
 /* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) ---------------
  */
@@ -279,11 +288,11 @@ QLB_INLINE __u64 qlb_lb_mul(__u32 seed)
 	return 0x9e3779b97f4a7c15ull ^ ((__u64)seed << 32);
 }
 
-/* Bucket of a VIP: @addr as four words (IPv4: word 0, others zero). */
-QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, __u8 family, const __u32 *addr,
-				 __u16 port)
+/* Bucket of a VIP under multiplier @m (qlb_lb_mul() of the table's
+ * seed): @addr as four words (IPv4: word 0, others zero). */
+QLB_INLINE __u32 qlb_lb_vip_hash_m(__u64 m, __u8 family, const __u32 *addr,
+				   __u16 port)
 {
-	__u64 m = qlb_lb_mul(seed);
 	__u64 x = (__u64)addr[0] | (__u64)port << 32 | (__u64)family << 48;
 
 	if (family == 6) {
@@ -293,14 +302,24 @@ QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, __u8 family, const __u32 *addr,
 	return (__u32)((x * m) >> 32);
 }
 
+QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, __u8 family, const __u32 *addr,
+				 __u16 port)
+{
+	return qlb_lb_vip_hash_m(qlb_lb_mul(seed), family, addr, port);
+}
+
 /* Bucket of a server ID's host part under a config: @k is the ID as two
  * words (bytes 0..7 and 8..15 in memory order, zero past its length). */
-QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id, const __u64 *k)
+QLB_INLINE __u32 qlb_lb_sid_hash_m(__u64 m, __u32 config_id, const __u64 *k)
 {
-	__u64 m = qlb_lb_mul(seed);
 	__u64 x = (k[0] * m + k[1]) * m + config_id;
 
 	return (__u32)((x * m) >> 32);
+}
+
+QLB_INLINE __u32 qlb_lb_sid_hash(__u32 seed, __u32 config_id, const __u64 *k)
+{
+	return qlb_lb_sid_hash_m(qlb_lb_mul(seed), config_id, k);
 }
 
 /* Entropy of a CID (GUE source port, IPv6 flow label, cache slot): @w is
