@@ -150,7 +150,7 @@ struct qlb_lb_sid_ent {
 	__u8 h_state;  /* enum qlb_lb_host_state */
 	__u8 pad2;
 	__u32 h_addr4; /* the host's IPv4 address when h_family is 4 */
-};
+} __attribute__((aligned(8))); /* sid read as two 64-bit words */
 _Static_assert(sizeof(struct qlb_lb_sid_ent) == 32, "qlb_lb_sid_ent is ABI");
 
 /* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) ---------------
