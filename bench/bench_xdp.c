@@ -4,7 +4,8 @@
  * XDP program measured the same way. Every run is one BPF_PROG_TEST_RUN
  * with repeat=1 on a fresh copy of the original frame (with repeat>1 the
  * kernel would feed the program its own encapsulated output), and the
- * kernel's own duration of that run is taken: median and mean of many.
+ * kernel's own duration of that run is taken: median and mean of many,
+ * the paths interleaved.
  * Prints figures; never fails on a time.
  */
 #include <stdio.h>
@@ -131,14 +132,6 @@ int main(void)
 	struct pkt k[8];
 	size_t n, cl;
 	int i;
-	static const char *const names[] = {
-		"short header, plaintext CID, routed (IPv4, GUE)",
-		"short header, four-pass CID, routed",
-		"short header, single-pass CID, routed",
-		"long header Initial, Maglev fallback",
-		"short header, plaintext CID, routed (IPv6 VIP)",
-		"not for a VIP (passed)",
-	};
 
 	libbpf_set_print(NULL);
 	setup(&live);

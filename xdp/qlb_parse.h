@@ -36,11 +36,11 @@ struct qlb_pkt {
 	__u32 l4_off;	/* after the IP header (options or not) */
 	__u32 ip_len;	/* the inner IP packet, header included */
 	__u32 ports;	/* source and destination, as in memory */
-	__u16 dport; /* network order */
-	__u8 family; /* 4 or 6 */
-	__u8 proto;  /* IPPROTO_UDP or IPPROTO_TCP */
-	__u8 tos;    /* DSCP + ECN, copied to the outer header */
-	__u8 frag;   /* IPv4: 1 first fragment, 2 a later one */
+	__u16 dport;	/* network order */
+	__u8 family;	/* 4 or 6 */
+	__u8 proto;	/* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 tos;	/* DSCP + ECN, copied to the outer header */
+	__u8 frag;	/* IPv4: 1 first fragment, 2 a later one */
 } __attribute__((aligned(8)));
 
 /**

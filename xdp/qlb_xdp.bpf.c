@@ -201,10 +201,11 @@ static __always_inline int qlb_cid_host(__u32 slot, __u32 host,
  * Return: the host index or QLB_LB_NO_HOST; the server ID is left in
  * the scratch for trace.
  */
-static __always_inline __u32
-qlb_keyed_host(__u32 slot, const struct qlb_lb_settings *s,
-	       const struct qlb_lb_cid *cfg, const struct qlb_cidw *c,
-	       __u32 hash, int cache)
+static __always_inline __u32 qlb_keyed_host(__u32 slot,
+					    const struct qlb_lb_settings *s,
+					    const struct qlb_lb_cid *cfg,
+					    const struct qlb_cidw *c,
+					    __u32 hash, int cache)
 {
 	struct qlb_lb_cache_ent *ce = NULL;
 	struct qlb_scratch *sc;

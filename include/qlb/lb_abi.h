@@ -33,7 +33,8 @@
 	1000003 /* entries per slot (lb.maglev_table_size limit) */
 #endif
 #ifndef QLB_LB_CACHE_SIZE
-#define QLB_LB_CACHE_SIZE 65536 /* decoded-CID cache entries per CPU, a power of 2 */
+#define QLB_LB_CACHE_SIZE                                                      \
+	65536 /* decoded-CID cache entries per CPU, a power of 2 */
 #endif
 #ifndef QLB_LB_VIP_BUCKETS
 #define QLB_LB_VIP_BUCKETS 1024 /* per slot, a power of 2 */
@@ -149,7 +150,7 @@ struct qlb_lb_sid_ent {
 	__u8 h_encap;  /* enum qlb_lb_encap */
 	__u8 h_state;  /* enum qlb_lb_host_state */
 	__u8 pad2;
-	__u32 h_addr4; /* the host's IPv4 address when h_family is 4 */
+	__u32 h_addr4;	       /* the host's IPv4 address when h_family is 4 */
 } __attribute__((aligned(8))); /* sid read as two 64-bit words */
 _Static_assert(sizeof(struct qlb_lb_sid_ent) == 32, "qlb_lb_sid_ent is ABI");
 

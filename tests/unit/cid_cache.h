@@ -15,10 +15,9 @@
  * on every used entry of every CPU. Return: the number of used entries, or
  * -1 when the map cannot be read.
  */
-static inline int fx_cache_walk(int fd,
-				void (*visit)(const struct qlb_lb_cache_ent *,
-					      void *),
-				void *arg)
+static inline int
+fx_cache_walk(int fd, void (*visit)(const struct qlb_lb_cache_ent *, void *),
+	      void *arg)
 {
 	int ncpu = libbpf_num_possible_cpus(), n = 0, c;
 	struct qlb_lb_cache_ent *v;

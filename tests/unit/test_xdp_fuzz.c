@@ -1289,9 +1289,9 @@ static void flood(unsigned long count)
 		if (!i || cmp_cid(&known[i], &known[i - 1]))
 			known[distinct++] = known[i];
 	{
-		struct cached_set cs = {calloc(QLB_LB_CACHE_SIZE * 4UL,
-					       sizeof(struct cidkey)),
-					0, QLB_LB_CACHE_SIZE * 4UL};
+		struct cached_set cs = {
+			calloc(QLB_LB_CACHE_SIZE * 4UL, sizeof(struct cidkey)),
+			0, QLB_LB_CACHE_SIZE * 4UL};
 		unsigned long slots = 0, present = 0, stray = 0;
 		uint32_t *sl = calloc(distinct + 1, sizeof(*sl));
 

@@ -159,8 +159,8 @@ static void cache_poison(const uint8_t *cid, size_t cl, int host, int to)
 	int ncpu = libbpf_num_possible_cpus(), c, i;
 	__u64 w[3] = {0};
 	__u32 k;
-	struct qlb_lb_cache_ent *v = calloc((size_t)(ncpu > 0 ? ncpu : 1),
-					    sizeof(*v));
+	struct qlb_lb_cache_ent *v =
+		calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
 	struct fx *fs[2] = {&F, &L};
 
 	CHECK(v && ncpu > 0, "out of memory");
@@ -250,8 +250,8 @@ static void cases(void)
 	expect_tx("four-pass short v4 (cached)", &k, WEB3, fx_cid_hash(cid, cl),
 		  QLB_R_ROUTED_CID);
 	cache_poison(cid, cl, WEB3, WEB1);
-	expect_tx("four-pass short v4 (poisoned cache entry is used)", &k,
-		  WEB1, fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
+	expect_tx("four-pass short v4 (poisoned cache entry is used)", &k, WEB1,
+		  fx_cid_hash(cid, cl), QLB_R_ROUTED_CID);
 	CHECK(!fx_cache_clear(F.m.cid_cache) && !fx_cache_clear(L.m.cid_cache),
 	      "cannot clear the decoded-CID cache");
 	expect_tx("four-pass short v4 (cache cleared)", &k, WEB3,

@@ -297,7 +297,6 @@ static inline uint32_t fx_cid_hash(const uint8_t *cid, size_t len)
 	return qlb_lb_cid_hash(w);
 }
 
-
 /*
  * The frame the LB node must send for @in toward a host at @haddr with
  * @encap (0 GUE, 1 IPIP), flow entropy @ent: Ethernet to the gateway from
