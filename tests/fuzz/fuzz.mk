@@ -41,7 +41,7 @@ $(BUILD)/fuzz/libqlbfuzz.a: $(FUZZ_LIB_OBJS)
 
 # Harnesses may include a file of ctl/ whole to reach its static parser
 # (fuzz_agent_proto.c), hence the skeletons and every ctl source.
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libqlbfuzz.a $(HEADERS) $(SKELS) $(wildcard ctl/*.c)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libqlbfuzz.a $(HEADERS) $(SKELS) $(wildcard ctl/*.c) $(wildcard tests/fuzz/*.h)
 	$(call msg,FUZZLD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(BUILD)/fuzz/libqlbfuzz.a $(LDLIBS_CTL) -lcrypto

@@ -18,15 +18,7 @@
 #include "lib/client.c"
 
 #include <stdio.h>
-
-#define FZ_ASSERT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-				__FILE__, __LINE__, #c);                       \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#include "fz.h"
 
 static void on_config(struct qlb_client *cl, void *arg)
 {

@@ -34,17 +34,9 @@ static FILE *fz_log;
 #undef stderr
 #define stderr fz_log
 #include "agent_run.c"
+#include "fz.h"
 #undef stderr
 #define stderr stderr
-
-#define FZ_ASSERT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-				__FILE__, __LINE__, #c);                       \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 static struct agent *fz_ag;
 static char fz_dir[64];

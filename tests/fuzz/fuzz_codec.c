@@ -29,16 +29,9 @@
 
 #include "qlb/libqlb.h"
 #include "codec_ref.h"
+#include "fz.h"
 
 /* A failed invariant is a crash: libFuzzer saves the input. */
-#define FZ_ASSERT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-				__FILE__, __LINE__, #c);                       \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* Exactly @n bytes on the heap, so that ASan flags any access past them. */
 static uint8_t *exact(const uint8_t *src, size_t n)

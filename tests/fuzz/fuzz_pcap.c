@@ -19,15 +19,7 @@
 
 #include "fz_tmp.h"
 #include "pcap.h"
-
-#define FZ_ASSERT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-				__FILE__, __LINE__, #c);                       \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#include "fz.h"
 
 #define CAP  9216 /* ctl/trace.c FRAME_MAX */
 #define KEEP 64	  /* records compared after the round trip */

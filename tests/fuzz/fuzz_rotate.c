@@ -29,15 +29,7 @@
 #include "fz_tmp.h"
 #include "common.h"
 #include "config.h"
-
-#define FZ_ASSERT(c)                                                           \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-				__FILE__, __LINE__, #c);                       \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#include "fz.h"
 
 static char fz_dir[64], fz_path[128];
 static FILE *fz_null;
