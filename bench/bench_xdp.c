@@ -15,7 +15,6 @@
 #include "qlb_bench_empty.skel.h"
 #include "qlb_bench_push.skel.h"
 
-#define KEY  "8f95f09245765f80256934e50c66207f"
 #define RUNS 20000
 
 static int cmp_u32(const void *a, const void *b)
@@ -103,9 +102,7 @@ static void setup(struct fx *f)
 	struct qlb_conf_host *h;
 
 	fx_base(f);
-	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4); /* plaintext */
-	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4); /* four-pass */
-	fx_cid_conf(&f->cfg, 2, 8, 8, KEY, 4);	/* single pass */
+	fx_vector_configs(&f->cfg);
 	h = fx_host(f, "web1", "198.18.0.21", QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
 		    100);
 	fx_sid(h, 0, "c46050");

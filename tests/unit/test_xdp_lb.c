@@ -15,8 +15,6 @@
 #include "t.h"
 #include "xdp_fixture.h"
 
-#define KEY "8f95f09245765f80256934e50c66207f"
-
 static struct fx F, L; /* trace build, live build */
 static uint32_t table[65537];
 static const char *const host_addr[] = {"198.18.0.21",	"198.18.0.22",
@@ -31,9 +29,7 @@ static void setup(struct fx *f)
 	struct qlb_conf_host *h;
 
 	fx_base(f);
-	fx_cid_conf(&f->cfg, 0, 3, 4, NULL, 4); /* plaintext */
-	fx_cid_conf(&f->cfg, 1, 10, 5, KEY, 4); /* four-pass */
-	fx_cid_conf(&f->cfg, 2, 8, 8, KEY, 4);	/* single pass */
+	fx_vector_configs(&f->cfg);
 	h = fx_host(f, "web1", host_addr[0], QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
 		    100);
 	fx_sid(h, 0, "c46050");
@@ -560,7 +556,7 @@ static void three_pass(void)
 	int r;
 
 	fx_base(&f);
-	fx_cid_conf(&f.cfg, 0, 3, 4, KEY, 4);
+	fx_cid_conf(&f.cfg, 0, 3, 4, FX_VECTOR_KEY, 4);
 	fx_host(&f, "other", "198.18.0.22", QLB_ENCAP_GUE, QLB_HOST_ACTIVE,
 		100);
 	fx_sid(&f.hosts[0], 0, "ed7900");
@@ -605,7 +601,7 @@ static void max_tables(void)
 		f.cfg.lb.vips[i].port = 443 + i % 3;
 	}
 	for (id = 0; id < QLB_CONFIG_MAX; id++)
-		fx_cid_conf(&f.cfg, id, 2 + id % 2, 6, id == 3 ? KEY : NULL, 4);
+		fx_cid_conf(&f.cfg, id, 2 + id % 2, 6, id == 3 ? FX_VECTOR_KEY : NULL, 4);
 	f.cfg.nhosts = QLB_LB_MAX_HOSTS;
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_conf_host *h = &hosts[i];

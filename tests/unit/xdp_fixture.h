@@ -74,6 +74,18 @@ static inline void fx_cid_conf(struct qlb_config *c, unsigned int id,
 	}
 }
 
+/* The key and the three configs of the draft's test vectors (rows of the
+ * CID contract's examples): 0 plaintext (server ID 3 bytes, nonce 4),
+ * 1 four-pass (10, 5), 2 single-pass (8, 8); 4 worker bits each. */
+#define FX_VECTOR_KEY "8f95f09245765f80256934e50c66207f"
+
+static inline void fx_vector_configs(struct qlb_config *c)
+{
+	fx_cid_conf(c, 0, 3, 4, NULL, 4);
+	fx_cid_conf(c, 1, 10, 5, FX_VECTOR_KEY, 4);
+	fx_cid_conf(c, 2, 8, 8, FX_VECTOR_KEY, 4);
+}
+
 static inline struct qlb_conf_host *fx_host(struct fx *f, const char *name,
 					    const char *addr, int encap,
 					    int state, unsigned int weight)
