@@ -10,18 +10,51 @@
 #include "qlb_parse.h"
 #include "qlb/lb_abi.h"
 
-static __always_inline __u16 qlb_ipv4_csum(const struct iphdr *ip)
+/* Destination and source MAC: gw_mac and if_mac are the settings' first
+ * 12 bytes, 4-aligned, so three word copies instead of twelve bytes. */
+static __always_inline void qlb_put_macs(void *eth,
+					 const struct qlb_lb_settings *s)
 {
-	const __u16 *w = (const __u16 *)ip;
-	__u32 sum = 0;
-	int i;
+	((__u32 *)eth)[0] = ((const __u32 *)s->gw_mac)[0];
+	((__u32 *)eth)[1] = ((const __u32 *)s->gw_mac)[1];
+	((__u32 *)eth)[2] = ((const __u32 *)s->gw_mac)[2];
+}
 
-#pragma unroll
-	for (i = 0; i < (int)(sizeof(*ip) / 2); i++)
-		sum += w[i];
+/*
+ * The outer IPv4 header: version 4, IHL 5, @tos, @total bytes, ID 0, DF,
+ * TTL 64, @proto, @saddr to @daddr (network order). Written as words and
+ * summed from the registers: the one's complement sum of 32-bit words
+ * folds to that of the 16-bit words.
+ */
+static __always_inline void qlb_put_ipv4(struct iphdr *ip, __u8 tos,
+					 __u32 total, __u8 proto, __u32 saddr,
+					 __u32 daddr)
+{
+	__u32 w0 = bpf_htonl(0x45000000u | (__u32)tos << 16 | total);
+	__u32 w1 = bpf_htonl(0x4000u); /* ID 0, DF */
+	__u32 w2 = bpf_htonl(64u << 24 | (__u32)proto << 16);
+	__u64 sum = (__u64)w0 + w1 + w2 + saddr + daddr;
+
+	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
+	sum = (sum & 0xffff) + (sum >> 16);
+	((__u32 *)ip)[0] = w0;
+	((__u32 *)ip)[1] = w1;
+	((__u32 *)ip)[2] = w2;
+	ip->check = (__u16)~sum;
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+}
+
+/* GUE's UDP header: source port from @entropy, @len bytes, checksum 0. */
+static __always_inline void qlb_put_gue(struct udphdr *udp, __u32 entropy,
+					__be16 port, __u32 len)
+{
+	udp->source = bpf_htons(qlb_lb_gue_sport(entropy));
+	udp->dest = port;
+	udp->len = bpf_htons(len);
+	udp->check = 0;
 }
 
 /**
@@ -83,11 +116,7 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 	eth = data;
 	if (qlb_unlikely((void *)(eth + 1) > end))
 		return QLB_R_ENCAP_FAIL;
-	/* gw_mac and if_mac are the settings' first 12 bytes, 4-aligned:
-	 * three word copies instead of twelve byte copies */
-	((__u32 *)eth)[0] = ((const __u32 *)s->gw_mac)[0];
-	((__u32 *)eth)[1] = ((const __u32 *)s->gw_mac)[1];
-	((__u32 *)eth)[2] = ((const __u32 *)s->gw_mac)[2];
+	qlb_put_macs(eth, s);
 	if (qlb_unlikely(vlan_tag)) {
 		struct qlb_vlan_hdr *vh = (void *)(eth + 1);
 
@@ -106,18 +135,8 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 
 		if (qlb_unlikely((void *)(ip + 1) > end))
 			return QLB_R_ENCAP_FAIL;
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tos = p->tos;
-		ip->tot_len = bpf_htons(total);
-		ip->id = 0;
-		ip->frag_off = bpf_htons(0x4000); /* DF */
-		ip->ttl = 64;
-		ip->protocol = ipproto;
-		ip->check = 0;
-		ip->saddr = s->src_v4;
-		ip->daddr = *(const __u32 *)h->addr;
-		ip->check = qlb_ipv4_csum(ip);
+		qlb_put_ipv4(ip, p->tos, total, ipproto, s->src_v4,
+			     *(const __u32 *)h->addr);
 		o = ip + 1;
 	} else {
 		struct ipv6hdr *ip6 = o;
@@ -140,10 +159,7 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 
 		if (qlb_unlikely((void *)(udp + 1) > end))
 			return QLB_R_ENCAP_FAIL;
-		udp->source = bpf_htons(qlb_lb_gue_sport(entropy));
-		udp->dest = s->gue_port;
-		udp->len = bpf_htons(total - oip_len);
-		udp->check = 0;
+		qlb_put_gue(udp, entropy, s->gue_port, total - oip_len);
 	}
 	return 0;
 }

@@ -111,55 +111,100 @@ static __always_inline int qlb_read_cid(struct xdp_md *ctx, __u32 off,
 	return 0;
 }
 
-/* Host index of a server ID's host part @k under config @id, or NO_HOST. */
-static __always_inline __u32 qlb_sid_lookup(__u32 slot,
-					    const struct qlb_lb_settings *s,
-					    __u32 id, const __u64 *k)
+/* The entry of a server ID's host part @k under config @id, within
+ * @probes buckets of its hash, or NULL. */
+static __always_inline struct qlb_lb_sid_ent *
+qlb_sid_find(__u32 slot, const struct qlb_lb_settings *s, __u32 id,
+	     const __u64 *k, const unsigned int probes)
 {
 	__u32 h = qlb_lb_sid_hash_m(s->sid_mul, id, k), i;
 
 #pragma unroll
-	for (i = 0; i < QLB_LB_PROBES; i++) {
+	for (i = 0; i < probes; i++) {
 		__u32 key = slot * QLB_LB_SID_BUCKETS +
 			    ((h + i) & (QLB_LB_SID_BUCKETS - 1));
 		struct qlb_lb_sid_ent *e = bpf_map_lookup_elem(&qlb_sids, &key);
 
 		if (qlb_unlikely(!e || !e->used))
 			break;
-		if (qlb_likely(((__u64 *)e->sid)[0] == k[0] &&
-			       ((__u64 *)e->sid)[1] == k[1] &&
-			       e->config_id == id))
-			return e->host;
+		/* equalities folded into one test (BPF has no
+		 * set-on-condition: every && would be a branch) */
+		if (qlb_likely(!((((__u64 *)e->sid)[0] ^ k[0]) |
+				 (((__u64 *)e->sid)[1] ^ k[1]) |
+				 (e->config_id ^ id))))
+			return e;
 	}
-	return QLB_LB_NO_HOST;
+	return NULL;
 }
 
-/* The VIP entry of (daddr, dport), or NULL. */
-static __always_inline struct qlb_lb_vip_ent *
-qlb_vip_lookup(__u32 slot, const struct qlb_lb_settings *s,
-	       const struct qlb_pkt *p)
+/* Host index of a server ID's host part @k under config @id, or NO_HOST. */
+static __always_inline __u32 qlb_sid_lookup(__u32 slot,
+					    const struct qlb_lb_settings *s,
+					    __u32 id, const __u64 *k)
 {
-	__u32 h = qlb_lb_vip_hash_m(s->vip_mul, p->family, p->daddr, p->dport),
-	      i;
+	struct qlb_lb_sid_ent *e = qlb_sid_find(slot, s, id, k, QLB_LB_PROBES);
+
+	return e ? e->host : QLB_LB_NO_HOST;
+}
+
+/* The VIP entry of (@daddr, @dport), within @probes buckets of its hash,
+ * or NULL. @daddr: four words, 8-aligned (IPv4: word 0, others zero). */
+static __always_inline struct qlb_lb_vip_ent *
+qlb_vip_find(__u32 slot, const struct qlb_lb_settings *s, __u8 family,
+	     const __u32 *daddr, __u16 dport, const unsigned int probes)
+{
+	__u32 h = qlb_lb_vip_hash_m(s->vip_mul, family, daddr, dport), i;
 	/* port, family and a zero pad byte as one word, as the entry has them
 	 */
-	__u32 pf = (__u32)p->dport | (__u32)p->family << 16;
-	const __u64 *d = (const __u64 *)p->daddr;
+	__u32 pf = (__u32)dport | (__u32)family << 16;
+	const __u64 *d = (const __u64 *)daddr;
 
 #pragma unroll
-	for (i = 0; i < QLB_LB_PROBES; i++) {
+	for (i = 0; i < probes; i++) {
 		__u32 key = slot * QLB_LB_VIP_BUCKETS +
 			    ((h + i) & (QLB_LB_VIP_BUCKETS - 1));
 		struct qlb_lb_vip_ent *e = bpf_map_lookup_elem(&qlb_vips, &key);
 
 		if (qlb_unlikely(!e || !e->family))
 			break;
-		if (qlb_likely(((__u64 *)e->addr)[0] == d[0] &&
-			       *(__u32 *)&e->port == pf &&
-			       ((__u64 *)e->addr)[1] == d[1]))
+		if (qlb_likely(!((((__u64 *)e->addr)[0] ^ d[0]) |
+				 (((__u64 *)e->addr)[1] ^ d[1]) |
+				 (*(__u32 *)&e->port ^ pf))))
 			return e;
 	}
 	return NULL;
+}
+
+/* The server ID of a plaintext CID (its bytes 1..16) as two words. */
+static __always_inline void qlb_plain_sid(const struct qlb_cidw *c, __u64 *sid)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	sid[0] = (c->w[0] >> 8) | (c->w[1] << 56);
+	sid[1] = (c->w[1] >> 8) | (c->w[2] << 56);
+#else
+	sid[0] = (c->w[0] << 8) | (c->w[1] >> 56);
+	sid[1] = (c->w[1] << 8) | (c->w[2] >> 56);
+#endif
+}
+
+/*
+ * The decoded-CID cache entry of CID @c (of hash @hash) when it holds @c
+ * decoded under the slot's generation, else NULL. @ep, when not NULL, gets
+ * the entry the CID maps to either way (where a decode is then stored).
+ */
+static __always_inline struct qlb_lb_cache_ent *
+qlb_cache_find(const struct qlb_lb_settings *s, const struct qlb_cidw *c,
+	       __u32 hash, struct qlb_lb_cache_ent **ep)
+{
+	__u32 idx = hash & (QLB_LB_CACHE_SIZE - 1);
+	struct qlb_lb_cache_ent *ce = bpf_map_lookup_elem(&qlb_cid_cache, &idx);
+
+	if (ep)
+		*ep = ce;
+	if (!ce || ((ce->gen ^ s->gen) | (ce->cid[0] ^ c->w[0]) |
+		    (ce->cid[1] ^ c->w[1]) | (ce->cid[2] ^ c->w[2])))
+		return NULL;
+	return ce;
 }
 
 /*
@@ -207,24 +252,21 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 					    const struct qlb_cidw *c,
 					    __u32 hash, int cache)
 {
-	struct qlb_lb_cache_ent *ce = NULL;
+	struct qlb_lb_cache_ent *ce = NULL, *hit;
 	struct qlb_scratch *sc;
-	__u32 zero = 0, host, idx;
+	__u32 zero = 0, host;
 	const __u64 *hm;
 	__u64 k[2];
 
-	cache = cache && !qlb_cache_off;
-	if (cache) {
-		idx = hash & (QLB_LB_CACHE_SIZE - 1);
-		ce = bpf_map_lookup_elem(&qlb_cid_cache, &idx);
-		if (ce && ce->gen == s->gen && ce->cid[0] == c->w[0] &&
-		    ce->cid[1] == c->w[1] && ce->cid[2] == c->w[2]) {
+	if (cache && !qlb_cache_off) {
+		hit = qlb_cache_find(s, c, hash, &ce);
+		if (hit) {
 			if (qlb_trace_on) {
 				sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
 				if (sc)
-					__builtin_memcpy(sc->sid, ce->sid, 16);
+					__builtin_memcpy(sc->sid, hit->sid, 16);
 			}
-			return ce->host;
+			return hit->host;
 		}
 	}
 	sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
@@ -251,6 +293,23 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 	return host;
 }
 
+/* The config of codepoint @cr when it is routed, else NULL (live_cfgs has
+ * no bit for 0b111, QLB_CR_UNROUTABLE). */
+static __always_inline struct qlb_lb_cid *
+qlb_live_cfg(__u32 slot, const struct qlb_lb_settings *s, __u32 cr)
+{
+	struct qlb_lb_cid *cfg;
+	__u32 key;
+
+	if (qlb_unlikely(!(s->live_cfgs & (1u << cr))))
+		return NULL;
+	key = slot * QLB_CONFIG_MAX + cr;
+	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
+	if (qlb_unlikely(!cfg || !cfg->live))
+		return NULL;
+	return cfg;
+}
+
 /**
  * qlb_quic() - classify a QUIC datagram whose payload starts at @q_off.
  * Return: 1 routed by CID (v->host set), 0 fallback (v->reason set), -1
@@ -265,7 +324,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	__u32 cid_off, clen, key, dlen, host, hash;
+	__u32 cid_off, clen, dlen, host, hash;
 	struct qlb_lb_cid *cfg;
 	struct qlb_cidw c;
 	__u8 *q, c0, cr;
@@ -305,11 +364,8 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 			v->reason = QLB_R_FB_UNROUTABLE;
 		return 0;
 	}
-	if (qlb_unlikely(!(s->live_cfgs & (1u << cr))))
-		return 0;
-	key = slot * QLB_CONFIG_MAX + cr;
-	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
-	if (qlb_unlikely(!cfg || !cfg->live))
+	cfg = qlb_live_cfg(slot, s, cr);
+	if (!cfg)
 		return 0;
 	clen = qlb_cid_len(&cfg->c);
 	if (qlb_unlikely(dlen)) {
@@ -340,13 +396,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 		const __u64 *hm = (const __u64 *)cfg->host_mask;
 		__u64 sid[2], k[2];
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		sid[0] = (c.w[0] >> 8) | (c.w[1] << 56);
-		sid[1] = (c.w[1] >> 8) | (c.w[2] << 56);
-#else
-		sid[0] = (c.w[0] << 8) | (c.w[1] >> 56);
-		sid[1] = (c.w[1] << 8) | (c.w[2] >> 56);
-#endif
+		qlb_plain_sid(&c, sid);
 		k[0] = sid[0] & hm[0];
 		k[1] = sid[1] & hm[1];
 		host = qlb_sid_lookup(slot, s, cfg->c.id, k);
@@ -453,15 +503,16 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 	__u8 *q = (void *)(udp + 1);
 	__u32 zero = 0, slot, key, tot, ulen, clen, host, hash, over, vidx;
-	__u32 daddr[4], sa, da, o0, o1, o2;
+	__u32 daddr[4] __attribute__((aligned(8))), da;
 	struct qlb_verdict v = {.reason = QLB_R_ROUTED_CID};
 	struct qlb_lb_settings *s;
 	struct qlb_lb_ctrl *ctrl;
 	struct qlb_lb_vip_ent *e;
 	struct qlb_lb_cid *cfg;
+	struct qlb_cidw c;
 	const __u64 *cm;
-	__u64 w[3], sum, bytes = end - data;
-	__u8 c0, cr, tos, ipproto, hfam, hstate, hencap;
+	__u64 bytes = end - data;
+	__u8 c0, tos, ipproto, hfam, hstate, hencap;
 
 	if ((void *)(q + 1 + 24) > end)
 		return -1;
@@ -486,58 +537,34 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		return -1;
 	daddr[0] = ip->daddr;
 	daddr[1] = daddr[2] = daddr[3] = 0;
-	key = slot * QLB_LB_VIP_BUCKETS +
-	      (qlb_lb_vip_hash_m(s->vip_mul, 4, daddr, udp->dest) &
-	       (QLB_LB_VIP_BUCKETS - 1));
-	e = bpf_map_lookup_elem(&qlb_vips, &key);
+	e = qlb_vip_find(slot, s, 4, daddr, udp->dest, 1);
 	if (!e)
-		return -1;
-	/* the family is in the word with the port, and an IPv4 entry's
-	 * address bytes past the fourth are zero */
-	if ((((__u32 *)e->addr)[0] ^ daddr[0]) |
-	    (*(__u32 *)&e->port ^ ((__u32)udp->dest | 4u << 16)))
 		return -1;
 	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
 
 	c0 = q[1];
-	cr = qlb_cid_config_id(c0);
-	/* live_cfgs has no bit for 0b111 (QLB_CR_UNROUTABLE) */
-	if (!(s->live_cfgs & (1u << cr)))
-		return -1;
-	key = slot * QLB_CONFIG_MAX + cr;
-	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
-	if (!cfg || !cfg->live)
+	cfg = qlb_live_cfg(slot, s, qlb_cid_config_id(c0));
+	if (!cfg)
 		return -1;
 	clen = qlb_cid_len(&cfg->c);
 	if (1 + clen > ulen - sizeof(*udp) ||
 	    ((cfg->c.flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != clen))
 		return -1;
 	cm = (const __u64 *)cfg->cid_mask;
-	w[0] = *(__u64 *)(q + 1) & cm[0];
-	w[1] = *(__u64 *)(q + 9) & cm[1];
-	w[2] = *(__u64 *)(q + 17) & cm[2];
-	hash = qlb_lb_cid_hash(w);
+	c.w[0] = *(__u64 *)(q + 1) & cm[0];
+	c.w[1] = *(__u64 *)(q + 9) & cm[1];
+	c.w[2] = *(__u64 *)(q + 17) & cm[2];
+	hash = qlb_lb_cid_hash(c.w);
 	if (qlb_likely(!(cfg->c.flags & QLB_CID_F_KEY))) {
 		const __u64 *hm = (const __u64 *)cfg->host_mask;
 		struct qlb_lb_sid_ent *se;
 		__u64 k[2];
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		k[0] = ((w[0] >> 8) | (w[1] << 56)) & hm[0];
-		k[1] = ((w[1] >> 8) | (w[2] << 56)) & hm[1];
-#else
-		k[0] = ((w[0] << 8) | (w[1] >> 56)) & hm[0];
-		k[1] = ((w[1] << 8) | (w[2] >> 56)) & hm[1];
-#endif
-		key = slot * QLB_LB_SID_BUCKETS +
-		      (qlb_lb_sid_hash_m(s->sid_mul, cfg->c.id, k) &
-		       (QLB_LB_SID_BUCKETS - 1));
-		se = bpf_map_lookup_elem(&qlb_sids, &key);
+		qlb_plain_sid(&c, k);
+		k[0] &= hm[0];
+		k[1] &= hm[1];
+		se = qlb_sid_find(slot, s, cfg->c.id, k, 1);
 		if (!se)
-			return -1;
-		if ((((__u64 *)se->sid)[0] ^ k[0]) |
-		    (((__u64 *)se->sid)[1] ^ k[1]) |
-		    (se->config_id ^ cfg->c.id) | (se->used ^ 1))
 			return -1;
 		host = se->host;
 		hfam = se->h_family;
@@ -550,10 +577,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 
 		if (qlb_cache_off)
 			return -1;
-		key = hash & (QLB_LB_CACHE_SIZE - 1);
-		ce = bpf_map_lookup_elem(&qlb_cid_cache, &key);
-		if (!ce || ce->gen != s->gen || ce->cid[0] != w[0] ||
-		    ce->cid[1] != w[1] || ce->cid[2] != w[2])
+		ce = qlb_cache_find(s, &c, hash, NULL);
+		if (!ce)
 			return -1;
 		host = ce->host;
 		if (host == QLB_LB_NO_HOST)
@@ -597,36 +622,13 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		v.reason = QLB_R_ENCAP_FAIL;
 		return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
 	}
-	((__u32 *)data)[0] = ((const __u32 *)s->gw_mac)[0];
-	((__u32 *)data)[1] = ((const __u32 *)s->gw_mac)[1];
-	((__u32 *)data)[2] = ((const __u32 *)s->gw_mac)[2];
+	qlb_put_macs(data, s);
 	*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) =
 		bpf_htons(ETH_P_IP);
-	/* the outer header as three words plus the addresses, summed from
-	 * the registers (the one's complement sum of 32-bit words folds to
-	 * that of 16-bit words) */
-	o0 = bpf_htonl(0x45000000u | (__u32)tos << 16 | (tot + over));
-	o1 = bpf_htonl(0x4000u); /* id 0, DF */
-	o2 = bpf_htonl(64u << 24 | (__u32)ipproto << 16);
-	sa = s->src_v4;
-	sum = (__u64)o0 + o1 + o2 + sa + da;
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	((__u32 *)ip)[0] = o0;
-	((__u32 *)ip)[1] = o1;
-	((__u32 *)ip)[2] = o2;
-	ip->check = (__u16)~sum;
-	ip->saddr = sa;
-	ip->daddr = da;
-	if (ipproto == IPPROTO_UDP) {
-		udp = (void *)(ip + 1);
-		udp->source = bpf_htons(qlb_lb_gue_sport(hash));
-		udp->dest = s->gue_port;
-		udp->len = bpf_htons(tot + sizeof(*udp));
-		udp->check = 0;
-	}
+	qlb_put_ipv4(ip, tos, tot + over, ipproto, s->src_v4, da);
+	if (ipproto == IPPROTO_UDP)
+		qlb_put_gue((void *)(ip + 1), hash, s->gue_port,
+			    tot + sizeof(*udp));
 	return qlb_finish(QLB_ACT_TX, vidx, &v, bytes);
 }
 
@@ -689,7 +691,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	if (qlb_unlikely(!s))
 		goto pass;
 
-	vip = qlb_vip_lookup(slot, s, &p);
+	vip = qlb_vip_find(slot, s, p.family, p.daddr, p.dport, QLB_LB_PROBES);
 	if (!vip)
 		goto pass;
 	vidx = vip->idx < QLB_LB_MAX_VIPS ? vip->idx : QLB_LB_NO_VIP;

@@ -601,7 +601,8 @@ static void max_tables(void)
 		f.cfg.lb.vips[i].port = 443 + i % 3;
 	}
 	for (id = 0; id < QLB_CONFIG_MAX; id++)
-		fx_cid_conf(&f.cfg, id, 2 + id % 2, 6, id == 3 ? FX_VECTOR_KEY : NULL, 4);
+		fx_cid_conf(&f.cfg, id, 2 + id % 2, 6,
+			    id == 3 ? FX_VECTOR_KEY : NULL, 4);
 	f.cfg.nhosts = QLB_LB_MAX_HOSTS;
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_conf_host *h = &hosts[i];
