@@ -51,15 +51,15 @@ struct qlb_verdict {
 	__u32 reason;
 	__u32 host;
 	__u8 config_id;
-	__u8 sid_len; /* sid in qlb_scratch.sid when not 0 (trace only) */
+	__u8 sid_len; /* sid in qlb_scratch.io.sid when not 0 (trace only) */
 };
 
-/* Per-CPU scratch: the codec's input and output off the 512-byte stack,
- * and the decoded server ID for `qlbctl trace`. Every field is written
- * before it is read. */
+/* Per-CPU scratch: the codec's input and output off the 512-byte stack.
+ * io.sid also holds the server ID of the verdict (worker bits kept) for
+ * `qlbctl trace`, however it was found. Every field is written before it
+ * is read. */
 struct qlb_scratch {
 	struct qlb_dec_io io;
-	__u8 sid[16]; /* the server ID of the verdict, worker bits kept */
 };
 
 struct {
@@ -264,7 +264,8 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 			if (qlb_trace_on) {
 				sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
 				if (sc)
-					__builtin_memcpy(sc->sid, hit->sid, 16);
+					__builtin_memcpy(sc->io.sid, hit->sid,
+							 16);
 			}
 			return hit->host;
 		}
@@ -276,7 +277,6 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 	sc->io.cid[1] = c->w[1];
 	sc->io.cid[2] = c->w[2];
 	qlb_decode_sid(cfg, &sc->io);
-	__builtin_memcpy(sc->sid, sc->io.sid, 16);
 	hm = (const __u64 *)cfg->host_mask;
 	k[0] = ((__u64 *)sc->io.sid)[0] & hm[0];
 	k[1] = ((__u64 *)sc->io.sid)[1] & hm[1];
@@ -407,8 +407,8 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 
 			sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
 			if (sc) {
-				((__u64 *)sc->sid)[0] = sid[0] & sm[0];
-				((__u64 *)sc->sid)[1] = sid[1] & sm[1];
+				((__u64 *)sc->io.sid)[0] = sid[0] & sm[0];
+				((__u64 *)sc->io.sid)[1] = sid[1] & sm[1];
 			}
 		}
 	} else {
@@ -473,7 +473,7 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 			t->vip = vip;
 			t->config_id = v->config_id;
 			t->sid_len = v->sid_len;
-			__builtin_memcpy(t->sid, sc->sid, 16);
+			__builtin_memcpy(t->sid, sc->io.sid, 16);
 		}
 	}
 	if (action == QLB_ACT_TX)
