@@ -360,8 +360,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		     used);
 	if (seed < 0)
 		FAIL("cannot place the VIPs in the lookup table");
-	st.vip_seed = seed;
-	st.vip_mul = qlb_lb_mul(st.vip_seed);
+	st.vip_mul = qlb_lb_mul((__u32)seed);
 	for (i = 0; i < lb->nvips; i++)
 		vtab[where[i]] = vitems[i];
 
@@ -408,12 +407,11 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 			c.live = 1;
 			st.live_cfgs |= 1u << i;
 			for (j = 0; j < c.c.sid_len && j < 16; j++)
-				c.sid_mask[j] = c.host_mask[j] = 0xff;
+				c.sid_mask[j] = 0xff;
 			memset(c.cid_mask, 0xff, qlb_cid_len(&c.c));
-			/* worker bits: the low worker_bits bits of the ID */
-			for (j = 0; j < c.c.worker_bits; j++)
-				c.host_mask[c.c.sid_len - 1 - j / 8] &=
-					(__u8) ~(1u << (j % 8));
+			/* without the worker bits, as the hosts see it */
+			memcpy(c.host_mask, c.sid_mask, sizeof(c.host_mask));
+			qlb_sid_host_part(&c.c, c.host_mask);
 		}
 		if (bpf_map_update_elem(m->cid_cfgs, &key, &c, BPF_ANY))
 			FAIL("cannot write config %u to qlb_cid_cfgs: %s", i,
@@ -474,8 +472,7 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	seed = place(ns, QLB_LB_SID_BUCKETS, sid_hash_of, sitems, where, used);
 	if (seed < 0)
 		FAIL("cannot place the server IDs in the lookup table");
-	st.sid_seed = seed;
-	st.sid_mul = qlb_lb_mul(st.sid_seed);
+	st.sid_mul = qlb_lb_mul((__u32)seed);
 	for (i = 0; i < ns; i++)
 		stab[where[i]] = sitems[i];
 

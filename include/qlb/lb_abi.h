@@ -95,12 +95,10 @@ struct qlb_lb_settings {
 	__u8 has_v6;	   /* encap_source_v6 set */
 	__u8 live_cfgs;	   /* bit N: config N is routed */
 	__u8 pad;
-	__u32 vip_seed; /* of qlb_lb_vip_hash() for this slot's table */
-	__u32 sid_seed; /* of qlb_lb_sid_hash() */
-	__u64 vip_mul;	/* qlb_lb_mul(vip_seed): the program's multiplier */
-	__u64 sid_mul;	/* qlb_lb_mul(sid_seed) */
+	__u64 vip_mul; /* qlb_lb_mul() of the seed this slot's VIP table */
+	__u64 sid_mul; /* and server-ID table were placed with */
 };
-_Static_assert(sizeof(struct qlb_lb_settings) == 72, "qlb_lb_settings is ABI");
+_Static_assert(sizeof(struct qlb_lb_settings) == 64, "qlb_lb_settings is ABI");
 
 /*
  * The two lookups every packet makes, VIP and server ID, are open-addressing
