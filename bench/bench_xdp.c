@@ -149,17 +149,7 @@ int main(void)
 		for (i = 0; i < 2; i++) {
 			struct qlb_xdp *s = fs[i]->skel;
 
-			fs[i]->m.ctrl = bpf_map__fd(s->maps.qlb_ctrl);
-			fs[i]->m.settings = bpf_map__fd(s->maps.qlb_settings);
-			fs[i]->m.vips = bpf_map__fd(s->maps.qlb_vips);
-			fs[i]->m.cid_cfgs = bpf_map__fd(s->maps.qlb_cid_cfgs);
-			fs[i]->m.sids = bpf_map__fd(s->maps.qlb_sids);
-			fs[i]->m.hosts = bpf_map__fd(s->maps.qlb_hosts);
-			fs[i]->m.maglev = bpf_map__fd(s->maps.qlb_maglev);
-			fs[i]->m.stats = bpf_map__fd(s->maps.qlb_stats);
-			fs[i]->m.host_stats =
-				bpf_map__fd(s->maps.qlb_host_stats);
-			fs[i]->m.cid_cache = bpf_map__fd(s->maps.qlb_cid_cache);
+			qlb_lb_maps_from_skel(&fs[i]->m, s);
 			fs[i]->prog_fd =
 				bpf_program__fd(s->progs.qlb_xdp_ingress);
 			if (fx_fill(fs[i]))

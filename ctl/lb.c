@@ -34,11 +34,46 @@
 
 #define DEFAULT_PIN_DIR "/sys/fs/bpf/qlb/lb"
 
-static const char *const map_names[] = {QLB_LB_MAP_NAMES};
-#define NMAPS (sizeof(map_names) / sizeof(map_names[0]))
-/* pinned too, read by stats and metrics only (not in struct qlb_lb_maps) */
-#define CFG_STATS_MAP "qlb_cfg_stats"
-static const char *pin_dir_of_counts;
+/* The maps qlbctl pins and opens: their names in the program, where
+ * struct qlb_lb_maps keeps their descriptors, and the value size of this
+ * build (pins left by another layout are refused, not half-written). */
+#define LB_MAP(n, f, t)                                                        \
+	{                                                                      \
+		n, offsetof(struct qlb_lb_maps, f), sizeof(t)                  \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+	__u32 vsize;
+} lb_maps[] = {
+	LB_MAP("qlb_ctrl", ctrl, struct qlb_lb_ctrl),
+	LB_MAP("qlb_settings", settings, struct qlb_lb_settings),
+	LB_MAP("qlb_vips", vips, struct qlb_lb_vip_ent),
+	LB_MAP("qlb_cid_cfgs", cid_cfgs, struct qlb_lb_cid),
+	LB_MAP("qlb_sids", sids, struct qlb_lb_sid_ent),
+	LB_MAP("qlb_hosts", hosts, struct qlb_lb_host),
+	LB_MAP("qlb_maglev", maglev, __u32),
+	LB_MAP("qlb_stats", stats, struct qlb_lb_counter),
+	LB_MAP("qlb_host_stats", host_stats, struct qlb_lb_counter),
+	LB_MAP("qlb_cfg_stats", cfg_stats, struct qlb_lb_counter),
+	LB_MAP("qlb_cid_cache", cid_cache, struct qlb_lb_cache_ent),
+};
+#define NMAPS (sizeof(lb_maps) / sizeof(lb_maps[0]))
+_Static_assert(NMAPS * sizeof(int) == sizeof(struct qlb_lb_maps),
+	       "every map of struct qlb_lb_maps is in lb_maps[]");
+
+static int *map_fd(struct qlb_lb_maps *m, size_t i)
+{
+	return (int *)((char *)m + lb_maps[i].off);
+}
+
+static void maps_init(struct qlb_lb_maps *m)
+{
+	size_t i;
+
+	for (i = 0; i < NMAPS; i++)
+		*map_fd(m, i) = -1;
+}
 
 static const char *const reason_names[QLB_R_MAX] = {
 	[QLB_R_ROUTED_CID] = "routed_cid",
@@ -203,16 +238,11 @@ static int write_range(int fd, __u32 base, const void *vals, __u32 vsize,
 /* The map descriptors of a loaded skeleton (apply, trace, tests). */
 void qlb_lb_maps_from_skel(struct qlb_lb_maps *m, const struct qlb_xdp *skel)
 {
-	m->ctrl = bpf_map__fd(skel->maps.qlb_ctrl);
-	m->settings = bpf_map__fd(skel->maps.qlb_settings);
-	m->vips = bpf_map__fd(skel->maps.qlb_vips);
-	m->cid_cfgs = bpf_map__fd(skel->maps.qlb_cid_cfgs);
-	m->sids = bpf_map__fd(skel->maps.qlb_sids);
-	m->hosts = bpf_map__fd(skel->maps.qlb_hosts);
-	m->maglev = bpf_map__fd(skel->maps.qlb_maglev);
-	m->stats = bpf_map__fd(skel->maps.qlb_stats);
-	m->host_stats = bpf_map__fd(skel->maps.qlb_host_stats);
-	m->cid_cache = bpf_map__fd(skel->maps.qlb_cid_cache);
+	size_t i;
+
+	for (i = 0; i < NMAPS; i++)
+		*map_fd(m, i) = bpf_object__find_map_fd_by_name(
+			skel->obj, lb_maps[i].name);
 }
 
 /*
@@ -547,37 +577,21 @@ struct lb_opts {
 
 static int open_pinned(const char *dir, struct qlb_lb_maps *m)
 {
-	int *fds[] = {&m->ctrl,	      &m->settings, &m->vips,	&m->cid_cfgs,
-		      &m->sids,	      &m->hosts,    &m->maglev, &m->stats,
-		      &m->host_stats, &m->cid_cache};
 	char path[PATH_MAX + 64];
 	size_t i;
 
-	for (i = 0; i < NMAPS; i++)
-		*fds[i] = -1;
-	/* value sizes of this build, in map_names order: pins left by another
-	 * layout must be refused, not half-written */
-	static const __u32 vsize[] = {sizeof(struct qlb_lb_ctrl),
-				      sizeof(struct qlb_lb_settings),
-				      sizeof(struct qlb_lb_vip_ent),
-				      sizeof(struct qlb_lb_cid),
-				      sizeof(struct qlb_lb_sid_ent),
-				      sizeof(struct qlb_lb_host),
-				      sizeof(__u32),
-				      sizeof(struct qlb_lb_counter),
-				      sizeof(struct qlb_lb_counter),
-				      sizeof(struct qlb_lb_cache_ent)};
-
+	maps_init(m);
 	for (i = 0; i < NMAPS; i++) {
 		struct bpf_map_info info = {0};
 		__u32 len = sizeof(info);
+		int *fd = map_fd(m, i);
 
-		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
-		*fds[i] = bpf_obj_get(path);
-		if (*fds[i] < 0)
+		snprintf(path, sizeof(path), "%s/%s", dir, lb_maps[i].name);
+		*fd = bpf_obj_get(path);
+		if (*fd < 0)
 			return -errno;
-		if (bpf_obj_get_info_by_fd(*fds[i], &info, &len) ||
-		    info.value_size != vsize[i]) {
+		if (bpf_obj_get_info_by_fd(*fd, &info, &len) ||
+		    info.value_size != lb_maps[i].vsize) {
 			errno = EPROTO;
 			return -EPROTO;
 		}
@@ -587,14 +601,11 @@ static int open_pinned(const char *dir, struct qlb_lb_maps *m)
 
 static void close_maps(struct qlb_lb_maps *m)
 {
-	int *fds[] = {&m->ctrl,	      &m->settings, &m->vips,	&m->cid_cfgs,
-		      &m->sids,	      &m->hosts,    &m->maglev, &m->stats,
-		      &m->host_stats, &m->cid_cache};
 	size_t i;
 
 	for (i = 0; i < NMAPS; i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+		if (*map_fd(m, i) >= 0)
+			close(*map_fd(m, i));
 }
 
 static int libbpf_quiet(enum libbpf_print_level l, const char *f, va_list ap)
@@ -674,11 +685,9 @@ static void unpin_all(const char *dir)
 	size_t i;
 
 	for (i = 0; i < NMAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, map_names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, lb_maps[i].name);
 		unlink(path);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, CFG_STATS_MAP);
-	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", dir, QLB_LB_PIN_PROG);
 	unlink(path);
 	rmdir(dir);
@@ -687,11 +696,13 @@ static void unpin_all(const char *dir)
 static int lb_apply(struct lb_opts *o)
 {
 	struct qlb_config cfg;
-	struct qlb_lb_maps m = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+	struct qlb_lb_maps m;
 	struct qlb_xdp *skel = NULL;
 	char err[512], path[PATH_MAX + 64];
 	uint8_t mac[6];
 	int ifindex, rc = QLB_EXIT_ERR, prog_fd = -1, fresh = 0, n;
+
+	maps_init(&m);
 
 	if (!o->file) {
 		qlb_warn("lb apply: -f FILE is required");
@@ -776,15 +787,10 @@ static int lb_apply(struct lb_opts *o)
 			size_t i;
 
 			for (i = 0; i < NMAPS; i++) {
-				if (strcmp(bpf_map__name(map), map_names[i]))
+				if (strcmp(bpf_map__name(map), lb_maps[i].name))
 					continue;
 				snprintf(path, sizeof(path), "%s/%s",
-					 o->pin_dir, map_names[i]);
-				bpf_map__set_pin_path(map, path);
-			}
-			if (!strcmp(bpf_map__name(map), CFG_STATS_MAP)) {
-				snprintf(path, sizeof(path), "%s/%s",
-					 o->pin_dir, CFG_STATS_MAP);
+					 o->pin_dir, lb_maps[i].name);
 				bpf_map__set_pin_path(map, path);
 			}
 		}
@@ -884,7 +890,6 @@ static int open_or_complain(struct lb_opts *o, struct qlb_lb_maps *m)
 {
 	if (resolve_pin_dir(o))
 		return -1;
-	pin_dir_of_counts = o->pin_dir;
 	if (open_pinned(o->pin_dir, m)) {
 		qlb_err("no usable LB data plane under %s (%s): run 'qlbctl lb "
 			"apply' (after 'qlbctl lb detach' for another layout)",
@@ -1069,10 +1074,26 @@ struct lb_counts {
 	struct vip_row vips[QLB_LB_MAX_VIPS];
 };
 
+/* Add row @key of per-CPU counter map @fd (@pc: room for @ncpu values)
+ * to @out. */
+static void sum_row(int fd, __u32 key, struct qlb_lb_counter *pc, int ncpu,
+		    struct qlb_lb_counter *out)
+{
+	int cpu;
+
+	if (bpf_map_lookup_elem(fd, &key, pc))
+		return;
+	for (cpu = 0; cpu < ncpu; cpu++) {
+		out->packets += pc[cpu].packets;
+		out->bytes += pc[cpu].bytes;
+	}
+}
+
 static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu;
+	int ncpu = libbpf_num_possible_cpus();
 	struct qlb_lb_counter *pc;
+	struct qlb_lb_settings st;
 	struct qlb_lb_ctrl ctrl;
 	__u32 zero = 0, row, i, slot;
 
@@ -1083,17 +1104,9 @@ static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 	if (!pc)
 		return -1;
 	memset(c, 0, sizeof(*c));
-	for (row = 0; row < QLB_LB_STATS_ROWS; row++) {
-		struct qlb_lb_counter *d =
-			&c->vip[row / QLB_R_MAX][row % QLB_R_MAX];
-
-		if (bpf_map_lookup_elem(m->stats, &row, pc))
-			continue;
-		for (cpu = 0; cpu < ncpu; cpu++) {
-			d->packets += pc[cpu].packets;
-			d->bytes += pc[cpu].bytes;
-		}
-	}
+	for (row = 0; row < QLB_LB_STATS_ROWS; row++)
+		sum_row(m->stats, row, pc, ncpu,
+			&c->vip[row / QLB_R_MAX][row % QLB_R_MAX]);
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_lb_host h;
 		__u32 key = slot * QLB_LB_MAX_HOSTS + i;
@@ -1102,36 +1115,13 @@ static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 			continue;
 		snprintf(c->host_name[i], sizeof(c->host_name[i]), "%s",
 			 h.name);
-		if (bpf_map_lookup_elem(m->host_stats, &i, pc))
-			continue;
-		for (cpu = 0; cpu < ncpu; cpu++) {
-			c->host[i].packets += pc[cpu].packets;
-			c->host[i].bytes += pc[cpu].bytes;
-		}
+		sum_row(m->host_stats, i, pc, ncpu, &c->host[i]);
 	}
 	read_vips(m, slot, c->vips);
-	{
-		struct qlb_lb_settings st;
-		char path[PATH_MAX + 64];
-		int fd;
-
-		if (!bpf_map_lookup_elem(m->settings, &slot, &st))
-			c->live_cfgs = st.live_cfgs;
-		snprintf(path, sizeof(path), "%s/%s",
-			 pin_dir_of_counts ? pin_dir_of_counts : ".",
-			 CFG_STATS_MAP);
-		fd = bpf_obj_get(path);
-		for (i = 0; fd >= 0 && i < QLB_CONFIG_MAX; i++) {
-			if (bpf_map_lookup_elem(fd, &i, pc))
-				continue;
-			for (cpu = 0; cpu < ncpu; cpu++) {
-				c->cfg[i].packets += pc[cpu].packets;
-				c->cfg[i].bytes += pc[cpu].bytes;
-			}
-		}
-		if (fd >= 0)
-			close(fd);
-	}
+	if (!bpf_map_lookup_elem(m->settings, &slot, &st))
+		c->live_cfgs = st.live_cfgs;
+	for (i = 0; i < QLB_CONFIG_MAX; i++)
+		sum_row(m->cfg_stats, i, pc, ncpu, &c->cfg[i]);
 	free(pc);
 	return 0;
 }
@@ -1331,13 +1321,10 @@ static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 			  const struct lb_counts *c)
 {
 	struct qlb_lb_ctrl ctrl = {0};
-	struct qlb_lb_settings st = {0};
-	__u32 zero = 0, slot;
+	__u32 zero = 0;
 	unsigned int v, r, i;
 
 	bpf_map_lookup_elem(m->ctrl, &zero, &ctrl);
-	slot = ctrl.slot & 1;
-	bpf_map_lookup_elem(m->settings, &slot, &st);
 	fprintf(f, "# HELP qlb_lb_packets_total Packets seen by the LB node's "
 		   "XDP program, by VIP, reason and action.\n"
 		   "# TYPE qlb_lb_packets_total counter\n");
@@ -1397,7 +1384,7 @@ static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 		   "# TYPE qlb_lb_config_live gauge\n");
 	for (i = 0; i < QLB_CONFIG_MAX; i++)
 		fprintf(f, "qlb_lb_config_live{config=\"%u\"} %u\n", i,
-			(st.live_cfgs >> i) & 1);
+			(c->live_cfgs >> i) & 1);
 	fprintf(f,
 		"# HELP qlb_lb_generation Apply generation in use.\n"
 		"# TYPE qlb_lb_generation gauge\nqlb_lb_generation %u\n"

@@ -12,17 +12,12 @@
 #include "config.h"
 #include "qlb/lb_abi.h"
 
-/* File descriptors of the program's maps (pinned or private). */
+/* File descriptors of the program's maps (pinned or private), all pinned
+ * under lb.pin_dir by their names in the program (qlb_ctrl, ...). */
 struct qlb_lb_maps {
 	int ctrl, settings, vips, cid_cfgs, sids, hosts, maglev;
-	int stats, host_stats, cid_cache;
+	int stats, host_stats, cfg_stats, cid_cache;
 };
-
-/* Pinned maps, under lb.pin_dir, by these names. */
-#define QLB_LB_MAP_NAMES                                                       \
-	"qlb_ctrl", "qlb_settings", "qlb_vips", "qlb_cid_cfgs", "qlb_sids",    \
-		"qlb_hosts", "qlb_maglev", "qlb_stats", "qlb_host_stats",      \
-		"qlb_cid_cache"
 
 /*
  * qlb_lb_check() - what the LB node needs beyond qlb_config_load()'s

@@ -177,19 +177,8 @@ static int load_lb(int trace_on, struct qlb_xdp **out, int *pfd, int *cfd)
 		qlb_xdp__destroy(sk);
 		return -1;
 	}
-	/* the same map set `qlbctl trace` hands to qlb_lb_fill(); a field
-	 * added to struct qlb_lb_maps later stays -1 and fails loudly */
-	memset(&m, 0xff, sizeof(m));
-	m.ctrl = bpf_map__fd(sk->maps.qlb_ctrl);
-	m.settings = bpf_map__fd(sk->maps.qlb_settings);
-	m.vips = bpf_map__fd(sk->maps.qlb_vips);
-	m.cid_cfgs = bpf_map__fd(sk->maps.qlb_cid_cfgs);
-	m.sids = bpf_map__fd(sk->maps.qlb_sids);
-	m.hosts = bpf_map__fd(sk->maps.qlb_hosts);
-	m.maglev = bpf_map__fd(sk->maps.qlb_maglev);
-	m.stats = bpf_map__fd(sk->maps.qlb_stats);
-	m.host_stats = bpf_map__fd(sk->maps.qlb_host_stats);
-	m.cid_cache = bpf_map__fd(sk->maps.qlb_cid_cache);
+	/* the same map set `qlbctl trace` hands to qlb_lb_fill() */
+	qlb_lb_maps_from_skel(&m, sk);
 	if (qlb_lb_fill(&m, &cfg, if_mac, 0, 0, err, sizeof(err))) {
 		fprintf(stderr, "qlb_lb_fill: %s\n", err);
 		qlb_xdp__destroy(sk);

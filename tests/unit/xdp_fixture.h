@@ -138,16 +138,7 @@ static inline int fx_load(struct fx *f, int trace)
 	f->skel->rodata->qlb_trace_on = trace;
 	if (qlb_xdp__load(f->skel))
 		return -1;
-	f->m.ctrl = bpf_map__fd(f->skel->maps.qlb_ctrl);
-	f->m.settings = bpf_map__fd(f->skel->maps.qlb_settings);
-	f->m.vips = bpf_map__fd(f->skel->maps.qlb_vips);
-	f->m.cid_cfgs = bpf_map__fd(f->skel->maps.qlb_cid_cfgs);
-	f->m.sids = bpf_map__fd(f->skel->maps.qlb_sids);
-	f->m.hosts = bpf_map__fd(f->skel->maps.qlb_hosts);
-	f->m.maglev = bpf_map__fd(f->skel->maps.qlb_maglev);
-	f->m.stats = bpf_map__fd(f->skel->maps.qlb_stats);
-	f->m.host_stats = bpf_map__fd(f->skel->maps.qlb_host_stats);
-	f->m.cid_cache = bpf_map__fd(f->skel->maps.qlb_cid_cache);
+	qlb_lb_maps_from_skel(&f->m, f->skel);
 	f->prog_fd = bpf_program__fd(f->skel->progs.qlb_xdp_ingress);
 	return 0;
 }
