@@ -298,6 +298,26 @@ static __u32 sid_hash_of(const void *ctx, unsigned int i, __u32 seed)
 	return qlb_lb_sid_hash(seed, e[i].config_id, k);
 }
 
+/*
+ * A counter row for a new VIP or host: one neither taken by this apply
+ * (@used) nor counted into by the slot in use (@live), so zeroing it steals
+ * no live counts; else any row not taken. Marks it used. The config's
+ * limits leave one free.
+ */
+static unsigned int pick_row(bool *used, const bool *live, unsigned int n)
+{
+	unsigned int j;
+
+	for (j = 0; j < n; j++)
+		if (!used[j] && !live[j])
+			break;
+	if (j == n)
+		for (j = 0; used[j]; j++)
+			;
+	used[j] = true;
+	return j;
+}
+
 #define FAIL(...)                                                              \
 	do {                                                                   \
 		snprintf(err, errlen, __VA_ARGS__);                            \
@@ -369,23 +389,18 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 		}
 	}
 	for (i = 0; i < lb->nvips; i++) {
-		if (vip_idx[i] >= 0)
-			continue;
-		for (j = 0; j < QLB_LB_MAX_VIPS; j++)
-			if (!vip_used[j] && !vip_live[j])
-				break;
-		if (j == QLB_LB_MAX_VIPS)
-			for (j = 0; vip_used[j]; j++)
-				;
-		vip_used[j] = true;
-		vip_idx[i] = j;
-		for (key = 0; key < QLB_R_MAX; key++)
-			if (zero_row(m->stats, j * QLB_R_MAX + key, ncpu))
-				FAIL("cannot reset counters of VIP row %u: %s",
-				     j, strerror(errno));
-	}
-	for (i = 0; i < lb->nvips; i++)
+		if (vip_idx[i] < 0) {
+			vip_idx[i] = j =
+				pick_row(vip_used, vip_live, QLB_LB_MAX_VIPS);
+			for (key = 0; key < QLB_R_MAX; key++)
+				if (zero_row(m->stats, j * QLB_R_MAX + key,
+					     ncpu))
+					FAIL("cannot reset counters of VIP "
+					     "row %u: %s",
+					     j, strerror(errno));
+		}
 		vitems[i].idx = vip_idx[i];
+	}
 	seed = place(lb->nvips, QLB_LB_VIP_BUCKETS, vip_hash_of, vitems, where,
 		     used);
 	if (seed < 0)
@@ -414,14 +429,8 @@ int qlb_lb_fill(const struct qlb_lb_maps *m, const struct qlb_config *cfg,
 	for (i = 0; i < cfg->nhosts; i++) {
 		if (host_idx[i] >= 0)
 			continue;
-		for (j = 0; j < QLB_LB_MAX_HOSTS; j++)
-			if (!host_used[j] && !host_live[j])
-				break;
-		if (j == QLB_LB_MAX_HOSTS)
-			for (j = 0; host_used[j]; j++)
-				;
-		host_used[j] = true;
-		host_idx[i] = j;
+		host_idx[i] = j =
+			pick_row(host_used, host_live, QLB_LB_MAX_HOSTS);
 		if (zero_row(m->host_stats, j, ncpu))
 			FAIL("cannot reset counters of host row %u: %s", j,
 			     strerror(errno));
