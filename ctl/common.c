@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #include <ctype.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -198,4 +199,20 @@ void jw_end(struct qlb_json_w *w)
 {
 	fputc('\n', w->f);
 	fflush(w->f);
+}
+
+volatile sig_atomic_t qlb_stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	qlb_stop_requested = 1;
+}
+
+void qlb_catch_stop(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop};
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

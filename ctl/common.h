@@ -3,6 +3,7 @@
 #ifndef QLB_CTL_COMMON_H
 #define QLB_CTL_COMMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,15 @@ void qlb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "qlbctl: MESSAGE" to stderr in every mode (usage, warnings). */
 void qlb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * qlb_catch_stop() - make SIGINT and SIGTERM set qlb_stop_requested, for
+ * the commands that run until stopped (`lb stats --watch`, `metrics
+ * --listen`). No SA_RESTART: a blocked accept() or sleep returns and the
+ * loop sees the flag.
+ */
+extern volatile sig_atomic_t qlb_stop_requested;
+void qlb_catch_stop(void);
 
 /* Parse hex (even length, no prefix) into @out, at most @max bytes.
  * Return: bytes written, or -1 when malformed or too long. */

@@ -1145,25 +1145,6 @@ static bool vip_shown(const struct lb_counts *c, unsigned int v)
 	return v == QLB_LB_NO_VIP || c->vips[v].used;
 }
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-/* SIGINT/SIGTERM end --watch and --listen: no SA_RESTART, so a blocked
- * accept() or sleep returns and the loop sees the flag. */
-static void catch_stop(void)
-{
-	struct sigaction sa = {0};
-
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
 			double dt)
 {
@@ -1303,8 +1284,9 @@ static int lb_stats(struct lb_opts *o)
 		rc = QLB_EXIT_OK;
 		goto out;
 	}
-	catch_stop();
-	for (n = 0; !stop && (o->count <= 0 || n < o->count); n++) {
+	qlb_catch_stop();
+	for (n = 0; !qlb_stop_requested && (o->count <= 0 || n < o->count);
+	     n++) {
 		struct lb_counts *t;
 
 		usleep((useconds_t)(o->interval * 1e6));

@@ -11,14 +11,6 @@
 #include "common.h"
 #include "metrics_http.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 			socklen_t *sl)
 {
@@ -63,7 +55,6 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 int qlb_metrics_listen(const char *addr, qlb_metrics_fn fn, void *arg)
 {
 	struct sockaddr_storage ss;
-	struct sigaction sa = {.sa_handler = on_stop};
 	socklen_t sl;
 	int ls, one = 1;
 
@@ -78,11 +69,9 @@ int qlb_metrics_listen(const char *addr, qlb_metrics_fn fn, void *arg)
 			close(ls);
 		return QLB_EXIT_ERR;
 	}
-	/* no SA_RESTART: a signal must end a blocked accept() */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	qlb_catch_stop(); /* ends a blocked accept() */
 	signal(SIGPIPE, SIG_IGN);
-	while (!stop) {
+	while (!qlb_stop_requested) {
 		struct timeval tv = {2, 0};
 		char req[2048], *body = NULL;
 		size_t blen = 0;
