@@ -376,8 +376,10 @@ static int hexval(int ch)
 }
 
 /* Hex of 1..@max bytes; returns the byte count or -1. */
+/* Hex digits into @out (at most @max bytes). @secret: a mistyped key is
+ * still mostly the key, so messages name it "the key", never echo it. */
 static int get_hex(struct ctx *c, const yaml_node_t *n, const char *path,
-		   uint8_t *out, size_t max)
+		   uint8_t *out, size_t max, bool secret)
 {
 	const char *s, *shown, *q = "\"";
 	size_t len, i;
@@ -386,8 +388,7 @@ static int get_hex(struct ctx *c, const yaml_node_t *n, const char *path,
 		return -1;
 	s = shown = sval(n);
 	len = strlen(s);
-	/* a mistyped key is still mostly the key: never echo it */
-	if (strlen(path) >= 4 && !strcmp(path + strlen(path) - 4, ".key")) {
+	if (secret) {
 		shown = "the key";
 		q = "";
 	}
@@ -799,7 +800,8 @@ static void parse_config(struct ctx *c, const yaml_node_t *m, int idx,
 	} else if (keyn) {
 		uint8_t k[QLB_SID_MAX_LEN + 16];
 		int n = want_scalar(c, keyn, FP("key"), "32 hex digits")
-				? get_hex(c, keyn, FP("key"), k, sizeof(k))
+				? get_hex(c, keyn, FP("key"), k, sizeof(k),
+					  true)
 				: -1;
 
 		if (n >= 0 && n != 16)
@@ -1110,7 +1112,7 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 	if (v) {
 		hs->server_id = v;
 		hs->sid_len = get_hex(c, v, FP("server_id"), hs->sid,
-				      QLB_SID_MAX_LEN);
+				      QLB_SID_MAX_LEN, false);
 		hs->sid_ok = hs->sid_len > 0;
 		if (!hs->sid_len)
 			ndiag(c, v, fp, "is empty");
@@ -1142,8 +1144,8 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 					      1);
 				continue;
 			}
-			hs->ids_len[id] =
-				get_hex(c, x, ip, hs->ids[id], QLB_SID_MAX_LEN);
+			hs->ids_len[id] = get_hex(c, x, ip, hs->ids[id],
+						  QLB_SID_MAX_LEN, false);
 			if (!hs->ids_len[id]) {
 				ndiag(c, x, ip, "is empty");
 				hs->ids_len[id] = -1;
