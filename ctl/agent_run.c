@@ -84,8 +84,6 @@ struct agent {
 	struct ag_gen gens[QLB_HOST_MAX_GENS];
 	unsigned int ngens;
 	uint32_t working;
-	struct qlb_work_set ws; /* summary: working generation, sockets
-				   in all groups' working sets */
 	struct ag_group {
 		struct qlb_group_key key; /* slot 0 */
 		struct qlb_work_set ws;	  /* what its live buffer holds */
@@ -562,7 +560,7 @@ static int ag_publish(struct agent *ag, struct ag_group *g,
 static void ag_recover(struct agent *ag)
 {
 	struct qlb_work_set ws;
-	__u32 k, next, zero = 0, sel = 0;
+	__u32 k, next, sel = 0;
 	struct qlb_gen_rec gr;
 	unsigned int live = 0, stale = 0;
 	uint32_t id;
@@ -615,9 +613,7 @@ static void ag_recover(struct agent *ag)
 			if (ws.generation)
 				ag->working = ws.generation;
 		}
-		ag->ws.generation = ag->working;
 	}
-	(void)zero;
 	if (live || stale || ag->working)
 		ag_log("recovered from %s: %u live workers, %u closed, working "
 		       "generation %u",
@@ -765,7 +761,7 @@ static void ag_push_generation(struct agent *ag)
 static void ag_write_work_set(struct agent *ag)
 {
 	static struct qlb_work_set ws;
-	unsigned int i, total = 0;
+	unsigned int i;
 	uint32_t id;
 
 	for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
@@ -806,7 +802,6 @@ static void ag_write_work_set(struct agent *ag)
 			g->used = false;
 			continue;
 		}
-		total += ws.nworkers;
 		if (ws.generation == g->ws.generation &&
 		    ws.nworkers == g->ws.nworkers &&
 		    !memcmp(ws.workers, g->ws.workers,
@@ -816,8 +811,6 @@ static void ag_write_work_set(struct agent *ag)
 			ag_log("cannot write a working set: %s",
 			       strerror(errno));
 	}
-	ag->ws.generation = ag->working;
-	ag->ws.nworkers = total;
 }
 
 /*
@@ -949,22 +942,17 @@ static int sock_int(int fd, int level, int opt)
 	return v;
 }
 
-/* Why @fd cannot be a worker socket, or NULL. */
-static const char *ag_bad_socket(int fd)
+/* Why @fd cannot be a worker socket, or NULL; @g gets its group. */
+static const char *ag_bad_socket(int fd, struct qlb_group_key *g)
 {
-	struct sockaddr_storage a;
-	socklen_t l = sizeof(a);
-
 	if (sock_int(fd, SOL_SOCKET, SO_TYPE) != SOCK_DGRAM ||
 	    sock_int(fd, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_UDP)
 		return "not a UDP socket";
 	if (sock_int(fd, SOL_SOCKET, SO_REUSEPORT) != 1)
 		return "SO_REUSEPORT is not set";
-	if (getsockname(fd, (struct sockaddr *)&a, &l))
-		return "getsockname failed";
-	if ((a.ss_family == AF_INET && !((struct sockaddr_in *)&a)->sin_port) ||
-	    (a.ss_family == AF_INET6 &&
-	     !((struct sockaddr_in6 *)&a)->sin6_port))
+	if (ag_group_of(fd, g))
+		return "getsockname failed or not IP";
+	if (!g->port)
 		return "not bound";
 	return NULL;
 }
@@ -1038,7 +1026,7 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 			  gen, ag->working);
 		return;
 	}
-	bad = ag_bad_socket(fd);
+	bad = ag_bad_socket(fd, &rec.group);
 	if (bad) {
 		ag_result(c, -EINVAL, "socket refused: %s", bad);
 		return;
@@ -1092,7 +1080,6 @@ static void ag_do_register(struct agent *ag, int ci, uint32_t gen,
 		return;
 	}
 	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &rec.cookie, &l);
-	ag_group_of(fd, &rec.group);
 	rec.registered_ns = now_real_ns();
 	rec.generation = gen;
 	rec.pid = (uint32_t)c->pid;

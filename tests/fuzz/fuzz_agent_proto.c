@@ -253,8 +253,7 @@ static FZ_NO_COV void fz_reset(struct agent *ag)
 	ag->ngens = 0;
 	ag->working = 0;
 	ag->next_id = 0;
-	if (ag->ws.generation || ag->ws.nworkers)
-		ag_write_work_set(ag);
+	ag_write_work_set(ag); /* empties the groups' working sets */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
