@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -215,4 +217,131 @@ void qlb_catch_stop(void)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- CLI skeleton ------------------------------------------------------- */
+
+bool qlb_is_prefix(const char *pfx, const char *word)
+{
+	size_t n = strlen(pfx);
+
+	return n && !strncmp(pfx, word, n);
+}
+
+void qlb_cmd_list(FILE *f, const struct qlb_cmd *cmds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+}
+
+int qlb_usage_err(void (*usage)(FILE *f), const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	qlb_err("%s", msg);
+	if (!qlb_json && usage)
+		usage(stderr);
+	return QLB_EXIT_USAGE;
+}
+
+int qlb_cmd_select(const struct qlb_cmd *cmds, size_t n, int argc, char **argv,
+		   const char *what, void (*usage)(FILE *f))
+{
+	const struct qlb_cmd *found = NULL;
+	size_t i;
+
+	if (argc < 1 || !argv[0])
+		return qlb_usage_err(usage, "missing %s", what);
+	if (!strcmp(argv[0], "help") || !strcmp(argv[0], "-h") ||
+	    !strcmp(argv[0], "--help")) {
+		if (usage)
+			usage(stdout);
+		return QLB_EXIT_OK;
+	}
+	for (i = 0; i < n; i++) {
+		if (!strcmp(argv[0], cmds[i].name)) {
+			found = &cmds[i];
+			break;
+		}
+		if (!qlb_is_prefix(argv[0], cmds[i].name))
+			continue;
+		if (found)
+			return qlb_usage_err(usage, "%s '%s' is ambiguous",
+					     what, argv[0]);
+		found = &cmds[i];
+	}
+	if (!found)
+		return qlb_usage_err(usage, "unknown %s '%s'", what, argv[0]);
+	return found->fn(argc, argv);
+}
+
+static int parse_err(const char *opt, const char *s, const char *why)
+{
+	qlb_err("%s: '%s' %s", opt, s, why);
+	return -1;
+}
+
+int qlb_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+		  uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int base = 10;
+
+	if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
+		return parse_err(opt, s ? s : "", "is not a number");
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (!isxdigit((unsigned char)s[2]))
+			return parse_err(opt, s, "is not a number");
+		base = 16;
+	}
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (*end)
+		return parse_err(opt, s, "is not a number");
+	if (errno == ERANGE || v < min || v > max) {
+		qlb_err("%s: '%s' is out of range (%llu to %llu)", opt, s,
+			(unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int qlb_parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max,
+		  uint32_t *out)
+{
+	uint64_t v;
+
+	if (qlb_parse_u64(opt, s, min, max, &v))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int qlb_parse_double(const char *opt, const char *s, double min, double max,
+		     double *out)
+{
+	double v;
+	char *end;
+
+	if (!s || !*s || isspace((unsigned char)*s))
+		return parse_err(opt, s ? s : "", "is not a number");
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || errno == ERANGE || v != v)
+		return parse_err(opt, s, "is not a number");
+	if (v < min || v > max) {
+		qlb_err("%s: '%s' is out of range (%g to %g)", opt, s, min,
+			max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }

@@ -66,6 +66,58 @@ void jw_double(struct qlb_json_w *w, const char *key, double val);
 /* Ends the top-level value with a newline. */
 void jw_end(struct qlb_json_w *w);
 
+
+/*
+ * The CLI skeleton every command uses (as bpftool's cmd_select): one table
+ * of subcommands, matched by unique prefix, one numeric parser with
+ * ranges, and usage errors that honour -j.
+ */
+struct qlb_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the subcommand */
+	const char *help;		  /* one line for the usage text */
+};
+
+/* qlb_is_prefix() - @pfx is a non-empty prefix of @word. */
+bool qlb_is_prefix(const char *pfx, const char *word);
+
+/*
+ * qlb_cmd_select() - run the entry of @cmds (@n entries) that @argv[0]
+ * names exactly or by unique prefix. "help", "-h" and "--help" print
+ * @usage to stdout. @what names the level in messages ("command",
+ * "lb command").
+ * Return: the entry's exit code; QLB_EXIT_USAGE, with a message through
+ * qlb_usage_err(), when argv[0] is missing, unknown or ambiguous.
+ */
+int qlb_cmd_select(const struct qlb_cmd *cmds, size_t n, int argc, char **argv,
+		   const char *what, void (*usage)(FILE *f));
+#define QLB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* qlb_cmd_list() - "  name      help" lines of @cmds for a usage text. */
+void qlb_cmd_list(FILE *f, const struct qlb_cmd *cmds, size_t n);
+
+/*
+ * qlb_usage_err() - a usage error: the message through qlb_err() (JSON
+ * under -j), then, in plain mode, @usage (if not NULL) on stderr.
+ * Return: QLB_EXIT_USAGE, so callers can `return qlb_usage_err(...)`.
+ */
+int qlb_usage_err(void (*usage)(FILE *f), const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * qlb_parse_u64() / qlb_parse_u32() / qlb_parse_double() - parse @s as a
+ * number within [@min, @max] for option @opt. Decimal, or hex with 0x
+ * (integers; "0x" alone is malformed). Errors go through qlb_err() naming
+ * @opt and the range.
+ * Return: 0, or -1 on malformed input or out of range.
+ */
+int qlb_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
+		  uint64_t *out);
+int qlb_parse_u32(const char *opt, const char *s, uint32_t min, uint32_t max,
+		  uint32_t *out);
+int qlb_parse_double(const char *opt, const char *s, double min, double max,
+		     double *out);
+
 /* Command entry points: argv[0] is the command's own name. */
 int cmd_cid(int argc, char **argv);	 /* ctl/cmd_cid.c */
 int cmd_validate(int argc, char **argv); /* ctl/cmd_validate.c */

@@ -12,6 +12,8 @@ pkgs=(
 	ngtcp2-client gnutls-bin
 	# tests and checks
 	libssl-dev iproute2 iputils-ping curl tcpdump procps util-linux clang-format valgrind
+	# routing fabric (BGP + BFD between LB nodes and the router) and native XDP on veth
+	bird2 ethtool
 	libclang-rt-14-dev python3
 )
 missing=()
