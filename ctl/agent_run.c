@@ -212,6 +212,9 @@ static int ag_write_hcfg(struct agent *ag)
 		}
 		if (bpf_map_lookup_elem(ag->m_hcfg, &k, &old))
 			memset(&old, 0, sizeof(old));
+		/* same content, same epoch; changed content, a new epoch, so
+		 * decisions cached under the old entry are never reused */
+		hc.epoch = old.epoch;
 		if (!memcmp(&old, &hc, sizeof(hc))) {
 			/* round keys do not stay on the stack */
 			explicit_bzero(&old, sizeof(old));
@@ -223,6 +226,7 @@ static int ag_write_hcfg(struct agent *ag)
 			if (bpf_map_update_elem(ag->m_hcfg, &k, &old, BPF_ANY))
 				return -errno;
 		}
+		hc.epoch = old.epoch + 1 ? old.epoch + 1 : 1;
 		if (hc.present) {
 			hc.present = 0;
 			if (bpf_map_update_elem(ag->m_hcfg, &k, &hc, BPF_ANY))

@@ -56,7 +56,10 @@ struct qlb_host_cfg {
 	__u8 host_sid[16];	/* host part, worker bits zero, bytes
 				   past sid_len zero */
 	__u8 present;
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 epoch; /* changes whenever the agent rewrites this entry (reload,
+			rotation): a decision cached under another epoch is
+			stale */
 };
 _Static_assert(sizeof(struct qlb_host_cfg) == 384, "qlb_host_cfg is ABI");
 
