@@ -102,7 +102,7 @@ struct qlb_daemon_peer {
 
 struct qlb_daemon_status {
 	enum qlb_daemon_state state;
-	char version[32];    /* "BIRD 2.0.12" */
+	char version[48];    /* "BIRD 2.0.12" */
 	unsigned int npeers; /* BGP protocols */
 	unsigned int established;
 	struct qlb_daemon_peer peers[QLB_ANNOUNCE_MAX_PEERS];
@@ -111,7 +111,7 @@ struct qlb_daemon_status {
 	 * ESTABLISHED). A VIP in our table that BIRD does not export is
 	 * "refused" (a filter, a wrong table): status and metrics say so. */
 	bool exported[QLB_MAX_VIPS];
-	char error[128]; /* why state < NO_SESSION, for status */
+	char error[256]; /* why state < NO_SESSION, for status */
 };
 
 /*

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/* VIP announcement through a kernel table BIRD exports (announce.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "announce.h"
+#include "common.h"
+
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
+
+void qlb_announce_opts(const struct qlb_config *cfg,
+		       struct qlb_announce_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->table = QLB_ANNOUNCE_TABLE;
+	o->proto = QLB_ANNOUNCE_PROTO;
+	snprintf(o->bird_socket, sizeof(o->bird_socket), "%s",
+		 QLB_ANNOUNCE_BIRD_SOCKET);
+	o->drain_ms = QLB_ANNOUNCE_DRAIN_MS;
+#ifdef QLB_CONF_HAS_ANNOUNCE
+	if (cfg && cfg->lb.announce.present) {
+		const struct qlb_conf_announce *a = &cfg->lb.announce;
+
+		if (a->table)
+			o->table = a->table;
+		if (a->proto)
+			o->proto = a->proto;
+		if (a->has_bird_socket)
+			snprintf(o->bird_socket, sizeof(o->bird_socket), "%s",
+				 a->bird_socket);
+		if (a->has_drain)
+			o->drain_ms = a->drain_ms;
+	}
+#else
+	(void)cfg;
+#endif
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen || err[0]) /* keep the first problem */
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- rtnetlink ---- */
+
+struct nl {
+	int fd;
+	uint32_t seq;
+};
+
+static int nl_open(struct nl *nl)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	struct timeval tv = {.tv_sec = 2};
+	int one = 1;
+
+	nl->seq = (uint32_t)time(NULL);
+	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (nl->fd < 0)
+		return -errno;
+	/* Strict checking lets the kernel filter a dump by table. */
+	setsockopt(nl->fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one,
+		   sizeof(one));
+	setsockopt(nl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = -errno;
+
+		close(nl->fd);
+		return e;
+	}
+	return 0;
+}
+
+static void nl_close(struct nl *nl)
+{
+	if (nl->fd >= 0)
+		close(nl->fd);
+	nl->fd = -1;
+}
+
+struct route_req {
+	struct nlmsghdr nh;
+	struct rtmsg rt;
+	char attrs[64];
+};
+
+static void add_attr(struct nlmsghdr *nh, size_t max, int type,
+		     const void *data, size_t len)
+{
+	struct rtattr *rta =
+		(struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > max)
+		return; /* cannot happen with the fixed sizes used here */
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len);
+}
+
+/* Wait for the ack of request @seq. Return: 0 or -errno from the kernel. */
+static int nl_ack(struct nl *nl, uint32_t seq)
+{
+	char buf[8192];
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(nl->fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0)
+			return errno == EINTR ? -EINTR : -errno;
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_seq != seq)
+				continue;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				return e->error;
+			}
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+static int route_change(struct nl *nl, int type, int flags,
+			const struct qlb_announce_opts *o,
+			const struct qlb_addr *a)
+{
+	struct route_req req;
+	uint32_t table = o->table;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	req.nh.nlmsg_type = type;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	req.nh.nlmsg_seq = ++nl->seq;
+	req.rt.rtm_family = a->family;
+	req.rt.rtm_dst_len = a->family == AF_INET ? 32 : 128;
+	req.rt.rtm_table = table < 256 ? table : RT_TABLE_UNSPEC;
+	req.rt.rtm_protocol = o->proto;
+	req.rt.rtm_scope = RT_SCOPE_UNIVERSE;
+	/* Blackhole: needs no device and routes nothing, since no rule
+	 * looks the table up; it is only there to be exported. */
+	req.rt.rtm_type = RTN_BLACKHOLE;
+	add_attr(&req.nh, sizeof(req), RTA_DST, a->bytes,
+		 a->family == AF_INET ? 4 : 16);
+	add_attr(&req.nh, sizeof(req), RTA_TABLE, &table, sizeof(table));
+	if (send(nl->fd, &req, req.nh.nlmsg_len, 0) < 0)
+		return -errno;
+	return nl_ack(nl, req.nh.nlmsg_seq);
+}
+
+/* Addresses of our protocol in our table, one family at a time. */
+struct table_list {
+	unsigned int n;
+	struct qlb_addr a[2 * QLB_MAX_VIPS + 64];
+	bool overflow;
+};
+
+static int table_dump(struct nl *nl, const struct qlb_announce_opts *o,
+		      int family, struct table_list *out)
+{
+	struct route_req req;
+	uint32_t table = o->table;
+	char buf[32768];
+	bool done = false;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nh.nlmsg_seq = ++nl->seq;
+	req.rt.rtm_family = family;
+	add_attr(&req.nh, sizeof(req), RTA_TABLE, &table, sizeof(table));
+	if (send(nl->fd, &req, req.nh.nlmsg_len, 0) < 0)
+		return -errno;
+	while (!done) {
+		ssize_t n = recv(nl->fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			struct rtmsg *rt = NLMSG_DATA(nh);
+			struct rtattr *rta;
+			uint32_t rtable;
+			const void *dst = NULL;
+			int alen;
+
+			if (nh->nlmsg_seq != req.nh.nlmsg_seq)
+				continue;
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				return e->error ? e->error : -EIO;
+			}
+			if (nh->nlmsg_type != RTM_NEWROUTE)
+				continue;
+			rtable = rt->rtm_table;
+			alen = RTM_PAYLOAD(nh);
+			for (rta = RTM_RTA(rt); RTA_OK(rta, alen);
+			     rta = RTA_NEXT(rta, alen)) {
+				if (rta->rta_type == RTA_TABLE)
+					rtable = *(uint32_t *)RTA_DATA(rta);
+				else if (rta->rta_type == RTA_DST)
+					dst = RTA_DATA(rta);
+			}
+			/* The kernel may ignore the table filter (old
+			 * kernels): check everything here as well. */
+			if (rtable != o->table ||
+			    rt->rtm_protocol != o->proto ||
+			    rt->rtm_family != family || !dst ||
+			    rt->rtm_dst_len != (family == AF_INET ? 32 : 128))
+				continue;
+			if (out->n == QLB_ARRAY_SIZE(out->a)) {
+				out->overflow = true;
+				continue;
+			}
+			memset(&out->a[out->n], 0, sizeof(out->a[0]));
+			out->a[out->n].family = family;
+			memcpy(out->a[out->n].bytes, dst,
+			       family == AF_INET ? 4 : 16);
+			out->n++;
+		}
+	}
+	return 0;
+}
+
+static bool addr_eq(const struct qlb_addr *a, const struct qlb_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return !memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
+}
+
+static int table_read(struct nl *nl, const struct qlb_announce_opts *o,
+		      struct table_list *l)
+{
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	ret = table_dump(nl, o, AF_INET, l);
+	if (!ret)
+		ret = table_dump(nl, o, AF_INET6, l);
+	return ret;
+}
+
+static bool in_list(const struct table_list *l, const struct qlb_addr *a)
+{
+	for (unsigned int i = 0; i < l->n; i++)
+		if (addr_eq(&l->a[i], a))
+			return true;
+	return false;
+}
+
+/* Is address @a wanted: any VIP entry with that address has want[] set. */
+static bool addr_wanted(const struct qlb_config *cfg, const bool *want,
+			const struct qlb_addr *a)
+{
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+		if (want && want[i] && addr_eq(&cfg->lb.vips[i].addr, a))
+			return true;
+	return false;
+}
+
+static int sync_table(const struct qlb_config *cfg, const bool *want, char *err,
+		      size_t errlen)
+{
+	struct qlb_announce_opts o;
+	struct table_list *l;
+	char abuf[INET6_ADDRSTRLEN];
+	struct nl nl;
+	int ret, fails = 0;
+
+	if (err && errlen)
+		err[0] = 0;
+	qlb_announce_opts(cfg, &o);
+	ret = nl_open(&nl);
+	if (ret) {
+		set_err(err, errlen, "announce: rtnetlink socket: %s",
+			strerror(-ret));
+		return -1;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		nl_close(&nl);
+		set_err(err, errlen, "announce: out of memory");
+		return -1;
+	}
+	ret = table_read(&nl, &o, l);
+	if (ret) {
+		set_err(err, errlen, "announce: table %u: cannot read: %s",
+			o.table, strerror(-ret));
+		fails++;
+		goto out;
+	}
+	/* Withdraw first: a VIP going away must not wait for the adds. */
+	for (unsigned int i = 0; i < l->n; i++) {
+		if (addr_wanted(cfg, want, &l->a[i]))
+			continue;
+		ret = route_change(&nl, RTM_DELROUTE, 0, &o, &l->a[i]);
+		if (ret && ret != -ESRCH) {
+			set_err(err, errlen,
+				"announce: table %u: cannot withdraw %s: %s",
+				o.table,
+				qlb_addr_str(&l->a[i], abuf, sizeof(abuf)),
+				strerror(-ret));
+			fails++;
+		}
+	}
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++) {
+		const struct qlb_addr *a = &cfg->lb.vips[i].addr;
+
+		if (!want || !want[i] || in_list(l, a))
+			continue;
+		/* EXCL: an identical route already there (a duplicate VIP
+		 * entry, a race with another qlbctl) is left alone, so the
+		 * daemon sees no change. */
+		ret = route_change(&nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
+				   &o, a);
+		if (ret == -EEXIST)
+			ret = 0;
+		if (ret) {
+			set_err(err, errlen,
+				"announce: table %u: cannot announce %s: %s",
+				o.table, qlb_addr_str(a, abuf, sizeof(abuf)),
+				strerror(-ret));
+			fails++;
+			continue;
+		}
+		/* Remember it, so a second entry of the same address does
+		 * not add again. */
+		if (l->n < QLB_ARRAY_SIZE(l->a))
+			l->a[l->n++] = *a;
+	}
+out:
+	free(l);
+	nl_close(&nl);
+	return fails ? -1 : 0;
+}
+
+int qlb_announce_sync(const struct qlb_config *cfg, const bool *want, char *err,
+		      size_t errlen)
+{
+	return sync_table(cfg, want, err, errlen);
+}
+
+int qlb_announce_withdraw_all(const struct qlb_config *cfg, char *err,
+			      size_t errlen)
+{
+	return sync_table(cfg, NULL, err, errlen);
+}
+
+int qlb_announce_read(const struct qlb_config *cfg, bool *announced, char *err,
+		      size_t errlen)
+{
+	struct qlb_announce_opts o;
+	struct table_list *l;
+	struct nl nl;
+	int ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+		announced[i] = false;
+	qlb_announce_opts(cfg, &o);
+	ret = nl_open(&nl);
+	if (ret) {
+		set_err(err, errlen, "announce: rtnetlink socket: %s",
+			strerror(-ret));
+		return -1;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		nl_close(&nl);
+		set_err(err, errlen, "announce: out of memory");
+		return -1;
+	}
+	ret = table_read(&nl, &o, l);
+	if (ret)
+		set_err(err, errlen, "announce: table %u: cannot read: %s",
+			o.table, strerror(-ret));
+	else
+		for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+			announced[i] = in_list(l, &cfg->lb.vips[i].addr);
+	free(l);
+	nl_close(&nl);
+	return ret ? -1 : 0;
+}
+
+/* ---- BIRD control socket ---- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+struct bird {
+	int fd;
+	long deadline; /* now_ms() */
+	char buf[16384];
+	size_t len; /* bytes in buf */
+};
+
+/* Read one line (without '\n') into @line. Return: 0, or -errno. */
+static int bird_line(struct bird *b, char *line, size_t max)
+{
+	for (;;) {
+		char *nl = memchr(b->buf, '\n', b->len);
+		struct pollfd p = {.fd = b->fd, .events = POLLIN};
+		long left;
+		ssize_t n;
+
+		if (nl) {
+			size_t l = (size_t)(nl - b->buf);
+
+			snprintf(line, max, "%.*s", (int)l, b->buf);
+			memmove(b->buf, nl + 1, b->len - l - 1);
+			b->len -= l + 1;
+			return 0;
+		}
+		if (b->len == sizeof(b->buf)) /* a line longer than all */
+			b->len = 0;
+		left = b->deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		n = recv(b->fd, b->buf + b->len, sizeof(b->buf) - b->len, 0);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		if (n > 0)
+			b->len += (size_t)n;
+	}
+}
+
+/*
+ * BIRD's replies: "CODE-text" continues, " text" continues with the last
+ * code, "CODE text" ends that code; a reply ends with a line whose code is
+ * 0000 (OK) or 8xxx/9xxx (errors). @fn sees every line with its code.
+ */
+static int bird_cmd(struct bird *b, const char *cmd,
+		    void (*fn)(int code, const char *text, void *arg),
+		    void *arg)
+{
+	char line[1024];
+	int code = 0;
+	size_t l = strlen(cmd);
+
+	if (send(b->fd, cmd, l, MSG_NOSIGNAL) != (ssize_t)l ||
+	    send(b->fd, "\n", 1, MSG_NOSIGNAL) != 1)
+		return -errno;
+	for (;;) {
+		int ret = bird_line(b, line, sizeof(line));
+		const char *text = line;
+
+		if (ret)
+			return ret;
+		if (line[0] == ' ') {
+			text = line + 1;
+		} else if (strlen(line) >= 5 && line[0] >= '0' &&
+			   line[0] <= '9') {
+			code = atoi(line); /* stops at '-' or ' ' */
+			text = line + 5;
+			if (line[4] == ' ' || line[4] == 0) {
+				if (code == 0)
+					return 0;
+				if (code >= 8000)
+					return -EINVAL;
+			}
+		}
+		if (fn)
+			fn(code, text, arg);
+	}
+}
+
+static void parse_protocol(int code, const char *text, void *arg)
+{
+	struct qlb_daemon_status *st = arg;
+	char name[32], proto[16], table[32], state[16];
+	struct qlb_daemon_peer *p;
+	const char *info;
+
+	/* 1002: "name proto table state since info" */
+	if (code != 1002 ||
+	    sscanf(text, "%31s %15s %31s %15s", name, proto, table, state) != 4)
+		return;
+	if (strcmp(proto, "BGP"))
+		return;
+	st->npeers++;
+	info = strstr(text, "Established");
+	if (info)
+		st->established++;
+	if (st->npeers > QLB_ANNOUNCE_MAX_PEERS)
+		return;
+	p = &st->peers[st->npeers - 1];
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->state, sizeof(p->state), "%s", state);
+	if (info) {
+		snprintf(p->info, sizeof(p->info), "Established");
+	} else {
+		/* The info column: the words after the time of "since",
+		 * which has no fixed width; take the last word. */
+		const char *sp = strrchr(text, ' ');
+
+		snprintf(p->info, sizeof(p->info), "%s", sp ? sp + 1 : "");
+	}
+}
+
+struct export_ctx {
+	const struct qlb_config *cfg;
+	struct qlb_daemon_status *st;
+};
+
+static void parse_export(int code, const char *text, void *arg)
+{
+	struct export_ctx *x = arg;
+	char pfx[64], *slash;
+	struct qlb_addr a = {0};
+
+	/* 1007: "PREFIX via/blackhole [...]"; path lines start blank. */
+	if (code != 1007 || text[0] == ' ' || sscanf(text, "%63s", pfx) != 1)
+		return;
+	slash = strchr(pfx, '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	if (inet_pton(AF_INET, pfx, &a.v4) == 1)
+		a.family = AF_INET;
+	else if (inet_pton(AF_INET6, pfx, &a.v6) == 1)
+		a.family = AF_INET6;
+	else
+		return;
+	for (unsigned int i = 0; i < x->cfg->lb.nvips; i++)
+		if (addr_eq(&x->cfg->lb.vips[i].addr, &a))
+			x->st->exported[i] = true;
+}
+
+int qlb_announce_daemon(const struct qlb_config *cfg,
+			struct qlb_daemon_status *st)
+{
+	struct qlb_announce_opts o;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat sb;
+	struct bird *b;
+	char line[256];
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	qlb_announce_opts(cfg, &o);
+	if (!o.bird_socket[0]) {
+		st->state = QLB_DAEMON_NONE;
+		return 0;
+	}
+	if (stat(o.bird_socket, &sb)) {
+		st->state = QLB_DAEMON_MISSING;
+		snprintf(st->error, sizeof(st->error), "%.80s: %.40s",
+			 o.bird_socket, strerror(errno));
+		return 0;
+	}
+	st->state = QLB_DAEMON_DOWN;
+	if (strlen(o.bird_socket) >= sizeof(sa.sun_path)) {
+		snprintf(st->error, sizeof(st->error), "%.100s: path too long",
+			 o.bird_socket);
+		return 0;
+	}
+	strcpy(sa.sun_path, o.bird_socket);
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(st->error, sizeof(st->error), "out of memory");
+		return 0;
+	}
+	b->deadline = now_ms() + 500;
+	b->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (b->fd < 0 || connect(b->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		snprintf(st->error, sizeof(st->error), "%.60s: connect: %.60s",
+			 o.bird_socket, strerror(errno));
+		goto out;
+	}
+	/* Greeting: "0001 BIRD 2.0.12 ready." */
+	ret = bird_line(b, line, sizeof(line));
+	if (ret || strncmp(line, "0001 ", 5)) {
+		snprintf(st->error, sizeof(st->error),
+			 "%.60s: no greeting: %.60s", o.bird_socket,
+			 ret ? strerror(-ret) : line);
+		goto out;
+	}
+	sscanf(line + 5, "%*s %31s", st->version);
+	if (st->version[0]) {
+		char v[40];
+
+		snprintf(v, sizeof(v), "BIRD %.26s", st->version);
+		snprintf(st->version, sizeof(st->version), "%s", v);
+	}
+	ret = bird_cmd(b, "show protocols", parse_protocol, st);
+	if (ret) {
+		snprintf(st->error, sizeof(st->error),
+			 "%.60s: show protocols: %.60s", o.bird_socket,
+			 strerror(-ret));
+		goto out;
+	}
+	if (st->npeers > QLB_ANNOUNCE_MAX_PEERS)
+		st->npeers = QLB_ANNOUNCE_MAX_PEERS;
+	st->state = st->established ? QLB_DAEMON_ESTABLISHED
+				    : QLB_DAEMON_NO_SESSION;
+	/* What BIRD sends to established peers, per channel (a BGP
+	 * protocol with two channels takes "export NAME.ipv4"). */
+	for (unsigned int i = 0; i < st->npeers; i++) {
+		struct export_ctx x = {cfg, st};
+		static const char *const chans[] = {"ipv4", "ipv6"};
+
+		if (strcmp(st->peers[i].info, "Established"))
+			continue;
+		for (unsigned int c = 0; c < 2; c++) {
+			char cmd[96];
+
+			snprintf(cmd, sizeof(cmd), "show route export %s.%s",
+				 st->peers[i].name, chans[c]);
+			/* A channel the protocol lacks is an error reply:
+			 * nothing exported on it. */
+			ret = bird_cmd(b, cmd, parse_export, &x);
+			if (ret == -ETIMEDOUT || ret == -ECONNRESET)
+				goto out;
+		}
+	}
+out:
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+	return 0;
+}
+
+const char *qlb_daemon_state_name(enum qlb_daemon_state s)
+{
+	switch (s) {
+	case QLB_DAEMON_NONE:
+		return "none";
+	case QLB_DAEMON_MISSING:
+		return "missing";
+	case QLB_DAEMON_DOWN:
+		return "down";
+	case QLB_DAEMON_NO_SESSION:
+		return "no-session";
+	case QLB_DAEMON_ESTABLISHED:
+		return "established";
+	}
+	return "?";
+}
+
+int qlb_announce_drain(const struct qlb_config *cfg, unsigned int wait_ms,
+		       char *err, size_t errlen)
+{
+	struct qlb_announce_opts o;
+	long end;
+
+	if (qlb_announce_withdraw_all(cfg, err, errlen))
+		return -1;
+	qlb_announce_opts(cfg, &o);
+	end = now_ms() + (wait_ms ? wait_ms : o.drain_ms);
+	while (!qlb_stop_requested && now_ms() < end) {
+		struct timespec ts = {0, 100 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
