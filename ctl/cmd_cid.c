@@ -48,31 +48,43 @@ static const char usage_cid[] =
 	"  decode   take a QUIC-LB connection ID apart\n"
 	"'qlbctl cid COMMAND --help' for details.\n";
 
+static void try_encode(FILE *f)
+{
+	fputs("Try 'qlbctl cid encode --help'.\n", f);
+}
+
+static void try_decode(FILE *f)
+{
+	fputs("Try 'qlbctl cid decode --help'.\n", f);
+}
+
 /* A usage error: reason, a pointer to the help, exit 2. */
 static int usage_err(const char *sub, const char *fmt, const char *arg)
 {
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), fmt, arg);
-	qlb_err("cid %s: %s", sub, msg);
-	if (!qlb_json)
-		fprintf(stderr, "Try 'qlbctl cid %s --help'.\n", sub);
-	return QLB_EXIT_USAGE;
+	return qlb_usage_err(strcmp(sub, "encode") ? try_decode : try_encode,
+			     "cid %s: %s", sub, msg);
 }
 
-/* Whole decimal number in [0, max], or -1. */
-static long parse_num(const char *s, long max)
+/*
+ * A length or codepoint option: any whole number parses here (a wide
+ * range), so that one out of the codec's range gets the codec's own
+ * reason with exit 1 below rather than a usage error.
+ */
+static int num_opt(const char *sub, const char *opt, const char *s, long *out)
 {
-	char *end;
-	long v;
+	uint32_t v;
 
-	if (!*s || *s == '-' || *s == '+')
+	if (qlb_parse_u32(opt, s, 0, 1000000, &v)) {
+		if (!qlb_json)
+			(strcmp(sub, "encode") ? try_decode
+					       : try_encode)(stderr);
 		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	return v;
+	}
+	*out = v;
+	return 0;
 }
 
 static int parse_key(const char *s, uint8_t key[16])
@@ -127,21 +139,16 @@ static int cid_encode(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case O_CONFIG_ID:
-			if ((id = parse_num(optarg, 1000000)) < 0)
-				return usage_err("encode",
-						 "--config-id wants a small "
-						 "whole number, got '%s'",
-						 optarg);
+			if (num_opt("encode", "--config-id", optarg, &id))
+				return QLB_EXIT_USAGE;
 			break;
 		case O_SERVER_ID:
 			sid_hex = optarg;
 			break;
 		case O_NONCE_LEN:
-			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
-				return usage_err("encode",
-						 "--nonce-len wants a small "
-						 "whole number, got '%s'",
-						 optarg);
+			if (num_opt("encode", "--nonce-len", optarg,
+				    &nonce_len))
+				return QLB_EXIT_USAGE;
 			break;
 		case O_NONCE:
 			nonce_hex = optarg;
@@ -153,11 +160,8 @@ static int cid_encode(int argc, char **argv)
 			enc_len = false;
 			break;
 		case O_LOW_BITS:
-			if ((low_bits = parse_num(optarg, 1000000)) < 0)
-				return usage_err("encode",
-						 "--low-bits wants a small "
-						 "whole number, got '%s'",
-						 optarg);
+			if (num_opt("encode", "--low-bits", optarg, &low_bits))
+				return QLB_EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(usage_encode, stdout);
@@ -295,18 +299,14 @@ static int cid_decode(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case O_SID_LEN:
-			if ((sid_len = parse_num(optarg, 1000000)) < 0)
-				return usage_err("decode",
-						 "--server-id-len wants a "
-						 "number, got '%s'",
-						 optarg);
+			if (num_opt("decode", "--server-id-len", optarg,
+				    &sid_len))
+				return QLB_EXIT_USAGE;
 			break;
 		case O_NONCE_LEN:
-			if ((nonce_len = parse_num(optarg, 1000000)) < 0)
-				return usage_err("decode",
-						 "--nonce-len wants a small "
-						 "whole number, got '%s'",
-						 optarg);
+			if (num_opt("decode", "--nonce-len", optarg,
+				    &nonce_len))
+				return QLB_EXIT_USAGE;
 			break;
 		case O_KEY:
 			key_hex = optarg;
@@ -435,40 +435,18 @@ out:
 	return ret;
 }
 
+static void usage(FILE *f)
+{
+	fputs(usage_cid, f);
+}
+
 int cmd_cid(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv);
-	} subs[] = {{"encode", cid_encode}, {"decode", cid_decode}};
-	size_t i, n;
-	int found = -1;
+	static const struct qlb_cmd subs[] = {
+		{"encode", cid_encode, "build a QUIC-LB connection ID"},
+		{"decode", cid_decode, "take a QUIC-LB connection ID apart"},
+	};
 
-	if (argc < 2) {
-		fputs(usage_cid, stderr);
-		return QLB_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(usage_cid, stdout);
-		return QLB_EXIT_OK;
-	}
-	n = strlen(argv[1]);
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (n && !strncmp(argv[1], subs[i].name, n)) {
-			if (found >= 0) {
-				qlb_err("cid: '%s' is ambiguous", argv[1]);
-				return QLB_EXIT_USAGE;
-			}
-			found = (int)i;
-		}
-	}
-	if (found < 0) {
-		qlb_err("cid: unknown command '%s' (encode or decode)",
-			argv[1]);
-		if (!qlb_json)
-			fputs(usage_cid, stderr);
-		return QLB_EXIT_USAGE;
-	}
-	return subs[found].fn(argc - 1, argv + 1);
+	return qlb_cmd_select(subs, QLB_ARRAY_SIZE(subs), argc - 1, argv + 1,
+			      "cid command", usage);
 }

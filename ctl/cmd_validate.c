@@ -106,6 +106,7 @@ int cmd_validate(int argc, char **argv)
 	int o, n;
 
 	optind = 1;
+	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f':
@@ -115,19 +116,20 @@ int cmd_validate(int argc, char **argv)
 			usage(stdout);
 			return QLB_EXIT_OK;
 		default:
-			usage(stderr);
-			return QLB_EXIT_USAGE;
+			return qlb_usage_err(usage,
+					     "validate: unknown option or "
+					     "missing value: '%s'",
+					     argv[optind - 1]);
 		}
 	}
 	if (!file && optind < argc)
 		file = argv[optind++]; /* "validate FILE" reads as well */
-	if (!file || optind < argc) {
-		qlb_warn(file ? "unexpected argument '%s'"
-			      : "validate: -f FILE is required%s",
-			 file ? argv[optind] : "");
-		usage(stderr);
-		return QLB_EXIT_USAGE;
-	}
+	if (!file)
+		return qlb_usage_err(usage, "validate: -f FILE is required");
+	if (optind < argc)
+		return qlb_usage_err(usage,
+				     "validate: unexpected argument '%s'",
+				     argv[optind]);
 	n = qlb_config_load_diag(file, &cfg, qlb_json ? NULL : stderr, &d);
 	if (qlb_json)
 		json_out(&cfg, file, &d, n);

@@ -8,13 +8,7 @@
 
 #include "common.h"
 
-struct cmd {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *help;
-};
-
-static const struct cmd cmds[] = {
+static const struct qlb_cmd cmds[] = {
 	{"cid", cmd_cid, "encode or decode a QUIC-LB connection ID"},
 	{"validate", cmd_validate, "check a YAML config file whole"},
 	{"lb", cmd_lb, "LB node: apply, status, stats, metrics, detach"},
@@ -26,8 +20,6 @@ static const struct cmd cmds[] = {
 
 static void usage(FILE *f)
 {
-	size_t i;
-
 	fprintf(f, "Usage: qlbctl [-j] [-p] [-v] COMMAND [ARGS...]\n\n"
 		   "Options:\n"
 		   "  -j, --json     JSON output (errors included)\n"
@@ -36,16 +28,14 @@ static void usage(FILE *f)
 		   "  -h, --help     this help; 'qlbctl COMMAND --help' for a "
 		   "command\n\n"
 		   "Commands:\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+	qlb_cmd_list(f, cmds, QLB_ARRAY_SIZE(cmds));
 }
 
 int main(int argc, char **argv)
 {
-	const struct cmd *found = NULL;
-	size_t i, n;
 	int a = 1;
 
+	/* global options first, so that -j holds for every later error */
 	for (; a < argc && argv[a][0] == '-'; a++) {
 		const char *o = argv[a];
 
@@ -62,33 +52,9 @@ int main(int argc, char **argv)
 			a++;
 			break;
 		} else {
-			qlb_warn("unknown option '%s'", o);
-			usage(stderr);
-			return QLB_EXIT_USAGE;
+			return qlb_usage_err(usage, "unknown option '%s'", o);
 		}
 	}
-	if (a >= argc) {
-		usage(stderr);
-		return QLB_EXIT_USAGE;
-	}
-	n = strlen(argv[a]);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strncmp(argv[a], cmds[i].name, n))
-			continue;
-		if (strlen(cmds[i].name) == n) {
-			found = &cmds[i];
-			break;
-		}
-		if (found) {
-			qlb_warn("'%s' is ambiguous", argv[a]);
-			return QLB_EXIT_USAGE;
-		}
-		found = &cmds[i];
-	}
-	if (!found) {
-		qlb_warn("unknown command '%s'", argv[a]);
-		usage(stderr);
-		return QLB_EXIT_USAGE;
-	}
-	return found->fn(argc - a, argv + a);
+	return qlb_cmd_select(cmds, QLB_ARRAY_SIZE(cmds), argc - a, argv + a,
+			      "command", usage);
 }

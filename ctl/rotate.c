@@ -81,6 +81,15 @@ static void usage(FILE *f)
 		"distribute.\n");
 }
 
+/* getopt's complaint, through qlb_err so that -j gets JSON. */
+static int bad_opt(const char *sub, const char *arg)
+{
+	return qlb_usage_err(usage,
+			     "rotate %s: unknown option or missing value: "
+			     "'%s'",
+			     sub, arg);
+}
+
 /* ---- reading and writing the file ------------------------------------ */
 
 static int doc_read(struct doc *d)
@@ -404,33 +413,17 @@ static void fmt_dur(long long s, char *buf, size_t len)
 
 static int parse_num(const char *opt, const char *s, int *out)
 {
-	char *end;
-	long v;
+	uint32_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < 0 || v > 255) {
-		qlb_warn("%s: '%s' is not a small non-negative number", opt, s);
+	if (qlb_parse_u32(opt, s, 0, 255, &v))
 		return -1;
-	}
 	*out = (int)v;
 	return 0;
 }
 
 static int parse_id(const char *s, unsigned int *id)
 {
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < 0 || v >= QLB_CONFIG_MAX) {
-		qlb_warn("config ID '%s' is not a codepoint 0..%d", s,
-			 QLB_CONFIG_MAX - 1);
-		return -1;
-	}
-	*id = (unsigned int)v;
-	return 0;
+	return qlb_parse_u32("config ID", s, 0, QLB_CONFIG_MAX - 1, id);
 }
 
 static int active_id(const struct qlb_config *cfg)
@@ -483,8 +476,9 @@ fail:
 	return -1;
 }
 
-static int cmd_new(int argc, char **argv, const char *file)
+static int cmd_new(int argc, char **argv)
 {
+	const char *file = DEFAULT_FILE;
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"id", required_argument, NULL, 'i'},
@@ -508,6 +502,7 @@ static int cmd_new(int argc, char **argv, const char *file)
 	struct tm tm;
 
 	optind = 1;
+	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f':
@@ -537,14 +532,14 @@ static int cmd_new(int argc, char **argv, const char *file)
 			usage(stdout);
 			return QLB_EXIT_OK;
 		default:
-			usage(stderr);
-			return QLB_EXIT_USAGE;
+			return bad_opt("new", argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		qlb_warn("rotate new: unexpected argument '%s'", argv[optind]);
-		return QLB_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return qlb_usage_err(usage,
+				     "rotate new: unexpected argument "
+				     "'%s'",
+				     argv[optind]);
 	d.path = file;
 	if (doc_read(&d) < 0)
 		goto out;
@@ -678,6 +673,7 @@ out:
 
 /* ---- promote, retire -------------------------------------------------- */
 
+/* Return: 0, 1 after --help, or QLB_EXIT_USAGE (message given). */
 static int get_id_arg(int argc, char **argv, const char **file, bool *force,
 		      unsigned int *id, const char *what)
 {
@@ -690,6 +686,7 @@ static int get_id_arg(int argc, char **argv, const char **file, bool *force,
 
 	/* no '+': options may follow the ID ("retire -f F 2 --force") */
 	optind = 1;
+	opterr = 0;
 	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f':
@@ -697,26 +694,27 @@ static int get_id_arg(int argc, char **argv, const char **file, bool *force,
 			break;
 		case 'F':
 			if (!force)
-				goto bad;
+				return bad_opt(what, argv[optind - 1]);
 			*force = true;
 			break;
 		case 'h':
 			usage(stdout);
 			return 1;
 		default:
-			goto bad;
+			return bad_opt(what, argv[optind - 1]);
 		}
 	}
-	if (optind + 1 != argc) {
-		qlb_warn("rotate %s: exactly one config ID is needed", what);
-		goto bad;
+	if (optind + 1 != argc)
+		return qlb_usage_err(usage,
+				     "rotate %s: exactly one config ID is "
+				     "needed",
+				     what);
+	if (parse_id(argv[optind], id) < 0) {
+		if (!qlb_json)
+			usage(stderr);
+		return QLB_EXIT_USAGE;
 	}
-	if (parse_id(argv[optind], id) < 0)
-		goto bad;
 	return 0;
-bad:
-	usage(stderr);
-	return -1;
 }
 
 static void done_json(const char *file, const char *action, unsigned int id,
@@ -739,8 +737,9 @@ static void done_json(const char *file, const char *action, unsigned int id,
 	jw_end(&w);
 }
 
-static int cmd_promote(int argc, char **argv, const char *file)
+static int cmd_promote(int argc, char **argv)
 {
+	const char *file = DEFAULT_FILE;
 	struct doc d = {.lock_fd = -1};
 	char now_s[32];
 	unsigned int id;
@@ -748,7 +747,7 @@ static int cmd_promote(int argc, char **argv, const char *file)
 
 	r = get_id_arg(argc, argv, &file, NULL, &id, "promote");
 	if (r)
-		return r > 0 ? QLB_EXIT_OK : QLB_EXIT_USAGE;
+		return r == 1 ? QLB_EXIT_OK : r;
 	d.path = file;
 	if (doc_read(&d) < 0)
 		goto out;
@@ -797,8 +796,9 @@ out:
 	return ret;
 }
 
-static int cmd_retire(int argc, char **argv, const char *file)
+static int cmd_retire(int argc, char **argv)
 {
+	const char *file = DEFAULT_FILE;
 	const struct qlb_conf_cid *q;
 	struct doc d = {.lock_fd = -1};
 	bool force = false;
@@ -810,7 +810,7 @@ static int cmd_retire(int argc, char **argv, const char *file)
 
 	r = get_id_arg(argc, argv, &file, &force, &id, "retire");
 	if (r)
-		return r > 0 ? QLB_EXIT_OK : QLB_EXIT_USAGE;
+		return r == 1 ? QLB_EXIT_OK : r;
 	d.path = file;
 	if (doc_read(&d) < 0)
 		goto out;
@@ -864,8 +864,9 @@ out:
 
 /* ---- status ----------------------------------------------------------- */
 
-static int cmd_status(int argc, char **argv, const char *file)
+static int cmd_status(int argc, char **argv)
 {
+	const char *file = DEFAULT_FILE;
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
@@ -876,6 +877,7 @@ static int cmd_status(int argc, char **argv, const char *file)
 	int o, i;
 
 	optind = 1;
+	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f':
@@ -885,15 +887,14 @@ static int cmd_status(int argc, char **argv, const char *file)
 			usage(stdout);
 			return QLB_EXIT_OK;
 		default:
-			usage(stderr);
-			return QLB_EXIT_USAGE;
+			return bad_opt("status", argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		qlb_warn("rotate status: unexpected argument '%s'",
-			 argv[optind]);
-		return QLB_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return qlb_usage_err(usage,
+				     "rotate status: unexpected "
+				     "argument '%s'",
+				     argv[optind]);
 	if (qlb_config_load(file, &cfg, stderr)) {
 		qlb_err("%s is not valid", file);
 		return QLB_EXIT_ERR;
@@ -974,41 +975,13 @@ static int cmd_status(int argc, char **argv, const char *file)
 
 int cmd_rotate(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv, const char *file);
-	} subs[] = {
-		{"new", cmd_new},
-		{"promote", cmd_promote},
-		{"retire", cmd_retire},
-		{"status", cmd_status},
+	static const struct qlb_cmd subs[] = {
+		{"new", cmd_new, "add a routable config with a fresh key"},
+		{"promote", cmd_promote, "make a config active"},
+		{"retire", cmd_retire, "remove a drained retiring config"},
+		{"status", cmd_status, "state, age and key source per config"},
 	};
-	size_t i, n;
-	int found = -1;
 
-	if (argc < 2) {
-		usage(stderr);
-		return QLB_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return QLB_EXIT_OK;
-	}
-	n = strlen(argv[1]);
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strncmp(argv[1], subs[i].name, n))
-			continue;
-		if (found >= 0) {
-			qlb_warn("rotate: '%s' is ambiguous", argv[1]);
-			return QLB_EXIT_USAGE;
-		}
-		found = (int)i;
-	}
-	if (found < 0) {
-		qlb_warn("rotate: unknown command '%s'", argv[1]);
-		usage(stderr);
-		return QLB_EXIT_USAGE;
-	}
-	return subs[found].fn(argc - 1, argv + 1, DEFAULT_FILE);
+	return qlb_cmd_select(subs, QLB_ARRAY_SIZE(subs), argc - 1, argv + 1,
+			      "rotate command", usage);
 }
