@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * In-place editing of a qlb YAML file for qlbctl rotate. libyaml cannot
+ * write a document back with its comments, so the text is edited at the
+ * byte spans the parser recorded (struct qlb_conf_marks in config.h); the
+ * result is validated whole before it atomically replaces the original.
+ */
+#ifndef QLB_CTL_ROTATE_EDIT_H
+#define QLB_CTL_ROTATE_EDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "config.h"
+
+#define MAX_EDITS 8
+
+struct edit {
+	size_t start, end; /* replace text[start, end) */
+	char text[512];
+};
+
+/* Initialise with {.path = FILE, .lock_fd = -1}. */
+struct doc {
+	const char *path;
+	char *text;
+	size_t len;
+	struct stat st;
+	struct qlb_config cfg;
+	bool loaded;
+	bool crlf;   /* the file ends its lines with CR LF */
+	int lock_fd; /* the file, flock()ed while we edit it */
+	struct edit edits[MAX_EDITS];
+	int nedits;
+};
+
+/*
+ * doc_read() - lock @d->path (one rotate at a time), read its text and
+ * load it; the file must be valid. Errors go through qlb_err().
+ * Return: 0 or -1.
+ */
+int doc_read(struct doc *d);
+/* Release the lock and free what doc_read() allocated. */
+void doc_free(struct doc *d);
+
+/* Queue replacing text [@start, @end) (fill ->text). NULL when full. */
+struct edit *doc_add_edit(struct doc *d, size_t start, size_t end);
+
+/*
+ * doc_commit() - apply the edits into a file beside the original, validate
+ * it whole and rename it over the original. Nothing changes on failure.
+ * Return: 0 or -1 (reason given through qlb_err()).
+ */
+int doc_commit(struct doc *d);
+
+/* Config @id can be edited (block style); says why not otherwise. */
+bool doc_editable(const struct doc *d, unsigned int id);
+
+/* Set key @key of config @id to @val: replace its value at @span, or add a
+ * line at the end of the item. Return: 0 or -1. */
+int doc_set_key(struct doc *d, unsigned int id, const char *key,
+		const struct qlb_span *span, const char *val);
+
+/* write() all of @p, retrying on EINTR. Return: 0 or -1 (errno set). */
+int doc_write_all(int fd, const char *p, size_t len);
+
+#endif /* QLB_CTL_ROTATE_EDIT_H */
