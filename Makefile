@@ -1,8 +1,16 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
-# qlb top-level build. Everything goes to build/. `make help` lists targets.
-# Each area adds its own rules in a small *.mk beside its sources; this file
-# holds the variables and the common rules they use.
+# qlb top-level build. Everything goes to build/ (BUILD=dir elsewhere).
+# `make help` lists targets. This file holds the variables, the BPF and C
+# compile rules and the libraries; tests/tests.mk, bench/bench.mk and
+# examples/examples.mk add the programs of their area.
+#
+# Dependencies: every object is compiled with -MMD -MP and its .d file is
+# included, so an object depends on exactly the headers it includes. The
+# BPF skeletons are generated headers: they are order-only prerequisites of
+# every C object (they must exist before the first compile, when no .d file
+# says who includes what) and real prerequisites, through the .d files, of
+# the objects that include them.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -34,39 +42,57 @@ LDLIBS_BPF := $(shell pkg-config --libs libxdp libbpf 2>/dev/null || echo -lxdp 
 LDLIBS_CTL := $(LDLIBS_BPF) -lyaml
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
 	-D__TARGET_ARCH_$(ARCH) -Iinclude -I/usr/include/$(MULTIARCH)
+# The .d file beside the object, naming the object itself as the target.
+DEPFLAGS  = -MMD -MP -MT $@ -MF $(@:.o=.d)
 
 # ---- sources ---------------------------------------------------------------
 BPF_SRCS  := $(wildcard xdp/*.bpf.c reuseport/*.bpf.c tests/bpf/*.bpf.c bench/*.bpf.c)
 BPF_OBJS  := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SRCS)))
 SKELS     := $(patsubst %.bpf.c,$(BUILD)/skel/%.skel.h,$(notdir $(BPF_SRCS)))
 LIB_SRCS  := $(wildcard ctl/lib/*.c)
-LIB_OBJS  := $(patsubst ctl/lib/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS))
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+# every ctl/*.c but the main() goes into libqlbctl.a: a new file in ctl/ is
+# picked up without an edit here.
 CTL_SRCS  := $(filter-out ctl/qlbctl.c,$(wildcard ctl/*.c))
-CTL_OBJS  := $(patsubst ctl/%.c,$(BUILD)/obj/ctl/%.o,$(CTL_SRCS))
-ECHO_SRCS := $(wildcard ctl/echo/*.c)
+CTL_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
+ECHO_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard ctl/echo/*.c))
 HEADERS   := $(wildcard include/qlb/*.h ctl/*.h ctl/lib/*.h xdp/*.h reuseport/*.h)
 LIBQLB_SO := $(BUILD)/libqlb.so.0
-PUB_HDRS  := include/qlb/libqlb.h include/qlb/cid.h include/qlb/compat.h $(wildcard include/qlb/aes.h)
+PUB_HDRS  := include/qlb/libqlb.h include/qlb/cid.h include/qlb/compat.h \
+	     include/qlb/aes.h include/qlb/aes_tables.h
 
 vpath %.bpf.c xdp reuseport tests/bpf bench
 
+.DELETE_ON_ERROR:
 .PHONY: all deps test check bench info install uninstall clean help fuzz demo format
 all: $(BUILD)/qlbctl $(BUILD)/libqlb.a $(BUILD)/libqlb.so $(BUILD)/qlb-echo $(BPF_OBJS) $(SKELS)
 
 # ---- BPF -------------------------------------------------------------------
-$(BUILD)/bpf/%.bpf.o: %.bpf.c $(HEADERS) | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: %.bpf.c | $(BUILD)/bpf
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
-# ---- libqlb ------------------------------------------------------------------
-$(BUILD)/obj/lib/%.o: ctl/lib/%.c $(HEADERS) | $(BUILD)/obj/lib
+# ---- C objects -----------------------------------------------------------------
+# One rule for every user-space object: $(BUILD)/obj/DIR/NAME.o from
+# DIR/NAME.c. OBJ_CFLAGS adds what an area needs (set per directory).
+$(BUILD)/obj/%.o: %.c | $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DQLB_BUILDING_LIB -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(OBJ_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# libqlb includes no skeleton, so it builds without clang and bpftool.
+$(BUILD)/obj/ctl/lib/%.o: ctl/lib/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(OBJ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/ctl/lib/%.o: OBJ_CFLAGS = -fPIC -fvisibility=hidden -DQLB_BUILDING_LIB
+
+# ---- libqlb ------------------------------------------------------------------
 $(BUILD)/libqlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -79,10 +105,6 @@ $(BUILD)/libqlb.so: $(LIBQLB_SO)
 	$(Q)ln -sf libqlb.so.0 $@
 
 # ---- qlbctl ------------------------------------------------------------------
-$(BUILD)/obj/ctl/%.o: ctl/%.c $(HEADERS) $(SKELS) | $(BUILD)/obj/ctl
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
-
 $(BUILD)/libqlbctl.a: $(CTL_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -91,16 +113,31 @@ $(BUILD)/qlbctl: $(BUILD)/obj/ctl/qlbctl.o $(BUILD)/libqlbctl.a $(BUILD)/libqlb.
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CTL)
 
-$(BUILD)/qlb-echo: $(ECHO_SRCS) $(BUILD)/libqlb.a $(HEADERS)
+$(BUILD)/qlb-echo: $(ECHO_OBJS) $(BUILD)/libqlb.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $(ECHO_SRCS) $(BUILD)/libqlb.a
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
 
-$(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj/lib $(BUILD)/obj/ctl $(BUILD)/tests $(BUILD)/bench:
+$(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
 # ---- areas -------------------------------------------------------------------
-# tests/tests.mk, bench/bench.mk, examples/examples.mk add their own rules.
+# tests/tests.mk, bench/bench.mk, examples/examples.mk add their own rules
+# and their objects to ALL_OBJS.
 -include $(wildcard tests/*.mk bench/*.mk examples/*.mk)
+
+# ---- header dependencies ---------------------------------------------------
+ALL_OBJS += $(LIB_OBJS) $(CTL_OBJS) $(BUILD)/obj/ctl/qlbctl.o $(ECHO_OBJS)
+# Named as targets so that make keeps them (a pattern-built object that no
+# rule names is an intermediate file, deleted after the link).
+$(ALL_OBJS):
+DEP_FILES := $(wildcard $(patsubst %.o,%.d,$(ALL_OBJS) $(BPF_OBJS)))
+-include $(DEP_FILES)
+# An object built before -MMD (no .d beside it) depends, as it used to, on
+# every header and skeleton, until its next compile writes its .d file.
+NODEP_C   := $(filter-out $(DEP_FILES:.d=.o),$(wildcard $(ALL_OBJS)))
+NODEP_BPF := $(filter-out $(DEP_FILES:.d=.o),$(wildcard $(BPF_OBJS)))
+$(NODEP_C): $(HEADERS) $(SKELS) $(wildcard ctl/*.c ctl/lib/*.c tests/*/*.h bench/*.h examples/*/*.h)
+$(NODEP_BPF): $(HEADERS) $(wildcard tests/bpf/*.h bench/*.h)
 
 # ---- top-level targets ---------------------------------------------------
 deps:

@@ -6,9 +6,14 @@
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(SKELS) | $(BUILD)/bench
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BENCH_SRCS))
+ALL_OBJS   += $(BENCH_OBJS)
+
+$(BUILD)/obj/bench/%.o: OBJ_CFLAGS = -Ibench -Itests/unit
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a | $(BUILD)/bench
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(CFLAGS) -Ibench -Itests/unit -o $@ $< $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(LDLIBS_CTL) -lcrypto -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a $(LDLIBS_CTL) -lcrypto -lm
 
 .PHONY: print-bench-bins
 print-bench-bins:

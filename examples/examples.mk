@@ -8,11 +8,15 @@ H3_CFLAGS    := $(shell pkg-config --cflags $(H3_PKGS) 2>/dev/null)
 H3_LIBS      := $(shell pkg-config --libs $(H3_PKGS) 2>/dev/null || \
 		echo -lngtcp2 -lngtcp2_crypto_gnutls -lnghttp3 -lgnutls)
 H3_SRCS      := $(wildcard examples/h3server/*.c)
+H3_OBJS      := $(patsubst %.c,$(BUILD)/obj/%.o,$(H3_SRCS))
 EXAMPLE_BINS := $(BUILD)/qlb-h3server
+ALL_OBJS     += $(H3_OBJS)
 
 .PHONY: examples
 examples: $(EXAMPLE_BINS)
 
-$(BUILD)/qlb-h3server: $(H3_SRCS) examples/h3server/h3server.h $(BUILD)/libqlb.a $(HEADERS)
+$(BUILD)/obj/examples/%.o: OBJ_CFLAGS = $(H3_CFLAGS)
+
+$(BUILD)/qlb-h3server: $(H3_OBJS) $(BUILD)/libqlb.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(H3_CFLAGS) -o $@ $(H3_SRCS) $(BUILD)/libqlb.a $(H3_LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(H3_LIBS)
