@@ -24,6 +24,14 @@
 #define QLB_DEFAULT_GUE_PORT	6080
 #define QLB_DEFAULT_MTU		1500
 #define QLB_DEFAULT_DRAIN_TIME	3600 /* seconds a retiring config is kept */
+#define QLB_MAX_LB_SOURCES	64   /* host.lb_sources entries */
+/* lb.health defaults: a dead host is out within fall * interval + timeout
+ * (3.5 s), a recovered one back within rise * interval (2 s) */
+#define QLB_DEFAULT_HEALTH_INTERVAL_MS 1000
+#define QLB_DEFAULT_HEALTH_TIMEOUT_MS  500
+#define QLB_DEFAULT_HEALTH_RISE	       2
+#define QLB_DEFAULT_HEALTH_FALL	       3
+#define QLB_DEFAULT_HEALTH_PORT	       6070
 
 /* quic_lb.configs[].state */
 enum qlb_conf_state {
@@ -87,6 +95,17 @@ struct qlb_conf_vip {
 	struct qlb_pos pos;
 };
 
+/* lb.health: probing of the hosts by `qlbctl lb run` */
+struct qlb_conf_health {
+	bool present;		  /* the section is in the file */
+	unsigned int interval_ms; /* default 1000 */
+	unsigned int timeout_ms;  /* default 500; < interval_ms */
+	unsigned int rise;	  /* default 2; >= 1 */
+	unsigned int fall;	  /* default 3; >= 1 */
+	uint16_t port;		  /* default 6070 = the hosts' health_port */
+	struct qlb_pos pos;	  /* of the section */
+};
+
 struct qlb_conf_lb {
 	bool present;
 	char interface[16];
@@ -100,6 +119,7 @@ struct qlb_conf_lb {
 	uint16_t gue_port;		/* default 6080 */
 	unsigned int nvips;
 	struct qlb_conf_vip vips[QLB_MAX_VIPS];
+	struct qlb_conf_health health;
 };
 
 struct qlb_conf_host {
@@ -129,6 +149,15 @@ struct qlb_conf_agent { /* the "host:" section */
 	unsigned int nallow_uids, nallow_gids;
 	uint32_t allow_uids[QLB_MAX_ALLOW];
 	uint32_t allow_gids[QLB_MAX_ALLOW];
+	/* Decapsulation trusts these outer sources only (the LB nodes'
+	 * encap_source_v4/v6; lb.encap_source_* of the same file count too)
+	 * and inner packets to these VIPs only (lb.vips of the same file
+	 * too). */
+	unsigned int nlb_sources;
+	struct qlb_addr lb_sources[QLB_MAX_LB_SOURCES];
+	unsigned int nvips;
+	struct qlb_conf_vip vips[QLB_MAX_VIPS];
+	uint16_t health_port; /* default 6070: the probe responder */
 };
 
 /*

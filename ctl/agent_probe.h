@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The host's side of health checking and of the decapsulation trust
+ * lists, for the agent's loop:
+ *
+ *  - qlb_host_trust_of() / qlb_host_trust_write(): whom the decapsulation
+ *    program takes packets from (the LB nodes' encap sources) and for what
+ *    (the VIPs at their ports, at the health port, ICMP to a VIP), into
+ *    the maps of include/qlb/decap_trust.h.
+ *  - the probe responder: answers the LB nodes' probes
+ *    (include/qlb/health_proto.h) on the VIPs at the health port, after
+ *    checking that decapsulation is attached and that every VIP socket
+ *    group's working generation has a live socket. It lives in the agent's
+ *    process: a dead agent answers nothing.
+ */
+#ifndef QLB_CTL_AGENT_PROBE_H
+#define QLB_CTL_AGENT_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "qlb/decap_trust.h"
+
+#define QLB_TRUST_MAX_VIPS (2 * QLB_MAX_VIPS)
+
+struct qlb_host_trust {
+	unsigned int nsrc, nvip;
+	struct qlb_addr src[QLB_DC_MAX_SRC];
+	struct qlb_conf_vip vip[QLB_TRUST_MAX_VIPS];
+	uint16_t health_port;
+};
+
+/*
+ * qlb_host_trust_of() - the lists of @cfg: host.lb_sources and host.vips,
+ * plus lb.encap_source_v4/v6 and lb.vips when the file has an lb section
+ * (one file for both roles). Duplicates are kept once.
+ */
+void qlb_host_trust_of(const struct qlb_config *cfg, struct qlb_host_trust *t);
+
+/*
+ * qlb_host_trust_write() - make the maps @src_fd (qlb_dc_src) and @vip_fd
+ * (qlb_dc_vip) hold exactly @t: new entries first, then stale ones go, so
+ * allowed traffic never sees a gap.
+ * Return: 0, or -errno with a message in @err.
+ */
+int qlb_host_trust_write(int src_fd, int vip_fd, const struct qlb_host_trust *t,
+			 char *err, size_t errlen);
+
+struct qlb_probe_resp;
+
+/*
+ * qlb_probe_resp_open() - bind the responder on the health port of @cfg
+ * (host.health_port, any address, both families) for the data plane
+ * pinned under @pin_dir. @cfg is kept by reference until close or
+ * qlb_probe_resp_set_config().
+ * Return: the responder, or NULL with a message in @err.
+ */
+struct qlb_probe_resp *qlb_probe_resp_open(const struct qlb_config *cfg,
+					   const char *pin_dir, char *err,
+					   size_t errlen);
+
+/* A reloaded config (same port: else close and open again). */
+void qlb_probe_resp_set_config(struct qlb_probe_resp *r,
+			       const struct qlb_config *cfg);
+
+/* The port bound. */
+uint16_t qlb_probe_resp_port(const struct qlb_probe_resp *r);
+
+/* Descriptors to poll for POLLIN; returns how many (<= max). */
+int qlb_probe_resp_fds(const struct qlb_probe_resp *r, int *fds, int max);
+
+/* Answer what is queued on @fd (bounded per call). */
+void qlb_probe_resp_input(struct qlb_probe_resp *r, int fd);
+
+/*
+ * qlb_probe_resp_check() - the verdict an answer would carry now (enum
+ * qlb_hp_status), with the VIP socket groups seen and how many of them
+ * have no live socket.
+ */
+unsigned int qlb_probe_resp_check(struct qlb_probe_resp *r,
+				  unsigned int *ngroups, unsigned int *nbad);
+
+/* Answers sent and probes refused (bad format, untrusted source, rate). */
+void qlb_probe_resp_counts(const struct qlb_probe_resp *r, uint64_t *answered,
+			   uint64_t *refused);
+
+void qlb_probe_resp_close(struct qlb_probe_resp *r);
+
+#endif /* QLB_CTL_AGENT_PROBE_H */
