@@ -17,6 +17,8 @@ if clang-format --dry-run --Werror $files 2>"$BUILD/format.log"; then
 	echo "ok: $(echo "$files" | wc -l) files formatted"
 else
 	bad "clang-format: $(grep -c -e 'warning:' -e 'error:' "$BUILD/format.log") places differ (make format fixes them)"
+	# places per file, then the first few in full
+	grep -e 'warning:' -e 'error:' "$BUILD/format.log" | cut -d: -f1 | sort | uniq -c | sort -rn
 	head -20 "$BUILD/format.log"
 fi
 
