@@ -22,9 +22,10 @@
 #include "common.h"
 #include "metrics_http.h"
 #include "config.h"
-#include "agent.h"
+#include "agent_daemon.h"
+#include "bpf_util.h"
 #include "qlb/host_abi.h"
-#include "qlb/agent_proto.h"
+#include "qlb/agent_frame.h"
 
 static const char *const rp_names[QLB_RP_STAT_MAX] = {
 	[QLB_RP_ROUTED] = "routed",
@@ -92,65 +93,15 @@ static void usage(FILE *f)
 
 /* ---- talking to a running agent -------------------------------------- */
 
-static int full_read(int fd, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = read(fd, (char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ECONNRESET;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/* Read one message; *body is malloc'd. Return: its type or -errno. */
+/* Answers to qlbctl are small but for STATUS of a big host. */
 static int read_msg(int fd, void **body, uint32_t *len)
 {
-	struct qlb_ap_hdr h;
-	int err;
-
-	*body = NULL;
-	err = full_read(fd, &h, sizeof(h));
-	if (err)
-		return err;
-	if (h.magic != QLB_AP_MAGIC || h.version != QLB_AP_VERSION ||
-	    h.len > QLB_AP_MAX_BODY)
-		return -EPROTO;
-	*body = calloc(1, h.len + 1);
-	if (!*body)
-		return -ENOMEM;
-	err = full_read(fd, *body, h.len);
-	if (err) {
-		free(*body);
-		*body = NULL;
-		return err;
-	}
-	*len = h.len;
-	return h.type;
+	return qlb_ap_read_msg(fd, QLB_AP_MAX_BODY, body, len);
 }
 
 static int send_msg(int fd, uint16_t type, const void *body, uint32_t len)
 {
-	struct qlb_ap_hdr h = {
-		.magic = QLB_AP_MAGIC,
-		.version = QLB_AP_VERSION,
-		.type = type,
-		.len = len,
-	};
-	char buf[sizeof(h) + 64];
-
-	if (len > 64)
-		return -EINVAL;
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), body, len);
-	return write(fd, buf, sizeof(h) + len) == (ssize_t)(sizeof(h) + len)
-		       ? 0
-		       : -EIO;
+	return qlb_ap_send(fd, type, body, len, -1);
 }
 
 /* Connect and take the HELLO. Return: fd or -1 (error reported). */
@@ -480,7 +431,18 @@ static int socket_path(const char *file, const char *sock, char *out,
 	return 0;
 }
 
-int cmd_agent(int argc, char **argv)
+struct agent_opts {
+	const char *file, *sock, *listen;
+	char path[PATH_MAX]; /* the agent's socket */
+};
+
+/*
+ * Options of every agent subcommand; @nargs positional arguments follow.
+ * Return: true to go on, false to stop with *rc (usage errors reported,
+ * JSON under -j; -h printed the usage).
+ */
+static bool agent_opts(int argc, char **argv, int nargs, bool listen_ok,
+		       struct agent_opts *o, int *rc)
 {
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
@@ -489,75 +451,126 @@ int cmd_agent(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *file = NULL, *sock = NULL, *listen = NULL, *sub = "run";
-	char path[PATH_MAX];
 	int c;
 
-	/* "agent -f FILE" runs; otherwise the first word is a subcommand */
-	if (argc > 1 && argv[1][0] != '-') {
-		sub = argv[1];
-		argc--;
-		argv++;
-	}
+	memset(o, 0, sizeof(*o));
 	optind = 1;
+	opterr = 0; /* one error, through qlb_usage_err() */
 	while ((c = getopt_long(argc, argv, "+f:s:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 's':
-			sock = optarg;
+			o->sock = optarg;
 			break;
 		case 'l':
-			listen = optarg;
+			o->listen = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return QLB_EXIT_OK;
+			*rc = QLB_EXIT_OK;
+			return false;
 		default:
-			usage(stderr);
-			return QLB_EXIT_USAGE;
+			*rc = qlb_usage_err(usage, "agent %s: bad option '%s'",
+					    argv[0], argv[optind - 1]);
+			return false;
 		}
 	}
-	if (!strcmp(sub, "run")) {
-		if (!file || optind != argc) {
-			usage(stderr);
-			return QLB_EXIT_USAGE;
-		}
-		return qlb_agent_run(file);
+	if (argc - optind != nargs) {
+		*rc = qlb_usage_err(usage, "agent %s: %s", argv[0],
+				    argc - optind > nargs ? "too many arguments"
+							  : "missing argument");
+		return false;
 	}
-	if (!strcmp(sub, "detach")) {
-		if (!file || optind != argc) {
-			usage(stderr);
-			return QLB_EXIT_USAGE;
-		}
-		return qlb_agent_detach(file);
+	if (o->listen && !listen_ok) {
+		*rc = qlb_usage_err(usage,
+				    "agent %s: --listen is for agent "
+				    "metrics",
+				    argv[0]);
+		return false;
 	}
-	if (!strcmp(sub, "status") || !strcmp(sub, "promote") ||
-	    !strcmp(sub, "metrics")) {
-		bool promote = sub[0] == 'p';
-		unsigned long gen = 0;
-		char *end;
+	return true;
+}
 
-		if (optind != argc - (promote ? 1 : 0) ||
-		    (listen && sub[0] != 'm')) {
-			usage(stderr);
-			return QLB_EXIT_USAGE;
-		}
-		if (promote) {
-			errno = 0;
-			gen = strtoul(argv[optind], &end, 10);
-			if (errno || *end || !gen || gen > UINT32_MAX) {
-				qlb_warn("bad generation '%s'", argv[optind]);
-				return QLB_EXIT_USAGE;
-			}
-		}
-		if (socket_path(file, sock, path, sizeof(path)))
-			return QLB_EXIT_ERR;
-		return promote ? do_promote(path, (uint32_t)gen)
-			       : do_status(path, sub[0] == 'm', listen);
+static int sub_run(int argc, char **argv)
+{
+	struct agent_opts o;
+	int rc;
+
+	if (!agent_opts(argc, argv, 0, false, &o, &rc))
+		return rc;
+	if (!o.file)
+		return qlb_usage_err(usage, "agent run: -f FILE is required");
+	return qlb_agent_run(o.file);
+}
+
+static int sub_detach(int argc, char **argv)
+{
+	struct agent_opts o;
+	int rc;
+
+	if (!agent_opts(argc, argv, 0, false, &o, &rc))
+		return rc;
+	if (!o.file)
+		return qlb_usage_err(usage,
+				     "agent detach: -f FILE is required");
+	return qlb_agent_detach(o.file);
+}
+
+static int status_or_metrics(int argc, char **argv, bool metrics)
+{
+	struct agent_opts o;
+	int rc;
+
+	if (!agent_opts(argc, argv, 0, metrics, &o, &rc))
+		return rc;
+	if (socket_path(o.file, o.sock, o.path, sizeof(o.path)))
+		return QLB_EXIT_ERR;
+	return do_status(o.path, metrics, o.listen);
+}
+
+static int sub_status(int argc, char **argv)
+{
+	return status_or_metrics(argc, argv, false);
+}
+
+static int sub_metrics(int argc, char **argv)
+{
+	return status_or_metrics(argc, argv, true);
+}
+
+static int sub_promote(int argc, char **argv)
+{
+	struct agent_opts o;
+	uint32_t gen;
+	int rc;
+
+	if (!agent_opts(argc, argv, 1, false, &o, &rc))
+		return rc;
+	if (qlb_parse_u32("generation", argv[optind], 1, UINT32_MAX, &gen))
+		return QLB_EXIT_USAGE;
+	if (socket_path(o.file, o.sock, o.path, sizeof(o.path)))
+		return QLB_EXIT_ERR;
+	return do_promote(o.path, gen);
+}
+
+static const struct qlb_cmd agent_cmds[] = {
+	{"run", sub_run, "run the host agent (also: agent -f FILE)"},
+	{"status", sub_status, "the agent's workers, generations, counters"},
+	{"promote", sub_promote, "make a generation the working one"},
+	{"metrics", sub_metrics, "Prometheus text, once or over HTTP"},
+	{"detach", sub_detach, "remove decapsulation and pins"},
+};
+
+int cmd_agent(int argc, char **argv)
+{
+	/* "agent -f FILE" runs; otherwise the first word is a subcommand */
+	if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "-h") &&
+	    strcmp(argv[1], "--help")) {
+		argv[0] = "run";
+		return sub_run(argc, argv);
 	}
-	qlb_warn("unknown agent subcommand '%s'", sub);
-	usage(stderr);
-	return QLB_EXIT_USAGE;
+	return qlb_cmd_select(agent_cmds, QLB_ARRAY_SIZE(agent_cmds), argc - 1,
+			      argv + 1, "agent command", usage);
 }

@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "qlb/libqlb.h"
-#include "qlb/agent_proto.h"
+#include "qlb/agent_frame.h"
+#include "lib/client.h"
 
 #ifndef QLB_API
 #define QLB_API __attribute__((visibility("default")))
@@ -54,48 +55,6 @@ struct qlb_client {
 static void cl_wipe(void *p, size_t n)
 {
 	explicit_bzero(p, n);
-}
-
-static int cl_send(int fd, uint16_t type, const void *body, uint32_t len,
-		   int pass_fd)
-{
-	struct qlb_ap_hdr h = {
-		.magic = QLB_AP_MAGIC,
-		.version = QLB_AP_VERSION,
-		.type = type,
-		.len = len,
-	};
-	struct iovec iov[2] = {
-		{.iov_base = &h, .iov_len = sizeof(h)},
-		{.iov_base = (void *)body, .iov_len = len},
-	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-	size_t want = sizeof(h) + len;
-	ssize_t n;
-
-	if (pass_fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-	}
-	do
-		n = sendmsg(fd, &m, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	/* messages are tiny; a short write on a Unix stream means trouble */
-	return (size_t)n == want ? 0 : -EPROTO;
 }
 
 static int cl_conn_configs(struct qlb_client *cl,
@@ -244,18 +203,18 @@ static int cl_pump(struct qlb_client *cl, int wait_type, int timeout_ms)
 		int r, left;
 
 		/* whole messages first */
-		while (cl->rlen >= sizeof(h)) {
-			memcpy(&h, cl->rbuf, sizeof(h));
-			if (h.magic != QLB_AP_MAGIC ||
-			    h.version != QLB_AP_VERSION ||
-			    h.len > CL_RBUF - sizeof(h))
+		for (;;) {
+			long whole = qlb_ap_frame(cl->rbuf, cl->rlen,
+						  CL_RBUF - sizeof(h), &h);
+
+			if (whole < 0)
 				return -EPROTO;
-			if (cl->rlen < sizeof(h) + h.len)
+			if (!whole)
 				break;
 			r = cl_handle(cl, &h, cl->rbuf + sizeof(h));
-			memmove(cl->rbuf, cl->rbuf + sizeof(h) + h.len,
-				cl->rlen - sizeof(h) - h.len);
-			cl->rlen -= sizeof(h) + h.len;
+			memmove(cl->rbuf, cl->rbuf + whole,
+				cl->rlen - (size_t)whole);
+			cl->rlen -= (size_t)whole;
 			if (r < 0)
 				return r;
 			if (wait_type && r == wait_type)
@@ -321,6 +280,18 @@ static int cl_open(struct qlb_client *cl)
 	return 0;
 }
 
+struct qlb_client *qlb_client_adopt(int fd)
+{
+	struct qlb_client *cl = calloc(1, sizeof(*cl));
+
+	if (!cl)
+		return NULL;
+	cl->fd = fd;
+	cl->reg_fd = -1;
+	cl->active = -1;
+	return cl;
+}
+
 QLB_API struct qlb_client *qlb_client_connect(const char *path)
 {
 	return qlb_client_connect_err(path, NULL, 0);
@@ -336,12 +307,9 @@ QLB_API struct qlb_client *qlb_client_connect_err(const char *path, char *msg,
 		errno = EINVAL;
 		return NULL;
 	}
-	cl = calloc(1, sizeof(*cl));
+	cl = qlb_client_adopt(-1);
 	if (!cl)
 		return NULL;
-	cl->fd = -1;
-	cl->reg_fd = -1;
-	cl->active = -1;
 	strcpy(cl->path, path);
 	err = cl_open(cl);
 	if (err) {
@@ -365,7 +333,7 @@ static int cl_request(struct qlb_client *cl, uint16_t type, const void *body,
 	if (cl->fd < 0)
 		return -ENOTCONN;
 	cl->last_code = 0;
-	r = cl_send(cl->fd, type, body, len, pass_fd);
+	r = qlb_ap_send(cl->fd, type, body, len, pass_fd);
 	if (r)
 		return r == -EPIPE ? -ECONNRESET : r;
 	r = cl_pump(cl, want, CL_TIMEOUT_MS);

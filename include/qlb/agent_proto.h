@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The host agent's Unix-socket protocol (host.agent_socket, SOCK_STREAM).
- * libqlb's client (ctl/lib/client.c) and qlbctl agent status/promote speak
- * it to the agent (ctl/agent*.c).
+ * libqlb's client (ctl/lib/client.c) and qlbctl agent status/promote
+ * (ctl/agent.c) speak it to the agent (ctl/agent_server.c); all three frame
+ * messages with ctl/lib/agent_frame.c (qlb/agent_frame.h).
  *
  * Every message is a struct qlb_ap_hdr followed by hdr.len body bytes; a
  * body is one fixed struct below, or (STATUS) a fixed struct followed by
@@ -174,7 +175,8 @@ struct qlb_ap_status {
 	__u32 max_workers;
 	__u32 nclients;	  /* open connections */
 	__u32 ifindex;	  /* decap interface, 0 = none */
-	__u32 xdp_mode;	  /* 1 native, 2 generic, 0 none */
+	__u32 xdp_mode;	  /* qlb_xdp_mode_wire(): 1 native, 2 generic;
+			   * 0 not attached */
 	__u64 started_ns; /* CLOCK_REALTIME */
 	__u64 refused;	  /* peers refused since start */
 	char host[QLB_AP_HOST_LEN];

@@ -5,9 +5,10 @@
  * (include/qlb/agent_proto.h), through the public qlb_client_process().
  *
  * A client is normally made by qlb_client_connect(), which needs a live
- * agent; this file includes ctl/lib/client.c to build one around one end of
- * a socketpair instead (the same fields cl_open() sets), writes the input to
- * the other end, closes it, and processes until the client sees the end.
+ * agent; this harness makes one around one end of a socketpair instead
+ * (qlb_client_adopt(), what qlb_client_connect() makes before connecting),
+ * writes the input to the other end, closes it, and processes until the
+ * client sees the end.
  *
  * Checked on every input: no memory error, leak or UB; at most 7 live
  * configs, each one the codec accepts; the active index is one of them;
@@ -15,9 +16,16 @@
  * decodes under it to this worker's server ID; otherwise the fallback CID
  * is unroutable (config bits 0b111).
  */
-#include "lib/client.c"
-
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "qlb/agent_proto.h"
+#include "qlb/libqlb.h"
+#include "lib/client.h"
 #include "fz.h"
 
 static void on_config(struct qlb_client *cl, void *arg)
@@ -30,17 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct qlb_live_config *lc;
 	struct qlb_client *cl;
 	uint8_t cid[QLB_CID_MAX_LEN];
-	int sp[2], n, i, r, pushes = 0, rounds;
+	int sp[2], n, i, r, pushes = 0, rounds, active;
 	size_t off = 0;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
 		abort();
-	cl = calloc(1, sizeof(*cl));
+	cl = qlb_client_adopt(sp[0]);
 	if (!cl)
 		abort();
-	cl->fd = sp[0];
-	cl->reg_fd = -1;
-	cl->active = -1;
 	qlb_client_on_config(cl, on_config, &pushes);
 
 	/* feed in pieces, processing in between, as a server's poll loop would
@@ -61,18 +66,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(r == 0 || r == -EINVAL || r == -EIO);
 	}
 	FZ_ASSERT(rounds < 4096);
-	FZ_ASSERT(cl->fd == -1);
+	FZ_ASSERT(qlb_client_fd(cl) == -1);
 
 	n = qlb_client_configs(cl, &lc);
 	FZ_ASSERT(n >= 0 && n <= QLB_AP_NCONFIGS);
-	FZ_ASSERT(cl->active >= -1 && cl->active < n);
-	for (i = 0; i < n; i++)
+	/* the client mints under the last config the agent marked active */
+	active = -1;
+	for (i = 0; i < n; i++) {
 		FZ_ASSERT(qlb_cid_cfg_valid(&lc[i].cfg) &&
 			  lc[i].cfg.id < QLB_CONFIG_MAX);
+		if (lc[i].state == QLB_STATE_ACTIVE)
+			active = i;
+	}
 	FZ_ASSERT(memchr(qlb_client_host_name(cl), 0, QLB_AP_HOST_LEN));
 	r = qlb_client_mint(cl, cid, 8);
-	if (cl->active >= 0) {
-		const struct qlb_live_config *a = &lc[cl->active];
+	if (active >= 0) {
+		const struct qlb_live_config *a = &lc[active];
 		uint8_t sid[QLB_SID_MAX_LEN];
 
 		FZ_ASSERT(r == (int)qlb_cid_len(&a->cfg));

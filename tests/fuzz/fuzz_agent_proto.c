@@ -4,12 +4,12 @@
  * process connected to host.agent_socket may send (include/qlb/agent_proto.h)
  * through the agent's own reader and request handler.
  *
- * The agent exposes no pure parsing function: its reader (ag_read) and
- * handler (ag_handle) are static in ctl/agent_run.c and work on a struct
- * agent with live BPF maps. So this file includes ctl/agent_run.c whole and
- * drives ag_read() on real Unix stream sockets (socketpair), with the real
- * SK_REUSEPORT object loaded unpinned, in a private network namespace (the
- * UDP sockets passed with REGISTER are bound there, never used).
+ * It drives the agent's real entry point for a readable connection,
+ * qlb_agent_conn_read() (ctl/agent_server.c: read, frame, handle each
+ * message), on real Unix stream sockets (socketpair), with the real
+ * SK_REUSEPORT and decap objects loaded unpinned (ag_open_dataplane()), in
+ * a private network namespace (the UDP sockets passed with REGISTER are
+ * bound there, never used).
  *
  * Input: byte 0 = what rides as SCM_RIGHTS on each of two connections
  * (bits 0-1 for A, 2-3 for B: none, a bound SO_REUSEPORT UDP socket, a UDP
@@ -23,21 +23,25 @@
  * and a worker ID below max_workers; no worker belongs to a closed
  * connection.
  */
-#include <sched.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent_daemon.h"
+#include "fz.h"
 #include "fz_tmp.h"
 
-/* the agent's log lines go nowhere (sanitizer reports still reach fd 2) */
-static FILE *fz_log;
-#undef stderr
-#define stderr fz_log
-#include "agent_run.c"
-#include "fz.h"
-#undef stderr
-#define stderr stderr
-
+static FILE *fz_log; /* the agent's log */
 static struct agent *fz_ag;
 static char fz_dir[64];
 
@@ -65,34 +69,13 @@ static void fz_cleanup(void)
 	rmdir(fz_dir);
 }
 
-/* The agent's data plane without pins: nothing outlives the fuzzer. */
-static void fz_open_dataplane(struct agent *ag)
-{
-	struct bpf_map *m;
-
-	ag->rp = qlb_reuseport__open();
-	ag->dc = qlb_decap__open();
-	if (!ag->rp || !ag->dc)
-		abort();
-	for (m = bpf_object__next_map(ag->rp->obj, NULL); m;
-	     m = bpf_object__next_map(ag->rp->obj, m))
-		bpf_map__set_pin_path(m, NULL);
-	for (m = bpf_object__next_map(ag->dc->obj, NULL); m;
-	     m = bpf_object__next_map(ag->dc->obj, m))
-		bpf_map__set_pin_path(m, NULL);
-	if (qlb_reuseport__load(ag->rp) || qlb_decap__load(ag->dc)) {
-		fprintf(stderr, "cannot load the host BPF objects (root?)\n");
-		abort();
-	}
-	ag_take_fds(ag);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char path[128];
 	FILE *f;
-	int i;
 
+	/* the agent's log lines go nowhere (sanitizer reports still reach
+	 * fd 2) */
 	fz_log = fopen("/dev/null", "w");
 	libbpf_set_print(NULL);
 	/* UDP sockets of the inputs live in a namespace of their own */
@@ -100,6 +83,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("fuzz_agent_proto: unshare(CLONE_NEWNET) (root needed)");
 		abort();
 	}
+	ag_log_to(fz_log);
 	fz_tmpdir("/tmp/qlb-fuzz-agent", fz_dir, sizeof(fz_dir));
 	atexit(fz_cleanup);
 	snprintf(path, sizeof(path), "%s/qlb.yaml", fz_dir);
@@ -107,21 +91,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!f || fputs(fz_cfg, f) < 0 || fclose(f))
 		abort();
 
-	fz_ag = calloc(1, sizeof(*fz_ag));
-	fz_ag->workers = calloc(QLB_HOST_MAX_WORKERS, sizeof(*fz_ag->workers));
-	if (!fz_ag->workers)
-		abort();
-	for (i = 0; i < QLB_HOST_MAX_WORKERS; i++)
-		fz_ag->workers[i].conn = -1;
-	fz_ag->lfd = fz_ag->sfd = -1;
-	fz_ag->cfg_path = strdup(path);
-	fz_ag->started_ns = now_real_ns();
-	if (ag_load(path, &fz_ag->cfg, &fz_ag->me)) {
+	fz_ag = ag_new(strdup(path));
+	if (!fz_ag) {
 		fprintf(stderr,
 			"fuzz_agent_proto: its own config is refused\n");
 		abort();
 	}
-	fz_open_dataplane(fz_ag);
+	/* the data plane without pins: nothing outlives the fuzzer */
+	if (ag_open_dataplane(fz_ag, false)) {
+		fprintf(stderr, "cannot load the host BPF objects (root?)\n");
+		abort();
+	}
 	if (ag_apply(fz_ag))
 		abort();
 	ag_update_gens(fz_ag, 0);
@@ -273,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	off[2] = size;
 
 	for (c = 0; c < nconn; c++) {
-		struct ag_conn *cn;
+		struct ucred cr;
 		int sz = 1 << 20;
 
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp[c]))
@@ -283,16 +263,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   sizeof(sz));
 		setsockopt(sp[c][1], SOL_SOCKET, SO_RCVBUFFORCE, &sz,
 			   sizeof(sz));
-		cn = calloc(1, sizeof(*cn));
-		if (!cn)
-			abort();
-		cn->fd = sp[c][0];
-		cn->pid = 4242 + c;
-		cn->uid = 1000;
-		cn->gid = 1000;
-		cn->worker = -1;
-		cn->pending_fd = -1;
-		ag->conns[c] = cn;
+		cr.pid = 4242 + c;
+		cr.uid = 1000;
+		cr.gid = 1000;
+		FZ_ASSERT(ag_conn_add(ag, sp[c][0], &cr) == c);
 		mine[c] = make_fd((data[0] >> (2 * c)) & 3, &extra[c]);
 		send_stream(sp[c][1], data + off[c], off[c + 1] - off[c],
 			    mine[c]);
@@ -307,7 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!ag->conns[c])
 				continue;
 			open++;
-			ag_read(ag, c);
+			qlb_agent_conn_read(ag, c);
 			drain(sp[c][1]);
 		}
 		if (!open)

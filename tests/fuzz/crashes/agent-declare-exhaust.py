@@ -3,7 +3,7 @@
 """Reproducer (not run by make test): an allowed peer blocks every new
 socket generation of a host agent.
 
-DECLARE creates a generation in state NEW; ag_update_gens() (ctl/agent_run.c)
+DECLARE creates a generation in state NEW; ag_update_gens() (ctl/agent_gens.c)
 keeps a NEW generation without sockets forever and writes it to the pinned
 qlb_gens, so after 64 (QLB_HOST_MAX_GENS) DECLAREs every REGISTER of a new
 generation is refused with -ENOSPC "too many live generations (64)", also

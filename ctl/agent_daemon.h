@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The host agent daemon (`qlbctl agent run`): its state, and what each of
+ * its files defines for the others.
+ *
+ *   agent_run.c        life cycle: config load and reload, the poll loop
+ *   agent_dataplane.c  BPF objects: load, pin, attach, publish the config
+ *   agent_gens.c       worker slots, socket groups and generations
+ *   agent_server.c     the Unix socket: peers, framing, requests
+ *
+ * The data plane lives in the pinned maps: the agent may die and restart
+ * at any time and rebuilds this state from them (ag_recover()).
+ */
+#ifndef QLB_CTL_AGENT_DAEMON_H
+#define QLB_CTL_AGENT_DAEMON_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "qlb/agent_proto.h"
+#include "qlb/host_abi.h"
+
+#define AG_MAX_CONNS 1024
+#define AG_RBUF	     512 /* peers only send small requests */
+#define AG_CHECK_MS  200 /* socket liveness poll */
+
+struct ag_conn {
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int worker;	/* registered through here, or -1 */
+	int pending_fd; /* SCM_RIGHTS not yet consumed */
+	size_t rlen;
+	uint8_t rbuf[AG_RBUF];
+};
+
+struct ag_worker {
+	struct qlb_worker_rec rec;
+	int conn; /* index into conns[], or -1 */
+};
+
+struct ag_gen {
+	uint32_t gen;
+	struct qlb_gen_rec rec;
+	uint32_t live; /* counted by ag_update_gens() */
+};
+
+struct ag_group {
+	struct qlb_group_key key; /* slot 0 */
+	struct qlb_work_set ws;	  /* what its live buffer holds */
+	bool used;
+};
+
+struct qlb_reuseport;
+struct qlb_decap;
+
+struct agent {
+	const char *cfg_path;
+	struct qlb_config cfg;
+	const struct qlb_conf_host *me;
+	char sock_path[PATH_MAX];
+	char pin_dir[PATH_MAX];
+	struct qlb_reuseport *rp;
+	struct qlb_decap *dc;
+	int prog_rp, prog_dc;
+	int m_socks, m_hcfg, m_work, m_worksel, m_workers, m_gens;
+	int m_rp_stats, m_dc_stats, m_dc_cfg;
+	int ifindex;		    /* decap attached here, 0 = nowhere */
+	enum qlb_xdp_mode xdp_mode; /* how, when ifindex */
+	int lfd, sfd;
+	struct ag_conn *conns[AG_MAX_CONNS];
+	struct ag_worker *workers; /* QLB_HOST_MAX_WORKERS */
+	uint32_t max_workers, next_id;
+	struct ag_gen gens[QLB_HOST_MAX_GENS];
+	unsigned int ngens;
+	uint32_t working;
+	struct ag_group groups[QLB_HOST_MAX_GROUPS];
+	uint64_t started_ns, refused;
+	bool stop;
+};
+
+/* ---- agent_run.c ---------------------------------------------------- */
+
+/* Run the agent on @cfg_path until SIGTERM/SIGINT. Return: exit code. */
+int qlb_agent_run(const char *cfg_path);
+
+/* ag_log_to() - where ag_log() writes (stderr by default). */
+void ag_log_to(FILE *f);
+void ag_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t ag_now_real_ns(void);
+
+/*
+ * ag_new() - an agent with @cfg_path loaded and checked, nothing opened.
+ * Return: it (ag_free() frees it), or NULL (reasons logged).
+ */
+struct agent *ag_new(const char *cfg_path);
+void ag_free(struct agent *ag);
+
+/*
+ * ag_load() - read and check @path for the agent. Nothing running is
+ * touched. Return: 0 or -1 (reasons printed).
+ */
+int ag_load(const char *path, struct qlb_config *cfg,
+	    const struct qlb_conf_host **me);
+
+/* Apply a (re)loaded config to the data plane and the servers. */
+int ag_apply(struct agent *ag);
+
+/* ---- agent_dataplane.c ---------------------------------------------- */
+
+/*
+ * ag_open_dataplane() - load both BPF objects; with @pin, pinned under
+ * pin_dir (reusing the maps of a running data plane), else private to this
+ * process (the fuzzer's).
+ */
+int ag_open_dataplane(struct agent *ag, bool pin);
+void ag_close_dataplane(struct agent *ag);
+int ag_write_hcfg(struct agent *ag);
+int ag_write_dc_cfg(struct agent *ag);
+/* Attach (or atomically replace) the decap program on host.interface. */
+int ag_attach_xdp(struct agent *ag);
+void ag_sum_stats(int fd, __u64 *out, unsigned int n);
+
+/* qlbctl agent detach -f FILE: remove the decap program and the pins. */
+int qlb_agent_detach(const char *cfg_path);
+
+/* ---- agent_gens.c --------------------------------------------------- */
+
+uint32_t ag_max_workers(const struct qlb_config *cfg,
+			const struct qlb_conf_host *me);
+uint64_t ag_slot_cookie(struct agent *ag, uint32_t id);
+struct ag_gen *ag_gen_find(struct agent *ag, uint32_t gen);
+struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen);
+void ag_recover(struct agent *ag);
+void ag_write_work_set(struct agent *ag);
+void ag_update_gens(struct agent *ag, uint32_t promote);
+void ag_check_workers(struct agent *ag);
+void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
+		    int prefer);
+void ag_do_resume(struct agent *ag, int ci, const struct qlb_ap_resume *m);
+
+/* ---- agent_server.c ------------------------------------------------- */
+
+int ag_listen(struct agent *ag);
+void ag_accept(struct agent *ag);
+
+/*
+ * ag_conn_add() - serve the connected stream @fd of the peer @cr (no
+ * greeting sent: ag_accept() does that).
+ * Return: its index in ag->conns, or -1 when full (@fd is left open).
+ */
+int ag_conn_add(struct agent *ag, int fd, const struct ucred *cr);
+void ag_close_conn(struct agent *ag, int i);
+
+/*
+ * qlb_agent_conn_read() - what the poll loop calls when connection @ci is
+ * readable: read, split into messages, handle each; closes the connection
+ * on end of stream or a protocol error.
+ */
+void qlb_agent_conn_read(struct agent *ag, int ci);
+
+/*
+ * qlb_agent_handle_msg() - handle one whole message @h + @body (h->len
+ * bytes) from connection @ci. Return: 0, or -1 to close the connection.
+ */
+int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
+			 const uint8_t *body);
+
+int ag_send(struct ag_conn *c, uint16_t type, const void *body, uint32_t len);
+int ag_result(struct ag_conn *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int ag_send_configs(struct agent *ag, struct ag_conn *c);
+void ag_registered(struct agent *ag, struct ag_conn *c);
+void ag_push_generation(struct agent *ag);
+
+#endif /* QLB_CTL_AGENT_DAEMON_H */

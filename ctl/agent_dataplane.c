@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * The host agent's data plane (agent_daemon.h): loads the decapsulation
+ * and SK_REUSEPORT programs, pins them and their maps under host.pin_dir
+ * (reusing what a previous agent pinned), attaches decapsulation to
+ * host.interface, and publishes the config to the maps.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent_daemon.h"
+#include "bpf_util.h"
+#include "common.h"
+#include "qlb_decap.skel.h"
+#include "qlb_reuseport.skel.h"
+
+/*
+ * ag_write_hcfg() - publish the decode state of every config. An entry
+ * that changes is first written absent, then whole: an array update is a
+ * plain copy, and a program reading it meanwhile must never see a key
+ * half old and half new as a present config.
+ */
+int ag_write_hcfg(struct agent *ag)
+{
+	unsigned int id;
+
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		struct qlb_host_cfg old, hc;
+		const struct qlb_conf_cid *c = &ag->cfg.configs[id];
+		__u32 k = id;
+
+		memset(&hc, 0, sizeof(hc));
+		if (c->present && ag->me->has_sid[id]) {
+			if (qlb_config_cid_cfg(&ag->cfg, id, &hc.cid)) {
+				ag_log("config %u: cannot build its codec "
+				       "state",
+				       id);
+				return -EINVAL;
+			}
+			memcpy(hc.host_sid, ag->me->sid[id], c->sid_len);
+			hc.present = 1;
+		}
+		if (bpf_map_lookup_elem(ag->m_hcfg, &k, &old))
+			memset(&old, 0, sizeof(old));
+		/* same content, same epoch; changed content, a new epoch, so
+		 * decisions cached under the old entry are never reused */
+		hc.epoch = old.epoch;
+		if (!memcmp(&old, &hc, sizeof(hc))) {
+			/* round keys do not stay on the stack */
+			explicit_bzero(&old, sizeof(old));
+			explicit_bzero(&hc, sizeof(hc));
+			continue;
+		}
+		if (old.present) {
+			old.present = 0;
+			if (bpf_map_update_elem(ag->m_hcfg, &k, &old, BPF_ANY))
+				return -errno;
+		}
+		hc.epoch = old.epoch + 1 ? old.epoch + 1 : 1;
+		if (hc.present) {
+			hc.present = 0;
+			if (bpf_map_update_elem(ag->m_hcfg, &k, &hc, BPF_ANY))
+				return -errno;
+			hc.present = 1;
+		}
+		if (bpf_map_update_elem(ag->m_hcfg, &k, &hc, BPF_ANY))
+			return -errno;
+		explicit_bzero(&old, sizeof(old));
+		explicit_bzero(&hc, sizeof(hc));
+	}
+	return 0;
+}
+
+int ag_write_dc_cfg(struct agent *ag)
+{
+	struct qlb_dc_cfg d = {0};
+	__u32 k = 0;
+
+	if (ag->me->address.family == AF_INET) {
+		memcpy(&d.addr4, &ag->me->address.v4, 4);
+		d.has4 = 1;
+	} else if (ag->me->address.family == AF_INET6) {
+		memcpy(d.addr6, &ag->me->address.v6, 16);
+		d.has6 = 1;
+	}
+	d.gue_port = htons(ag->cfg.host.gue_port);
+	return bpf_map_update_elem(ag->m_dc_cfg, &k, &d, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * The XDP program attached to @ifindex in @mode: its ID (0 = none) and
+ * whether it is a qlb_decap (ours to replace or remove; anything else, an
+ * LB node's program on the same machine or a firewall, never is).
+ */
+static uint32_t ag_xdp_current(int ifindex, enum qlb_xdp_mode mode, bool *ours,
+			       char name[BPF_OBJ_NAME_LEN])
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+	uint32_t id = qlb_xdp_attached(ifindex, mode);
+	int fd;
+
+	*ours = false;
+	name[0] = 0;
+	if (!id)
+		return 0;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		snprintf(name, BPF_OBJ_NAME_LEN, "%s", info.name);
+		*ours = !strcmp(info.name, "qlb_decap");
+	}
+	if (fd >= 0)
+		close(fd);
+	return id;
+}
+
+/* Remove a qlb_decap from @ifindex in both modes (nothing else). */
+static void ag_xdp_remove(int ifindex)
+{
+	static const enum qlb_xdp_mode modes[] = {QLB_XDP_NATIVE,
+						  QLB_XDP_GENERIC};
+	char name[BPF_OBJ_NAME_LEN];
+	unsigned int k;
+	bool ours;
+
+	for (k = 0; k < 2; k++) {
+		uint32_t id = ag_xdp_current(ifindex, modes[k], &ours, name);
+
+		if (id && ours)
+			qlb_xdp_detach(ifindex, modes[k], id);
+	}
+}
+
+/* Attach (or atomically replace) the decap program on host.interface:
+ * native XDP where the driver has it, else generic. */
+int ag_attach_xdp(struct agent *ag)
+{
+	static const enum qlb_xdp_mode modes[] = {QLB_XDP_NATIVE,
+						  QLB_XDP_GENERIC};
+	const char *ifname = ag->cfg.host.interface;
+	char name[BPF_OBJ_NAME_LEN];
+	uint32_t old[2];
+	unsigned int k;
+	int ifindex, err = 0;
+	bool ours;
+
+	if (!*ifname) {
+		ag->ifindex = 0;
+		return 0;
+	}
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex) {
+		ag_log("cannot attach decapsulation to %s: no such interface",
+		       ifname);
+		return -ENODEV;
+	}
+	for (k = 0; k < 2; k++) {
+		old[k] = ag_xdp_current(ifindex, modes[k], &ours, name);
+		if (old[k] && !ours) {
+			ag_log("cannot attach decapsulation to %s: XDP program "
+			       "%u (%s) is attached there already; not "
+			       "replacing it",
+			       ifname, old[k], name[0] ? name : "?");
+			return -EBUSY;
+		}
+	}
+	if (ag->ifindex && ag->ifindex != ifindex)
+		ag_xdp_remove(ag->ifindex); /* a reload changed the interface */
+	for (k = 0; k < 2; k++) {
+		err = qlb_xdp_attach(ifindex, ag->prog_dc, modes[k], old[k]);
+		if (!err)
+			break;
+	}
+	if (err) {
+		ag_log("cannot attach decapsulation to %s: %s", ifname,
+		       strerror(-err));
+		return err;
+	}
+	ag->xdp_mode = modes[k];
+	ag->ifindex = ifindex;
+	return 0;
+}
+
+static int ag_pin_prog(struct agent *ag, int fd, const char *name)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", ag->pin_dir, name);
+	unlink(path); /* an older agent's program: still attached, kept alive */
+	if (bpf_obj_pin(fd, path)) {
+		ag_log("cannot pin %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Pin every map of @obj under pin_dir by its name; libbpf then reuses a
+ * map already pinned there (the running data plane) instead of making a
+ * new one, and refuses one of another layout. Set here rather than with
+ * LIBBPF_PIN_BY_NAME in the object, so a plain bpftool load of the object
+ * pins nothing under /sys/fs/bpf.
+ */
+static int ag_set_pins(struct agent *ag, struct bpf_object *obj)
+{
+	char path[PATH_MAX + 64];
+	struct bpf_map *m;
+	int err;
+
+	bpf_object__for_each_map(m, obj)
+	{
+		if (bpf_map__is_internal(m))
+			continue; /* .rodata (AES tables) is per program */
+		snprintf(path, sizeof(path), "%s/%s", ag->pin_dir,
+			 bpf_map__name(m));
+		err = bpf_map__set_pin_path(m, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Program and map descriptors of the loaded objects. */
+static void ag_take_fds(struct agent *ag)
+{
+	ag->prog_rp = bpf_program__fd(ag->rp->progs.qlb_reuseport_select);
+	ag->prog_dc = bpf_program__fd(ag->dc->progs.qlb_decap);
+	ag->m_socks = bpf_map__fd(ag->rp->maps.qlb_socks);
+	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg);
+	ag->m_work = bpf_map__fd(ag->rp->maps.qlb_work);
+	ag->m_worksel = bpf_map__fd(ag->rp->maps.qlb_worksel);
+	ag->m_workers = bpf_map__fd(ag->rp->maps.qlb_workers);
+	ag->m_gens = bpf_map__fd(ag->rp->maps.qlb_gens);
+	ag->m_rp_stats = bpf_map__fd(ag->rp->maps.qlb_rp_stats);
+	ag->m_dc_cfg = bpf_map__fd(ag->dc->maps.qlb_dc_cfg);
+	ag->m_dc_stats = bpf_map__fd(ag->dc->maps.qlb_dc_stats);
+}
+
+int ag_open_dataplane(struct agent *ag, bool pin)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	int err;
+
+	qlb_bpf_log_init();
+	if (pin) {
+		err = qlb_mkdir_p(ag->pin_dir, 0700);
+		if (err) {
+			ag_log("cannot create %s: %s", ag->pin_dir,
+			       strerror(-err));
+			return err;
+		}
+	}
+	ag->rp = qlb_reuseport__open_opts(&oo);
+	ag->dc = qlb_decap__open_opts(&oo);
+	if (!ag->rp || !ag->dc) {
+		ag_log("cannot open the BPF objects: %s", strerror(errno));
+		return -errno;
+	}
+	if (pin &&
+	    (ag_set_pins(ag, ag->rp->obj) || ag_set_pins(ag, ag->dc->obj))) {
+		ag_log("cannot set pin paths under %s", ag->pin_dir);
+		return -EINVAL;
+	}
+	err = qlb_reuseport__load(ag->rp);
+	if (err) {
+		ag_log("cannot load qlb_reuseport_select (pinned maps under %s "
+		       "of another layout? -v shows the verifier): %s",
+		       ag->pin_dir, strerror(-err));
+		return err;
+	}
+	err = qlb_decap__load(ag->dc);
+	if (err) {
+		ag_log("cannot load qlb_decap: %s", strerror(-err));
+		return err;
+	}
+	ag_take_fds(ag);
+	if (!pin)
+		return 0;
+	err = ag_pin_prog(ag, ag->prog_rp, QLB_PIN_PROG_RP);
+	if (!err)
+		err = ag_pin_prog(ag, ag->prog_dc, QLB_PIN_PROG_DC);
+	return err;
+}
+
+void ag_close_dataplane(struct agent *ag)
+{
+	qlb_reuseport__destroy(ag->rp);
+	qlb_decap__destroy(ag->dc);
+	ag->rp = NULL;
+	ag->dc = NULL;
+}
+
+void ag_sum_stats(int fd, __u64 *out, unsigned int n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v;
+	__u32 k;
+	int cpu;
+
+	memset(out, 0, n * sizeof(*out));
+	if (ncpu <= 0)
+		return;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return;
+	for (k = 0; k < n; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (cpu = 0; cpu < ncpu; cpu++)
+			out[k] += v[cpu];
+	}
+	free(v);
+}
+
+int qlb_agent_detach(const char *cfg_path)
+{
+	static const char *const pins[] = {
+		QLB_PIN_SOCKS,	  QLB_PIN_HCFG,	   QLB_PIN_WORK,
+		QLB_PIN_WORKSEL,  QLB_PIN_WORKERS, QLB_PIN_GENS,
+		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,  QLB_PIN_DC_STATS,
+		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,
+	};
+	const struct qlb_conf_host *me;
+	struct qlb_config cfg;
+	char path[PATH_MAX + 64];
+	unsigned int i;
+	int ifindex;
+
+	if (ag_load(cfg_path, &cfg, &me))
+		return QLB_EXIT_ERR;
+	ifindex = *cfg.host.interface ? (int)if_nametoindex(cfg.host.interface)
+				      : 0;
+	if (ifindex)
+		ag_xdp_remove(ifindex);
+	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cfg.host.pin_dir,
+			 pins[i]);
+		unlink(path);
+	}
+	rmdir(cfg.host.pin_dir);
+	qlb_config_free(&cfg);
+	return QLB_EXIT_OK;
+}

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * The host agent's connection server (agent_daemon.h): host.agent_socket,
+ * its peers (checked by SO_PEERCRED), their message framing and requests.
+ * Protocol: include/qlb/agent_proto.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "agent_daemon.h"
+#include "bpf_util.h"
+#include "common.h"
+#include "qlb/agent_frame.h"
+
+int ag_send(struct ag_conn *c, uint16_t type, const void *body, uint32_t len)
+{
+	/* the socket has a send timeout: a peer that does not read is cut */
+	return qlb_ap_send(c->fd, type, body, len, -1);
+}
+
+int ag_result(struct ag_conn *c, int code, const char *fmt, ...)
+{
+	struct qlb_ap_result r = {.code = code};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r.msg, sizeof(r.msg), fmt, ap);
+	va_end(ap);
+	return ag_send(c, QLB_AP_RESULT, &r, sizeof(r));
+}
+
+/* The configs a worker mints under, with its own server IDs. */
+static void ag_build_configs(struct agent *ag, uint32_t worker,
+			     struct qlb_ap_configs *m)
+{
+	unsigned int id;
+
+	memset(m, 0, sizeof(*m));
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		const struct qlb_conf_cid *c = &ag->cfg.configs[id];
+		struct qlb_ap_config *a;
+		unsigned int sl, b;
+
+		if (!c->present || !ag->me->has_sid[id])
+			continue;
+		a = &m->cfg[m->count++];
+		a->id = id;
+		a->sid_len = c->sid_len;
+		a->nonce_len = c->nonce_len;
+		a->worker_bits = c->worker_bits;
+		a->flags = (c->has_key ? QLB_AP_CF_KEY : 0) |
+			   (c->encode_length ? QLB_AP_CF_ENCODE_LEN : 0);
+		a->state = c->state;
+		if (c->has_key)
+			memcpy(a->key, c->key, 16);
+		sl = c->sid_len;
+		memcpy(a->sid, ag->me->sid[id], sl);
+		/* server ID = host part | worker ID in the low worker bits */
+		for (b = 0; b < c->worker_bits && b < 32; b += 8)
+			a->sid[sl - 1 - b / 8] |= (uint8_t)(worker >> b);
+	}
+}
+
+int ag_send_configs(struct agent *ag, struct ag_conn *c)
+{
+	struct qlb_ap_configs m;
+	int err;
+
+	ag_build_configs(ag, (uint32_t)c->worker, &m);
+	err = ag_send(c, QLB_AP_CONFIGS, &m, sizeof(m));
+	explicit_bzero(&m, sizeof(m));
+	return err;
+}
+
+void ag_close_conn(struct agent *ag, int i)
+{
+	struct ag_conn *c = ag->conns[i];
+
+	if (!c)
+		return;
+	if (c->worker >= 0 && ag->workers[c->worker].conn == i)
+		ag->workers[c->worker].conn = -1;
+	if (c->pending_fd >= 0)
+		close(c->pending_fd);
+	close(c->fd);
+	free(c);
+	ag->conns[i] = NULL;
+}
+
+void ag_push_generation(struct agent *ag)
+{
+	struct qlb_ap_generation m = {.working_generation = ag->working};
+	int i;
+
+	for (i = 0; i < AG_MAX_CONNS; i++) {
+		struct ag_conn *c = ag->conns[i];
+
+		/* a peer that cannot take it is shut down, not freed: this
+		 * runs inside request handlers that still hold their conn;
+		 * the main loop closes it when poll() reports the hangup */
+		if (c && c->worker >= 0 &&
+		    ag_send(c, QLB_AP_GENERATION, &m, sizeof(m)))
+			shutdown(c->fd, SHUT_RDWR);
+	}
+}
+
+void ag_registered(struct agent *ag, struct ag_conn *c)
+{
+	const struct ag_worker *w = &ag->workers[c->worker];
+	struct qlb_ap_registered m = {
+		.worker_id = (uint32_t)c->worker,
+		.generation = w->rec.generation,
+		.working_generation = ag->working,
+		.cookie = w->rec.cookie,
+	};
+
+	if (ag_send(c, QLB_AP_REGISTERED, &m, sizeof(m)) == 0)
+		ag_send_configs(ag, c);
+}
+
+static void ag_do_status(struct agent *ag, struct ag_conn *c)
+{
+	struct qlb_ap_status *s;
+	struct qlb_ap_worker *w;
+	struct qlb_ap_gen *g;
+	unsigned int nw = 0, i, nc = 0;
+	size_t len;
+	uint32_t id;
+	char *buf;
+
+	for (id = 0; id < QLB_HOST_MAX_WORKERS; id++)
+		nw += ag->workers[id].rec.in_use;
+	for (i = 0; i < AG_MAX_CONNS; i++)
+		nc += ag->conns[i] != NULL;
+	len = sizeof(*s) + nw * sizeof(*w) + ag->ngens * sizeof(*g);
+	buf = calloc(1, len);
+	if (!buf) {
+		ag_result(c, -ENOMEM, "out of memory");
+		return;
+	}
+	s = (void *)buf;
+	w = (void *)(s + 1);
+	g = (void *)(w + nw);
+	s->agent_pid = (uint32_t)getpid();
+	s->working_generation = ag->working;
+	s->nworkers = nw;
+	s->ngens = ag->ngens;
+	s->max_workers = ag->max_workers;
+	s->nclients = nc;
+	s->ifindex = (uint32_t)ag->ifindex;
+	s->xdp_mode = ag->ifindex ? qlb_xdp_mode_wire(ag->xdp_mode) : 0;
+	s->started_ns = ag->started_ns;
+	s->refused = ag->refused;
+	snprintf(s->host, sizeof(s->host), "%s", ag->cfg.host.name);
+	ag_sum_stats(ag->m_rp_stats, s->rp_stats, QLB_RP_STAT_MAX);
+	ag_sum_stats(ag->m_dc_stats, s->dc_stats, QLB_DC_STAT_MAX);
+	for (id = 0, i = 0; id < QLB_HOST_MAX_WORKERS && i < nw; id++) {
+		const struct ag_worker *x = &ag->workers[id];
+
+		if (!x->rec.in_use)
+			continue;
+		w[i].worker_id = id;
+		w[i].generation = x->rec.generation;
+		w[i].pid = x->rec.pid;
+		w[i].uid = x->rec.uid;
+		w[i].cookie = x->rec.cookie;
+		w[i].connected = x->conn >= 0;
+		i++;
+	}
+	for (i = 0; i < ag->ngens; i++) {
+		g[i].generation = ag->gens[i].gen;
+		g[i].size = ag->gens[i].rec.size;
+		g[i].state = ag->gens[i].rec.state;
+		g[i].nworkers = ag->gens[i].live;
+	}
+	ag_send(c, QLB_AP_STATUS, buf, (uint32_t)len);
+	free(buf);
+}
+
+int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
+			 const uint8_t *body)
+{
+	struct ag_conn *c = ag->conns[ci];
+
+	switch (h->type) {
+	case QLB_AP_REGISTER: {
+		const struct qlb_ap_register *m = (const void *)body;
+
+		if (h->len != sizeof(*m) || m->flags)
+			return -1;
+		ag_do_register(ag, ci, m->generation, m->gen_size, -1);
+		break;
+	}
+	case QLB_AP_RESUME:
+		if (h->len != sizeof(struct qlb_ap_resume))
+			return -1;
+		ag_do_resume(ag, ci, (const void *)body);
+		break;
+	case QLB_AP_DECLARE: {
+		const struct qlb_ap_gen_req *m = (const void *)body;
+		struct ag_gen *g;
+
+		if (h->len != sizeof(*m))
+			return -1;
+		if (!m->generation ||
+		    (ag->working && m->generation < ag->working &&
+		     !ag_gen_find(ag, m->generation))) {
+			ag_result(c, -EINVAL, "generation %u is not a new one",
+				  m->generation);
+			break;
+		}
+		g = ag_gen_get(ag, m->generation);
+		if (!g) {
+			ag_result(c, -ENOSPC, "too many live generations");
+			break;
+		}
+		if (m->size && g->rec.size != m->size) {
+			g->rec.size = m->size;
+			bpf_map_update_elem(ag->m_gens, &g->gen, &g->rec,
+					    BPF_ANY);
+			ag_update_gens(ag, 0);
+		}
+		ag_result(c, 0, "generation %u: size %u", m->generation,
+			  g->rec.size);
+		break;
+	}
+	case QLB_AP_PROMOTE: {
+		const struct qlb_ap_gen_req *m = (const void *)body;
+		struct ag_gen *g;
+
+		if (h->len != sizeof(*m))
+			return -1;
+		ag_update_gens(ag, 0); /* fresh live counts */
+		g = ag_gen_find(ag, m->generation);
+		if (!g || !g->live) {
+			ag_result(c, -ENOENT,
+				  "generation %u has no live socket",
+				  m->generation);
+			break;
+		}
+		if (m->generation != ag->working) {
+			ag_log("promote of generation %u asked by pid %d",
+			       m->generation, (int)c->pid);
+			ag_update_gens(ag, m->generation);
+		}
+		ag_result(c, 0, "generation %u is working", m->generation);
+		break;
+	}
+	case QLB_AP_STATUS_REQ:
+		ag_do_status(ag, c);
+		break;
+	default:
+		ag_result(c, -EOPNOTSUPP, "unknown request %u", h->type);
+		break;
+	}
+	return ag->conns[ci] ? 0 : -1;
+}
+
+void qlb_agent_conn_read(struct agent *ag, int ci)
+{
+	struct ag_conn *c = ag->conns[ci];
+	union {
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {c->rbuf + c->rlen, AG_RBUF - c->rlen};
+	struct msghdr m = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL; cm;
+	     cm = CMSG_NXTHDR(&m, cm)) {
+		int *fds = (int *)CMSG_DATA(cm);
+		size_t k, nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < nfd; k++) {
+			/* one socket per request: a newer one replaces */
+			if (c->pending_fd >= 0)
+				close(c->pending_fd);
+			c->pending_fd = fds[k];
+		}
+	}
+	if (n <= 0) {
+		ag_close_conn(ag, ci);
+		return;
+	}
+	c->rlen += (size_t)n;
+	for (;;) {
+		struct qlb_ap_hdr h;
+		long whole =
+			qlb_ap_frame(c->rbuf, c->rlen, AG_RBUF - sizeof(h), &h);
+
+		if (!whole)
+			break;
+		if (whole < 0) {
+			ag_result(c, -EPROTONOSUPPORT,
+				  "protocol version %u expected",
+				  QLB_AP_VERSION);
+			ag_log("pid %d: malformed message or other version; "
+			       "closing",
+			       (int)c->pid);
+			ag_close_conn(ag, ci);
+			return;
+		}
+		if (qlb_agent_handle_msg(ag, ci, &h, c->rbuf + sizeof(h))) {
+			ag_close_conn(ag, ci);
+			return;
+		}
+		c = ag->conns[ci];
+		memmove(c->rbuf, c->rbuf + whole, c->rlen - (size_t)whole);
+		c->rlen -= (size_t)whole;
+	}
+}
+
+/* May this peer talk to the agent? */
+static bool ag_allowed(struct agent *ag, int fd, const struct ucred *cr)
+{
+	const struct qlb_conf_agent *a = &ag->cfg.host;
+	gid_t groups[256];
+	socklen_t l = sizeof(groups);
+	unsigned int i, k, n;
+
+	/* the agent's own uid can open the pinned maps anyway */
+	if (cr->uid == geteuid())
+		return true;
+	for (i = 0; i < a->nallow_uids; i++)
+		if (a->allow_uids[i] == cr->uid)
+			return true;
+	for (i = 0; i < a->nallow_gids; i++)
+		if (a->allow_gids[i] == cr->gid)
+			return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &l))
+		return false;
+	n = l / sizeof(gid_t);
+	for (k = 0; k < n; k++)
+		for (i = 0; i < a->nallow_gids; i++)
+			if (a->allow_gids[i] == groups[k])
+				return true;
+	return false;
+}
+
+int ag_conn_add(struct agent *ag, int fd, const struct ucred *cr)
+{
+	struct ag_conn *c;
+	int i;
+
+	for (i = 0; i < AG_MAX_CONNS && ag->conns[i]; i++)
+		;
+	c = i < AG_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+	if (!c)
+		return -1;
+	c->fd = fd;
+	c->worker = -1;
+	c->pending_fd = -1;
+	c->pid = cr->pid;
+	c->uid = cr->uid;
+	c->gid = cr->gid;
+	ag->conns[i] = c;
+	return i;
+}
+
+void ag_accept(struct agent *ag)
+{
+	struct qlb_ap_hello hello = {0};
+	struct timeval tv = {.tv_sec = 1};
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	struct ag_conn *c;
+	int fd, i;
+
+	fd = accept4(ag->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l)) {
+		close(fd);
+		return;
+	}
+	i = ag_conn_add(ag, fd, &cr);
+	if (i < 0) {
+		ag_log("too many connections; refusing one");
+		close(fd);
+		return;
+	}
+	c = ag->conns[i];
+	if (!ag_allowed(ag, fd, &cr)) {
+		ag->refused++;
+		ag_log("refused pid %d uid %u gid %u: not in host.allow_uids / "
+		       "host.allow_gids",
+		       (int)cr.pid, (unsigned int)cr.uid, (unsigned int)cr.gid);
+		ag_result(c, -EACCES,
+			  "uid %u gid %u may not use the agent of "
+			  "host %s (host.allow_uids / host.allow_gids)",
+			  (unsigned int)cr.uid, (unsigned int)cr.gid,
+			  ag->cfg.host.name);
+		ag_close_conn(ag, i);
+		return;
+	}
+	hello.agent_pid = (uint32_t)getpid();
+	hello.max_workers = ag->max_workers;
+	snprintf(hello.host, sizeof(hello.host), "%s", ag->cfg.host.name);
+	if (ag_send(c, QLB_AP_HELLO, &hello, sizeof(hello)))
+		ag_close_conn(ag, i);
+}
+
+int ag_listen(struct agent *ag)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char dir[PATH_MAX], *slash;
+	mode_t um;
+	int fd, err;
+
+	snprintf(dir, sizeof(dir), "%s", ag->sock_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		bool existed;
+
+		*slash = 0;
+		existed = access(dir, F_OK) == 0;
+		err = qlb_mkdir_p(dir, 0750);
+		if (err) {
+			ag_log("cannot create %s: %s", dir, strerror(-err));
+			return err;
+		}
+		/* servers of the allowed group must reach the socket; a
+		 * directory that was there already is left as it is */
+		if (!existed && ag->cfg.host.nallow_gids &&
+		    chown(dir, (uid_t)-1, ag->cfg.host.allow_gids[0]))
+			ag_log("cannot give %s to group %u: %s", dir,
+			       ag->cfg.host.allow_gids[0], strerror(errno));
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (strlen(ag->sock_path) >= sizeof(a.sun_path)) {
+		ag_log("socket path too long: %s", ag->sock_path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(a.sun_path, ag->sock_path, strlen(ag->sock_path) + 1);
+	/* a live agent answers on it: do not steal its socket */
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		ag_log("another agent serves %s already", ag->sock_path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(ag->sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	um = umask(0117);
+	err = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	umask(um);
+	if (err || chmod(ag->sock_path, 0660) ||
+	    (ag->cfg.host.nallow_gids &&
+	     chown(ag->sock_path, (uid_t)-1, ag->cfg.host.allow_gids[0])) ||
+	    listen(fd, 64)) {
+		err = -errno;
+		ag_log("cannot serve %s: %s", ag->sock_path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	ag->lfd = fd;
+	return 0;
+}
