@@ -92,22 +92,34 @@ $(BUILD)/obj/ctl/lib/%.o: ctl/lib/%.c
 
 $(BUILD)/obj/ctl/lib/%.o: OBJ_CFLAGS = -fPIC -fvisibility=hidden -DQLB_BUILDING_LIB
 
-# ---- libqlb ------------------------------------------------------------------
-$(BUILD)/libqlb.a: $(LIB_OBJS)
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+# ---- libraries ---------------------------------------------------------------
+# $(BUILD)/NAME.list holds the member list of a library and changes only
+# when the list does, so that deleting or renaming a source (no object
+# newer than the library) still rebuilds it without the stale member.
+$(BUILD)/%.list: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(MEMBERS_$(subst /,_,$*))' | cmp -s - $@ || echo '$(MEMBERS_$(subst /,_,$*))' > $@
+.PHONY: FORCE
+FORCE:
 
-$(LIBQLB_SO): $(LIB_OBJS)
+MEMBERS_libqlb    = $(LIB_OBJS)
+MEMBERS_libqlbctl = $(CTL_OBJS)
+
+$(BUILD)/libqlb.a: $(LIB_OBJS) $(BUILD)/libqlb.list
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
+
+$(LIBQLB_SO): $(LIB_OBJS) $(BUILD)/libqlb.list
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libqlb.so.0 -o $@ $^
+	$(Q)$(CC) -shared -Wl,-soname,libqlb.so.0 -o $@ $(filter %.o,$^)
 
 $(BUILD)/libqlb.so: $(LIBQLB_SO)
 	$(Q)ln -sf libqlb.so.0 $@
 
 # ---- qlbctl ------------------------------------------------------------------
-$(BUILD)/libqlbctl.a: $(CTL_OBJS)
+$(BUILD)/libqlbctl.a: $(CTL_OBJS) $(BUILD)/libqlbctl.list
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/qlbctl: $(BUILD)/obj/ctl/qlbctl.o $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a
 	$(call msg,LD,$@)

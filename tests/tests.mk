@@ -108,9 +108,10 @@ $(BUILD)/fuzz/obj/%.o: %.c | $(SKELS)
 $(BUILD)/fuzz/obj/ctl/%.o: FUZZ_OBJ_CFLAGS = -fsanitize=fuzzer-no-link
 $(BUILD)/fuzz/obj/tests/%.o: FUZZ_OBJ_CFLAGS = -fsanitize=fuzzer
 
-$(BUILD)/fuzz/libqlbfuzz.a: $(FUZZ_LIB_OBJS)
+MEMBERS_fuzz_libqlbfuzz = $(FUZZ_LIB_OBJS)
+$(BUILD)/fuzz/libqlbfuzz.a: $(FUZZ_LIB_OBJS) $(BUILD)/fuzz/libqlbfuzz.list
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(filter %.o,$^)
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(BUILD)/fuzz/libqlbfuzz.a
 	$(call msg,FUZZLD,$@)
