@@ -12,12 +12,20 @@
 #             |   |     qlb-h3server workers; the VIPs on loopback
 #             '---'---- replies go straight from the hosts to the client
 #
-# The router sends the VIPs to one LB node (fleet_route_vip switches it);
-# the LB node encapsulates each packet toward the host that owns its CID
-# and sends it back to the router (gateway_mac), which forwards it to the
-# host by its outer address. Hosts decapsulate, the stack delivers the
-# inner packet to the VIP's socket group, the SK_REUSEPORT program picks
-# the worker, and the worker answers the client directly.
+# The router learns the VIPs over BGP from both LB nodes (BIRD 2 in every
+# one of the three namespaces, rendered from deploy/bgp/) and spreads the
+# client's packets over both by ECMP with an L4 hash; BFD (100 ms x 3)
+# takes a dead node out. Each LB node announces what qlb puts in its
+# announcement table (ctl/announce.h). The LB node encapsulates each packet
+# toward the host that owns its CID and sends it back to the router
+# (gateway_mac, XDP_TX), which forwards it to the host by its outer
+# address. Hosts decapsulate, the stack delivers the inner packet to the
+# VIP's socket group, the SK_REUSEPORT program picks the worker, and the
+# worker answers the client directly.
+# fleet_route_vip NODE narrows the router to one LB node (a test that needs
+# a single path; FLEET_SINGLE_PATH=lbN at fleet_up) or to a host (the
+# direct baseline); FLEET_NO_BGP=1 runs no routing daemon and routes the
+# VIPs with `ip route`, as the fault tests do.
 #
 # Addresses (all in 198.18.0.0/15 and 2001:db8::/32):
 #   client 198.18.10.2 / 2001:db8:10::2      router side .1 / ::1
@@ -26,9 +34,12 @@
 #   VIPs   198.18.100.1:443, [2001:db8:100::1]:443
 # The LB nodes reach h1 (GUE) and h2 (IPIP) by their IPv4 addresses and h3
 # (GUE) by its IPv6 address, so every VIP family meets both outer families.
-# The LB nodes run their XDP program in generic mode (FLEET_XDP_MODE):
-# frames a native-mode program sends back into a veth (XDP_TX) did not reach
-# the router's side on this kernel, even with GRO on there.
+# The LB nodes run their XDP program in native mode (FLEET_XDP_MODE=generic
+# for the other). A veth receives the frames its peer sends with XDP_TX
+# only while it has an XDP program itself: the router's side of each LB
+# link carries an XDP_PASS program. The client's veth computes no
+# checksums (tx offload off): XDP does not complete partial checksums, and
+# traffic from the internet arrives with full ones.
 # Links between router, LB nodes and hosts have MTU 2000 (native XDP on a
 # veth allows at most about 3500), so that a full
 # 1500-byte client packet still fits once encapsulated.
@@ -48,6 +59,9 @@ FLEET_WORKERS=${FLEET_WORKERS:-2}
 declare -A FLEET_SRV_PID=()	# "h1:1" -> server process group of generation 1
 declare -A FLEET_AGENT_PID=()
 FLEET_VIA=
+FLEET_BGP=		# set while the router and LB nodes run BIRD
+declare -A FLEET_BIRD_PID=()	# node -> BIRD's process group
+FLEET_XDP_PASS=$BUILD/bpf/qlb_bench_empty.bpf.o	# an XDP_PASS program
 
 # fleet_have_lb: qlbctl has the LB node's data plane.
 fleet_have_lb() {
@@ -78,10 +92,16 @@ fleet_net_up() {
 	for n in "${E2E_NS[@]}"; do
 		ip netns exec "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
 			net.ipv4.conf.default.rp_filter=0 \
-			net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+			net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.keep_addr_on_down=1 \
+			net.ipv6.conf.all.keep_addr_on_down=1
 	done
+	# ECMP over the LB nodes hashes on the 5-tuple, as the router of a
+	# qlb deployment must (docs/operations.md)
 	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1 \
-		net.ipv6.conf.all.forwarding=1
+		net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.fib_multipath_hash_policy=1 \
+		net.ipv6.fib_multipath_hash_policy=1
 
 	# client <-> router
 	e2e_veth "$cli" eth0 "$rtr" r-cli
@@ -91,6 +111,12 @@ fleet_net_up() {
 	e2e_addr "$rtr" r-cli 2001:db8:10::1/64
 	ip -n "$cli" route add default via 198.18.10.1
 	ip -n "$cli" -6 route add default via 2001:db8:10::1
+	# full checksums from the client, as from the internet: native XDP
+	# forwards a frame as it is and completes no partial checksum
+	command -v ethtool >/dev/null ||
+		e2e_fail "ethtool not installed (Debian package ethtool)"
+	ip netns exec "$cli" ethtool -K eth0 tx off >/dev/null 2>&1 ||
+		e2e_fail "cannot turn checksum offload off on the client's eth0"
 
 	# router <-> LB nodes and hosts
 	for n in "${FLEET_LBS[@]}" "${FLEET_HOSTS[@]}"; do
@@ -104,6 +130,15 @@ fleet_net_up() {
 		ip -n "$ns" route add default via "198.18.$net.1"
 		ip -n "$ns" -6 route add default via "2001:db8:$net::1"
 	done
+	# the router's side of an LB link: an XDP program, so that it
+	# receives what the LB node sends back with native XDP_TX
+	if [ "${FLEET_XDP_MODE:-native}" = native ]; then
+		[ -f "$FLEET_XDP_PASS" ] || e2e_fail "build first: $FLEET_XDP_PASS missing"
+		for n in "${FLEET_LBS[@]}"; do
+			ip -n "$rtr" link set dev "r-$n" xdpdrv obj "$FLEET_XDP_PASS" sec xdp ||
+				e2e_fail "cannot attach XDP_PASS to r-$n"
+		done
+	fi
 
 	# hosts: the VIPs live on loopback (direct server return)
 	for n in "${FLEET_HOSTS[@]}"; do
@@ -119,7 +154,7 @@ fleet_up() {
 	FLEET_P="qlbt-${1:0:8}-$$"
 	FLEET_DIR=$E2E_TMP
 	FLEET_PIN=/sys/fs/bpf/$FLEET_P
-	E2E_CLEANUP_CMDS+=("fleet_detach_all")
+	E2E_CLEANUP_CMDS+=("fleet_bird_stop_all" "fleet_detach_all")
 	E2E_RM_DIRS+=("$FLEET_PIN")
 
 	fleet_net_up
@@ -143,7 +178,12 @@ fleet_up() {
 		for n in "${FLEET_LBS[@]}"; do
 			fleet_lb_apply "$n" || e2e_fail "qlbctl lb apply failed on $n"
 		done
-		fleet_route_vip lb1
+		if [ -z "${FLEET_NO_BGP:-}" ]; then
+			fleet_bgp_up
+			fleet_route_vip "${FLEET_SINGLE_PATH:-ecmp}"
+		else
+			fleet_route_vip lb1
+		fi
 	else
 		fleet_route_vip h1
 	fi
@@ -198,7 +238,7 @@ fleet_distribute_files() {
 			cat <<EOF
 lb:
   interface: eth0
-  xdp_mode: ${FLEET_XDP_MODE:-generic}
+  xdp_mode: ${FLEET_XDP_MODE:-native}
   gateway_mac: "$(fleet_mac "r-$n")"
   encap_source_v4: 198.18.$net.2
   encap_source_v6: "2001:db8:$net::2"
@@ -293,15 +333,232 @@ fleet_detach_all() {
 	return 0
 }
 
-# fleet_route_vip NODE: the router sends both VIPs to NODE (lb1, lb2, or a
-# host for the direct baseline).
+# fleet_route_vip NODE: where the router sends both VIPs. With BGP
+# (fleet_bgp_up): "ecmp" (both LB nodes, the default), or one LB node,
+# the other's BGP sessions disabled (`birdc disable`, as an operator takes
+# a node out), waiting until the router's routes say so. A host (h1: the
+# direct baseline) or any NODE without BGP: a static route that wins over
+# BGP's (metric 0).
 fleet_route_vip() {
-	local net rtr
+	local net rtr n want=() i
 	rtr=$(fleet_ns rtr)
+	if [ -n "$FLEET_BGP" ] && [[ $1 == lb* || $1 == ecmp ]]; then
+		for n in "${FLEET_LBS[@]}"; do
+			[ "$1" = ecmp ] || [ "$1" = "$n" ] && want+=("$n")
+		done
+		# make before break: the new paths first, then the old go
+		for n in "${want[@]}"; do
+			fleet_bgp_enable "$n"
+		done
+		fleet_wait_paths_include "${want[*]}" 20 ||
+			e2e_fail "the router did not learn the VIPs from ${want[*]} ($(fleet_paths 4); $(fleet_paths 6))"
+		for n in "${FLEET_LBS[@]}"; do
+			[[ " ${want[*]} " == *" $n "* ]] || fleet_bgp_disable "$n"
+		done
+		for i in 1 2; do # static routes of an earlier host baseline
+			ip -n "$rtr" route del "$VIP4/32" proto boot 2>/dev/null
+			ip -n "$rtr" -6 route del "$VIP6/128" proto boot 2>/dev/null
+		done
+		fleet_wait_paths "${want[*]}" 10 ||
+			e2e_fail "the router's VIP routes are not via ${want[*]} ($(fleet_paths 4); $(fleet_paths 6))"
+		FLEET_VIA=$1
+		return 0
+	fi
+	if [ "$1" = ecmp ]; then
+		ip -n "$rtr" route replace "$VIP4/32" nexthop via 198.18.11.2 nexthop via 198.18.12.2
+		ip -n "$rtr" -6 route replace "$VIP6/128" nexthop via 2001:db8:11::2 nexthop via 2001:db8:12::2
+		FLEET_VIA=ecmp
+		return 0
+	fi
 	case $1 in lb*) net=1${1#lb} ;; h*) net=2${1#h} ;; esac
 	ip -n "$rtr" route replace "$VIP4/32" via "198.18.$net.2"
 	ip -n "$rtr" -6 route replace "$VIP6/128" via "2001:db8:$net::2"
 	FLEET_VIA=$1
+}
+
+# ---- the routing fabric: BIRD on the router and on every LB node ----------
+
+fleet_bird_sock() { echo "$FLEET_DIR/bird-$1.ctl"; }
+
+# fleet_birdc NODE CMD...: the node's BIRD (birdc prints nothing but the
+# answer with -s).
+fleet_birdc() {
+	local n=$1
+	shift
+	birdc -s "$(fleet_bird_sock "$n")" "$@"
+}
+
+# fleet_bird_conf NODE: render the node's BIRD configuration from the
+# templates in deploy/bgp/ and the node's qlb file (its VIPs).
+fleet_bird_conf() {
+	local n=$1 net r=$E2E_ROOT/deploy/bgp/render.sh t=$E2E_ROOT/deploy/bgp
+	case $n in
+	rtr)
+		mkdir -p "$FLEET_DIR/bird-peers"
+		for net in "${FLEET_LBS[@]}"; do
+			"$r" "$t/bird-router-peer.conf" NAME="$net" FAMILY=4 \
+				NEIGHBOR="198.18.1${net#lb}.2" >"$FLEET_DIR/bird-peers/$net-4.conf" &&
+				"$r" "$t/bird-router-peer.conf" NAME="$net" FAMILY=6 \
+					NEIGHBOR="2001:db8:1${net#lb}::2" >"$FLEET_DIR/bird-peers/$net-6.conf" ||
+				return 1
+		done
+		"$r" -f "$FLEET_DIR/${FLEET_LBS[0]}.yaml" "$t/bird-router.conf" \
+			ROUTER_ID=198.18.10.1 BFD_INTERFACES='"r-lb*"' \
+			PEERS_DIR="$FLEET_DIR/bird-peers" >"$FLEET_DIR/bird-rtr.conf"
+		;;
+	lb*)
+		net=1${n#lb}
+		"$r" -f "$FLEET_DIR/$n.yaml" "$t/bird-lb-node.conf" \
+			ROUTER_ID="198.18.$net.2" INTERFACE=eth0 \
+			PEER4="198.18.$net.1" PEER6="2001:db8:$net::1" >"$FLEET_DIR/bird-$n.conf"
+		;;
+	esac
+}
+
+# fleet_bird_start NODE: start BIRD in the node's namespace (foreground,
+# its own process group) and wait for its control socket.
+fleet_bird_start() {
+	local n=$1 i
+	fleet_bird_conf "$n" || e2e_fail "cannot render BIRD's configuration for $n"
+	rm -f "$(fleet_bird_sock "$n")"
+	e2e_bg "bird-$n" "$(fleet_ns "$n")" bird -f -c "$FLEET_DIR/bird-$n.conf" \
+		-s "$(fleet_bird_sock "$n")" -P "$FLEET_DIR/bird-$n.pid"
+	FLEET_BIRD_PID[$n]=$E2E_LAST_PID
+	for i in $(seq 1 50); do
+		fleet_birdc "$n" show status >/dev/null 2>&1 && return 0
+		kill -0 "$E2E_LAST_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	e2e_fail "BIRD on $n did not start"
+}
+
+# fleet_bird_kill NODE [SIGNAL]: stop the node's BIRD (KILL: as a crash).
+fleet_bird_kill() {
+	local pg=${FLEET_BIRD_PID[$1]:-}
+	[ -n "$pg" ] || return 0
+	e2e_stop "$pg" "${2:-KILL}"
+	for _ in $(seq 1 50); do
+		kill -0 -- "-$pg" 2>/dev/null || break
+		sleep 0.05
+	done
+	FLEET_BIRD_PID[$1]=
+}
+
+# fleet_bird_stop_all: BIRD shuts down on SIGTERM (before the teardown's
+# SIGINT and SIGKILL of everything).
+fleet_bird_stop_all() {
+	local n pg
+	for n in "${!FLEET_BIRD_PID[@]}"; do
+		pg=${FLEET_BIRD_PID[$n]}
+		[ -n "$pg" ] && kill -TERM -- "-$pg" 2>/dev/null
+	done
+	for _ in $(seq 1 20); do
+		pg=
+		for n in "${!FLEET_BIRD_PID[@]}"; do
+			[ -n "${FLEET_BIRD_PID[$n]}" ] && kill -0 -- "-${FLEET_BIRD_PID[$n]}" 2>/dev/null && pg=1
+		done
+		[ -z "$pg" ] && return 0
+		sleep 0.05
+	done
+}
+
+# fleet_announce LB: the node announces its VIPs (what `qlbctl lb run`
+# does while the data plane and hosts are healthy).
+fleet_announce() {
+	e2e_in "$(fleet_ns "$1")" "$BUILD/tools/qlb-announce" -f "$FLEET_DIR/$1.yaml" sync all \
+		>>"$FLEET_DIR/lb-$1.log" 2>&1
+}
+
+# fleet_bgp_up: BIRD on the router and the LB nodes, every LB node
+# announcing; returns once the router has both paths for both VIPs.
+fleet_bgp_up() {
+	local n
+	command -v bird >/dev/null && command -v birdc >/dev/null ||
+		e2e_skip "BIRD 2 not installed (Debian package bird2)"
+	make -C "$E2E_ROOT" --no-print-directory -s BUILD="$BUILD" "$BUILD/tools/qlb-announce" >&2 ||
+		e2e_fail "cannot build qlb-announce"
+	fleet_bird_start rtr
+	for n in "${FLEET_LBS[@]}"; do
+		fleet_announce "$n" || e2e_fail "$n: cannot announce its VIPs ($(tail -n 1 "$FLEET_DIR/lb-$n.log"))"
+		fleet_bird_start "$n"
+	done
+	FLEET_BGP=1
+	local t0
+	t0=$(e2e_ms)
+	fleet_wait_paths "${FLEET_LBS[*]}" 20 ||
+		e2e_fail "BGP: the router has no ECMP route over ${FLEET_LBS[*]} ($(fleet_paths 4); $(fleet_paths 6))"
+	e2e_log "BGP up: the router routes the VIPs over ${FLEET_LBS[*]} (ECMP, L4 hash) $(($(e2e_ms) - t0)) ms after the LB nodes' BIRD started"
+}
+
+# fleet_bgp_enable LB / fleet_bgp_disable LB: the node's sessions to the
+# router (a maintenance switch: the announcement stays in its table).
+fleet_bgp_enable() {
+	fleet_birdc "$1" enable router4 >/dev/null && fleet_birdc "$1" enable router6 >/dev/null
+}
+
+fleet_bgp_disable() {
+	fleet_birdc "$1" disable router4 >/dev/null && fleet_birdc "$1" disable router6 >/dev/null
+}
+
+# fleet_paths 4|6: the LB nodes (or hosts) the router's route to the VIP
+# goes through now, sorted, space-separated ("-" when none).
+fleet_paths() {
+	local vip=$VIP4/32 out
+	[ "$1" = 6 ] && vip=$VIP6/128
+	out=$(ip -n "$(fleet_ns rtr)" -"$1" route show "$vip" 2>/dev/null |
+		grep -o 'dev r-[a-z0-9]*' | sed 's/dev r-//' | sort -u | tr '\n' ' ')
+	out=${out% }
+	echo "${out:--}"
+}
+
+# fleet_wait_paths "LB..." SECS: both VIP routes go through exactly these.
+fleet_wait_paths() {
+	local want deadline=$((SECONDS + $2))
+	want=$(tr ' ' '\n' <<<"$1" | sort -u | tr '\n' ' ')
+	want=${want% }
+	while :; do
+		[ "$(fleet_paths 4)" = "$want" ] && [ "$(fleet_paths 6)" = "$want" ] && return 0
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.05
+	done
+}
+
+# fleet_wait_paths_include "LB..." SECS: both VIP routes go through at
+# least these.
+fleet_wait_paths_include() {
+	local n ok deadline=$((SECONDS + $2))
+	while :; do
+		ok=1
+		for n in $1; do
+			[[ " $(fleet_paths 4) " == *" $n "* ]] && [[ " $(fleet_paths 6) " == *" $n "* ]] || ok=0
+		done
+		[ $ok = 1 ] && return 0
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.05
+	done
+}
+
+# fleet_lb_link_down LB / fleet_lb_link_up LB: cut the node's only link
+# (as a pulled cable: the router's side loses carrier) and restore it.
+fleet_lb_link_down() {
+	ip -n "$(fleet_ns "$1")" link set eth0 down
+}
+
+fleet_lb_link_up() {
+	local ns net=1${1#lb}
+	ns=$(fleet_ns "$1")
+	ip -n "$ns" link set eth0 up
+	# routes through a link that went down are gone with it
+	ip -n "$ns" route replace default via "198.18.$net.1"
+	ip -n "$ns" -6 route replace default via "2001:db8:$net::1"
+}
+
+# fleet_lb_packets LB: packets the node's XDP program has sent to the
+# hosts (the sum of its per-host counters; cheap enough to poll: no
+# interpreter).
+fleet_lb_packets() {
+	fleet_lb_stats_json "$1" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"hosts":\[\([^]]*\)\].*/\1/p' |
+		grep -o '"packets":[0-9]*' | awk -F: '{ s += $2 } END { print NR ? s : -1 }'
 }
 
 # fleet_shape_client RATE: limit what the router sends to the client, so

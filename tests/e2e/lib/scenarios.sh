@@ -373,20 +373,31 @@ scenario_rotation() {
 # ---- 6. LB node switch ----------------------------------------------------------------
 scenario_lb_switch() {
 	sc_begin lb-switch "the router moves the VIP to the other LB node mid-download"
-	local n=30000000 h w from to before after
-	from=$FLEET_VIA
-	to=lb2
-	[ "$from" = lb2 ] && to=lb1
-	fleet_shape_client 100mbit
+	local n=30000000 h w from to before after c0 c1 lb was=$FLEET_VIA
+	fleet_shape_client 40mbit	# 6 s: time to find the path and switch it
 	sc_bg_get lbsw /whoami "/bytes/$n"
 	fleet_whoami_wait "$FLEET_DIR/lbsw/whoami" 15 || { fleet_unshape_client; sc_fail "no answer"; return 1; }
 	h=$(e2e_field "$FLEET_DIR/lbsw/whoami" host)
 	w=$(e2e_field "$FLEET_DIR/lbsw/whoami" worker)
+	from=$FLEET_VIA
+	if [ "$from" = ecmp ]; then
+		# both nodes are in the route: the one whose counter moves
+		# carries this connection
+		c0=$(sc_lb_counts)
+		sleep 0.5
+		c1=$(sc_lb_counts)
+		for lb in "${FLEET_LBS[@]}"; do
+			[ $(($(sc_count_of "$c1" "$lb") - $(sc_count_of "$c0" "$lb"))) -gt 0 ] && from=$lb
+		done
+		[ "$from" != ecmp ] || { fleet_unshape_client; sc_fail "no LB node carries the download"; return 1; }
+	fi
+	to=lb2
+	[ "$from" = lb2 ] && to=lb1
 	before=$(fleet_lb_routed "$to")
 	sleep 0.5
 	fleet_route_vip "$to"
 	kill -0 "$SC_PID" 2>/dev/null || { fleet_unshape_client; sc_fail "the download ended before the switch"; return 1; }
-	e2e_log "  downloading from $h worker $w; VIP now routed to $to"
+	e2e_log "  downloading from $h worker $w through $from; VIP now routed to $to only"
 	wait "$SC_PID" || { fleet_unshape_client; sc_fail "the download failed"; return 1; }
 	fleet_unshape_client
 	[ "$(e2e_size "$FLEET_DIR/lbsw/$n")" = $n ] || { sc_fail "got $(e2e_size "$FLEET_DIR/lbsw/$n") of $n bytes"; return 1; }
@@ -394,6 +405,10 @@ scenario_lb_switch() {
 	[ "$before" -ge 0 ] && [ "$after" -gt "$before" ] ||
 		{ sc_fail "$to routed nothing by CID ($before -> $after packets)"; return 1; }
 	e2e_log "  $to routed $((after - before)) packets of the connection by its CID"
+	if [ "$was" = ecmp ]; then
+		fleet_route_vip ecmp
+		e2e_log "  both LB nodes in the route again"
+	fi
 	SC_WHERE="$h/$w $from->$to"
 	SC_BYTES=$n
 	sc_pass "download complete across the LB switch; $to routed its packets by CID"
@@ -494,4 +509,247 @@ scenario_agent_restart() {
 	SC_WHERE="$h/$w"
 	SC_BYTES=$n
 	sc_pass "download complete across the agent restart; workers reconnected"
+}
+
+# ---- the routing fabric: ECMP over both LB nodes, failover, rejoin ---------
+
+# sc_bytes_exact FILE N: FILE holds the server's N bytes of filler ('q').
+sc_bytes_exact() {
+	[ "$(e2e_size "$1")" = "$2" ] && [ -z "$(tr -d q <"$1" | head -c 1)" ]
+}
+
+# sc_lb_counts: "lb1=P lb2=P" packets seen so far by each LB node.
+sc_lb_counts() {
+	local n out=
+	for n in "${FLEET_LBS[@]}"; do
+		out+="$n=$(fleet_lb_packets "$n") "
+	done
+	echo "${out% }"
+}
+
+# sc_count_of "lb1=P lb2=P" LB: P of LB.
+sc_count_of() {
+	tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
+}
+
+# sc_downloads_bg N PREFIX SIZE: N downloads of SIZE bytes at once in the
+# background; their PIDs in SC_PIDS.
+sc_downloads_bg() {
+	local i
+	SC_PIDS=()
+	for i in $(seq 1 "$1"); do
+		fleet_get "$FLEET_DIR/$2$i" 120 "/bytes/$3" >"$FLEET_DIR/$2$i.client.log" 2>&1 &
+		SC_PIDS+=($!)
+	done
+}
+
+# sc_downloads_check N PREFIX SIZE: wait for them; 0 when all N are
+# complete and byte-exact, else the count of the others, each named in
+# $FLEET_DIR/PREFIX.errors. (Not in a $(...): wait needs this shell.)
+sc_downloads_check() {
+	local i bad=0
+	for i in $(seq 1 "$1"); do
+		wait "${SC_PIDS[$((i - 1))]}" || { echo "download $i: client failed: $(tail -n 2 "$FLEET_DIR/$2$i.client.log" | tr '\n' ' ')"; bad=$((bad + 1)); continue; }
+		sc_bytes_exact "$FLEET_DIR/$2$i/$3" "$3" ||
+			{ echo "download $i: $(e2e_size "$FLEET_DIR/$2$i/$3") of $3 bytes or not the server's"; bad=$((bad + 1)); }
+	done >"$FLEET_DIR/$2.errors"
+	return $bad
+}
+
+# sc_wait_started N PREFIX SECS: at least N of the downloads PREFIX* got
+# some bytes (one find per poll: cheap on a loaded machine).
+sc_wait_started() {
+	local deadline=$((SECONDS + $3))
+	while [ "$(find "$FLEET_DIR" -mindepth 2 -maxdepth 2 -path "$FLEET_DIR/$2*/*" ! -name whoami -size +0 | wc -l)" -lt "$1" ]; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.1
+	done
+}
+
+# sc_alive PID...: how many of these processes still run.
+sc_alive() {
+	local p c=0
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null && c=$((c + 1))
+	done
+	echo $c
+}
+
+# sc_time_until SECS CMD...: milliseconds until CMD succeeds (polled every
+# 10 ms), or "timeout".
+sc_time_until() {
+	local secs=$1 t0 deadline
+	shift
+	t0=$(e2e_ms)
+	deadline=$((t0 + secs * 1000))
+	while ! "$@"; do
+		[ "$(e2e_ms)" -lt $deadline ] || { echo timeout; return 1; }
+		sleep 0.01
+	done
+	echo $(($(e2e_ms) - t0))
+}
+
+# sc_route_event_ms LOG T0_NS VIA...: milliseconds from T0_NS (date
+# +%s%N) to the first change of the router's IPv4 VIP route, in an
+# `ip -ts monitor route` LOG, whose next hops are exactly VIA ("-" when
+# none was seen). The kernel's own timestamps: no polling delay.
+sc_route_event_ms() {
+	local log=$1 t0=$2 want ts blk t
+	shift 2
+	want=$(tr ' ' '\n' <<<"$*" | sort | tr '\n' ' ')
+	while IFS=$'\t' read -r ts blk; do
+		[[ $blk == "$VIP4 "* ]] || continue
+		[ "$(grep -o 'dev r-[a-z0-9]*' <<<"$blk" | sed 's/dev r-//' | sort | tr '\n' ' ')" = "$want" ] || continue
+		t=$(date -d "${ts/T/ }" +%s%N 2>/dev/null) || continue
+		[ "$t" -ge "$t0" ] || continue
+		echo $(((t - t0) / 1000000))
+		return 0
+	done < <(awk '/^\[/ { if (b != "") print b; ts = substr($1, 2, length($1) - 2); $1 = ""; b = ts "\t" substr($0, 2); next }
+		{ b = b " " $0 } END { if (b != "") print b }' "$log")
+	echo -
+}
+
+sc_paths_are() { [ "$(fleet_paths 4)" = "$1" ] && [ "$(fleet_paths 6)" = "$1" ]; }
+
+sc_paths_have() {
+	[[ " $(fleet_paths 4) " == *" $1 "* ]] && [[ " $(fleet_paths 6) " == *" $1 "* ]]
+}
+
+# ---- 9. active-active -----------------------------------------------------
+scenario_ecmp() {
+	sc_begin ecmp "16 clients download at once over both LB nodes (ECMP)"
+	local n=4000000 c0 c1 d lb
+	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
+	e2e_log "  router: VIPs via $(fleet_paths 4) (IPv4), $(fleet_paths 6) (IPv6)"
+	c0=$(sc_lb_counts)
+	fleet_shape_client 100mbit
+	sc_downloads_bg 16 ecmp $n
+	sc_downloads_check 16 ecmp $n
+	d=$?
+	fleet_unshape_client
+	[ $d = 0 ] || { sc_fail "$d of 16 downloads failed: $(cat "$FLEET_DIR/ecmp.errors")"; return 1; }
+	c1=$(sc_lb_counts)
+	for lb in "${FLEET_LBS[@]}"; do
+		d=$(($(sc_count_of "$c1" "$lb") - $(sc_count_of "$c0" "$lb")))
+		e2e_log "  $lb: $d packets of the 16 downloads"
+		[ "$d" -gt 0 ] || { sc_fail "$lb carried nothing: ECMP is not spreading"; return 1; }
+	done
+	SC_WHERE="$(fleet_paths 4)"
+	SC_BYTES=$((16 * n))
+	sc_pass "16 of 16 byte-exact; both LB nodes carried packets"
+}
+
+# ---- 10. an LB node dies mid-download ---------------------------------------
+# scenario_lb_failure link|bgp [LB]: 16 downloads through both LB nodes;
+# LB (default lb1) loses its link, or its BIRD is killed with the link up;
+# every download completes through the other node; LB comes back and the
+# router uses it again. Prints the failover and rejoin times.
+scenario_lb_failure() {
+	local how=$1 v=${2:-lb1} o n=4000000 c0 c1 c2 d t_out t_in i t0 mon
+	for o in "${FLEET_LBS[@]}"; do [ "$o" != "$v" ] && break; done
+	sc_begin "lb-failure-$how" "$v $([ "$how" = link ] && echo "loses its link" || echo "loses its BGP daemon (SIGKILL), link up") mid-download"
+	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
+	c0=$(sc_lb_counts)
+	fleet_shape_client 30mbit	# 16 x 4 MB: about 17 s, less than a busy machine does
+	sc_downloads_bg 16 "f$how" $n
+	sc_wait_started 8 "f$how" 30 || { fleet_unshape_client; sc_fail "the downloads did not start"; return 1; }
+	# downloads under way through the victim: its counter moves
+	for _ in $(seq 1 50); do
+		c1=$(sc_lb_counts)
+		d=$(($(sc_count_of "$c1" "$v") - $(sc_count_of "$c0" "$v")))
+		[ "$d" -ge 200 ] && break
+		sleep 0.1
+	done
+	[ "$d" -ge 200 ] || { fleet_unshape_client; sc_fail "$v carried only $d packets of the downloads before the failure"; return 1; }
+	e2e_bg "mon-$how" "$(fleet_ns rtr)" ip -ts monitor route
+	mon=$E2E_LAST_PID
+	sleep 0.2
+	t0=$(date +%s%N)
+	case $how in
+	link) fleet_lb_link_down "$v" ;;
+	bgp) fleet_bird_kill "$v" KILL ;;
+	esac
+	t_out=$(sc_time_until 10 sc_paths_are "$o")
+	[ "$t_out" = timeout ] || t_out=$(sc_route_event_ms "$FLEET_DIR/mon-$how.log" "$t0" "$o")
+	i=$(sc_alive "${SC_PIDS[@]}")
+	e2e_log "  $v carried $d packets; $([ "$how" = link ] && echo "link cut" || echo "BIRD killed") with $i of 16 downloads running: the router dropped $v after $t_out ms"
+	[ "$t_out" != timeout ] || { e2e_stop "$mon"; fleet_unshape_client; sc_fail "the router kept routing to $v"; return 1; }
+	[ "$i" -ge 8 ] || { fleet_unshape_client; sc_fail "only $i downloads were still running at the failure"; return 1; }
+	sc_downloads_check 16 "f$how" $n
+	d=$?
+	fleet_unshape_client
+	[ $d = 0 ] || { sc_fail "$d of 16 downloads failed: $(cat "$FLEET_DIR/f$how.errors")"; return 1; }
+	c2=$(sc_lb_counts)
+	d=$(($(sc_count_of "$c2" "$o") - $(sc_count_of "$c1" "$o")))
+	e2e_log "  16 of 16 downloads complete and byte-exact; $o carried $d packets after the failure"
+	[ "$d" -gt 0 ] || { sc_fail "$o carried nothing after the failure"; return 1; }
+	t0=$(date +%s%N)
+	case $how in
+	link) fleet_lb_link_up "$v" ;;
+	bgp) fleet_bird_start "$v" ;;
+	esac
+	t_in=$(sc_time_until 30 sc_paths_are "$(tr ' ' '\n' <<<"$v $o" | sort | tr '\n' ' ' | sed 's/ $//')")
+	[ "$t_in" = timeout ] || t_in=$(sc_route_event_ms "$FLEET_DIR/mon-$how.log" "$t0" "$v" "$o")
+	e2e_stop "$mon"
+	[ "$t_in" != timeout ] || { sc_fail "$v did not rejoin ECMP ($(fleet_paths 4))"; return 1; }
+	e2e_log "  $v back: in the router's ECMP route again after $t_in ms"
+	c1=$(sc_lb_counts)
+	sc_many 12 "r$how" /whoami || { sc_fail "new connections failed after $v came back"; return 1; }
+	c2=$(sc_lb_counts)
+	d=$(($(sc_count_of "$c2" "$v") - $(sc_count_of "$c1" "$v")))
+	[ "$d" -gt 0 ] || { sc_fail "$v carried none of 12 new connections after rejoining"; return 1; }
+	e2e_log "  12 new connections: $v carried $d packets again"
+	echo "failover-$how: withdraw $t_out ms, rejoin $t_in ms" >>"$FLEET_DIR/failover.txt"
+	SC_WHERE="$v out ${t_out}ms, in ${t_in}ms"
+	SC_BYTES=$((16 * n))
+	sc_pass "16 of 16 byte-exact across the loss of $v ($t_out ms to withdraw); $v rejoined ($t_in ms)"
+}
+
+# ---- 11. a migrating client changes LB node ----------------------------------
+# A client moves to a new local port mid-download; the router's L4 hash
+# sends the new 4-tuple to either LB node. Repeated until a move lands on
+# the other node (each try is a coin toss); every try must keep its
+# connection.
+scenario_migration_ecmp() {
+	sc_begin migration-ecmp "a migrating client's new 4-tuple hashes to the other LB node"
+	local n=30000000 try prev cur lb d grew first last h cid
+	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
+	fleet_shape_client 100mbit
+	for try in $(seq 1 8); do
+		sc_bg_get "mx$try" --change-local-addr=1s /whoami "/bytes/$n"
+		# which nodes carry the connection, interval by interval
+		first= last=
+		prev=$(sc_lb_counts)
+		for _ in $(seq 1 300); do
+			kill -0 "$SC_PID" 2>/dev/null || break
+			sleep 0.2
+			cur=$(sc_lb_counts)
+			grew=
+			for lb in "${FLEET_LBS[@]}"; do
+				d=$(($(sc_count_of "$cur" "$lb") - $(sc_count_of "$prev" "$lb")))
+				[ "$d" -gt 0 ] && grew+="$lb "
+			done
+			prev=$cur
+			[ -n "$grew" ] || continue
+			[ -n "$first" ] || first=$grew
+			last=$grew
+		done
+		wait "$SC_PID" || { fleet_unshape_client; sc_fail "try $try: the client failed"; return 1; }
+		sc_bytes_exact "$FLEET_DIR/mx$try/$n" $n ||
+			{ fleet_unshape_client; sc_fail "try $try: got $(e2e_size "$FLEET_DIR/mx$try/$n") of $n bytes"; return 1; }
+		h=$(e2e_field "$FLEET_DIR/mx$try/whoami" host)
+		cid=$(e2e_field "$FLEET_DIR/mx$try/whoami" cid)
+		sc_moved_mid "$h" "$cid" $n ||
+			{ fleet_unshape_client; sc_fail "try $try: $h saw no move mid-download"; return 1; }
+		e2e_log "  try $try: first via ${first:-none}, last via ${last:-none}; download complete and byte-exact at $h"
+		if [ "$(wc -w <<<"$first")" = 1 ] && [ "$(wc -w <<<"$last")" = 1 ] && [ "$first" != "$last" ]; then
+			fleet_unshape_client
+			SC_WHERE="$h ${first% }->${last% }"
+			SC_BYTES=$n
+			sc_pass "the connection moved from ${first% } to ${last% } with the client and completed byte-exact at $h"
+			return 0
+		fi
+	done
+	fleet_unshape_client
+	sc_fail "in 8 tries no move hashed to the other LB node"
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#
+# Routing fabric: an LB node dies mid-download, twice: its link cut, then
+# its BGP daemon killed with the link up (BFD, 100 ms x 3, must notice).
+# Each time every one of 16 downloads completes byte-exact through the
+# other node, the node comes back and rejoins ECMP by itself, and new
+# connections use it again. Prints the withdraw and rejoin times.
+# Usage: BUILD=build tests/e2e/fleet_lb_failure.sh   (exit 0 = pass, 77 = skipped)
+. "$(dirname "$0")/lib/scenarios.sh"
+fleet_require_lb
+fleet_up lbfail
+scenario_lb_failure link lb1 || exit 1
+scenario_lb_failure bgp lb2 || exit 1
+e2e_log "failover times: $(tr '\n' ';' <"$FLEET_DIR/failover.txt")"
