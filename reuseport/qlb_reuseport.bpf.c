@@ -11,7 +11,14 @@
  * DCIDs, 0b111 CIDs, other hosts' server IDs, closed workers) goes to a
  * socket of the WORKING generation picked by a hash of the DCID: all
  * packets with one DCID meet one worker, and a draining generation never
- * receives a new connection.
+ * receives a new connection. Long-header datagrams of such DCIDs (the
+ * client's Initials and 0-RTT) record the socket they reached in a flow
+ * table, so the rest of that handshake follows it across a restart.
+ *
+ * Steady traffic (short headers, linear skb) takes a shorter road: the
+ * DCID is read in place, a plaintext server ID is taken apart with a few
+ * shifts, and an encrypted CID seen before is found in a per-CPU cache of
+ * decoded CIDs instead of being decrypted again.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -26,6 +33,15 @@
 #define QLB_SHORT_DCID_OFF 1
 /* DCID bytes hashed when the length is unknown (short header, not ours). */
 #define QLB_HASH_DEFAULT_LEN 8
+/* Short header read in place: first octet and three words of DCID. */
+#define QLB_FAST_READ (1 + 24)
+
+/*
+ * 1: the reference build (no cache, no plaintext shortcut, no flow table),
+ * the decisions of the codec alone; the property test loads one beside the
+ * real program and requires the same choice for every datagram.
+ */
+const volatile __u32 qlb_rp_ref = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
@@ -77,6 +93,44 @@ struct {
 	__type(value, __u64);
 } qlb_rp_stats SEC(".maps");
 
+/*
+ * CPU c owns sets [c * QLB_RP_CACHE_SETS, (c + 1) * QLB_RP_CACHE_SETS): a
+ * plain array, not a per-CPU one, because the per-CPU lookup goes through
+ * a table of pointers first, one more dependent memory access (measured:
+ * about +50 ns per hit once the sets are out of the CPU's caches). The
+ * loader sizes it for the possible CPUs; a CPU beyond it does not cache.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_RP_CACHE_SETS);
+	__type(key, __u32);
+	__type(value, struct qlb_rp_cache_set);
+} qlb_rp_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QLB_RP_FLOW_MAX);
+	__type(key, struct qlb_rp_flow_key);
+	__type(value, struct qlb_rp_flow);
+} qlb_rp_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qlb_rp_flow_cfg);
+} qlb_rp_flowcfg SEC(".maps");
+
+/* When a full flow table was last swept (racy between CPUs: harmless, at
+ * worst two sweeps). */
+__u64 qlb_flow_swept_ns;
+
+/* A DCID in a zeroed, word-aligned buffer (the codec reads 20 bytes). */
+union qlb_rp_cid {
+	__u8 b[32];
+	__u64 q[4];
+};
+
 static __always_inline void qlb_rp_count(__u32 reason)
 {
 	__u64 *c = bpf_map_lookup_elem(&qlb_rp_stats, &reason);
@@ -105,12 +159,14 @@ static __always_inline __u32 qlb_dcid_hash(__u8 *cid, __u32 len)
 }
 
 /*
- * qlb_fallback() - select a socket of the working generation by @hash.
+ * qlb_fallback_pick() - select a socket of the working generation by @hash.
  * Probes a few neighbours when the hashed worker's socket just closed.
- * Return: SK_PASS always; without a selection the kernel hashes itself
- * (only when no working socket is left at all).
+ * @picked: the worker ID selected.
+ * Return: 0 when a socket was selected; -1 when none was (the kernel then
+ * hashes itself: only when no working socket is left at all).
  */
-static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash)
+static __always_inline int qlb_fallback_pick(struct sk_reuseport_md *md,
+					     __u32 hash, __u32 *picked)
 {
 	struct qlb_group_key g = {};
 	struct qlb_work_set *ws;
@@ -153,13 +209,267 @@ static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash)
 		key = ws->workers[idx];
 		if (bpf_sk_select_reuseport(md, &qlb_socks, &key, 0) == 0) {
 			qlb_rp_count(QLB_RP_FB_SELECTED);
-			return SK_PASS;
+			*picked = key;
+			return 0;
 		}
 		if (++idx >= n)
 			idx = 0;
 	}
 none:
 	qlb_rp_count(QLB_RP_FB_NONE);
+	return -1;
+}
+
+static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash)
+{
+	__u32 w;
+
+	qlb_fallback_pick(md, hash, &w);
+	return SK_PASS;
+}
+
+struct bpf_map;
+
+struct qlb_sweep {
+	__u64 now, timeout;
+};
+
+static long qlb_flow_expire(struct bpf_map *map, struct qlb_rp_flow_key *k,
+			    struct qlb_rp_flow *f, struct qlb_sweep *s)
+{
+	if (s->now - f->born_ns >= s->timeout) {
+		bpf_map_delete_elem(map, k);
+		/* counted here: a running count in @s would be a constant
+		 * the verifier follows through every iteration */
+		qlb_rp_count(QLB_RP_FLOW_EXPIRED);
+	}
+	return 0;
+}
+
+/*
+ * qlb_flow_steer() - a long-header datagram whose DCID @k is not a routable
+ * CID of this host: follow the socket its first datagram reached while that
+ * socket lives and the record is young, else take the fallback and record
+ * where it went.
+ */
+static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
+					  struct qlb_rp_flow_key *k, __u32 hash)
+{
+	struct qlb_rp_flow_cfg *fc;
+	struct qlb_worker_rec *rec;
+	struct qlb_rp_flow *f, v = {};
+	struct qlb_sweep s;
+	__u32 zero = 0, w;
+	__u64 now, timeout = QLB_RP_FLOW_TIMEOUT_NS;
+	long err;
+
+	fc = bpf_map_lookup_elem(&qlb_rp_flowcfg, &zero);
+	if (fc) {
+		if (fc->off)
+			return qlb_fallback(md, hash);
+		if (fc->timeout_ns)
+			timeout = fc->timeout_ns;
+	}
+	now = bpf_ktime_get_coarse_ns();
+	f = bpf_map_lookup_elem(&qlb_rp_flows, k);
+	if (f) {
+		if (now - f->born_ns < timeout) {
+			w = f->worker;
+			rec = bpf_map_lookup_elem(&qlb_workers, &w);
+			/* the worker ID may have been given to a new socket
+			 * since: the cookie tells them apart */
+			if (rec && rec->in_use && rec->cookie == f->cookie &&
+			    bpf_sk_select_reuseport(md, &qlb_socks, &w, 0) ==
+				    0) {
+				qlb_rp_count(QLB_RP_FLOW_FOLLOWED);
+				return SK_PASS;
+			}
+			/* its socket is gone: fall back, record the new one */
+		} else {
+			bpf_map_delete_elem(&qlb_rp_flows, k);
+			qlb_rp_count(QLB_RP_FLOW_EXPIRED);
+		}
+	}
+	if (qlb_fallback_pick(md, hash, &w))
+		return SK_PASS;
+	rec = bpf_map_lookup_elem(&qlb_workers, &w);
+	v.cookie = rec ? rec->cookie : 0;
+	v.born_ns = now;
+	v.worker = w;
+	err = bpf_map_update_elem(&qlb_rp_flows, k, &v, BPF_ANY);
+	if (err == -7 /* E2BIG: full */ &&
+	    now - qlb_flow_swept_ns >= QLB_RP_FLOW_SWEEP_NS) {
+		qlb_flow_swept_ns = now;
+		s.now = now;
+		s.timeout = timeout;
+		bpf_for_each_map_elem(&qlb_rp_flows, qlb_flow_expire, &s, 0);
+		err = bpf_map_update_elem(&qlb_rp_flows, k, &v, BPF_ANY);
+	}
+	qlb_rp_count(err ? QLB_RP_FLOW_FULL : QLB_RP_FLOW_RECORDED);
+	return SK_PASS;
+}
+
+/* Server ID bytes 1..16 of a DCID held in words @q, as a big-endian
+ * 128-bit number hi:lo. */
+static __always_inline void qlb_sid_be(const __u64 *q, __u64 *hi, __u64 *lo)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	*hi = __builtin_bswap64((q[0] >> 8) | (q[1] << 56));
+	*lo = __builtin_bswap64((q[1] >> 8) | (q[2] << 56));
+#else
+	*hi = (q[0] << 8) | (q[1] >> 56);
+	*lo = (q[1] << 8) | (q[2] >> 56);
+#endif
+}
+
+/* hi:lo >>= s, 8 <= s <= 120 */
+static __always_inline void qlb_shr128(__u64 *hi, __u64 *lo, __u32 s)
+{
+	if (s >= 64) {
+		*lo = *hi >> ((s - 64) & 63);
+		*hi = 0;
+	} else {
+		*lo = (*lo >> (s & 63)) | (*hi << ((64 - s) & 63));
+		*hi >>= s & 63;
+	}
+}
+
+/*
+ * qlb_plain_sid() - worker and host check of a plaintext CID in words @q
+ * without the codec: the server ID is bytes 1..sid_len, the worker its low
+ * worker_bits bits. Shifting the ID (and the host's) right until its last
+ * byte is the lowest drops the nonce; what remains is compared in two
+ * words. Return: 0 and *@worker when the host part is this host's.
+ */
+static __always_inline int qlb_plain_sid(const struct qlb_host_cfg *hc,
+					 const __u64 *q, __u32 *worker)
+{
+	const __u64 *hs = (const __u64 *)hc->host_sid;
+	__u32 s = 128 - 8 * (hc->cid.sid_len & 15);
+	__u64 hi, lo, hhi, hlo, wm = qlb__worker_mask(&hc->cid);
+
+	qlb_sid_be(q, &hi, &lo);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	hhi = __builtin_bswap64(hs[0]);
+	hlo = __builtin_bswap64(hs[1]);
+#else
+	hhi = hs[0];
+	hlo = hs[1];
+#endif
+	qlb_shr128(&hi, &lo, s);
+	qlb_shr128(&hhi, &hlo, s);
+	*worker = (__u32)(lo & wm);
+	return ((hi ^ hhi) | ((lo ^ hlo) & ~wm)) ? -1 : 0;
+}
+
+/* Codec decode of @cid under @hc: worker and host check, as above. */
+static __always_inline int qlb_codec_sid(const struct qlb_host_cfg *hc,
+					 const __u8 *cid, __u32 *worker)
+{
+	__u8 sid[16] = {};
+	int i, diff = 0;
+
+	qlb_cid_decode_sid(&hc->cid, cid, sid);
+	*worker = qlb_sid_worker(&hc->cid, sid);
+	qlb_sid_host_part(&hc->cid, sid);
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		diff |= sid[i] ^ hc->host_sid[i];
+	return diff ? -1 : 0;
+}
+
+/*
+ * qlb_fast_short() - the usual short-header datagram of a connection, its
+ * DCID read in place from a linear skb: a plaintext CID taken apart with
+ * shifts, an encrypted one found in the decoded-CID cache or decoded once
+ * and cached. A straight run of code of its own: merged with the general
+ * path below, clang kept the union of both paths' values live and spilled
+ * them. Return: SK_PASS when done, -1 when the general path must decide
+ * (no config, a length the config does not allow, a plaintext CID that
+ * is not ours or a closed worker's: rare in steady traffic).
+ */
+static __always_inline int qlb_fast_short(struct sk_reuseport_md *md, void *p)
+{
+	union qlb_rp_cid c;
+	struct qlb_rp_cache_set *set;
+	struct qlb_rp_cache_ent *e;
+	struct qlb_host_cfg *hc;
+	__u32 cr, clen, worker, idx;
+	__u64 k0, k1, k2;
+	__u8 first = *(__u8 *)p;
+
+	cr = qlb_cid_config_id(first);
+	if (cr == QLB_CR_UNROUTABLE)
+		return -1;
+	hc = bpf_map_lookup_elem(&qlb_hcfg, &cr);
+	if (!hc || !hc->present)
+		return -1;
+	clen = qlb_cid_len(&hc->cid);
+	if ((hc->cid.flags & QLB_CID_F_ENCODE_LEN) &&
+	    (first & 0x1f) != clen - 1)
+		return -1;
+	c.q[0] = *(__u64 *)p;
+	c.q[1] = *(__u64 *)(p + 8);
+	c.q[2] = *(__u64 *)(p + 16);
+	if (!(hc->cid.flags & QLB_CID_F_KEY)) {
+		if (!qlb_cid_cfg_valid(&hc->cid) ||
+		    qlb_plain_sid(hc, c.q, &worker) ||
+		    bpf_sk_select_reuseport(md, &qlb_socks, &worker, 0))
+			return -1;
+		qlb_rp_count(QLB_RP_ROUTED);
+		return SK_PASS;
+	}
+
+	/* encrypted: the decoded-CID cache, keyed by the CID's bytes (its
+	 * length is the config's) and the config's epoch */
+	k0 = c.q[0] & qlb__head64(qlb__clamp8(clen));
+	k1 = c.q[1] & qlb__head64(qlb__clamp8(clen - 8));
+	k2 = c.q[2] & qlb__head64(qlb__clamp8(clen - 16));
+	/* ciphertext bytes: as good as a hash, and an attacker without the
+	 * key cannot aim at the entries of live CIDs */
+	idx = (__u32)((k0 >> 8) ^ (k0 >> 40) ^ k1) & (QLB_RP_CACHE_SETS - 1);
+	idx += bpf_get_smp_processor_id() * QLB_RP_CACHE_SETS;
+	set = bpf_map_lookup_elem(&qlb_rp_cache, &idx);
+	if (!set || !hc->epoch)
+		return -1;
+	e = &set->way[0];
+	if (!((e->epoch ^ hc->epoch) | (e->cid[0] ^ k0) | (e->cid[1] ^ k1) |
+	      (e->cid[2] ^ k2)))
+		goto hit;
+	e = &set->way[1];
+	if (!((e->epoch ^ hc->epoch) | (e->cid[0] ^ k0) | (e->cid[1] ^ k1) |
+	      (e->cid[2] ^ k2)))
+		goto hit;
+
+	qlb_rp_count(QLB_RP_CACHE_MISS);
+	c.q[3] = 0;
+	if (qlb_codec_sid(hc, c.b, &worker)) {
+		qlb_rp_count(QLB_RP_FB_FOREIGN);
+		return qlb_fallback(md, qlb_dcid_hash(c.b, clen));
+	}
+	if (bpf_sk_select_reuseport(md, &qlb_socks, &worker, 0)) {
+		/* worker < 2^16: never beyond the socket map */
+		qlb_rp_count(QLB_RP_FB_EMPTY_SLOT);
+		return qlb_fallback(md, qlb_dcid_hash(c.b, clen));
+	}
+	/* admitted: a CID of this host whose worker lives. It goes to way 0,
+	 * what was there to way 1 (the set keeps its two newest CIDs: two
+	 * new live CIDs never push each other out) */
+	set->way[1] = set->way[0];
+	e = &set->way[0];
+	e->cid[0] = k0;
+	e->cid[1] = k1;
+	e->cid[2] = k2;
+	e->epoch = hc->epoch;
+	e->worker = worker;
+	qlb_rp_count(QLB_RP_ROUTED);
+	return SK_PASS;
+hit:
+	worker = e->worker;
+	qlb_rp_count(QLB_RP_CACHE_HIT);
+	if (bpf_sk_select_reuseport(md, &qlb_socks, &worker, 0))
+		return -1;
+	qlb_rp_count(QLB_RP_ROUTED);
 	return SK_PASS;
 }
 
@@ -169,13 +479,19 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 	void *data = (void *)(long)md->data;
 	void *data_end = (void *)(long)md->data_end;
 	__u8 hdr[QLB_HDR_READ] = {};
-	__u8 cid[QLB_CID_MAX_LEN];
-	__u8 sid[16] = {};
+	union qlb_rp_cid c = {};
 	struct qlb_host_cfg *hc;
 	__u32 plen, cr, clen, hlen, worker, reason;
 	__u8 is_long;
-	int i, diff = 0;
 
+	if (!qlb_rp_ref && data + QLB_UDP_HLEN + QLB_FAST_READ <= data_end &&
+	    !(*(__u8 *)(data + QLB_UDP_HLEN) & 0x80)) {
+		int r = qlb_fast_short(md, data + QLB_UDP_HLEN +
+						   QLB_SHORT_DCID_OFF);
+
+		if (r >= 0)
+			return r;
+	}
 	if (md->len <= QLB_UDP_HLEN + 1) {
 		reason = QLB_RP_FB_SHORT;
 		hlen = 0;
@@ -203,22 +519,22 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 		hlen = hdr[5];
 		if (hlen > QLB_CID_MAX_LEN)
 			hlen = QLB_CID_MAX_LEN;
-		__builtin_memcpy(cid, hdr + QLB_LONG_DCID_OFF, QLB_CID_MAX_LEN);
+		__builtin_memcpy(c.b, hdr + QLB_LONG_DCID_OFF, QLB_CID_MAX_LEN);
 		/* keeps clang from merging the two copies into one with a
 		 * variable stack offset, which the verifier refuses */
 		asm volatile("" ::: "memory");
 	} else {
 		hlen = QLB_HASH_DEFAULT_LEN;
-		__builtin_memcpy(cid, hdr + QLB_SHORT_DCID_OFF,
+		__builtin_memcpy(c.b, hdr + QLB_SHORT_DCID_OFF,
 				 QLB_CID_MAX_LEN);
 		asm volatile("" ::: "memory");
 	}
 
-	cr = qlb_cid_config_id(cid[0]);
+	cr = qlb_cid_config_id(c.b[0]);
 	if (cr == QLB_CR_UNROUTABLE) {
 		/* 0b111 CIDs self-encode their length */
 		if (!is_long)
-			hlen = (cid[0] & 0x1f) + 1;
+			hlen = (c.b[0] & 0x1f) + 1;
 		reason = QLB_RP_FB_UNROUTABLE;
 		goto fallback;
 	}
@@ -232,7 +548,7 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 		hlen = clen;
 	if ((is_long && hdr[5] != clen) ||
 	    ((hc->cid.flags & QLB_CID_F_ENCODE_LEN) &&
-	     (cid[0] & 0x1f) != clen - 1)) {
+	     (c.b[0] & 0x1f) != clen - 1)) {
 		reason = is_long ? QLB_RP_FB_INITIAL : QLB_RP_FB_LENGTH;
 		goto fallback;
 	}
@@ -241,13 +557,7 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 		goto fallback;
 	}
 
-	qlb_cid_decode_sid(&hc->cid, cid, sid);
-	worker = qlb_sid_worker(&hc->cid, sid);
-	qlb_sid_host_part(&hc->cid, sid);
-#pragma unroll
-	for (i = 0; i < 16; i++)
-		diff |= sid[i] ^ hc->host_sid[i];
-	if (diff) {
+	if (qlb_codec_sid(hc, c.b, &worker)) {
 		reason = is_long ? QLB_RP_FB_INITIAL : QLB_RP_FB_FOREIGN;
 		goto fallback;
 	}
@@ -263,7 +573,19 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 
 fallback:
 	qlb_rp_count(reason);
-	return qlb_fallback(md, qlb_dcid_hash(cid, hlen));
+	if (!qlb_rp_ref && is_long &&
+	    (reason == QLB_RP_FB_INITIAL || reason == QLB_RP_FB_UNROUTABLE)) {
+		/* a client-chosen DCID (or 0b111): the flow table */
+		struct qlb_rp_flow_key k;
+
+		k.dcid[0] = c.q[0] & qlb__head64(qlb__clamp8(hlen));
+		k.dcid[1] = c.q[1] & qlb__head64(qlb__clamp8(hlen - 8));
+		k.dcid[2] = c.q[2] & qlb__head64(qlb__clamp8(hlen - 16));
+		k.len = hlen;
+		k.pad = 0;
+		return qlb_flow_steer(md, &k, qlb_dcid_hash(c.b, hlen));
+	}
+	return qlb_fallback(md, qlb_dcid_hash(c.b, hlen));
 fallback_counted:
 	qlb_rp_count(reason);
 	return qlb_fallback(md, qlb_dcid_hash(hdr, hlen));

@@ -33,15 +33,18 @@
 #define QLB_HOST_STATS_SLOTS	 32
 
 /* Pinned names (BPF object names are limited to 15 characters). */
-#define QLB_PIN_SOCKS	 "qlb_socks"	/* REUSEPORT_SOCKARRAY */
-#define QLB_PIN_HCFG	 "qlb_hcfg"	/* per-config decode state */
-#define QLB_PIN_WORK	 "qlb_work"	/* working set, double buffered */
-#define QLB_PIN_WORKSEL	 "qlb_worksel"	/* which buffer is live */
-#define QLB_PIN_WORKERS	 "qlb_workers"	/* agent's per-worker records */
-#define QLB_PIN_GENS	 "qlb_gens"	/* agent's per-generation records */
-#define QLB_PIN_RP_STATS "qlb_rp_stats" /* SK_REUSEPORT counters */
-#define QLB_PIN_DC_CFG	 "qlb_dc_cfg"	/* decapsulation addresses */
-#define QLB_PIN_DC_STATS "qlb_dc_stats" /* decapsulation counters */
+#define QLB_PIN_SOCKS	 "qlb_socks"	  /* REUSEPORT_SOCKARRAY */
+#define QLB_PIN_HCFG	 "qlb_hcfg"	  /* per-config decode state */
+#define QLB_PIN_WORK	 "qlb_work"	  /* working set, double buffered */
+#define QLB_PIN_WORKSEL	 "qlb_worksel"	  /* which buffer is live */
+#define QLB_PIN_WORKERS	 "qlb_workers"	  /* agent's per-worker records */
+#define QLB_PIN_GENS	 "qlb_gens"	  /* agent's per-generation records */
+#define QLB_PIN_RP_STATS "qlb_rp_stats"	  /* SK_REUSEPORT counters */
+#define QLB_PIN_DC_CFG	 "qlb_dc_cfg"	  /* decapsulation addresses */
+#define QLB_PIN_DC_STATS "qlb_dc_stats"	  /* decapsulation counters */
+#define QLB_PIN_RP_CACHE "qlb_rp_cache"	  /* decoded-CID cache, per CPU */
+#define QLB_PIN_FLOWS	 "qlb_rp_flows"	  /* client-chosen DCID -> socket */
+#define QLB_PIN_FLOW_CFG "qlb_rp_flowcfg" /* flow table settings */
 #define QLB_PIN_PROG_RP	 "qlb_reuseport_select"
 #define QLB_PIN_PROG_DC	 "qlb_decap"
 
@@ -144,7 +147,81 @@ enum qlb_rp_stat {
 	QLB_RP_NONLINEAR,	/* read with bpf_skb_load_bytes */
 	QLB_RP_STAT_MAX,
 };
+/* TEMP: counted in the same map, not yet named by the agent */
+enum {
+	QLB_RP_CACHE_HIT = QLB_RP_STAT_MAX, /* encrypted CID found in the
+					      decoded-CID cache */
+	QLB_RP_CACHE_MISS,    /* encrypted CID of a present config decoded */
+	QLB_RP_FLOW_RECORDED, /* client-chosen DCID: socket recorded */
+	QLB_RP_FLOW_FOLLOWED, /* client-chosen DCID: followed its record */
+	QLB_RP_FLOW_EXPIRED,  /* record older than the timeout, removed */
+	QLB_RP_FLOW_FULL,     /* table full: not recorded (fallback only) */
+	QLB_RP_STAT_ALL,
+};
+_Static_assert(QLB_RP_STAT_ALL <= QLB_HOST_STATS_SLOTS, "room for counters");
 _Static_assert(QLB_RP_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
+
+/*
+ * qlb_rp_cache (array of 2-way sets, QLB_RP_CACHE_SETS per CPU: the loader
+ * sets max_entries to QLB_RP_CACHE_SETS * possible CPUs; each CPU reads and
+ * writes its own range only): encrypted CIDs of this host
+ * decoded before. An entry holds the CID's bytes (first octet included,
+ * zero past the config's length), the epoch of qlb_hcfg[config] it was
+ * decoded under and the worker ID it names; it is used only when all of
+ * them match, so a reload or a key rotation (a new epoch) makes every
+ * older entry of that config a miss. Only CIDs that decode to this host's
+ * server ID and whose worker's socket was selected are inserted: random
+ * CIDs never displace live ones. The socket is selected from qlb_socks on
+ * every packet, so a closed worker's CIDs fall back as without the cache.
+ */
+#define QLB_RP_CACHE_SETS 16384 /* power of two */
+#define QLB_RP_CACHE_WAYS 2
+struct qlb_rp_cache_ent {
+	__u64 cid[3]; /* CID bytes, zero past its length */
+	__u32 epoch;  /* qlb_hcfg[config].epoch; 0 = empty */
+	__u32 worker;
+};
+_Static_assert(sizeof(struct qlb_rp_cache_ent) == 32,
+	       "qlb_rp_cache_ent is ABI");
+struct qlb_rp_cache_set {
+	struct qlb_rp_cache_ent way[QLB_RP_CACHE_WAYS];
+};
+
+/*
+ * qlb_rp_flows (hash): long-header datagrams whose DCID is not a routable
+ * CID of this host (client-chosen Initial and 0-RTT DCIDs, 0b111 DCIDs)
+ * are steered to a working socket by the fallback; the first one records
+ * that socket here, and later ones with the same DCID follow the record
+ * while the socket lives (same worker ID, same cookie in qlb_workers),
+ * whatever the working generation is now. A record expires timeout_ns
+ * after the first datagram. A full table records nothing: the datagram
+ * takes the fallback as without the table (counted).
+ */
+#define QLB_RP_FLOW_MAX	       65536
+#define QLB_RP_FLOW_TIMEOUT_NS (10ull * 1000000000ull)
+/* a full table is swept for expired records at most this often */
+#define QLB_RP_FLOW_SWEEP_NS (1000000000ull)
+struct qlb_rp_flow_key {
+	__u64 dcid[3]; /* DCID bytes, zero past len */
+	__u32 len;     /* 0..20 */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_rp_flow_key) == 32, "qlb_rp_flow_key is ABI");
+struct qlb_rp_flow {
+	__u64 cookie;  /* qlb_workers[worker].cookie when recorded */
+	__u64 born_ns; /* bpf_ktime_get_coarse_ns() of the first datagram */
+	__u32 worker;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_rp_flow) == 24, "qlb_rp_flow is ABI");
+
+/* qlb_rp_flowcfg[0]: flow table settings (zero: the defaults). */
+struct qlb_rp_flow_cfg {
+	__u64 timeout_ns; /* 0: QLB_RP_FLOW_TIMEOUT_NS */
+	__u32 off;	  /* 1: no table (today's fallback only) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_rp_flow_cfg) == 16, "qlb_rp_flow_cfg is ABI");
 
 /* qlb_dc_cfg[0]: where encapsulated packets for this host arrive. */
 struct qlb_dc_cfg {
@@ -174,6 +251,10 @@ enum qlb_dc_stat {
 	QLB_DC_DROP_ADJUST,    /* bpf_xdp_adjust_head failed */
 	QLB_DC_PASS_BAD_CSUM,  /* outer IPv4 header checksum wrong: untouched,
 				  the stack drops it */
+	QLB_DC_DROP_SOURCE,    /* outer source is no LB node's encap source
+				  (qlb/decap_trust.h) */
+	QLB_DC_DROP_INNER,     /* inner packet not to a VIP:port, a VIP's
+				  health port or (ICMP) a VIP */
 	QLB_DC_STAT_MAX,
 };
 _Static_assert(QLB_DC_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
