@@ -136,7 +136,7 @@ static int write_key_file(const char *path, char *hexkey)
 		goto fail;
 	}
 	/* the umask may only have narrowed it; make it exactly 0600 */
-	if (fchmod(fd, 0600) < 0 || doc_write_all(fd, hexkey, 33) < 0 ||
+	if (fchmod(fd, 0600) < 0 || qlb_doc_write_all(fd, hexkey, 33) < 0 ||
 	    fsync(fd) < 0) {
 		qlb_err("cannot write key file %s: %s", path, strerror(errno));
 		close(fd);
@@ -166,13 +166,13 @@ static int cmd_new(int argc, char **argv)
 	int o, want_id = -1, sid_len = -1, nonce_len = -1, wb = -1, ret = 1;
 	int tmpl = -1, i, last = -1;
 	bool no_key = false;
-	struct doc d = {.lock_fd = -1};
+	struct qlb_doc d = {.lock_fd = -1};
 	char keypath[PATH_MAX], keyname[PATH_MAX], dir[PATH_MAX], base[256];
 	char hexkey[40], stamp[32], *dot;
 	const struct qlb_conf_marks *mk;
 	const struct qlb_conf_cid *t;
 	unsigned int id;
-	struct edit *e;
+	struct qlb_edit *e;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -216,7 +216,7 @@ static int cmd_new(int argc, char **argv)
 				     "'%s'",
 				     argv[optind]);
 	d.path = file;
-	if (doc_read(&d) < 0)
+	if (qlb_doc_read(&d) < 0)
 		goto out;
 	mk = &d.cfg.marks;
 	/* lengths follow the active config; else the last one in the file */
@@ -229,7 +229,7 @@ static int cmd_new(int argc, char **argv)
 	}
 	if (tmpl < 0)
 		tmpl = last;
-	if (last < 0 || !doc_editable(&d, last))
+	if (last < 0 || !qlb_doc_editable(&d, last))
 		goto out;
 	t = &d.cfg.configs[tmpl];
 	if (want_id >= 0) {
@@ -276,7 +276,7 @@ static int cmd_new(int argc, char **argv)
 	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	e = doc_add_edit(&d, mk->item[last].end, mk->item[last].end);
+	e = qlb_doc_add_edit(&d, mk->item[last].end, mk->item[last].end);
 	{
 		int dc = mk->dash_col[last], kc = mk->key_col[last];
 		const char *nl =
@@ -311,7 +311,7 @@ static int cmd_new(int argc, char **argv)
 				 sizeof(e->text) - strlen(e->text),
 				 "%*sdrain_time: %u\n", kc, "", t->drain_time);
 	}
-	if (doc_commit(&d) < 0)
+	if (qlb_doc_commit(&d) < 0)
 		goto out;
 	if (qlb_json) {
 		struct qlb_json_w w;
@@ -342,7 +342,7 @@ static int cmd_new(int argc, char **argv)
 out:
 	if (keypath[0])
 		unlink(keypath); /* the edit failed: no orphan key */
-	doc_free(&d);
+	qlb_doc_free(&d);
 	return ret;
 }
 
@@ -415,7 +415,7 @@ static void done_json(const char *file, const char *action, unsigned int id,
 static int cmd_promote(int argc, char **argv)
 {
 	const char *file = DEFAULT_FILE;
-	struct doc d = {.lock_fd = -1};
+	struct qlb_doc d = {.lock_fd = -1};
 	char now_s[32];
 	unsigned int id;
 	int r, prev, ret = 1;
@@ -424,7 +424,7 @@ static int cmd_promote(int argc, char **argv)
 	if (r)
 		return r == 1 ? QLB_EXIT_OK : r;
 	d.path = file;
-	if (doc_read(&d) < 0)
+	if (qlb_doc_read(&d) < 0)
 		goto out;
 	if (!d.cfg.configs[id].present) {
 		qlb_err("%s has no config %u", file, id);
@@ -441,20 +441,21 @@ static int cmd_promote(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (!doc_editable(&d, id) || (prev >= 0 && !doc_editable(&d, prev)))
+	if (!qlb_doc_editable(&d, id) ||
+	    (prev >= 0 && !qlb_doc_editable(&d, prev)))
 		goto out;
 	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
-	if (doc_set_key(&d, id, "state", &d.cfg.marks.state[id], "active") <
+	if (qlb_doc_set_key(&d, id, "state", &d.cfg.marks.state[id], "active") <
 		    0 ||
-	    doc_set_key(&d, id, "since", &d.cfg.marks.since[id], now_s) < 0)
+	    qlb_doc_set_key(&d, id, "since", &d.cfg.marks.since[id], now_s) < 0)
 		goto out;
 	if (prev >= 0 &&
-	    (doc_set_key(&d, prev, "state", &d.cfg.marks.state[prev],
-			 "retiring") < 0 ||
-	     doc_set_key(&d, prev, "since", &d.cfg.marks.since[prev], now_s) <
-		     0))
+	    (qlb_doc_set_key(&d, prev, "state", &d.cfg.marks.state[prev],
+			     "retiring") < 0 ||
+	     qlb_doc_set_key(&d, prev, "since", &d.cfg.marks.since[prev],
+			     now_s) < 0))
 		goto out;
-	if (doc_commit(&d) < 0)
+	if (qlb_doc_commit(&d) < 0)
 		goto out;
 	if (qlb_json) {
 		done_json(file, "promote", id, prev);
@@ -469,7 +470,7 @@ static int cmd_promote(int argc, char **argv)
 	}
 	ret = 0;
 out:
-	doc_free(&d);
+	qlb_doc_free(&d);
 	return ret;
 }
 
@@ -477,11 +478,11 @@ static int cmd_retire(int argc, char **argv)
 {
 	const char *file = DEFAULT_FILE;
 	const struct qlb_conf_cid *q;
-	struct doc d = {.lock_fd = -1};
+	struct qlb_doc d = {.lock_fd = -1};
 	bool force = false;
 	unsigned int id;
 	long long left;
-	struct edit *e;
+	struct qlb_edit *e;
 	char age[32];
 	int r, ret = 1;
 
@@ -489,7 +490,7 @@ static int cmd_retire(int argc, char **argv)
 	if (r)
 		return r == 1 ? QLB_EXIT_OK : r;
 	d.path = file;
-	if (doc_read(&d) < 0)
+	if (qlb_doc_read(&d) < 0)
 		goto out;
 	q = &d.cfg.configs[id];
 	if (!q->present) {
@@ -516,13 +517,13 @@ static int cmd_retire(int argc, char **argv)
 			id, q->drain_time, age);
 		goto out;
 	}
-	if (!doc_editable(&d, id))
+	if (!qlb_doc_editable(&d, id))
 		goto out;
-	e = doc_add_edit(&d, d.cfg.marks.item[id].start,
-			 d.cfg.marks.item[id].end);
+	e = qlb_doc_add_edit(&d, d.cfg.marks.item[id].start,
+			     d.cfg.marks.item[id].end);
 	if (!e)
 		goto out;
-	if (doc_commit(&d) < 0)
+	if (qlb_doc_commit(&d) < 0)
 		goto out;
 	if (qlb_json) {
 		done_json(file, "retire", id, -1);
@@ -536,7 +537,7 @@ static int cmd_retire(int argc, char **argv)
 	}
 	ret = 0;
 out:
-	doc_free(&d);
+	qlb_doc_free(&d);
 	return ret;
 }
 

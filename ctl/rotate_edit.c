@@ -17,7 +17,7 @@
 #include "config.h"
 #include "rotate_edit.h"
 
-int doc_read(struct doc *d)
+int qlb_doc_read(struct qlb_doc *d)
 {
 	struct stat st2;
 	ssize_t r;
@@ -98,7 +98,7 @@ int doc_read(struct doc *d)
 	return 0;
 }
 
-void doc_free(struct doc *d)
+void qlb_doc_free(struct qlb_doc *d)
 {
 	if (d->lock_fd >= 0)
 		close(d->lock_fd); /* releases the lock */
@@ -107,11 +107,11 @@ void doc_free(struct doc *d)
 	free(d->text);
 }
 
-struct edit *doc_add_edit(struct doc *d, size_t start, size_t end)
+struct qlb_edit *qlb_doc_add_edit(struct qlb_doc *d, size_t start, size_t end)
 {
-	struct edit *e;
+	struct qlb_edit *e;
 
-	if (d->nedits == MAX_EDITS)
+	if (d->nedits == QLB_MAX_EDITS)
 		return NULL;
 	e = &d->edits[d->nedits++];
 	e->start = start;
@@ -122,7 +122,7 @@ struct edit *doc_add_edit(struct doc *d, size_t start, size_t end)
 
 static int edit_cmp(const void *a, const void *b)
 {
-	const struct edit *x = a, *y = b;
+	const struct qlb_edit *x = a, *y = b;
 
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
@@ -130,7 +130,7 @@ static int edit_cmp(const void *a, const void *b)
 }
 
 /* Apply the edits (non-overlapping) into a new buffer. */
-static char *apply_edits(struct doc *d, size_t *len)
+static char *apply_edits(struct qlb_doc *d, size_t *len)
 {
 	size_t cap = d->len + 1, pos = 0, o = 0;
 	char *out;
@@ -143,7 +143,7 @@ static char *apply_edits(struct doc *d, size_t *len)
 		return NULL;
 	qsort(d->edits, d->nedits, sizeof(d->edits[0]), edit_cmp);
 	for (i = 0; i < d->nedits; i++) {
-		const struct edit *e = &d->edits[i];
+		const struct qlb_edit *e = &d->edits[i];
 		const char *t;
 
 		if (e->start < pos || e->end < e->start || e->end > d->len) {
@@ -168,7 +168,7 @@ static char *apply_edits(struct doc *d, size_t *len)
 	return out;
 }
 
-int doc_write_all(int fd, const char *p, size_t len)
+int qlb_doc_write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
 		ssize_t w = write(fd, p, len);
@@ -197,10 +197,10 @@ static void fsync_dir(const char *path)
 }
 
 /*
- * doc_commit() - write the edited text beside the original, validate it whole,
- * and rename it over the original. Nothing changes on any failure.
+ * qlb_doc_commit() - write the edited text beside the original, validate it
+ * whole, and rename it over the original. Nothing changes on any failure.
  */
-int doc_commit(struct doc *d)
+int qlb_doc_commit(struct qlb_doc *d)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], base[PATH_MAX], *text;
 	struct qlb_diags diags;
@@ -232,7 +232,7 @@ int doc_commit(struct doc *d)
 		free(text);
 		return -1;
 	}
-	if (doc_write_all(fd, text, len) < 0 ||
+	if (qlb_doc_write_all(fd, text, len) < 0 ||
 	    fchmod(fd, d->st.st_mode & 07777) < 0 || fsync(fd) < 0) {
 		qlb_err("cannot write %s: %s", tmp, strerror(errno));
 		goto fail;
@@ -282,7 +282,7 @@ fail:
 	return -1;
 }
 
-bool doc_editable(const struct doc *d, unsigned int id)
+bool qlb_doc_editable(const struct qlb_doc *d, unsigned int id)
 {
 	if (!d->cfg.marks.configs_block || !d->cfg.marks.item_block[id]) {
 		qlb_err("%s: config %u is written in flow style ({...} or "
@@ -294,20 +294,20 @@ bool doc_editable(const struct doc *d, unsigned int id)
 }
 
 /* Set key @key of config @id to @val: replace its value, or add a line. */
-int doc_set_key(struct doc *d, unsigned int id, const char *key,
-		const struct qlb_span *span, const char *val)
+int qlb_doc_set_key(struct qlb_doc *d, unsigned int id, const char *key,
+		    const struct qlb_span *span, const char *val)
 {
 	const struct qlb_conf_marks *mk = &d->cfg.marks;
-	struct edit *e;
+	struct qlb_edit *e;
 
 	if (span->end > span->start) {
-		e = doc_add_edit(d, span->start, span->end);
+		e = qlb_doc_add_edit(d, span->start, span->end);
 		if (!e)
 			return -1;
 		snprintf(e->text, sizeof(e->text), "%s", val);
 		return 0;
 	}
-	e = doc_add_edit(d, mk->item[id].end, mk->item[id].end);
+	e = qlb_doc_add_edit(d, mk->item[id].end, mk->item[id].end);
 	if (!e)
 		return -1;
 	/* the item may end the file without a newline */

@@ -14,15 +14,15 @@
 
 #include "config.h"
 
-#define MAX_EDITS 8
+#define QLB_MAX_EDITS 8
 
-struct edit {
+struct qlb_edit {
 	size_t start, end; /* replace text[start, end) */
 	char text[512];
 };
 
 /* Initialise with {.path = FILE, .lock_fd = -1}. */
-struct doc {
+struct qlb_doc {
 	const char *path;
 	char *text;
 	size_t len;
@@ -31,38 +31,38 @@ struct doc {
 	bool loaded;
 	bool crlf;   /* the file ends its lines with CR LF */
 	int lock_fd; /* the file, flock()ed while we edit it */
-	struct edit edits[MAX_EDITS];
+	struct qlb_edit edits[QLB_MAX_EDITS];
 	int nedits;
 };
 
 /*
- * doc_read() - lock @d->path (one rotate at a time), read its text and
+ * qlb_doc_read() - lock @d->path (one rotate at a time), read its text and
  * load it; the file must be valid. Errors go through qlb_err().
  * Return: 0 or -1.
  */
-int doc_read(struct doc *d);
-/* Release the lock and free what doc_read() allocated. */
-void doc_free(struct doc *d);
+int qlb_doc_read(struct qlb_doc *d);
+/* Release the lock and free what qlb_doc_read() allocated. */
+void qlb_doc_free(struct qlb_doc *d);
 
 /* Queue replacing text [@start, @end) (fill ->text). NULL when full. */
-struct edit *doc_add_edit(struct doc *d, size_t start, size_t end);
+struct qlb_edit *qlb_doc_add_edit(struct qlb_doc *d, size_t start, size_t end);
 
 /*
- * doc_commit() - apply the edits into a file beside the original, validate
+ * qlb_doc_commit() - apply the edits into a file beside the original, validate
  * it whole and rename it over the original. Nothing changes on failure.
  * Return: 0 or -1 (reason given through qlb_err()).
  */
-int doc_commit(struct doc *d);
+int qlb_doc_commit(struct qlb_doc *d);
 
 /* Config @id can be edited (block style); says why not otherwise. */
-bool doc_editable(const struct doc *d, unsigned int id);
+bool qlb_doc_editable(const struct qlb_doc *d, unsigned int id);
 
 /* Set key @key of config @id to @val: replace its value at @span, or add a
  * line at the end of the item. Return: 0 or -1. */
-int doc_set_key(struct doc *d, unsigned int id, const char *key,
-		const struct qlb_span *span, const char *val);
+int qlb_doc_set_key(struct qlb_doc *d, unsigned int id, const char *key,
+		    const struct qlb_span *span, const char *val);
 
 /* write() all of @p, retrying on EINTR. Return: 0 or -1 (errno set). */
-int doc_write_all(int fd, const char *p, size_t len);
+int qlb_doc_write_all(int fd, const char *p, size_t len);
 
 #endif /* QLB_CTL_ROTATE_EDIT_H */
