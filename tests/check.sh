@@ -73,6 +73,9 @@ vg -j cid decode --server-id-len 3 --nonce-len 4 zz
 [ -f deploy/qlb.yaml ] && vg validate -f deploy/qlb.yaml
 for f in tests/config/*.yaml; do [ -f "$f" ] && vg validate -f "$f"; done
 
+step "deploy: systemd units, BIRD templates"
+BUILD="$BUILD" bash tests/check_deploy.sh || bad "deploy files (above)"
+
 echo
 [ $rc -eq 0 ] && echo "check: all passed" || echo "check: FAILED"
 exit $rc
