@@ -74,6 +74,7 @@ struct agent {
 	int ifindex;		    /* decap attached here, 0 = nowhere */
 	enum qlb_xdp_mode xdp_mode; /* how, when ifindex */
 	int lfd, sfd;
+	int lock_fd; /* pin_dir, flock()ed while we run */
 	struct ag_conn *conns[AG_MAX_CONNS];
 	struct ag_worker *workers; /* QLB_HOST_MAX_WORKERS */
 	uint32_t max_workers, next_id;

@@ -6,11 +6,15 @@
  * host.interface, and publishes the config to the maps.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -244,6 +248,76 @@ static void ag_take_fds(struct agent *ag)
 	ag->m_dc_stats = bpf_map__fd(ag->dc->maps.qlb_dc_stats);
 }
 
+/*
+ * The pid holding a flock() on the inode of @fd, from /proc/locks (flock
+ * itself does not tell), or 0 when not found.
+ */
+static pid_t ag_lock_holder(int fd)
+{
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	char line[256];
+	pid_t pid = 0;
+	FILE *f;
+	int p;
+
+	if (fstat(fd, &st))
+		return 0;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		/* "1: FLOCK  ADVISORY  WRITE 1234 00:1d:5678 0 EOF" */
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &p, &maj,
+			   &min, &ino) == 4 &&
+		    maj == major(st.st_dev) && min == minor(st.st_dev) &&
+		    ino == st.st_ino)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * ag_lock_pin_dir() - one agent per pin_dir: two would unpin and rewrite
+ * each other's programs and maps. bpffs holds no regular files, so the
+ * lock is a flock() on the directory itself, held until the agent exits.
+ */
+static int ag_lock_pin_dir(struct agent *ag)
+{
+	int fd = open(ag->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pid_t holder;
+
+	if (fd < 0) {
+		ag_log("cannot open %s: %s", ag->pin_dir, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+
+		if (err != EWOULDBLOCK) {
+			ag_log("cannot lock %s: %s", ag->pin_dir,
+			       strerror(err));
+			close(fd);
+			return -err;
+		}
+		holder = ag_lock_holder(fd);
+		if (holder)
+			ag_log("%s is in use by another agent (pid %d); not "
+			       "starting a second one",
+			       ag->pin_dir, (int)holder);
+		else
+			ag_log("%s is in use by another agent; not starting "
+			       "a second one",
+			       ag->pin_dir);
+		close(fd);
+		return -EBUSY;
+	}
+	ag->lock_fd = fd;
+	return 0;
+}
+
 int ag_open_dataplane(struct agent *ag, bool pin)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -257,6 +331,9 @@ int ag_open_dataplane(struct agent *ag, bool pin)
 			       strerror(-err));
 			return err;
 		}
+		err = ag_lock_pin_dir(ag);
+		if (err)
+			return err;
 	}
 	ag->rp = qlb_reuseport__open_opts(&oo);
 	ag->dc = qlb_decap__open_opts(&oo);
@@ -292,6 +369,9 @@ int ag_open_dataplane(struct agent *ag, bool pin)
 
 void ag_close_dataplane(struct agent *ag)
 {
+	if (ag->lock_fd >= 0)
+		close(ag->lock_fd); /* the next agent may start */
+	ag->lock_fd = -1;
 	qlb_reuseport__destroy(ag->rp);
 	qlb_decap__destroy(ag->dc);
 	ag->rp = NULL;

@@ -158,7 +158,7 @@ struct agent *ag_new(const char *cfg_path)
 	}
 	for (i = 0; i < QLB_HOST_MAX_WORKERS; i++)
 		ag->workers[i].conn = -1;
-	ag->lfd = ag->sfd = -1;
+	ag->lfd = ag->sfd = ag->lock_fd = -1;
 	ag->cfg_path = cfg_path;
 	ag->started_ns = ag_now_real_ns();
 	if (ag_load(cfg_path, &ag->cfg, &ag->me)) {
