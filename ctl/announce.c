@@ -11,12 +11,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/un.h>
+#include <getopt.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "announce.h"
+#include "bpf_util.h"
 #include "common.h"
+#include "lb_cmd.h"
 
 #ifndef NETLINK_GET_STRICT_CHK
 #define NETLINK_GET_STRICT_CHK 12
@@ -637,6 +641,8 @@ int qlb_announce_daemon(const struct qlb_config *cfg,
 	}
 	if (st->npeers > QLB_ANNOUNCE_MAX_PEERS)
 		st->npeers = QLB_ANNOUNCE_MAX_PEERS;
+	if (st->established > st->npeers)
+		st->established = st->npeers;
 	st->state = st->established ? QLB_DAEMON_ESTABLISHED
 				    : QLB_DAEMON_NO_SESSION;
 	/* What BIRD sends to established peers, per channel (a BGP
@@ -699,4 +705,323 @@ int qlb_announce_drain(const struct qlb_config *cfg, unsigned int wait_ms,
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+/* ---- maintenance drain ---- */
+
+static void drain_path(const struct qlb_config *cfg, char *buf, size_t len)
+{
+	const char *pin = cfg && cfg->lb.pin_dir[0] ? cfg->lb.pin_dir
+						    : QLB_LB_DEFAULT_PIN_DIR;
+	size_t n = (size_t)snprintf(buf, len, "%s/", QLB_ANNOUNCE_DRAIN_DIR);
+
+	/* one file per data plane: its pin directory, '/' -> '_' */
+	for (; *pin && n + 1 < len; pin++)
+		buf[n++] = *pin == '/' ? '_' : *pin;
+	buf[n < len ? n : len - 1] = 0;
+}
+
+bool qlb_announce_draining(const struct qlb_config *cfg)
+{
+	char path[PATH_MAX];
+
+	drain_path(cfg, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+int qlb_announce_set_draining(const struct qlb_config *cfg, bool on, char *err,
+			      size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, e;
+
+	drain_path(cfg, path, sizeof(path));
+	if (!on) {
+		if (unlink(path) && errno != ENOENT) {
+			set_err(err, errlen, "cannot remove %s: %s", path,
+				strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	e = qlb_mkdir_p(QLB_ANNOUNCE_DRAIN_DIR, 0755);
+	if (e) {
+		set_err(err, errlen, "cannot create %s: %s",
+			QLB_ANNOUNCE_DRAIN_DIR, strerror(-e));
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		set_err(err, errlen, "cannot create %s: %s", path,
+			strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int qlb_announce_withdraw_file(const char *file)
+{
+	struct qlb_config cfg;
+	char err[256] = "";
+	int ret;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (file && qlb_config_load(file, &cfg, NULL)) {
+		/* the defaults still name the table */
+		memset(&cfg, 0, sizeof(cfg));
+		file = NULL;
+	}
+	ret = qlb_announce_withdraw_all(&cfg, err, sizeof(err));
+	if (ret)
+		qlb_warn("%s", err);
+	if (file)
+		qlb_config_free(&cfg);
+	return ret;
+}
+
+static void drain_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: qlbctl [-j] lb drain -f FILE [--wait SECS] "
+		"[--pin-dir DIR]\n\n"
+		"Take the LB node out of service without losing packets: "
+		"withdraw its VIPs\nfrom the routing daemon, wait SECS "
+		"(default lb.announce.drain_time, else %u)\nfor the routers "
+		"to move the traffic to the other LB nodes, then detach.\n"
+		"A running `qlbctl lb run` does not announce again meanwhile. "
+		"Undo with\n`qlbctl lb apply` (or a restart of qlb-lb-run).\n",
+		QLB_ANNOUNCE_DRAIN_MS / 1000);
+}
+
+int cmd_lb_drain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"wait", required_argument, NULL, 'w'},
+		{"pin-dir", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct lb_opts o = {0};
+	struct qlb_config cfg;
+	double wait_s = -1;
+	unsigned int wait_ms;
+	char err[256] = "";
+	long t0;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:w:P:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.file = optarg;
+			break;
+		case 'w':
+			if (qlb_parse_double("--wait", optarg, 0, 3600,
+					     &wait_s))
+				return QLB_EXIT_USAGE;
+			break;
+		case 'P':
+			snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", optarg);
+			break;
+		case 'h':
+			drain_usage(stdout);
+			return QLB_EXIT_OK;
+		default:
+			return qlb_usage_err(drain_usage,
+					     "lb drain: bad option");
+		}
+	}
+	if (!o.file)
+		return qlb_usage_err(drain_usage,
+				     "lb drain: -f FILE is required");
+	if (optind < argc)
+		return qlb_usage_err(drain_usage, "lb drain: unexpected '%s'",
+				     argv[optind]);
+	if (qlb_config_load(o.file, &cfg, stderr))
+		return QLB_EXIT_ERR;
+	qlb_catch_stop();
+	t0 = now_ms();
+	/* --wait 0: no wait at all (1 ms; 0 means the default below) */
+	wait_ms = wait_s < 0	      ? 0
+		  : wait_s * 1000 < 1 ? 1
+				      : (unsigned int)(wait_s * 1000);
+	if (qlb_announce_set_draining(&cfg, true, err, sizeof(err)) ||
+	    qlb_announce_drain(&cfg, wait_ms, err, sizeof(err))) {
+		qlb_err("lb drain: %s", err);
+		qlb_announce_set_draining(&cfg, false, NULL, 0);
+		qlb_config_free(&cfg);
+		return QLB_EXIT_ERR;
+	}
+	if (qlb_stop_requested) {
+		/* interrupted: back in service, nothing detached */
+		qlb_announce_set_draining(&cfg, false, NULL, 0);
+		qlb_err("lb drain: interrupted; the VIPs will be announced "
+			"again by qlbctl lb run");
+		qlb_config_free(&cfg);
+		return QLB_EXIT_ERR;
+	}
+	if (!qlb_json)
+		printf("VIPs withdrawn; waited %.1f s\n",
+		       (double)(now_ms() - t0) / 1000);
+	rc = lb_detach(&o);
+	/* detached: `lb run` sees no data plane and announces nothing;
+	 * an apply brings the node back without another command */
+	qlb_announce_set_draining(&cfg, false, NULL, 0);
+	qlb_config_free(&cfg);
+	return rc;
+}
+
+/* ---- status and metrics ---- */
+
+struct vip_view {
+	bool in_table, exported;
+	const char *why; /* NULL when announced */
+};
+
+static void vip_views(const struct qlb_config *cfg, bool attached,
+		      const struct qlb_daemon_status *st, const bool *in_table,
+		      bool draining, struct vip_view *v)
+{
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++) {
+		v[i].in_table = in_table[i];
+		v[i].exported = st->exported[i];
+		v[i].why = NULL;
+		if (draining)
+			v[i].why = "draining (qlbctl lb drain)";
+		else if (!attached)
+			v[i].why = "the XDP program is not attached";
+		else if (!in_table[i])
+			v[i].why = "not in the announcement table: no healthy "
+				   "host, or qlbctl lb run is not running";
+		else if (st->state == QLB_DAEMON_NONE)
+			v[i].why = "no routing daemon configured";
+		else if (st->state == QLB_DAEMON_MISSING)
+			v[i].why = "the routing daemon is not running";
+		else if (st->state == QLB_DAEMON_DOWN)
+			v[i].why = "the routing daemon does not answer";
+		else if (st->state == QLB_DAEMON_NO_SESSION)
+			v[i].why = "no BGP session established";
+		else if (!st->exported[i])
+			v[i].why = "the routing daemon does not export it "
+				   "(filter, table)";
+	}
+}
+
+void qlb_announce_status_show(const struct qlb_config *cfg, bool attached,
+			      struct qlb_json_w *w)
+{
+	struct qlb_announce_opts o;
+	struct qlb_daemon_status *st = calloc(1, sizeof(*st));
+	struct vip_view v[QLB_MAX_VIPS];
+	bool in_table[QLB_MAX_VIPS] = {0}, draining;
+	char err[256] = "", abuf[INET6_ADDRSTRLEN];
+	int rerr;
+
+	if (!st)
+		return;
+	qlb_announce_opts(cfg, &o);
+	rerr = qlb_announce_read(cfg, in_table, err, sizeof(err));
+	qlb_announce_daemon(cfg, st);
+	draining = qlb_announce_draining(cfg);
+	vip_views(cfg, attached, st, in_table, draining, v);
+	if (w) {
+		jw_obj_open(w, "announce");
+		jw_uint(w, "table", o.table);
+		jw_uint(w, "protocol", o.proto);
+		jw_bool(w, "draining", draining);
+		if (rerr)
+			jw_str(w, "table_error", err);
+		jw_obj_open(w, "daemon");
+		jw_str(w, "socket", o.bird_socket);
+		jw_str(w, "state", qlb_daemon_state_name(st->state));
+		jw_str(w, "version", st->version[0] ? st->version : NULL);
+		jw_str(w, "error", st->error[0] ? st->error : NULL);
+		jw_arr_open(w, "sessions");
+		for (unsigned int i = 0; i < st->npeers; i++) {
+			jw_obj_open(w, NULL);
+			jw_str(w, "name", st->peers[i].name);
+			jw_str(w, "state", st->peers[i].state);
+			jw_str(w, "info", st->peers[i].info);
+			jw_obj_close(w);
+		}
+		jw_arr_close(w);
+		jw_obj_close(w);
+		jw_arr_open(w, "vips");
+		for (unsigned int i = 0; i < cfg->lb.nvips; i++) {
+			jw_obj_open(w, NULL);
+			jw_str(w, "address",
+			       qlb_addr_str(&cfg->lb.vips[i].addr, abuf,
+					    sizeof(abuf)));
+			jw_uint(w, "port", cfg->lb.vips[i].port);
+			jw_bool(w, "announced", !v[i].why);
+			jw_bool(w, "in_table", v[i].in_table);
+			jw_bool(w, "exported", v[i].exported);
+			jw_str(w, "why_not", v[i].why);
+			jw_obj_close(w);
+		}
+		jw_arr_close(w);
+		jw_obj_close(w);
+	} else {
+		printf("announce    table %u proto %u%s; %s: %s", o.table,
+		       o.proto, draining ? " (DRAINING)" : "",
+		       o.bird_socket[0] ? o.bird_socket : "no daemon",
+		       qlb_daemon_state_name(st->state));
+		if (st->npeers)
+			printf(", %u of %u BGP sessions established",
+			       st->established, st->npeers);
+		printf("\n");
+		if (st->error[0])
+			printf("            %s\n", st->error);
+		if (rerr)
+			printf("            %s\n", err);
+		for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+			printf("  %-40s %s%s\n",
+			       qlb_addr_str(&cfg->lb.vips[i].addr, abuf,
+					    sizeof(abuf)),
+			       v[i].why ? "NOT ANNOUNCED: " : "announced",
+			       v[i].why ? v[i].why : "");
+	}
+	free(st);
+}
+
+void qlb_announce_metrics(FILE *f, const struct qlb_config *cfg)
+{
+	struct qlb_daemon_status *st = calloc(1, sizeof(*st));
+	bool in_table[QLB_MAX_VIPS] = {0};
+	char abuf[INET6_ADDRSTRLEN];
+
+	if (!st)
+		return;
+	qlb_announce_read(cfg, in_table, NULL, 0);
+	qlb_announce_daemon(cfg, st);
+	fprintf(f, "# HELP qlb_lb_vip_announced The VIP is in the "
+		   "announcement table (qlb wants it announced).\n"
+		   "# TYPE qlb_lb_vip_announced gauge\n");
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+		fprintf(f, "qlb_lb_vip_announced{vip=\"%s\",port=\"%u\"} %d\n",
+			qlb_addr_str(&cfg->lb.vips[i].addr, abuf, sizeof(abuf)),
+			cfg->lb.vips[i].port, in_table[i]);
+	fprintf(f, "# HELP qlb_lb_vip_exported The routing daemon exports "
+		   "the VIP to an established BGP session.\n"
+		   "# TYPE qlb_lb_vip_exported gauge\n");
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+		fprintf(f, "qlb_lb_vip_exported{vip=\"%s\",port=\"%u\"} %d\n",
+			qlb_addr_str(&cfg->lb.vips[i].addr, abuf, sizeof(abuf)),
+			cfg->lb.vips[i].port,
+			st->state == QLB_DAEMON_ESTABLISHED && st->exported[i]);
+	fprintf(f,
+		"# HELP qlb_lb_routing_daemon_up The routing daemon "
+		"answers on its control socket.\n"
+		"# TYPE qlb_lb_routing_daemon_up gauge\n"
+		"qlb_lb_routing_daemon_up %d\n"
+		"# HELP qlb_lb_bgp_sessions BGP sessions of the routing "
+		"daemon, by state.\n"
+		"# TYPE qlb_lb_bgp_sessions gauge\n"
+		"qlb_lb_bgp_sessions{state=\"established\"} %u\n"
+		"qlb_lb_bgp_sessions{state=\"other\"} %u\n",
+		st->state >= QLB_DAEMON_NO_SESSION, st->established,
+		st->npeers - st->established);
+	free(st);
 }

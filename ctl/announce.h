@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -132,5 +133,43 @@ const char *qlb_daemon_state_name(enum qlb_daemon_state s);
  */
 int qlb_announce_drain(const struct qlb_config *cfg, unsigned int wait_ms,
 		       char *err, size_t errlen);
+
+/*
+ * Maintenance drain marker: while it exists, qlb_announce_sync() withdraws
+ * every VIP whatever the caller wants, so a running `qlbctl lb run` does
+ * not announce again what `qlbctl lb drain` withdrew. One marker per data
+ * plane (cfg->lb.pin_dir), under QLB_ANNOUNCE_DRAIN_DIR.
+ */
+#define QLB_ANNOUNCE_DRAIN_DIR "/run/qlb/lb-drain"
+bool qlb_announce_draining(const struct qlb_config *cfg);
+int qlb_announce_set_draining(const struct qlb_config *cfg, bool on, char *err,
+			      size_t errlen);
+
+/*
+ * qlb_announce_withdraw_file() - withdraw every VIP of @file's table
+ * (NULL: the default table), for `qlbctl lb detach`. A problem is a
+ * warning on stderr: detaching goes on. Return: 0 or -1.
+ */
+int qlb_announce_withdraw_file(const char *file);
+
+struct qlb_json_w;
+/*
+ * qlb_announce_status_show() - for `qlbctl lb status`: per VIP of @cfg,
+ * whether it is announced and, when not, why (draining, data plane not
+ * attached, not in the table, routing daemon missing / down / without a
+ * session, or the daemon not exporting it), and the daemon's sessions.
+ * @attached: the XDP program is attached. @w: JSON writer (adds an
+ * "announce" object), or NULL for plain text on stdout.
+ */
+void qlb_announce_status_show(const struct qlb_config *cfg, bool attached,
+			      struct qlb_json_w *w);
+
+/* qlb_announce_metrics() - Prometheus lines of the same: per-VIP
+ * qlb_lb_vip_announced and qlb_lb_vip_exported, the daemon's state. */
+void qlb_announce_metrics(FILE *f, const struct qlb_config *cfg);
+
+/* `qlbctl lb drain -f FILE [--wait SECS] [--pin-dir DIR]`: withdraw, wait,
+ * detach (ctl/lb.c's table names it). */
+int cmd_lb_drain(int argc, char **argv);
 
 #endif /* QLB_CTL_ANNOUNCE_H */

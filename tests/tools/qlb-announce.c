@@ -7,6 +7,7 @@
  *   qlb-announce -f FILE read          one line per VIP: "ADDR yes|no"
  *   qlb-announce -f FILE daemon        the routing daemon's state
  *   qlb-announce -f FILE drain MS
+ *   qlb-announce -f FILE status|metrics   what lb status / metrics show
  * Exit 0 on success, 1 on error, 2 on usage.
  */
 #include <stdio.h>
@@ -22,7 +23,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: qlb-announce -f FILE "
 			"sync [all|none|I,J,..] | withdraw | read | daemon | "
-			"drain MS\n");
+			"status | metrics | drain MS\n");
 	return 2;
 }
 
@@ -89,6 +90,10 @@ int main(int argc, char **argv)
 			       qlb_addr_str(&cfg.lb.vips[i].addr, abuf,
 					    sizeof(abuf)),
 			       st.exported[i] ? "yes" : "no");
+	} else if (!strcmp(argv[optind], "status")) {
+		qlb_announce_status_show(&cfg, true, NULL);
+	} else if (!strcmp(argv[optind], "metrics")) {
+		qlb_announce_metrics(stdout, &cfg);
 	} else if (!strcmp(argv[optind], "drain") && optind + 1 < argc) {
 		ret = qlb_announce_drain(&cfg,
 					 (unsigned int)atoi(argv[optind + 1]),
