@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The LB node's control plane shared by `qlbctl lb`, `qlbctl trace` and the
- * tests: turning a validated config into the XDP program's maps.
+ * tests: the program's maps (ctl/lb_maps.c) and turning a validated config
+ * into their spare slot (ctl/lb_fill.c). The commands themselves are in
+ * ctl/lb.c (dispatch), ctl/lb_apply.c (apply, detach) and ctl/lb_show.c
+ * (status, stats, metrics).
  */
 #ifndef QLB_CTL_LB_H
 #define QLB_CTL_LB_H
@@ -29,6 +32,28 @@ int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen);
 struct qlb_xdp;
 /* The map descriptors of a loaded qlb_xdp skeleton. */
 void qlb_lb_maps_from_skel(struct qlb_lb_maps *m, const struct qlb_xdp *skel);
+
+/* Every descriptor of @m to -1 (nothing open). */
+void qlb_lb_maps_init(struct qlb_lb_maps *m);
+
+/*
+ * qlb_lb_maps_open() - open the maps pinned under @dir, refusing a map
+ * whose value size is not this build's (pins of another layout).
+ * Return: 0, or -errno (-EPROTO for another layout; errno set too). The
+ * caller closes @m with qlb_lb_maps_close() either way.
+ */
+int qlb_lb_maps_open(const char *dir, struct qlb_lb_maps *m);
+
+/* Close the open descriptors of @m (and mark them closed). */
+void qlb_lb_maps_close(struct qlb_lb_maps *m);
+
+/* Give every map of @skel (opened, not loaded) its pin path under @dir,
+ * so loading reuses or creates the pins. Return: 0 or -ENAMETOOLONG. */
+int qlb_lb_maps_set_pins(struct qlb_xdp *skel, const char *dir);
+
+/* Remove the pins of every map and of the program under @dir, then @dir
+ * itself if empty. */
+void qlb_lb_unpin(const char *dir);
 
 /*
  * qlb_lb_fill() - write @cfg into the slot packets do not use, then flip
