@@ -9,10 +9,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "config_int.h"
 #include "common.h"
@@ -82,6 +85,79 @@ static bool valid_ifname(struct ctx *c, const yaml_node_t *n, const char *path,
 		}
 	}
 	return true;
+}
+
+bool qlb_conf_read_key_file(struct ctx *c, const yaml_node_t *n,
+			    const char *path, char file[PATH_MAX],
+			    uint8_t key[16])
+{
+	char buf[256], *s, *e;
+	struct stat st;
+	ssize_t r;
+	int fd, len;
+	bool ok = false;
+
+	if (qlb_y_sval(n)[0] == '/')
+		snprintf(file, PATH_MAX, "%s", qlb_y_sval(n));
+	else if (snprintf(file, PATH_MAX, "%s/%s", c->dir, qlb_y_sval(n)) >=
+		 (int)PATH_MAX) {
+		qlb_y_diag(&c->y, n, path, "path too long");
+		return false;
+	}
+	/* O_NONBLOCK: a FIFO must not hang the loader before the type check */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		qlb_y_diag(&c->y, n, path, "cannot read key file %s: %s", file,
+			   strerror(errno));
+		return false;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		qlb_y_diag(&c->y, n, path, "key file %s is not a regular file",
+			   file);
+		goto out;
+	}
+	/* a key file another user owns is one that user can replace */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		qlb_y_diag(&c->y, n, path,
+			   "key file %s is owned by uid %u: it must be owned "
+			   "by uid %u (this process) or root (chown it)",
+			   file, (unsigned int)st.st_uid,
+			   (unsigned int)geteuid());
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		qlb_y_diag(&c->y, n, path,
+			   "key file %s has mode %04o: it must not be "
+			   "accessible by group or others (chmod 600)",
+			   file, (unsigned int)(st.st_mode & 07777));
+		goto out;
+	}
+	r = read(fd, buf, sizeof(buf) - 1);
+	if (r < 0) {
+		qlb_y_diag(&c->y, n, path, "cannot read key file %s: %s", file,
+			   strerror(errno));
+		goto out;
+	}
+	buf[r] = 0;
+	for (s = buf; isspace((unsigned char)*s); s++)
+		;
+	for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+		;
+	*e = 0;
+	len = qlb_parse_hex(s, key, 16);
+	if (e - s != 32 || len != 16) {
+		qlb_y_diag(&c->y, n, path,
+			   "key file %s must hold the key as 32 hex digits (16 "
+			   "bytes)",
+			   file);
+		explicit_bzero(key, 16);
+		goto out;
+	}
+	ok = true;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return ok;
 }
 
 /* Parse @v as @k's type into @p. */
@@ -398,6 +474,56 @@ static bool parse_agent(struct ctx *c, const struct qlb_key *k,
 			      NULL) == 1;
 }
 
+/* ---- hash_secret ------------------------------------------------------------
+ */
+
+/*
+ * hash_secret (inline) or hash_secret_file: the fleet's key for the flow
+ * hashes, a secret like a QUIC-LB key (never echoed, same file rules).
+ */
+static bool parse_hash_secret(struct ctx *c, const struct qlb_key *k,
+			      const yaml_node_t *root, const yaml_node_t *v,
+			      const char *sect, const char *path, void *obj,
+			      void *aux)
+{
+	struct qlb_conf_secret *hs = &c->cfg->hash_secret;
+	yaml_node_t *fk = NULL;
+	const yaml_node_t *f = qlb_y_get(&c->y, root, "hash_secret_file", &fk);
+	uint8_t b[32];
+	int n;
+
+	if (v && f) {
+		qlb_y_diag(&c->y, fk, "hash_secret_file",
+			   "give hash_secret or hash_secret_file, not both "
+			   "(hash_secret at %d:%d)",
+			   QLB_Y_LINE(v), QLB_Y_COL(v));
+		return false;
+	}
+	if (f) {
+		if (!qlb_y_want_scalar(&c->y, f, "hash_secret_file",
+				       "a path") ||
+		    !qlb_conf_read_key_file(c, f, "hash_secret_file", hs->file,
+					    hs->key))
+			return false;
+		hs->present = true;
+		return true;
+	}
+	if (!v)
+		return true; /* unkeyed hashes, as before the option existed */
+	n = qlb_y_want_scalar(&c->y, v, path, "32 hex digits")
+		    ? qlb_y_hex(&c->y, v, path, b, sizeof(b), true)
+		    : -1;
+	if (n >= 0 && n != 16)
+		qlb_y_diag(&c->y, v, path,
+			   "must be 32 hex digits (16 bytes), got %d bytes", n);
+	if (n == 16) {
+		memcpy(hs->key, b, 16);
+		hs->present = true;
+	}
+	explicit_bzero(b, sizeof(b));
+	return n == 16;
+}
+
 /* ---- the file
  * ---------------------------------------------------------------- */
 
@@ -417,6 +543,8 @@ static bool need_hosts(struct ctx *c, const struct qlb_key *k,
  * rotate and each node's file extends. */
 static const struct qlb_key root_keys[] = {
 	{"quic_lb", KT_HOOK, K_ABSENT, .fn = qlb_conf_parse_quic_lb},
+	{"hash_secret", KT_HOOK, K_ABSENT, .fn = parse_hash_secret},
+	{"hash_secret_file", KT_HOOK, 0, .fn = NULL}, /* parse_hash_secret */
 	{"lb", KT_HOOK, .fn = parse_lb},
 	{"hosts", KT_HOOK, K_ABSENT, .fn = need_hosts},
 	{"host", KT_HOOK, .fn = parse_agent},
@@ -500,6 +628,7 @@ void qlb_config_free(struct qlb_config *cfg)
 	cfg->hosts = NULL;
 	cfg->nhosts = 0;
 	explicit_bzero(cfg->configs, sizeof(cfg->configs));
+	explicit_bzero(&cfg->hash_secret, sizeof(cfg->hash_secret));
 }
 
 int qlb_config_load(const char *path, struct qlb_config *cfg, FILE *errf)

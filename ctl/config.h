@@ -184,9 +184,21 @@ struct qlb_conf_marks {
 	struct qlb_span since[QLB_CONFIG_MAX]; /* the value of since: */
 };
 
+/*
+ * hash_secret / hash_secret_file: the fleet's key for the flow hashes (the
+ * LB's Maglev hash, the host's fallback DCID hash), so that clients cannot
+ * aim Initials or SYNs at one host or worker. Absent: unkeyed, as before.
+ */
+struct qlb_conf_secret {
+	bool present;
+	uint8_t key[16];
+	char file[PATH_MAX]; /* "" when inline or absent */
+};
+
 struct qlb_config {
 	char path[PATH_MAX];
 	struct qlb_conf_cid configs[QLB_CONFIG_MAX]; /* by id */
+	struct qlb_conf_secret hash_secret;	     /* wiped by _free() */
 	struct qlb_conf_lb lb;
 	unsigned int nhosts;
 	struct qlb_conf_host *hosts; /* nhosts entries, malloc'd */

@@ -100,6 +100,17 @@ extern const char *const qlb_conf_state_names[3];
 extern const char *const qlb_host_state_names[3];
 extern const char *const qlb_encap_names[2];
 
+/*
+ * qlb_conf_read_key_file() - read a 16-byte key written as 32 hex digits
+ * from the file named by scalar @n (relative to the YAML's directory) into
+ * @key, its full path into @file. The file must be a regular file owned by
+ * this process's user or root, not accessible by group or others.
+ * Return: true, or false with the problem reported at @n (@key wiped).
+ */
+bool qlb_conf_read_key_file(struct ctx *c, const yaml_node_t *n,
+			    const char *path, char file[PATH_MAX],
+			    uint8_t key[16]);
+
 /* quic_lb: (config_quic_lb.c), parsed first. */
 bool qlb_conf_parse_quic_lb(struct ctx *c, const struct qlb_key *k,
 			    const yaml_node_t *map, const yaml_node_t *v,

@@ -29,71 +29,6 @@ struct conf_item {
 	bool state_ok; /* state: absent or valid */
 };
 
-static bool read_key_file(struct ctx *c, const yaml_node_t *n, const char *path,
-			  struct qlb_conf_cid *q)
-{
-	char buf[256], *s, *e;
-	struct stat st;
-	ssize_t r;
-	int fd, len;
-	bool ok = false;
-
-	if (qlb_y_sval(n)[0] == '/')
-		snprintf(q->key_file, sizeof(q->key_file), "%s", qlb_y_sval(n));
-	else if (snprintf(q->key_file, sizeof(q->key_file), "%s/%s", c->dir,
-			  qlb_y_sval(n)) >= (int)sizeof(q->key_file)) {
-		qlb_y_diag(&c->y, n, path, "path too long");
-		return false;
-	}
-	/* O_NONBLOCK: a FIFO must not hang the loader before the type check */
-	fd = open(q->key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0) {
-		qlb_y_diag(&c->y, n, path, "cannot read key file %s: %s",
-			   q->key_file, strerror(errno));
-		return false;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		qlb_y_diag(&c->y, n, path, "key file %s is not a regular file",
-			   q->key_file);
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		qlb_y_diag(&c->y, n, path,
-			   "key file %s has mode %04o: it must not be "
-			   "accessible by "
-			   "group or others (chmod 600)",
-			   q->key_file, (unsigned int)(st.st_mode & 07777));
-		goto out;
-	}
-	r = read(fd, buf, sizeof(buf) - 1);
-	if (r < 0) {
-		qlb_y_diag(&c->y, n, path, "cannot read key file %s: %s",
-			   q->key_file, strerror(errno));
-		goto out;
-	}
-	buf[r] = 0;
-	for (s = buf; isspace((unsigned char)*s); s++)
-		;
-	for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
-		;
-	*e = 0;
-	len = qlb_parse_hex(s, q->key, sizeof(q->key));
-	if (e - s != 32 || len != 16) {
-		qlb_y_diag(&c->y, n, path,
-			   "key file %s must hold the key as 32 hex digits (16 "
-			   "bytes)",
-			   q->key_file);
-		explicit_bzero(q->key, sizeof(q->key));
-		goto out;
-	}
-	q->has_key = true;
-	ok = true;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return ok;
-}
-
 static bool conf_id(struct ctx *c, const struct qlb_key *k,
 		    const yaml_node_t *m, const yaml_node_t *v,
 		    const char *sect, const char *path, void *obj, void *aux)
@@ -244,8 +179,11 @@ static bool conf_key(struct ctx *c, const struct qlb_key *k,
 		explicit_bzero(b, sizeof(b));
 	} else if (kfn) {
 		if (!qlb_y_want_scalar(&c->y, kfn, fp, "a path") ||
-		    !read_key_file(c, kfn, fp, &it->q))
+		    !qlb_conf_read_key_file(c, kfn, fp, it->q.key_file,
+					    it->q.key))
 			ok = false;
+		else
+			it->q.has_key = true;
 	}
 	return ok;
 }

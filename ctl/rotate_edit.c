@@ -27,18 +27,19 @@ int qlb_doc_read(struct qlb_doc *d)
 	/* one rotate at a time: a run that waited for the lock finds the file
 	 * replaced by the one before it and starts over on the new file */
 	for (tries = 0;; tries++) {
-		fd = open(d->path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO must not hang us before the type check */
+		fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			qlb_err("cannot open %s: %s", d->path, strerror(errno));
 			return -1;
 		}
 		d->lock_fd = fd;
-		if (flock(fd, LOCK_EX) < 0) {
-			qlb_err("cannot lock %s: %s", d->path, strerror(errno));
-			return -1;
-		}
 		if (fstat(fd, &d->st) < 0 || !S_ISREG(d->st.st_mode)) {
 			qlb_err("%s is not a regular file", d->path);
+			return -1;
+		}
+		if (flock(fd, LOCK_EX) < 0) {
+			qlb_err("cannot lock %s: %s", d->path, strerror(errno));
 			return -1;
 		}
 		if (stat(d->path, &st2) == 0 && st2.st_ino == d->st.st_ino)

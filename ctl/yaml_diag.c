@@ -214,10 +214,14 @@ bool qlb_y_int(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,
 		return false;
 	}
 	errno = 0;
-	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2))
+	if (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2)) {
+		/* strtoll would take "0x" as 0, and skip blanks and a sign */
 		v = strtoll(s + 2, &end, 16);
-	else
+		if (!isxdigit((unsigned char)s[2]))
+			end = (char *)s;
+	} else {
 		v = strtoll(s, &end, 10);
+	}
 	if (end == s || *end ||
 	    (!isdigit((unsigned char)*s) && *s != '-' && *s != '+')) {
 		qlb_y_diag(y, n, path, "expected an integer, got \"%s\"", s);
@@ -555,7 +559,9 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
 	size_t got = 0;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer
+	 * (a reload hung on it); the type check below refuses it */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return -1;

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* CHECK(cond) without a message is fine here */
@@ -107,5 +109,29 @@ int main(void)
 	rc = run("validate --help", false);
 	CHECK(rc == 0 && strstr(out, "Usage: qlbctl [-j] validate -f FILE"),
 	      "%s", out);
+
+	/* usage errors are JSON under -j too */
+	rc = run("-j validate --bogus", false);
+	CHECK(rc == 2 && !strncmp(out, "{\"error\":", 9), "-j --bogus: %s",
+	      out);
+
+	/* a FIFO is refused at once, not waited on (a writer never comes) */
+	{
+		char dir[] = "/tmp/qlb-test-validate-XXXXXX", args[256];
+
+		CHECK(mkdtemp(dir) != NULL);
+		snprintf(args, sizeof(args), "validate -f %s/fifo.yaml", dir);
+		snprintf(out, sizeof(out), "%s/fifo.yaml", dir);
+		CHECK(mkfifo(out, 0600) == 0);
+		/* run() waits for qlbctl: an alarm bounds a hang */
+		alarm(20);
+		rc = run(args, true);
+		alarm(0);
+		CHECK(rc == 1 && strstr(out, "fifo.yaml: not a regular file"),
+		      "FIFO: exit %d: %s", rc, out);
+		snprintf(out, sizeof(out), "%s/fifo.yaml", dir);
+		unlink(out);
+		rmdir(dir);
+	}
 	return t_done("test_cli_validate");
 }

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 /* CHECK(cond) without a message is fine here */
 #pragma GCC diagnostic ignored "-Wformat-zero-length"
@@ -351,6 +353,178 @@ static void check_key_files(void)
 	rmdir(dir);
 }
 
+/*
+ * The loader must never block: a FIFO as the main file is refused at once
+ * (a child does the load under alarm(5); a hang kills it by SIGALRM).
+ */
+static void check_fifo(const char *dir)
+{
+	char fifo[PATH_MAX];
+	pid_t pid;
+	int st = 0;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo.yaml", dir);
+	CHECK(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		struct qlb_config cfg;
+		struct qlb_diags d;
+		int n;
+
+		alarm(5);
+		n = qlb_config_load_diag(fifo, &cfg, NULL, &d);
+		_exit(n == 1 && d.v[0].line == 0 &&
+				      strstr(d.v[0].msg, "not a regular file")
+			      ? 0
+			      : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "FIFO as the config file: %s %d",
+	      WIFSIGNALED(st) ? "killed by signal" : "exit",
+	      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	unlink(fifo);
+}
+
+/* hash_secret (inline) and hash_secret_file: read, and kept as secret. */
+static void check_hash_secret(const char *dir)
+{
+	static const char head[] = "quic_lb:\n"
+				   "  configs:\n"
+				   "    - id: 0\n"
+				   "      server_id_len: 1\n"
+				   "      nonce_len: 4\n";
+	static const char tail[] = "hosts:\n"
+				   "  - name: a\n"
+				   "    address: 198.18.0.2\n"
+				   "    server_id: \"01\"\n";
+	char y[PATH_MAX], k[PATH_MAX], text[1024];
+	struct qlb_config cfg;
+	struct qlb_diags d;
+	unsigned int i;
+	int n;
+
+	snprintf(y, sizeof(y), "%s/h.yaml", dir);
+	snprintf(k, sizeof(k), "%s/fleet.hash", dir);
+
+	/* absent: unkeyed, as before */
+	snprintf(text, sizeof(text), "%s%s", head, tail);
+	CHECK(write_file(y, text, 0644) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0 && !cfg.hash_secret.present);
+	qlb_config_free(&cfg);
+
+	snprintf(text, sizeof(text),
+		 "%shash_secret: 000102030405060708090a0b0c0d0e0f\n%s", head,
+		 tail);
+	CHECK(write_file(y, text, 0644) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0 && cfg.hash_secret.present && !cfg.hash_secret.file[0] &&
+		      cfg.hash_secret.key[1] == 1 &&
+		      cfg.hash_secret.key[15] == 15,
+	      "inline hash_secret: %d", n);
+	qlb_config_free(&cfg);
+	for (i = 0; i < 16; i++)
+		CHECK(cfg.hash_secret.key[i] == 0, "secret byte %u not wiped",
+		      i);
+
+	snprintf(text, sizeof(text), "%shash_secret_file: fleet.hash\n%s", head,
+		 tail);
+	CHECK(write_file(y, text, 0644) == 0);
+	CHECK(write_file(k, "ffeeddccbbaa99887766554433221100\n", 0600) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0 && cfg.hash_secret.present &&
+		      !strcmp(cfg.hash_secret.file, k) &&
+		      cfg.hash_secret.key[0] == 0xff &&
+		      cfg.hash_secret.key[15] == 0x00,
+	      "hash_secret_file: %d", n);
+	qlb_config_free(&cfg);
+
+	/* the same rules as a QUIC-LB key file, and no echo of it */
+	chmod(k, 0640);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && d.v[0].line == 6 && d.v[0].col == 19 &&
+		      strstr(d.v[0].msg, "hash_secret_file: key file") &&
+		      strstr(d.v[0].msg, "has mode 0640"),
+	      "0640 hash secret file: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+	CHECK(write_file(k, "ffeeddccbbaa99887766554433221100ff\n", 0600) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && strstr(d.v[0].msg, "must hold the key as 32 hex") &&
+		      !strstr(d.v[0].msg, "ffeedd"),
+	      "long hash secret file: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+	unlink(k);
+	unlink(y);
+}
+
+/*
+ * A key file another user owns is refused like a group-readable one: that
+ * user could replace the key. Root's files are fine (the loader may be
+ * root or the agent's user).
+ */
+static void check_key_owner(const char *dir)
+{
+	static const char yaml[] = "quic_lb:\n"
+				   "  configs:\n"
+				   "    - id: 0\n"
+				   "      server_id_len: 1\n"
+				   "      nonce_len: 4\n"
+				   "      key_file: o.key\n"
+				   "hash_secret_file: o.hash\n"
+				   "hosts:\n"
+				   "  - name: a\n"
+				   "    address: 198.18.0.2\n"
+				   "    server_id: \"01\"\n";
+	char y[PATH_MAX], k[PATH_MAX], h[PATH_MAX];
+	struct qlb_config cfg;
+	struct qlb_diags d;
+	int n;
+
+	if (geteuid() != 0) {
+		printf("not root: key file owner check skipped\n");
+		return;
+	}
+	snprintf(y, sizeof(y), "%s/o.yaml", dir);
+	snprintf(k, sizeof(k), "%s/o.key", dir);
+	snprintf(h, sizeof(h), "%s/o.hash", dir);
+	CHECK(write_file(y, yaml, 0644) == 0);
+	CHECK(write_file(k, "00112233445566778899aabbccddeeff\n", 0600) == 0);
+	CHECK(write_file(h, "00112233445566778899aabbccddeeff\n", 0600) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0, "root-owned key files refused: %d", n);
+	qlb_config_free(&cfg);
+
+	CHECK(chown(k, 65534, 65534) == 0 && chown(h, 65534, 0) == 0,
+	      "chown: %s", strerror(errno));
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 2, "key files owned by uid 65534: %d problems", n);
+	CHECK(n >= 1 && d.v[0].line == 6 && d.v[0].col == 17 &&
+		      strstr(d.v[0].msg, "is owned by uid 65534"),
+	      "key_file owner: %s", n ? d.v[0].msg : "");
+	CHECK(n >= 2 && d.v[1].line == 7 && d.v[1].col == 19 &&
+		      strstr(d.v[1].msg, "is owned by uid 65534"),
+	      "hash_secret_file owner: %s", n > 1 ? d.v[1].msg : "");
+	qlb_diags_free(&d);
+	unlink(k);
+	unlink(h);
+	unlink(y);
+}
+
+static void check_hardening(void)
+{
+	char dir[] = "/tmp/qlb-test-config-XXXXXX";
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	check_fifo(dir);
+	check_hash_secret(dir);
+	check_key_owner(dir);
+	CHECK(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
+}
+
 int main(void)
 {
 	const char *dir = getenv(DIR_ENV) ? getenv(DIR_ENV) : "tests/config";
@@ -358,5 +532,6 @@ int main(void)
 	check_bad_files(dir);
 	check_good(dir);
 	check_key_files();
+	check_hardening();
 	return t_done("test_config");
 }
