@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
-# Routing fabric: an LB node dies mid-download, twice: its link cut, then
-# its BGP daemon killed with the link up (BFD, 100 ms x 3, must notice).
+# Routing fabric: an LB node dies mid-download, three times: its link cut;
+# its BGP daemon killed with the link up; its BGP daemon frozen with the
+# link up and its TCP sessions open (only BFD, 100 ms x 3, notices).
 # Each time every one of 16 downloads completes byte-exact through the
 # other node, the node comes back and rejoins ECMP by itself, and new
 # connections use it again. Prints the withdraw and rejoin times.
@@ -12,4 +13,5 @@ fleet_require_lb
 fleet_up lbfail
 scenario_lb_failure link lb1 || exit 1
 scenario_lb_failure bgp lb2 || exit 1
+scenario_lb_failure freeze lb1 || exit 1
 e2e_log "failover times: $(tr '\n' ';' <"$FLEET_DIR/failover.txt")"

@@ -9,15 +9,17 @@
 # Usage: BUILD=build tests/e2e/lib/demo.sh
 . "$(dirname "${BASH_SOURCE[0]}")/scenarios.sh"
 
-DEMO_SCENARIOS=${DEMO_SCENARIOS:-"request migration nat_rebinding restart rotation lb_switch agent_restart"}
+DEMO_SCENARIOS=${DEMO_SCENARIOS:-"request ecmp migration nat_rebinding restart rotation lb_switch lb_node_failure agent_restart"}
 
 cat <<'EOF'
 qlb demo: an HTTP/3 fleet behind QUIC-LB-aware load balancers
 =============================================================
   client (gtlsclient, unmodified)
      |
-  router --VIPs--> lb1 | lb2  (XDP: route each QUIC packet by its connection ID,
-     |                          encapsulate toward the host that owns it)
+  router --VIPs--> lb1 | lb2  (XDP, native: route each QUIC packet by its
+     |     BGP+ECMP             connection ID, encapsulate toward the host that
+     |                          owns it; both announce the VIPs over BGP (BIRD,
+     |                          BFD) and the router spreads clients over both)
      +-----------> h1, h2, h3 (decapsulate; SK_REUSEPORT picks the worker the
                                CID names; qlb-h3server workers answer the
                                client directly)

@@ -640,14 +640,22 @@ scenario_ecmp() {
 }
 
 # ---- 10. an LB node dies mid-download ---------------------------------------
-# scenario_lb_failure link|bgp [LB]: 16 downloads through both LB nodes;
-# LB (default lb1) loses its link, or its BIRD is killed with the link up;
+# scenario_lb_failure link|bgp|freeze [LB]: 16 downloads through both LB
+# nodes; LB (default lb1) loses its link, or its BIRD is killed with the
+# link up (the kernel closes its TCP sessions), or frozen (SIGSTOP: the
+# sessions stay open and only BFD tells the router);
 # every download completes through the other node; LB comes back and the
 # router uses it again. Prints the failover and rejoin times.
 scenario_lb_failure() {
 	local how=$1 v=${2:-lb1} o n=4000000 c0 c1 c2 d t_out t_in i t0 mon
 	for o in "${FLEET_LBS[@]}"; do [ "$o" != "$v" ] && break; done
-	sc_begin "lb-failure-$how" "$v $([ "$how" = link ] && echo "loses its link" || echo "loses its BGP daemon (SIGKILL), link up") mid-download"
+	local what
+	case $how in
+	link) what="loses its link" ;;
+	bgp) what="loses its BGP daemon (SIGKILL), link up" ;;
+	freeze) what="has its BGP daemon frozen (SIGSTOP; only BFD notices), link up" ;;
+	esac
+	sc_begin "lb-failure-$how" "$v $what mid-download"
 	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
 	c0=$(sc_lb_counts)
 	fleet_shape_client 30mbit	# 16 x 4 MB: about 17 s, less than a busy machine does
@@ -668,11 +676,12 @@ scenario_lb_failure() {
 	case $how in
 	link) fleet_lb_link_down "$v" ;;
 	bgp) fleet_bird_kill "$v" KILL ;;
+	freeze) e2e_stop "${FLEET_BIRD_PID[$v]}" STOP ;;
 	esac
 	t_out=$(sc_time_until 10 sc_paths_are "$o")
 	[ "$t_out" = timeout ] || t_out=$(sc_route_event_ms "$FLEET_DIR/mon-$how.log" "$t0" "$o")
 	i=$(sc_alive "${SC_PIDS[@]}")
-	e2e_log "  $v carried $d packets; $([ "$how" = link ] && echo "link cut" || echo "BIRD killed") with $i of 16 downloads running: the router dropped $v after $t_out ms"
+	e2e_log "  $v carried $d packets; $how failure with $i of 16 downloads running: the router dropped $v after $t_out ms"
 	[ "$t_out" != timeout ] || { e2e_stop "$mon"; fleet_unshape_client; sc_fail "the router kept routing to $v"; return 1; }
 	[ "$i" -ge 8 ] || { fleet_unshape_client; sc_fail "only $i downloads were still running at the failure"; return 1; }
 	sc_downloads_check 16 "f$how" $n
@@ -687,6 +696,7 @@ scenario_lb_failure() {
 	case $how in
 	link) fleet_lb_link_up "$v" ;;
 	bgp) fleet_bird_start "$v" ;;
+	freeze) e2e_stop "${FLEET_BIRD_PID[$v]}" CONT ;;
 	esac
 	t_in=$(sc_time_until 30 sc_paths_are "$(tr ' ' '\n' <<<"$v $o" | sort | tr '\n' ' ' | sed 's/ $//')")
 	[ "$t_in" = timeout ] || t_in=$(sc_route_event_ms "$FLEET_DIR/mon-$how.log" "$t0" "$v" "$o")
@@ -703,6 +713,11 @@ scenario_lb_failure() {
 	SC_WHERE="$v out ${t_out}ms, in ${t_in}ms"
 	SC_BYTES=$((16 * n))
 	sc_pass "16 of 16 byte-exact across the loss of $v ($t_out ms to withdraw); $v rejoined ($t_in ms)"
+}
+
+# The demo's LB node failure: lb1's link is cut mid-download.
+scenario_lb_node_failure() {
+	scenario_lb_failure link lb1
 }
 
 # ---- 11. a migrating client changes LB node ----------------------------------
