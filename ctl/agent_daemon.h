@@ -28,6 +28,12 @@
 #define AG_MAX_CONNS 1024
 #define AG_RBUF	     512 /* peers only send small requests */
 #define AG_CHECK_MS  200 /* socket liveness poll */
+/* Output queued for a peer beyond what its socket takes: at most this
+ * much on top of one message, and no longer than AG_STALL_MS without
+ * progress; a peer past either is dropped. */
+#define AG_OBUF_MAX  (256u << 10)
+#define AG_OBUF_KEEP (16u << 10) /* a drained queue larger is freed */
+#define AG_STALL_MS  5000
 
 struct ag_conn {
 	int fd;
@@ -38,6 +44,11 @@ struct ag_conn {
 	int pending_fd; /* SCM_RIGHTS not yet consumed */
 	size_t rlen;
 	uint8_t rbuf[AG_RBUF];
+	/* messages for the peer: sent from ooff to olen */
+	uint8_t *obuf;
+	size_t olen, ooff, ocap;
+	uint64_t stalled_ms; /* since when the peer takes nothing, 0 = not */
+	bool dead;	     /* dropped: the main loop closes it */
 };
 
 struct ag_worker {
@@ -95,6 +106,7 @@ int qlb_agent_run(const char *cfg_path);
 void ag_log_to(FILE *f);
 void ag_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t ag_now_real_ns(void);
+uint64_t ag_now_ms(void); /* CLOCK_MONOTONIC */
 
 /*
  * ag_new() - an agent with @cfg_path loaded and checked, nothing opened.
@@ -158,6 +170,13 @@ void ag_accept(struct agent *ag);
  */
 int ag_conn_add(struct agent *ag, int fd, const struct ucred *cr);
 void ag_close_conn(struct agent *ag, int i);
+
+/* For the poll loop: the events connection @c waits for, what to do when
+ * they come, and closing what was dropped or stalled. */
+short ag_conn_events(const struct ag_conn *c);
+void ag_conn_ready(struct agent *ag, int ci, short revents);
+void ag_conns_sweep(struct agent *ag);
+void ag_flush(struct ag_conn *c);
 
 /*
  * qlb_agent_conn_read() - what the poll loop calls when connection @ci is

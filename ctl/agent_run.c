@@ -23,6 +23,14 @@
 
 static FILE *ag_log_f;
 
+uint64_t ag_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
 void ag_log_to(FILE *f)
 {
 	ag_log_f = f;
@@ -100,8 +108,9 @@ int ag_apply(struct agent *ag)
 	for (i = 0; i < AG_MAX_CONNS; i++) {
 		struct ag_conn *c = ag->conns[i];
 
-		if (c && c->worker >= 0 && ag_send_configs(ag, c))
-			shutdown(c->fd, SHUT_RDWR);
+		/* one that cannot take them is dropped by ag_send() */
+		if (c && c->worker >= 0)
+			ag_send_configs(ag, c);
 	}
 	return 0;
 }
@@ -239,8 +248,9 @@ int qlb_agent_run(const char *cfg_path)
 		for (i = 0; i < AG_MAX_CONNS; i++) {
 			if (!ag->conns[i])
 				continue;
-			p[np] = (struct pollfd){.fd = ag->conns[i]->fd,
-						.events = POLLIN};
+			p[np] = (struct pollfd){
+				.fd = ag->conns[i]->fd,
+				.events = ag_conn_events(ag->conns[i])};
 			map[np++] = i;
 		}
 		r = poll(p, (nfds_t)np, AG_CHECK_MS);
@@ -262,9 +272,10 @@ int qlb_agent_run(const char *cfg_path)
 			} else if (map[i] == -1) {
 				ag_accept(ag);
 			} else if (ag->conns[map[i]]) {
-				qlb_agent_conn_read(ag, map[i]);
+				ag_conn_ready(ag, map[i], p[i].revents);
 			}
 		}
+		ag_conns_sweep(ag);
 		ag_check_workers(ag);
 	}
 	ag_log("stopping; the data plane keeps running from %s", ag->pin_dir);

@@ -5,6 +5,7 @@
  * Protocol: include/qlb/agent_proto.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,110 @@
 #include "common.h"
 #include "qlb/agent_frame.h"
 
+/*
+ * ag_conn_drop() - give up on a peer: it gets no more messages and the
+ * main loop closes it (handlers up the stack may still hold @c).
+ */
+static void ag_conn_drop(struct ag_conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	ag_log("pid %d uid %u: %s; dropping the connection", (int)c->pid,
+	       (unsigned int)c->uid, why);
+	c->dead = true;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+static void ag_obuf_free(struct ag_conn *c)
+{
+	/* CONFIGS carry keys */
+	if (c->obuf)
+		explicit_bzero(c->obuf, c->ocap);
+	free(c->obuf);
+	c->obuf = NULL;
+	c->olen = c->ooff = c->ocap = 0;
+}
+
+/*
+ * ag_flush() - send what is queued for @c without blocking. The agent
+ * serves every peer from one thread: a peer that does not read must cost
+ * it memory (bounded) and then its connection, never time.
+ */
+void ag_flush(struct ag_conn *c)
+{
+	while (!c->dead && c->ooff < c->olen) {
+		ssize_t n = send(c->fd, c->obuf + c->ooff, c->olen - c->ooff,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			c->ooff += (size_t)n;
+			c->stalled_ms = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!c->stalled_ms)
+				c->stalled_ms = ag_now_ms();
+			return;
+		}
+		ag_conn_drop(c, "cannot send to it");
+		return;
+	}
+	if (c->ooff == c->olen) {
+		c->stalled_ms = 0;
+		if (c->ocap > AG_OBUF_KEEP) {
+			ag_obuf_free(c);
+		} else if (c->olen) {
+			explicit_bzero(c->obuf, c->olen);
+			c->olen = c->ooff = 0;
+		}
+	}
+}
+
 int ag_send(struct ag_conn *c, uint16_t type, const void *body, uint32_t len)
 {
-	/* the socket has a send timeout: a peer that does not read is cut */
-	return qlb_ap_send(c->fd, type, body, len, -1);
+	size_t need = sizeof(struct qlb_ap_hdr) + len, pending;
+
+	if (c->dead)
+		return -EPIPE;
+	pending = c->olen - c->ooff;
+	/* one message of any size fits an empty queue (STATUS of a big
+	 * host); beyond that the queue is bounded */
+	if (pending && pending + need > AG_OBUF_MAX) {
+		ag_conn_drop(c, "does not read what the agent sends");
+		return -ENOBUFS;
+	}
+	if (c->ooff && c->olen + need > c->ocap) {
+		memmove(c->obuf, c->obuf + c->ooff, pending);
+		explicit_bzero(c->obuf + pending, c->olen - pending);
+		c->olen = pending;
+		c->ooff = 0;
+	}
+	if (c->olen + need > c->ocap) {
+		size_t cap = c->olen + need < 4096 ? 4096 : c->olen + need;
+		uint8_t *nb = malloc(cap);
+
+		if (!nb) {
+			ag_conn_drop(c, "out of memory for its messages");
+			return -ENOMEM;
+		}
+		if (c->obuf)
+			memcpy(nb, c->obuf, c->olen);
+		pending = c->olen;
+		ag_obuf_free(c);
+		c->obuf = nb;
+		c->ocap = cap;
+		c->olen = pending;
+	}
+	qlb_ap_hdr_init((struct qlb_ap_hdr *)(void *)(c->obuf + c->olen), type,
+			len);
+	if (len)
+		memcpy(c->obuf + c->olen + sizeof(struct qlb_ap_hdr), body,
+		       len);
+	c->olen += need;
+	ag_flush(c);
+	return c->dead ? -EPIPE : 0;
 }
 
 int ag_result(struct ag_conn *c, int code, const char *fmt, ...)
@@ -92,6 +193,7 @@ void ag_close_conn(struct agent *ag, int i)
 	if (c->pending_fd >= 0)
 		close(c->pending_fd);
 	close(c->fd);
+	ag_obuf_free(c);
 	free(c);
 	ag->conns[i] = NULL;
 }
@@ -104,12 +206,10 @@ void ag_push_generation(struct agent *ag)
 	for (i = 0; i < AG_MAX_CONNS; i++) {
 		struct ag_conn *c = ag->conns[i];
 
-		/* a peer that cannot take it is shut down, not freed: this
-		 * runs inside request handlers that still hold their conn;
-		 * the main loop closes it when poll() reports the hangup */
-		if (c && c->worker >= 0 &&
-		    ag_send(c, QLB_AP_GENERATION, &m, sizeof(m)))
-			shutdown(c->fd, SHUT_RDWR);
+		/* a peer that cannot take it is dropped, not freed: this runs
+		 * inside request handlers that still hold their conn */
+		if (c && c->worker >= 0)
+			ag_send(c, QLB_AP_GENERATION, &m, sizeof(m));
 	}
 }
 
@@ -322,11 +422,11 @@ void qlb_agent_conn_read(struct agent *ag, int ci)
 			ag_close_conn(ag, ci);
 			return;
 		}
-		if (qlb_agent_handle_msg(ag, ci, &h, c->rbuf + sizeof(h))) {
+		if (qlb_agent_handle_msg(ag, ci, &h, c->rbuf + sizeof(h)) ||
+		    c->dead) {
 			ag_close_conn(ag, ci);
 			return;
 		}
-		c = ag->conns[ci];
 		memmove(c->rbuf, c->rbuf + whole, c->rlen - (size_t)whole);
 		c->rlen -= (size_t)whole;
 	}
@@ -382,16 +482,14 @@ int ag_conn_add(struct agent *ag, int fd, const struct ucred *cr)
 void ag_accept(struct agent *ag)
 {
 	struct qlb_ap_hello hello = {0};
-	struct timeval tv = {.tv_sec = 1};
 	struct ucred cr;
 	socklen_t l = sizeof(cr);
 	struct ag_conn *c;
 	int fd, i;
 
-	fd = accept4(ag->lfd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(ag->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l)) {
 		close(fd);
 		return;
@@ -482,4 +580,43 @@ int ag_listen(struct agent *ag)
 	}
 	ag->lfd = fd;
 	return 0;
+}
+
+short ag_conn_events(const struct ag_conn *c)
+{
+	/* answers pending: wait for the peer to take them before reading
+	 * more requests, so a peer cannot queue up work */
+	return c->ooff < c->olen ? POLLOUT : POLLIN;
+}
+
+void ag_conn_ready(struct agent *ag, int ci, short revents)
+{
+	struct ag_conn *c = ag->conns[ci];
+
+	if (revents & POLLOUT)
+		ag_flush(c);
+	if (!c->dead && (revents & (POLLIN | POLLHUP | POLLERR)) &&
+	    c->ooff == c->olen)
+		qlb_agent_conn_read(ag, ci);
+	else if (c->dead || (revents & (POLLHUP | POLLERR)))
+		ag_close_conn(ag, ci);
+}
+
+void ag_conns_sweep(struct agent *ag)
+{
+	uint64_t now = ag_now_ms();
+	int i;
+
+	for (i = 0; i < AG_MAX_CONNS; i++) {
+		struct ag_conn *c = ag->conns[i];
+
+		if (!c)
+			continue;
+		if (!c->dead && c->stalled_ms &&
+		    now - c->stalled_ms > AG_STALL_MS)
+			ag_conn_drop(c, "took nothing the agent sent for "
+					"a while");
+		if (c->dead)
+			ag_close_conn(ag, i);
+	}
 }
