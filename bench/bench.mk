@@ -18,3 +18,6 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a 
 .PHONY: print-bench-bins
 print-bench-bins:
 	@echo $(BENCH_BINS)
+
+# bench/bench_rpsteer.sh runs this tool (tests/tools/qlb-rpsteer.c)
+BENCH_BINS += $(BUILD)/tools/qlb-rpsteer

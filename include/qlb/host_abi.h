@@ -162,7 +162,7 @@ _Static_assert(QLB_RP_STAT_ALL <= QLB_HOST_STATS_SLOTS, "room for counters");
 _Static_assert(QLB_RP_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
 
 /*
- * qlb_rp_cache (array of 2-way sets, QLB_RP_CACHE_SETS per CPU: the loader
+ * qlb_rp_cache (array of 4-way sets, QLB_RP_CACHE_SETS per CPU: the loader
  * sets max_entries to QLB_RP_CACHE_SETS * possible CPUs; each CPU reads and
  * writes its own range only): encrypted CIDs of this host
  * decoded before. An entry holds the CID's bytes (first octet included,
@@ -174,8 +174,8 @@ _Static_assert(QLB_RP_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
  * CIDs never displace live ones. The socket is selected from qlb_socks on
  * every packet, so a closed worker's CIDs fall back as without the cache.
  */
-#define QLB_RP_CACHE_SETS 16384 /* power of two */
-#define QLB_RP_CACHE_WAYS 2
+#define QLB_RP_CACHE_SETS 8192 /* per CPU, a power of two */
+#define QLB_RP_CACHE_WAYS 4
 struct qlb_rp_cache_ent {
 	__u64 cid[3]; /* CID bytes, zero past its length */
 	__u32 epoch;  /* qlb_hcfg[config].epoch; 0 = empty */
