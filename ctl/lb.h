@@ -55,6 +55,26 @@ int qlb_lb_maps_set_pins(struct qlb_xdp *skel, const char *dir);
  * itself if empty. */
 void qlb_lb_unpin(const char *dir);
 
+/* Which pins exist under @dir: bit i for the i-th map of the map table,
+ * bit QLB_LB_PIN_PROG_BIT for the program. */
+#define QLB_LB_PIN_PROG_BIT 31
+uint32_t qlb_lb_pins_present(const char *dir);
+
+/* Remove the pins under @dir that are not in @keep (qlb_lb_pins_present()
+ * before this run pinned anything), then @dir itself when @keep is 0 and
+ * it is empty: a failed first apply takes away only what it pinned. */
+void qlb_lb_unpin_new(const char *dir, uint32_t keep);
+
+/*
+ * qlb_lb_lock() - take the apply lock of @dir: an exclusive flock on the
+ * directory itself (bpffs holds no regular files), so one apply or detach
+ * runs at a time on a pin_dir. Waits for the one running. A directory
+ * removed while waiting (a detach) is no lock: it tries the one at @dir
+ * now. Return: the descriptor holding the lock (close it to release), or
+ * -errno (-ENOENT when @dir does not exist).
+ */
+int qlb_lb_lock(const char *dir);
+
 /*
  * qlb_lb_fill() - write @cfg into the slot packets do not use, then flip
  * to it in one word write (see include/qlb/lb_abi.h). VIP and host counter

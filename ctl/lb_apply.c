@@ -79,16 +79,15 @@ static int open_existing(struct lb_opts *o, const struct qlb_config *cfg,
 	return 0;
 }
 
-/* A first apply: load the object with its maps pinned under pin_dir. */
-static struct qlb_xdp *load_fresh(struct lb_opts *o)
+/*
+ * A first apply: load the object with its maps pinned under pin_dir. On
+ * failure only the pins this run made go (@had: those there before).
+ */
+static struct qlb_xdp *load_fresh(struct lb_opts *o, uint32_t had)
 {
 	struct qlb_xdp *skel;
-	int e = qlb_mkdir_p(o->pin_dir, 0700);
+	int e;
 
-	if (e) {
-		qlb_err("cannot create %s: %s", o->pin_dir, strerror(-e));
-		return NULL;
-	}
 	skel = qlb_xdp__open();
 	if (!skel) {
 		qlb_err("cannot open the XDP object: %s", strerror(errno));
@@ -102,10 +101,34 @@ static struct qlb_xdp *load_fresh(struct lb_opts *o)
 			"%s? 'qlbctl lb detach'; -v shows the verifier log)",
 			strerror(-e), o->pin_dir);
 		qlb_xdp__destroy(skel);
-		qlb_lb_unpin(o->pin_dir);
+		qlb_lb_unpin_new(o->pin_dir, had);
 		return NULL;
 	}
 	return skel;
+}
+
+/*
+ * Create pin_dir if missing and take its lock (qlb_lb_lock()): one apply
+ * or detach at a time, from the check of what is pinned to the flip.
+ * Return: the lock's descriptor, or -1 after an error message.
+ */
+static int lock_pin_dir(const struct lb_opts *o)
+{
+	int e = 0, tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		e = qlb_mkdir_p(o->pin_dir, 0700);
+		if (e)
+			break;
+		e = qlb_lb_lock(o->pin_dir);
+		if (e >= 0)
+			return e;
+		if (e != -ENOENT) /* else a detach removed it: again */
+			break;
+	}
+	qlb_err("cannot create and lock %s: %s; nothing changed", o->pin_dir,
+		strerror(-e));
+	return -1;
 }
 
 static void apply_report(const struct lb_opts *o, const struct qlb_config *cfg,
@@ -140,7 +163,8 @@ int lb_apply(struct lb_opts *o)
 	struct qlb_xdp *skel = NULL;
 	char err[512], path[PATH_MAX + 64];
 	uint8_t mac[6];
-	int ifindex, rc = QLB_EXIT_ERR, prog_fd = -1, n;
+	int ifindex, rc = QLB_EXIT_ERR, prog_fd = -1, lock = -1, n;
+	uint32_t had;
 
 	qlb_lb_maps_init(&m);
 	if (!o->file)
@@ -174,14 +198,18 @@ int lb_apply(struct lb_opts *o)
 	if (!o->pin_dir[0])
 		snprintf(o->pin_dir, sizeof(o->pin_dir), "%s", cfg.lb.pin_dir);
 	qlb_bpf_log_init();
+	lock = lock_pin_dir(o);
+	if (lock < 0)
+		goto out;
 
+	had = qlb_lb_pins_present(o->pin_dir);
 	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
 	prog_fd = bpf_obj_get(path);
 	if (prog_fd >= 0) {
 		if (open_existing(o, &cfg, ifindex, &m))
 			goto out;
 	} else {
-		skel = load_fresh(o);
+		skel = load_fresh(o, had);
 		if (!skel)
 			goto out;
 		qlb_lb_maps_from_skel(&m, skel);
@@ -205,8 +233,8 @@ int lb_apply(struct lb_opts *o)
 	goto out;
 
 out_unpin:
-	if (skel) /* a first apply that failed leaves nothing behind */
-		qlb_lb_unpin(o->pin_dir);
+	if (skel) /* a first apply that failed takes back what it pinned */
+		qlb_lb_unpin_new(o->pin_dir, had);
 out:
 	if (!skel) {
 		qlb_lb_maps_close(&m);
@@ -214,6 +242,8 @@ out:
 			close(prog_fd);
 	}
 	qlb_xdp__destroy(skel);
+	if (lock >= 0)
+		close(lock); /* after the flip and the attach */
 	qlb_config_free(&cfg);
 	return rc;
 }
@@ -239,11 +269,17 @@ int lb_detach(struct lb_opts *o)
 	struct qlb_lb_ctrl ctrl = {0};
 	char path[PATH_MAX + 64], ifname[IF_NAMESIZE] = "?";
 	__u32 zero = 0, pid = 0;
-	int pfd, cfd;
+	int pfd, cfd, lock, rc = QLB_EXIT_ERR;
 
 	/* lenient: whatever an interrupted apply left behind must go too */
 	if (lb_resolve_pin_dir(o))
 		return QLB_EXIT_ERR;
+	lock = qlb_lb_lock(o->pin_dir);
+	if (lock < 0) {
+		qlb_err("%s: %s: nothing to detach", o->pin_dir,
+			strerror(-lock));
+		return QLB_EXIT_ERR;
+	}
 	snprintf(path, sizeof(path), "%s/qlb_ctrl", o->pin_dir);
 	cfd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
@@ -251,7 +287,7 @@ int lb_detach(struct lb_opts *o)
 	if (cfd < 0 && pfd < 0) {
 		qlb_err("no LB data plane pinned under %s: nothing to detach",
 			o->pin_dir);
-		return QLB_EXIT_ERR;
+		goto out;
 	}
 	if (cfd >= 0) {
 		bpf_map_lookup_elem(cfd, &zero, &ctrl);
@@ -265,15 +301,18 @@ int lb_detach(struct lb_opts *o)
 	/* only our own program: whatever else sits there stays */
 	if (pid && ctrl.ifindex &&
 	    qlb_xdp_attached(ctrl.ifindex, ctrl.xdp_mode) == pid) {
-		int rc = qlb_xdp_detach(ctrl.ifindex, ctrl.xdp_mode, pid);
+		int e = qlb_xdp_detach(ctrl.ifindex, ctrl.xdp_mode, pid);
 
-		if (rc) {
+		if (e) {
 			qlb_err("cannot detach XDP from %s: %s", ifname,
-				strerror(-rc));
-			return QLB_EXIT_ERR;
+				strerror(-e));
+			goto out;
 		}
 	}
 	qlb_lb_unpin(o->pin_dir);
 	detach_report(o, ifname);
-	return QLB_EXIT_OK;
+	rc = QLB_EXIT_OK;
+out:
+	close(lock);
+	return rc;
 }

@@ -199,6 +199,29 @@ static unsigned int pick_row(bool *used, const bool *live, unsigned int n)
 	return j;
 }
 
+/*
+ * The compare half of the flip's compare-and-swap: qlb_ctrl still as
+ * fill_begin() read it. Applies through qlbctl hold the pin_dir's lock
+ * (qlb_lb_lock()); this catches a writer that did not, before each write
+ * to the spare slot and right before the flip, and refuses to go on.
+ */
+static int fill_unmoved(struct lb_fill *f)
+{
+	struct qlb_lb_ctrl now;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(f->m->ctrl, &zero, &now))
+		return fill_err(f, "cannot read qlb_ctrl: %s", strerror(errno));
+	if (now.gen != f->ctrl.gen || (now.slot & 1) != f->cur)
+		return fill_err(f,
+				"qlb_ctrl moved from generation %u to %u "
+				"during this apply (another writer without "
+				"the pin_dir lock?); this file was not "
+				"applied",
+				f->ctrl.gen, now.gen);
+	return 0;
+}
+
 /* Read qlb_ctrl (which slot is in use) and allocate the tables. */
 static int fill_begin(struct lb_fill *f)
 {
@@ -330,6 +353,8 @@ static int fill_cid_configs(struct lb_fill *f)
 	const struct qlb_config *cfg = f->cfg;
 	unsigned int i, j;
 
+	if (fill_unmoved(f))
+		return -1;
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
 		struct qlb_lb_cid c = {0};
 		__u32 key = f->nxt * QLB_CONFIG_MAX + i;
@@ -443,6 +468,8 @@ static int fill_write_tables(struct lb_fill *f)
 	const struct qlb_lb_maps *m = f->m;
 	__u32 nxt = f->nxt, size = f->cfg->lb.maglev_table_size;
 
+	if (fill_unmoved(f))
+		return -1;
 	if (write_range(m->vips, nxt * QLB_LB_VIP_BUCKETS, f->vtab,
 			sizeof(*f->vtab), QLB_LB_VIP_BUCKETS))
 		return fill_err(f, "cannot write qlb_vips: %s",
@@ -492,6 +519,8 @@ static int fill_settings(struct lb_fill *f, const uint8_t if_mac[6])
 	st->mtu = lb->mtu;
 	st->maglev_size = lb->maglev_table_size;
 	st->gen = f->ctrl.gen + 1;
+	if (fill_unmoved(f))
+		return -1;
 	if (bpf_map_update_elem(f->m->settings, &f->nxt, st, BPF_ANY))
 		return fill_err(f, "cannot write qlb_settings: %s",
 				strerror(errno));
@@ -504,6 +533,8 @@ static int fill_flip(struct lb_fill *f, uint32_t ifindex, uint32_t xdp_mode)
 {
 	__u32 zero = 0;
 
+	if (fill_unmoved(f))
+		return -1;
 	f->ctrl.slot = f->nxt;
 	f->ctrl.gen = f->st.gen;
 	f->ctrl.ifindex = ifindex;

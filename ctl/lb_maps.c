@@ -7,12 +7,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -128,18 +131,81 @@ int qlb_lb_maps_set_pins(struct qlb_xdp *skel, const char *dir)
 	return 0;
 }
 
-void qlb_lb_unpin(const char *dir)
+_Static_assert(NMAPS < QLB_LB_PIN_PROG_BIT, "a bit for every pin");
+
+/* The path of pin @i (QLB_LB_PIN_PROG_BIT: the program) under @dir. */
+static void pin_path(char *path, size_t len, const char *dir, size_t i)
+{
+	snprintf(path, len, "%s/%s", dir,
+		 i == QLB_LB_PIN_PROG_BIT ? QLB_LB_PIN_PROG : lb_maps[i].name);
+}
+
+uint32_t qlb_lb_pins_present(const char *dir)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	uint32_t had = 0;
+	size_t i;
+
+	for (i = 0; i < NMAPS; i++) {
+		pin_path(path, sizeof(path), dir, i);
+		if (!lstat(path, &st))
+			had |= 1u << i;
+	}
+	pin_path(path, sizeof(path), dir, QLB_LB_PIN_PROG_BIT);
+	if (!lstat(path, &st))
+		had |= 1u << QLB_LB_PIN_PROG_BIT;
+	return had;
+}
+
+void qlb_lb_unpin_new(const char *dir, uint32_t keep)
 {
 	char path[PATH_MAX + 64];
 	size_t i;
 
 	for (i = 0; i < NMAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, lb_maps[i].name);
+		if (keep & (1u << i))
+			continue;
+		pin_path(path, sizeof(path), dir, i);
 		unlink(path);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, QLB_LB_PIN_PROG);
-	unlink(path);
-	rmdir(dir);
+	if (!(keep & (1u << QLB_LB_PIN_PROG_BIT))) {
+		pin_path(path, sizeof(path), dir, QLB_LB_PIN_PROG_BIT);
+		unlink(path);
+	}
+	if (!keep)
+		rmdir(dir);
+}
+
+void qlb_lb_unpin(const char *dir)
+{
+	qlb_lb_unpin_new(dir, 0);
+}
+
+int qlb_lb_lock(const char *dir)
+{
+	struct stat held, now;
+	int fd, tries, e;
+
+	for (tries = 0; tries < 100; tries++) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX)) {
+			e = -errno;
+			close(fd);
+			return e;
+		}
+		if (fstat(fd, &held) || stat(dir, &now)) {
+			e = -errno; /* -ENOENT: removed while we waited */
+			close(fd);
+			return e;
+		}
+		if (held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			return fd;
+		close(fd); /* removed and made again while we waited */
+	}
+	return -EAGAIN;
 }
 
 static const char *const reason_names[QLB_R_MAX] = {
