@@ -34,6 +34,12 @@
 #define AG_OBUF_MAX  (256u << 10)
 #define AG_OBUF_KEEP (16u << 10) /* a drained queue larger is freed */
 #define AG_STALL_MS  5000
+/* Connections one uid may hold (the agent's own uid: any number), and
+ * how long one that holds no worker may stay silent. */
+#define AG_UID_CONNS (AG_MAX_CONNS / 4)
+#define AG_IDLE_MS   10000
+/* Out of file descriptors: accept again after this long. */
+#define AG_ACCEPT_PAUSE_MS 500
 
 struct ag_conn {
 	int fd;
@@ -48,6 +54,7 @@ struct ag_conn {
 	uint8_t *obuf;
 	size_t olen, ooff, ocap;
 	uint64_t stalled_ms; /* since when the peer takes nothing, 0 = not */
+	uint64_t last_ms;    /* accepted, or its last message */
 	bool dead;	     /* dropped: the main loop closes it */
 };
 
@@ -85,7 +92,8 @@ struct agent {
 	int ifindex;		    /* decap attached here, 0 = nowhere */
 	enum qlb_xdp_mode xdp_mode; /* how, when ifindex */
 	int lfd, sfd;
-	int lock_fd; /* pin_dir, flock()ed while we run */
+	int lock_fd;		  /* pin_dir, flock()ed while we run */
+	uint64_t accept_after_ms; /* accept paused until then (EMFILE) */
 	struct ag_conn *conns[AG_MAX_CONNS];
 	struct ag_worker *workers; /* QLB_HOST_MAX_WORKERS */
 	uint32_t max_workers, next_id;

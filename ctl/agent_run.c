@@ -243,8 +243,11 @@ int qlb_agent_run(const char *cfg_path)
 
 		p[np] = (struct pollfd){.fd = ag->sfd, .events = POLLIN};
 		map[np++] = -2;
-		p[np] = (struct pollfd){.fd = ag->lfd, .events = POLLIN};
-		map[np++] = -1;
+		if (ag_now_ms() >= ag->accept_after_ms) {
+			p[np] = (struct pollfd){.fd = ag->lfd,
+						.events = POLLIN};
+			map[np++] = -1;
+		}
 		for (i = 0; i < AG_MAX_CONNS; i++) {
 			if (!ag->conns[i])
 				continue;

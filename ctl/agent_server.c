@@ -422,6 +422,7 @@ void qlb_agent_conn_read(struct agent *ag, int ci)
 			ag_close_conn(ag, ci);
 			return;
 		}
+		c->last_ms = ag_now_ms();
 		if (qlb_agent_handle_msg(ag, ci, &h, c->rbuf + sizeof(h)) ||
 		    c->dead) {
 			ag_close_conn(ag, ci);
@@ -475,12 +476,35 @@ int ag_conn_add(struct agent *ag, int fd, const struct ucred *cr)
 	c->pid = cr->pid;
 	c->uid = cr->uid;
 	c->gid = cr->gid;
+	c->last_ms = ag_now_ms();
 	ag->conns[i] = c;
 	return i;
 }
 
+/* Log lines a peer can cause at will: at most one a second per kind. */
+static bool ag_log_ok(uint64_t *last)
+{
+	uint64_t now = ag_now_ms();
+
+	if (*last && now - *last < 1000)
+		return false;
+	*last = now;
+	return true;
+}
+
+/* Connections of @uid open now. */
+static unsigned int ag_uid_conns(const struct agent *ag, uid_t uid)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < AG_MAX_CONNS; i++)
+		n += ag->conns[i] && ag->conns[i]->uid == uid;
+	return n;
+}
+
 void ag_accept(struct agent *ag)
 {
+	static uint64_t log_full, log_uid, log_fds;
 	struct qlb_ap_hello hello = {0};
 	struct ucred cr;
 	socklen_t l = sizeof(cr);
@@ -488,15 +512,47 @@ void ag_accept(struct agent *ag)
 	int fd, i;
 
 	fd = accept4(ag->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* the pending peer stays queued and the listening
+			 * socket readable: accept again later, not at once
+			 * (that would spin) */
+			ag->accept_after_ms = ag_now_ms() + AG_ACCEPT_PAUSE_MS;
+			if (ag_log_ok(&log_fds))
+				ag_log("cannot accept a connection: %s; "
+				       "pausing "
+				       "accept for %d ms",
+				       strerror(errno), AG_ACCEPT_PAUSE_MS);
+		}
 		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l)) {
+		close(fd);
+		return;
+	}
+	/* one uid cannot take every connection; the agent's own is exempt */
+	if (cr.uid != geteuid() && ag_uid_conns(ag, cr.uid) >= AG_UID_CONNS) {
+		struct qlb_ap_result r = {.code = -EUSERS};
+
+		ag->refused++;
+		if (ag_log_ok(&log_uid))
+			ag_log("refused pid %d uid %u: it holds %d connections "
+			       "already, the most one uid may",
+			       (int)cr.pid, (unsigned int)cr.uid, AG_UID_CONNS);
+		snprintf(r.msg, sizeof(r.msg),
+			 "uid %u holds %d connections to the agent already, "
+			 "the most one uid may",
+			 (unsigned int)cr.uid, AG_UID_CONNS);
+		qlb_ap_send(fd, QLB_AP_RESULT, &r, sizeof(r), -1);
 		close(fd);
 		return;
 	}
 	i = ag_conn_add(ag, fd, &cr);
 	if (i < 0) {
-		ag_log("too many connections; refusing one");
+		if (ag_log_ok(&log_full))
+			ag_log("too many connections (%d); refusing one",
+			       AG_MAX_CONNS);
 		close(fd);
 		return;
 	}
@@ -616,6 +672,10 @@ void ag_conns_sweep(struct agent *ag)
 		    now - c->stalled_ms > AG_STALL_MS)
 			ag_conn_drop(c, "took nothing the agent sent for "
 					"a while");
+		/* a connection that holds no worker has no business
+		 * staying silent: it would only hold a slot */
+		if (!c->dead && c->worker < 0 && now - c->last_ms > AG_IDLE_MS)
+			ag_conn_drop(c, "idle without registering");
 		if (c->dead)
 			ag_close_conn(ag, i);
 	}
