@@ -767,7 +767,7 @@ int qlb_announce_withdraw_file(const char *file)
 	int ret;
 
 	memset(&cfg, 0, sizeof(cfg));
-	if (file && qlb_config_load(file, &cfg, NULL)) {
+	if (file && qlb_config_load_diag(file, &cfg, NULL, NULL)) {
 		/* the defaults still name the table */
 		memset(&cfg, 0, sizeof(cfg));
 		file = NULL;
@@ -1024,4 +1024,35 @@ void qlb_announce_metrics(FILE *f, const struct qlb_config *cfg)
 		st->state >= QLB_DAEMON_NO_SESSION, st->established,
 		st->npeers - st->established);
 	free(st);
+}
+
+void qlb_announce_status_file(const char *file, bool attached,
+			      struct qlb_json_w *w)
+{
+	struct qlb_config cfg;
+
+	if (qlb_config_load_diag(file, &cfg, NULL, NULL)) {
+		if (w) {
+			jw_obj_open(w, "announce");
+			jw_str(w, "error", "the file does not load");
+			jw_obj_close(w);
+		} else {
+			printf("announce    unknown: %s does not load (qlbctl "
+			       "validate)\n",
+			       file);
+		}
+		return;
+	}
+	qlb_announce_status_show(&cfg, attached, w);
+	qlb_config_free(&cfg);
+}
+
+void qlb_announce_metrics_file(FILE *f, const char *file)
+{
+	struct qlb_config cfg;
+
+	if (qlb_config_load_diag(file, &cfg, NULL, NULL))
+		return;
+	qlb_announce_metrics(f, &cfg);
+	qlb_config_free(&cfg);
 }

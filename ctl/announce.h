@@ -168,6 +168,12 @@ void qlb_announce_status_show(const struct qlb_config *cfg, bool attached,
  * qlb_lb_vip_announced and qlb_lb_vip_exported, the daemon's state. */
 void qlb_announce_metrics(FILE *f, const struct qlb_config *cfg);
 
+/* The same two for a file (loaded each call; a file that does not load
+ * says so in the output instead). */
+void qlb_announce_status_file(const char *file, bool attached,
+			      struct qlb_json_w *w);
+void qlb_announce_metrics_file(FILE *f, const char *file);
+
 /* `qlbctl lb drain -f FILE [--wait SECS] [--pin-dir DIR]`: withdraw, wait,
  * detach (ctl/lb.c's table names it). */
 int cmd_lb_drain(int argc, char **argv);
