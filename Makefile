@@ -56,7 +56,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 CTL_SRCS  := $(filter-out ctl/qlbctl.c,$(wildcard ctl/*.c))
 CTL_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
 ECHO_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard ctl/echo/*.c))
-HEADERS   := $(wildcard include/qlb/*.h ctl/*.h ctl/lib/*.h xdp/*.h reuseport/*.h)
+HEADERS   := $(wildcard include/qlb/*.h include/qlb/abi/*.h ctl/*.h ctl/lib/*.h xdp/*.h reuseport/*.h)
 LIBQLB_SO := $(BUILD)/libqlb.so.0
 PUB_HDRS  := include/qlb/libqlb.h include/qlb/cid.h include/qlb/compat.h \
 	     include/qlb/aes.h include/qlb/aes_tables.h
