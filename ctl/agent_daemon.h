@@ -155,6 +155,15 @@ int qlb_agent_detach(const char *cfg_path);
 
 uint32_t ag_max_workers(const struct qlb_config *cfg,
 			const struct qlb_conf_host *me);
+/*
+ * ag_workers_fit() - can every config @cfg gives host @me hold the ID of
+ * every live worker in its worker bits? A worker ID that does not fit
+ * would spill into the host part of its server IDs: its CIDs would route
+ * to another host. Each config that cannot is logged with the workers.
+ * Return: 0 or -ERANGE.
+ */
+int ag_workers_fit(const struct agent *ag, const struct qlb_config *cfg,
+		   const struct qlb_conf_host *me);
 uint64_t ag_slot_cookie(struct agent *ag, uint32_t id);
 struct ag_gen *ag_gen_find(struct agent *ag, uint32_t gen);
 struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen);

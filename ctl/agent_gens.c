@@ -34,6 +34,50 @@ uint32_t ag_max_workers(const struct qlb_config *cfg,
 	return max;
 }
 
+int ag_workers_fit(const struct agent *ag, const struct qlb_config *cfg,
+		   const struct qlb_conf_host *me)
+{
+	unsigned int id, bad = 0;
+
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		const struct qlb_conf_cid *c = &cfg->configs[id];
+		uint32_t limit, w, n = 0;
+		char list[160];
+		size_t off = 0;
+
+		if (!c->present || !me->has_sid[id] ||
+		    (1u << c->worker_bits) >= QLB_HOST_MAX_WORKERS)
+			continue;
+		limit = 1u << c->worker_bits;
+		list[0] = 0;
+		for (w = limit; w < QLB_HOST_MAX_WORKERS; w++) {
+			const struct qlb_worker_rec *r = &ag->workers[w].rec;
+
+			if (!r->in_use)
+				continue;
+			if (off < sizeof(list) - 40)
+				off += (size_t)snprintf(
+					list + off, sizeof(list) - off,
+					"%s%u (generation %u, pid %u)",
+					n ? ", " : "", w, r->generation,
+					r->pid);
+			else if (off < sizeof(list) - 4)
+				off += (size_t)snprintf(list + off,
+							sizeof(list) - off,
+							", ...");
+			n++;
+		}
+		if (!n)
+			continue;
+		ag_log("config %u (worker_bits %u: worker IDs < %u) cannot "
+		       "hold "
+		       "%u live worker%s: %s",
+		       id, c->worker_bits, limit, n, n > 1 ? "s" : "", list);
+		bad += n;
+	}
+	return bad ? -ERANGE : 0;
+}
+
 /* The cookie of the socket in slot @id, 0 when the slot is empty. */
 uint64_t ag_slot_cookie(struct agent *ag, uint32_t id)
 {

@@ -128,6 +128,17 @@ static void ag_reload(struct agent *ag)
 		       ag->cfg_path);
 		return;
 	}
+	/* refused, not applied in part: live workers keep minting under
+	 * configs that hold their IDs, and the operator learns which */
+	if (ag_workers_fit(ag, &ncfg, nme)) {
+		ag_log("reload refused: %s has configs whose worker_bits "
+		       "cannot "
+		       "hold live workers' IDs (above); keeping the running "
+		       "config",
+		       ag->cfg_path);
+		qlb_config_free(&ncfg);
+		return;
+	}
 	if (strcmp(ncfg.host.agent_socket, ag->sock_path) ||
 	    strcmp(ncfg.host.pin_dir, ag->pin_dir))
 		ag_log("host.agent_socket and host.pin_dir take effect at the "
@@ -223,6 +234,14 @@ int qlb_agent_run(const char *cfg_path)
 	if (ag_open_dataplane(ag, true))
 		goto out;
 	ag_recover(ag);
+	if (ag_workers_fit(ag, &ag->cfg, ag->me)) {
+		ag_log("%s has configs whose worker_bits cannot hold the IDs "
+		       "of "
+		       "workers still registered in %s (above); not starting "
+		       "(fix the file, or stop those workers)",
+		       ag->cfg_path, ag->pin_dir);
+		goto out;
+	}
 	if (ag_apply(ag) || ag_attach_xdp(ag))
 		goto out;
 	ag_update_gens(ag, 0);

@@ -151,7 +151,10 @@ static void ag_build_configs(struct agent *ag, uint32_t worker,
 		struct qlb_ap_config *a;
 		unsigned int sl, b;
 
-		if (!c->present || !ag->me->has_sid[id])
+		/* never a server ID whose worker part spills into the host
+		 * part (a reload that would do this is refused) */
+		if (!c->present || !ag->me->has_sid[id] ||
+		    (c->worker_bits < 32 && worker >> c->worker_bits))
 			continue;
 		a = &m->cfg[m->count++];
 		a->id = id;
