@@ -60,12 +60,21 @@ declare -A FLEET_SRV_PID=()	# "h1:1" -> server process group of generation 1
 declare -A FLEET_AGENT_PID=()
 FLEET_VIA=
 FLEET_BGP=		# set while the router and LB nodes run BIRD
+FLEET_LB_RUNNING=	# set when the LB nodes run `qlbctl lb run`
+declare -A FLEET_LB_RUN_PID=()
 declare -A FLEET_BIRD_PID=()	# node -> BIRD's process group
 FLEET_XDP_PASS=$BUILD/bpf/qlb_bench_empty.bpf.o	# an XDP_PASS program
 
 # fleet_have_lb: qlbctl has the LB node's data plane.
 fleet_have_lb() {
 	! "$QLBCTL" lb status --help 2>&1 | grep -q 'not built yet'
+}
+
+# fleet_have_lb_run: qlbctl has the LB node's long-running process (lb run:
+# apply, health checks, announcement). FLEET_LB_RUN=0: apply with
+# `qlbctl lb apply` and announce with tests/tools/qlb-announce instead.
+fleet_have_lb_run() {
+	[ "${FLEET_LB_RUN:-1}" != 0 ] && ! "$QLBCTL" lb run --help 2>&1 | grep -q 'not built yet'
 }
 
 # fleet_require_lb: skip the scenario when the LB node is missing.
@@ -175,9 +184,16 @@ fleet_up() {
 	done
 
 	if [ -z "${FLEET_NO_LB:-}" ]; then
-		for n in "${FLEET_LBS[@]}"; do
-			fleet_lb_apply "$n" || e2e_fail "qlbctl lb apply failed on $n"
-		done
+		if [ -z "${FLEET_NO_BGP:-}" ] && fleet_have_lb_run; then
+			FLEET_LB_RUNNING=1
+			for n in "${FLEET_LBS[@]}"; do
+				fleet_lb_run_start "$n"
+			done
+		else
+			for n in "${FLEET_LBS[@]}"; do
+				fleet_lb_apply "$n" || e2e_fail "qlbctl lb apply failed on $n"
+			done
+		fi
 		if [ -z "${FLEET_NO_BGP:-}" ]; then
 			fleet_bgp_up
 			fleet_route_vip "${FLEET_SINGLE_PATH:-ecmp}"
@@ -273,7 +289,11 @@ EOF
 fleet_distribute() {
 	local n
 	fleet_distribute_files
-	if [ -z "${FLEET_NO_LB:-}" ]; then
+	if [ -n "$FLEET_LB_RUNNING" ]; then
+		for n in "${FLEET_LBS[@]}"; do
+			fleet_lb_run_reload "$n" || e2e_fail "qlbctl lb run on $n did not take up the new file"
+		done
+	elif [ -z "${FLEET_NO_LB:-}" ]; then
 		for n in "${FLEET_LBS[@]}"; do
 			fleet_lb_apply "$n" || e2e_fail "qlbctl lb apply failed on $n"
 		done
@@ -322,6 +342,31 @@ fleet_server_wait() {
 fleet_lb_apply() {
 	e2e_in "$(fleet_ns "$1")" "$QLBCTL" lb apply -f "$FLEET_DIR/$1.yaml" \
 		>>"$FLEET_DIR/lb-$1.log" 2>&1
+}
+
+# fleet_lb_run_start LB: `qlbctl lb run` on the node (apply, health
+# checks, announcement); waits until it has applied the file.
+fleet_lb_run_start() {
+	local n=$1 log=$FLEET_DIR/lbrun-$1.log
+	e2e_bg "lbrun-$n" "$(fleet_ns "$n")" "$QLBCTL" lb run -f "$FLEET_DIR/$n.yaml"
+	FLEET_LB_RUN_PID[$n]=$E2E_LAST_PID
+	e2e_wait_log "$log" 'applied .* under ' 1 20 ||
+		e2e_fail "qlbctl lb run on $n did not apply its file"
+}
+
+# fleet_lb_run_reload LB: SIGHUP, and wait for the file to be taken up
+# (1 when the reload was refused or did not happen).
+fleet_lb_run_reload() {
+	local log=$FLEET_DIR/lbrun-$1.log ok bad deadline=$((SECONDS + 10))
+	ok=$(grep -c 'reloaded ' "$log")
+	bad=$(grep -c 'reload failed' "$log")
+	kill -HUP "${FLEET_LB_RUN_PID[$1]}" 2>/dev/null || return 1
+	while [ $SECONDS -lt $deadline ]; do
+		[ "$(grep -c 'reloaded ' "$log")" -gt "$ok" ] && return 0
+		[ "$(grep -c 'reload failed' "$log")" -gt "$bad" ] && return 1
+		sleep 0.05
+	done
+	return 1
 }
 
 fleet_detach_all() {
@@ -479,7 +524,9 @@ fleet_bgp_up() {
 		e2e_fail "cannot build qlb-announce"
 	fleet_bird_start rtr
 	for n in "${FLEET_LBS[@]}"; do
-		fleet_announce "$n" || e2e_fail "$n: cannot announce its VIPs ($(tail -n 1 "$FLEET_DIR/lb-$n.log"))"
+		# `lb run` announces by itself once a host is healthy
+		[ -n "$FLEET_LB_RUNNING" ] ||
+			fleet_announce "$n" || e2e_fail "$n: cannot announce its VIPs ($(tail -n 1 "$FLEET_DIR/lb-$n.log"))"
 		fleet_bird_start "$n"
 	done
 	FLEET_BGP=1

@@ -727,11 +727,11 @@ scenario_lb_node_failure() {
 # connection.
 scenario_migration_ecmp() {
 	sc_begin migration-ecmp "a migrating client's new 4-tuple hashes to the other LB node"
-	local n=30000000 try prev cur lb d grew first last h cid
+	local n=40000000 try prev cur lb d grew first last h cid
 	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
 	fleet_shape_client 100mbit
 	for try in $(seq 1 8); do
-		sc_bg_get "mx$try" --change-local-addr=1s /whoami "/bytes/$n"
+		sc_bg_get "mx$try" --change-local-addr=2s /whoami "/bytes/$n"
 		# which nodes carry the connection, interval by interval
 		first= last=
 		prev=$(sc_lb_counts)
