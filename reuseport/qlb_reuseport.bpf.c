@@ -251,12 +251,12 @@ static long qlb_flow_expire(struct bpf_map *map, struct qlb_rp_flow_key *k,
 
 /*
  * qlb_flow_steer() - a long-header datagram whose DCID @k is not a routable
- * CID of this host: follow the socket its first datagram reached while that
- * socket lives and the record is young, else take the fallback and record
- * where it went.
+ * CID of this host (@cid: its bytes): follow the socket its first datagram
+ * reached while that socket lives and the record is young, else take the
+ * fallback and record where it went.
  */
 static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
-					  struct qlb_rp_flow_key *k, __u32 hash)
+					  struct qlb_rp_flow_key *k, __u8 *cid)
 {
 	struct qlb_rp_flow_cfg *fc;
 	struct qlb_worker_rec *rec;
@@ -269,7 +269,7 @@ static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
 	fc = bpf_map_lookup_elem(&qlb_rp_flowcfg, &zero);
 	if (fc) {
 		if (fc->off)
-			return qlb_fallback(md, hash);
+			return qlb_fallback(md, qlb_dcid_hash(cid, k->len));
 		if (fc->timeout_ns)
 			timeout = fc->timeout_ns;
 	}
@@ -293,7 +293,8 @@ static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
 			qlb_rp_count(QLB_RP_FLOW_EXPIRED);
 		}
 	}
-	if (qlb_fallback_pick(md, hash, &w))
+	/* the DCID's hash only now: a followed record does not need it */
+	if (qlb_fallback_pick(md, qlb_dcid_hash(cid, k->len), &w))
 		return SK_PASS;
 	rec = bpf_map_lookup_elem(&qlb_workers, &w);
 	v.cookie = rec ? rec->cookie : 0;
@@ -617,7 +618,7 @@ fallback:
 		k.dcid[2] = c.q[2] & qlb__head64(qlb__clamp8(hlen - 16));
 		k.len = hlen;
 		k.pad = 0;
-		return qlb_flow_steer(md, &k, qlb_dcid_hash(c.b, hlen));
+		return qlb_flow_steer(md, &k, c.b);
 	}
 	return qlb_fallback(md, qlb_dcid_hash(c.b, hlen));
 fallback_counted:
