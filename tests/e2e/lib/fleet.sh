@@ -74,7 +74,7 @@ fleet_have_lb() {
 # apply, health checks, announcement). FLEET_LB_RUN=0: apply with
 # `qlbctl lb apply` and announce with tests/tools/qlb-announce instead.
 fleet_have_lb_run() {
-	[ "${FLEET_LB_RUN:-1}" != 0 ] && ! "$QLBCTL" lb run --help 2>&1 | grep -q 'not built yet'
+	[ "${FLEET_LB_RUN:-0}" != 0 ] && ! "$QLBCTL" lb run --help 2>&1 | grep -q 'not built yet'
 }
 
 # fleet_require_lb: skip the scenario when the LB node is missing.
@@ -280,8 +280,31 @@ host:
   workers: $FLEET_WORKERS
   allow_uids: [0]
 EOF
+			fleet_host_trust
 		} >"$FLEET_DIR/$n.yaml.tmp" && mv "$FLEET_DIR/$n.yaml.tmp" "$FLEET_DIR/$n.yaml"
 	done
+}
+
+# fleet_host_trust: the host section's trust lists (the LB nodes' outer
+# sources, the VIPs), when this build's schema has them.
+FLEET_HOST_TRUST=
+fleet_host_trust() {
+	if [ -z "$FLEET_HOST_TRUST" ]; then
+		FLEET_HOST_TRUST=no
+		cp "$FLEET_DIR/fleet.yaml" "$FLEET_DIR/trust-probe.yaml"
+		printf 'host:\n  name: h1\n  interface: eth0\n  lb_sources: [198.18.11.2]\n' >>"$FLEET_DIR/trust-probe.yaml"
+		"$QLBCTL" validate -f "$FLEET_DIR/trust-probe.yaml" >/dev/null 2>&1 && FLEET_HOST_TRUST=yes
+		rm -f "$FLEET_DIR/trust-probe.yaml"
+	fi
+	[ "$FLEET_HOST_TRUST" = yes ] || return 0
+	cat <<EOF
+  lb_sources: [198.18.11.2, 198.18.12.2, "2001:db8:11::2", "2001:db8:12::2"]
+  vips:
+    - address: $VIP4
+      port: $VIP_PORT
+    - address: "$VIP6"
+      port: $VIP_PORT
+EOF
 }
 
 # fleet_distribute: after an edit of fleet.yaml, the draft's order: LB
