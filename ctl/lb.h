@@ -18,7 +18,7 @@
 /* File descriptors of the program's maps (pinned or private), all pinned
  * under lb.pin_dir by their names in the program (qlb_ctrl, ...). */
 struct qlb_lb_maps {
-	int ctrl, settings, vips, cid_cfgs, sids, hosts, maglev;
+	int ctrl, settings, vips, cid_cfgs, sids, hosts, maglev, maglev_est;
 	int stats, host_stats, cfg_stats, cid_cache;
 };
 

@@ -50,9 +50,12 @@ struct lb_fill {
 	struct qlb_lb_host *hosts;
 	struct qlb_lb_sid_ent *sitems, *stab;
 	unsigned int ns;
-	struct qlb_maglev_backend *mb;
+	struct qlb_maglev_backend *mb; /* active hosts */
 	unsigned int nb;
-	uint32_t *table;
+	struct qlb_maglev_backend *mb_est; /* active and draining hosts */
+	unsigned int nb_est, ndraining;
+	bool draining[QLB_LB_MAX_HOSTS]; /* by host index */
+	uint32_t *table, *table_est;
 
 	/* scratch of place() */
 	__u32 *where;
@@ -243,8 +246,9 @@ static int fill_begin(struct lb_fill *f)
 	f->used = malloc(QLB_LB_SID_BUCKETS);
 	f->hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*f->hosts));
 	f->mb = calloc(nh ? nh : 1, sizeof(*f->mb));
+	f->mb_est = calloc(nh ? nh : 1, sizeof(*f->mb_est));
 	if (!f->vtab || !f->stab || !f->sitems || !f->where || !f->used ||
-	    !f->hosts || !f->mb)
+	    !f->hosts || !f->mb || !f->mb_est)
 		return fill_err(f, "out of memory");
 	return 0;
 }
@@ -444,12 +448,21 @@ static int fill_hosts(struct lb_fill *f)
 							h->name, j);
 			f->ns++;
 		}
-		if (h->state == QLB_HOST_ACTIVE && h->weight) {
-			f->mb[f->nb].name = h->name;
-			f->mb[f->nb].weight = h->weight;
-			f->mb[f->nb].id = f->host_idx[i];
-			f->nb++;
+		if (h->state == QLB_HOST_DOWN || !h->weight)
+			continue;
+		f->mb_est[f->nb_est].name = h->name;
+		f->mb_est[f->nb_est].weight = h->weight;
+		f->mb_est[f->nb_est].id = f->host_idx[i];
+		f->nb_est++;
+		if (h->state == QLB_HOST_DRAINING) {
+			f->draining[f->host_idx[i]] = true;
+			f->ndraining++;
+			continue;
 		}
+		f->mb[f->nb].name = h->name;
+		f->mb[f->nb].weight = h->weight;
+		f->mb[f->nb].id = f->host_idx[i];
+		f->nb++;
 	}
 	seed = place(f->ns, QLB_LB_SID_BUCKETS, sid_hash_of, f->sitems,
 		     f->where, f->used);
@@ -459,6 +472,45 @@ static int fill_hosts(struct lb_fill *f)
 	f->st.sid_mul = qlb_lb_mul((__u32)seed);
 	for (i = 0; i < f->ns; i++)
 		f->stab[f->where[i]] = f->sitems[i];
+	return 0;
+}
+
+/*
+ * The Maglev tables (include/qlb/lb_abi.h, qlb_maglev_est). Without a
+ * draining host: one table over the active hosts. With: the table of
+ * established flows over the active and draining hosts (as it was before
+ * the drain, weights unchanged), and the table of new flows equal to it
+ * but where it names a draining host, whose entries go as they would in a
+ * table over the active hosts alone.
+ */
+static int fill_maglev(struct lb_fill *f)
+{
+	__u32 size = f->cfg->lb.maglev_table_size, e;
+
+	f->table = malloc(size * sizeof(*f->table));
+	if (f->ndraining)
+		f->table_est = malloc(size * sizeof(*f->table_est));
+	if (!f->table || (f->ndraining && !f->table_est))
+		return fill_err(f,
+				"out of memory for a Maglev table of %u "
+				"entries",
+				size);
+	if (qlb_maglev_build(f->mb, f->nb, size, f->table))
+		return fill_err(f, "cannot build the Maglev table (size %u)",
+				size);
+	if (!f->ndraining)
+		return 0;
+	if (qlb_maglev_build(f->mb_est, f->nb_est, size, f->table_est))
+		return fill_err(f, "cannot build the Maglev table (size %u)",
+				size);
+	for (e = 0; e < size; e++) {
+		__u32 h = f->table_est[e];
+
+		if (h == QLB_MAGLEV_EMPTY ||
+		    !f->draining[h & (QLB_LB_MAX_HOSTS - 1)])
+			f->table[e] = h;
+	}
+	f->st.est_table = 1;
 	return 0;
 }
 
@@ -483,15 +535,13 @@ static int fill_write_tables(struct lb_fill *f)
 		return fill_err(f, "cannot write qlb_hosts: %s",
 				strerror(errno));
 
-	f->table = malloc(size * sizeof(*f->table));
-	if (!f->table)
-		return fill_err(f,
-				"out of memory for a Maglev table of %u "
-				"entries",
-				size);
-	if (qlb_maglev_build(f->mb, f->nb, size, f->table))
-		return fill_err(f, "cannot build the Maglev table (size %u)",
-				size);
+	if (fill_maglev(f))
+		return -1;
+	if (f->st.est_table &&
+	    write_range(m->maglev_est, nxt * QLB_LB_MAGLEV_MAX, f->table_est,
+			sizeof(*f->table_est), size))
+		return fill_err(f, "cannot write qlb_maglev_est: %s",
+				strerror(errno));
 	if (write_range(m->maglev, nxt * QLB_LB_MAGLEV_MAX, f->table,
 			sizeof(*f->table), size))
 		return fill_err(f, "cannot write qlb_maglev: %s",
@@ -555,7 +605,9 @@ static void fill_end(struct lb_fill *f)
 	free(f->used);
 	free(f->hosts);
 	free(f->mb);
+	free(f->mb_est);
 	free(f->table);
+	free(f->table_est);
 	free(f);
 }
 

@@ -44,6 +44,7 @@ static const struct {
 	LB_MAP("qlb_sids", sids, struct qlb_lb_sid_ent),
 	LB_MAP("qlb_hosts", hosts, struct qlb_lb_host),
 	LB_MAP("qlb_maglev", maglev, __u32),
+	LB_MAP("qlb_maglev_est", maglev_est, __u32),
 	LB_MAP("qlb_stats", stats, struct qlb_lb_counter),
 	LB_MAP("qlb_host_stats", host_stats, struct qlb_lb_counter),
 	LB_MAP("qlb_cfg_stats", cfg_stats, struct qlb_lb_counter),

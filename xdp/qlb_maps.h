@@ -58,6 +58,13 @@ struct {
 } qlb_maglev SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAGLEV_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} qlb_maglev_est SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, QLB_LB_STATS_ROWS);
 	__type(key, __u32);

@@ -645,6 +645,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	struct qlb_lb_vip_ent *vip;
 	struct qlb_pkt p;
 	__u32 zero = 0, slot, vidx = QLB_LB_NO_VIP, entropy, hkey, l4len;
+	__u32 est; /* a flow already established: see qlb_maglev_est */
 	__u64 bytes;
 	__u16 *ports;
 	__be16 eproto;
@@ -702,6 +703,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		goto malformed;
 	l4len = p.l3_off + p.ip_len - p.l4_off;
 	entropy = 0;
+	est = 0;
 	if (qlb_likely(proto == IPPROTO_UDP)) {
 		struct udphdr *udp = (void *)ports;
 		__u32 ulen;
@@ -717,9 +719,11 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 			return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
 	} else {
 		if (l4len < sizeof(struct tcphdr) ||
-		    data + p.l4_off + sizeof(struct tcphdr) > end)
+		    (void *)ports + sizeof(struct tcphdr) > end)
 			goto malformed;
 		v.reason = QLB_R_FB_TCP;
+		/* byte 13: the flags; a SYN without ACK opens a connection */
+		est = (((__u8 *)ports)[13] & 0x12) != 0x02;
 		r = 0;
 	}
 
@@ -733,7 +737,14 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 			goto no_host;
 		mkey = slot * QLB_LB_MAGLEV_MAX +
 		       qlb_lb_maglev_index(fh, s->maglev_size);
-		m = bpf_map_lookup_elem(&qlb_maglev, &mkey);
+		/* a short header's fallback is an established flow's (long
+		 * headers all take FB_INITIAL) */
+		if (proto == IPPROTO_UDP)
+			est = v.reason != QLB_R_FB_INITIAL;
+		if (qlb_unlikely(est && s->est_table))
+			m = bpf_map_lookup_elem(&qlb_maglev_est, &mkey);
+		else
+			m = bpf_map_lookup_elem(&qlb_maglev, &mkey);
 		if (!m || *m == QLB_LB_NO_HOST)
 			goto no_host;
 		v.host = *m;

@@ -94,7 +94,8 @@ struct qlb_lb_settings {
 	__u8 has_v4;	   /* encap_source_v4 set */
 	__u8 has_v6;	   /* encap_source_v6 set */
 	__u8 live_cfgs;	   /* bit N: config N is routed */
-	__u8 pad;
+	__u8 est_table;	   /* 1: qlb_maglev_est holds this slot's table of
+			    * established flows (a host is draining) */
 	__u64 vip_mul; /* qlb_lb_mul() of the seed this slot's VIP table */
 	__u64 sid_mul; /* and server-ID table were placed with */
 };
@@ -177,6 +178,21 @@ struct qlb_lb_host {
 _Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
 
 /* ---- qlb_maglev (ARRAY, slot * QLB_LB_MAGLEV_MAX + entry) -> host index ----
+ * The table of new flows (TCP SYN, QUIC long headers): weighted over the
+ * active hosts.
+ *
+ * ---- qlb_maglev_est (same layout): the table of established flows ----------
+ * Read instead of qlb_maglev by a TCP segment that is not a SYN and a QUIC
+ * short header taking the fallback, when the slot's settings have
+ * est_table set. Draining without per-flow state: qlbctl builds it over
+ * the active and draining hosts (their entries where they were before the
+ * drain) and qlb_maglev from it, giving a draining host's entries to the
+ * active hosts, so the two agree on every entry but the draining host's.
+ * An established flow of any host stays where it was; a new flow never
+ * lands on a draining host. (A connection opened during the drain whose
+ * flow falls on a draining host's entry gets its SYN to an active host and
+ * its later segments to the draining one: stateless draining cannot tell
+ * it from that host's own. Keep drains short, or send such hosts `down`.)
  */
 
 /* ---- counters (PERCPU_ARRAY) ----------------------------------------------

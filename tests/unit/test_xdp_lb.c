@@ -49,22 +49,56 @@ static void setup(struct fx *f)
 	fx_sid(h, 0, "0d0000");
 }
 
-static void build_table(const struct fx *f)
+/*
+ * The Maglev tables the fallback must follow, written out here from the
+ * contract (include/qlb/lb_abi.h, qlb_maglev_est) rather than taken from
+ * the program: @est over the active and draining hosts; @syn equal to it
+ * but where it names a draining host, whose entries go as in a table over
+ * the active hosts alone. Without a draining host both are that table.
+ */
+static void build_tables(const struct fx *f, uint32_t *syn, uint32_t *est)
 {
-	struct qlb_maglev_backend b[8];
-	size_t n = 0;
-	unsigned int i;
+	static uint32_t act[65537];
+	struct qlb_maglev_backend a[8], e[8];
+	size_t na = 0, ne = 0, i;
+	bool drain[8] = {0};
 
-	for (i = 0; i < f->cfg.nhosts; i++)
-		if (f->hosts[i].state == QLB_HOST_ACTIVE)
-			b[n++] = (struct qlb_maglev_backend){
-				f->hosts[i].name, f->hosts[i].weight, i};
-	qlb_maglev_build(b, n, 65537, table);
+	for (i = 0; i < f->cfg.nhosts; i++) {
+		const struct qlb_conf_host *h = &f->hosts[i];
+
+		if (h->state == QLB_HOST_DOWN || !h->weight)
+			continue;
+		e[ne++] = (struct qlb_maglev_backend){h->name, h->weight,
+						      (uint32_t)i};
+		if (h->state == QLB_HOST_DRAINING)
+			drain[i] = true;
+		else
+			a[na++] = (struct qlb_maglev_backend){
+				h->name, h->weight, (uint32_t)i};
+	}
+	qlb_maglev_build(a, na, 65537, act);
+	qlb_maglev_build(e, ne, 65537, est);
+	for (i = 0; i < 65537; i++)
+		syn[i] = est[i] < 8 && drain[est[i]] ? act[i] : est[i];
 }
 
+static uint32_t table_est[65537];
+
+static void build_table(const struct fx *f)
+{
+	build_tables(f, table, table_est);
+}
+
+/* The host of a new flow (SYN, Initial) and of an established one (other
+ * TCP segments, short headers) taking the fallback. */
 static int fallback_host(const struct pkt *in)
 {
 	return (int)table[qlb_lb_maglev_index(fx_flow_hash(in), 65537)];
+}
+
+static int fallback_est(const struct pkt *in)
+{
+	return (int)table_est[qlb_lb_maglev_index(fx_flow_hash(in), 65537)];
 }
 
 static int run_both(const char *name, const struct pkt *in, struct pkt *out,
@@ -350,31 +384,31 @@ static void cases(void)
 	n = fx_short(q, cid, cl, 30);
 	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50008, 443,
 		 q, n, 0, 0);
-	expect_tx("0b111", &k, fallback_host(&k), fx_flow_hash(&k),
+	expect_tx("0b111", &k, fallback_est(&k), fx_flow_hash(&k),
 		  QLB_R_FB_UNROUTABLE);
 	cl = fx_unhex("a7c4605e4504cc4f", cid); /* config 5: not live */
 	n = fx_short(q, cid, cl, 30);
 	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50009, 443,
 		 q, n, 0, 0);
-	expect_tx("unknown config", &k, fallback_host(&k), fx_flow_hash(&k),
+	expect_tx("unknown config", &k, fallback_est(&k), fx_flow_hash(&k),
 		  QLB_R_FB_UNKNOWN_CONFIG);
 	cl = fx_unhex("070e000001020304", cid);
 	n = fx_short(q, cid, cl, 30);
 	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50010, 443,
 		 q, n, 0, 0);
-	expect_tx("unknown server id", &k, fallback_host(&k), fx_flow_hash(&k),
+	expect_tx("unknown server id", &k, fallback_est(&k), fx_flow_hash(&k),
 		  QLB_R_FB_UNKNOWN_SID);
 	cl = fx_unhex("070c000155667788", cid);
 	n = fx_short(q, cid, cl, 30);
 	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50011, 443,
 		 q, n, 0, 0);
-	expect_tx("down host", &k, fallback_host(&k), fx_flow_hash(&k),
+	expect_tx("down host", &k, fallback_est(&k), fx_flow_hash(&k),
 		  QLB_R_FB_HOST_DOWN);
 	cl = fx_unhex("09c4605e4504cc4f", cid); /* length bits say 10 */
 	n = fx_short(q, cid, cl, 30);
 	fx_frame(&k, -1, "198.18.5.13", "198.18.1.1", IPPROTO_UDP, 50012, 443,
 		 q, n, 0, 0);
-	expect_tx("length bits disagree", &k, fallback_host(&k),
+	expect_tx("length bits disagree", &k, fallback_est(&k),
 		  fx_flow_hash(&k), QLB_R_FB_UNROUTABLE);
 
 	/* TCP to the VIP port: stateless fallback */
@@ -517,6 +551,133 @@ static void reapply(void)
 			      !strcmp(h.name, "web3"),
 		      "web3 keeps index %d", WEB3);
 	}
+}
+
+/* The host a frame went to (trace record), or -1 when not sent. */
+static int sent_to(struct fx *f, const struct pkt *k)
+{
+	uint8_t out[2048];
+	size_t ol = sizeof(out);
+	struct qlb_lb_trace t;
+	int r = fx_run(f, k->b, k->len, out, &ol);
+
+	if (r != XDP_TX || fx_trace(f, &t))
+		return -1;
+	return (int)t.host;
+}
+
+/* Set the TCP flags of a frame built by fx_frame. */
+static void tcp_flags(struct pkt *k, uint8_t flags)
+{
+	const uint8_t *ip = k->b + k->l3;
+	size_t hl = (ip[0] >> 4) == 4 ? (size_t)(ip[0] & 15) * 4 : 40;
+
+	k->b[k->l3 + hl + 13] = flags;
+}
+
+/*
+ * Draining without per-flow state (docs/lb.md): a host turning draining
+ * keeps every established flow that takes the fallback (TCP segments
+ * other than SYN, QUIC short headers), its own included; new flows (SYN,
+ * Initial) no longer reach it; and no flow of another host moves, new or
+ * established.
+ */
+static void drain(void)
+{
+	enum { N = 4000 };
+	static int before[N][2];
+	struct fx f = {0};
+	struct qlb_lb_settings st;
+	uint8_t cid[32], q[1300];
+	unsigned int i, own = 0, moved_syn = 0;
+	struct pkt k;
+	char src[64];
+	size_t n, cl;
+	__u32 slot;
+
+	fx_base(&f);
+	fx_vector_configs(&f.cfg);
+	fx_host(&f, "d1", "198.18.0.31", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	fx_host(&f, "d2", "198.18.0.32", QLB_ENCAP_IPIP, QLB_HOST_ACTIVE, 100);
+	fx_host(&f, "d3", "2001:db8::33", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 200);
+	fx_host(&f, "d4", "198.18.0.34", QLB_ENCAP_GUE, QLB_HOST_ACTIVE, 100);
+	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0, "drain: load");
+	cl = fx_unhex("a7c4605e4504cc4f", cid); /* config 5: not live */
+	for (i = 0; i < N; i++) {
+		snprintf(src, sizeof(src),
+			 i & 1 ? "2001:db8:7::%x" : "198.18.7.%u",
+			 i & 1 ? i : 1 + i % 250);
+		fx_frame(&k, -1, src, i & 1 ? "2001:db8:1::1" : "198.18.1.1",
+			 IPPROTO_TCP, (uint16_t)(20000 + i), 443, q, 0, 0, 0);
+		tcp_flags(&k, 0x10); /* ACK */
+		before[i][0] = sent_to(&f, &k);
+		n = fx_short(q, cid, cl, 30);
+		fx_frame(&k, -1, src, i & 1 ? "2001:db8:1::1" : "198.18.1.1",
+			 IPPROTO_UDP, (uint16_t)(20000 + i), 443, q, n, 0, 0);
+		before[i][1] = sent_to(&f, &k);
+	}
+
+	f.hosts[3].state = QLB_HOST_DRAINING; /* d4 */
+	CHECK(fx_fill(&f) == 0, "drain: refill");
+	bpf_map_lookup_elem(f.m.ctrl, &(__u32){0}, &slot);
+	CHECK(!bpf_map_lookup_elem(f.m.settings, &slot, &st) && st.est_table,
+	      "drain: the slot has no table of established flows");
+	for (i = 0; i < N; i++) {
+		int syn, init, ack, sh;
+
+		snprintf(src, sizeof(src),
+			 i & 1 ? "2001:db8:7::%x" : "198.18.7.%u",
+			 i & 1 ? i : 1 + i % 250);
+		fx_frame(&k, -1, src, i & 1 ? "2001:db8:1::1" : "198.18.1.1",
+			 IPPROTO_TCP, (uint16_t)(20000 + i), 443, q, 0, 0, 0);
+		syn = sent_to(&f, &k); /* fx_frame sends a SYN */
+		tcp_flags(&k, 0x10);
+		ack = sent_to(&f, &k);
+		tcp_flags(&k, 0x18); /* PSH ACK */
+		CHECK(sent_to(&f, &k) == ack, "drain: flow %u: PSH ACK != ACK",
+		      i);
+		tcp_flags(&k, 0x12); /* SYN ACK: not a client's opening */
+		CHECK(sent_to(&f, &k) == ack, "drain: flow %u: SYN ACK != ACK",
+		      i);
+		n = fx_short(q, cid, cl, 30);
+		fx_frame(&k, -1, src, i & 1 ? "2001:db8:1::1" : "198.18.1.1",
+			 IPPROTO_UDP, (uint16_t)(20000 + i), 443, q, n, 0, 0);
+		sh = sent_to(&f, &k);
+		n = fx_long(q, 0, 1, cid, 8, 1200);
+		fx_frame(&k, -1, src, i & 1 ? "2001:db8:1::1" : "198.18.1.1",
+			 IPPROTO_UDP, (uint16_t)(20000 + i), 443, q, n, 0, 0);
+		init = sent_to(&f, &k);
+
+		CHECK(before[i][0] >= 0 && before[i][0] == before[i][1],
+		      "drain: flow %u: TCP and UDP of one 4-tuple differ "
+		      "(%d, %d)",
+		      i, before[i][0], before[i][1]);
+		CHECK(ack == before[i][0],
+		      "drain: established TCP flow %u moved from %d to %d", i,
+		      before[i][0], ack);
+		CHECK(sh == before[i][1],
+		      "drain: established QUIC flow %u (short header) moved "
+		      "from %d to %d",
+		      i, before[i][1], sh);
+		CHECK(syn == init, "drain: flow %u: SYN to %d, Initial to %d",
+		      i, syn, init);
+		if (before[i][0] == 3) {
+			own++;
+			CHECK(syn >= 0 && syn != 3,
+			      "drain: a new flow went to the draining host");
+			moved_syn++;
+		} else {
+			CHECK(syn == before[i][0],
+			      "drain: new flow %u of host %d went to %d", i,
+			      before[i][0], syn);
+		}
+	}
+	printf("drain: %u of %u flows on d4: established ones stay on it, "
+	       "new ones go to the others; %u flows of d1..d3 unmoved\n",
+	       own, N, N - own);
+	CHECK(own > N / 10 && moved_syn == own,
+	      "drain: only %u of %u flows on d4", own, N);
+	qlb_xdp__destroy(f.skel);
 }
 
 /* No active host: the fallback has nowhere to go. */
@@ -709,6 +870,7 @@ int main(void)
 	no_hosts();
 	three_pass();
 	max_tables();
+	drain();
 	qlb_xdp__destroy(F.skel);
 	qlb_xdp__destroy(L.skel);
 	return t_done("test_xdp_lb");
