@@ -16,8 +16,9 @@
 
 #include "qlb/cid.h"
 
-#define QLB_MAX_VIPS		64
-#define QLB_MAX_HOSTS		1024
+#define QLB_MAX_VIPS		512 /* over all services */
+#define QLB_MAX_HOSTS		4096
+#define QLB_MAX_SERVICES	64
 #define QLB_MAX_ALLOW		32
 #define QLB_NAME_MAX		64
 #define QLB_DEFAULT_MAGLEV_SIZE 65537
@@ -25,10 +26,12 @@
 #define QLB_DEFAULT_MTU		1500
 #define QLB_DEFAULT_DRAIN_TIME	3600 /* seconds a retiring config is kept */
 #define QLB_MAX_LB_SOURCES	64   /* host.lb_sources entries */
-/* lb.health defaults: a dead host is out within fall * interval + timeout
- * (3.5 s), a recovered one back within rise * interval (2 s) */
-#define QLB_DEFAULT_HEALTH_INTERVAL_MS 1000
-#define QLB_DEFAULT_HEALTH_TIMEOUT_MS  500
+/* lb.health defaults: a dead host is out within (fall - 1) * interval +
+ * timeout after its first unanswered probe, so at most fall * interval +
+ * timeout (2.8 s) after it died; a recovered one is back within rise *
+ * interval (1.6 s) */
+#define QLB_DEFAULT_HEALTH_INTERVAL_MS 800
+#define QLB_DEFAULT_HEALTH_TIMEOUT_MS  400
 #define QLB_DEFAULT_HEALTH_RISE	       2
 #define QLB_DEFAULT_HEALTH_FALL	       3
 #define QLB_DEFAULT_HEALTH_PORT	       6070
@@ -92,6 +95,7 @@ struct qlb_conf_cid {
 struct qlb_conf_vip {
 	struct qlb_addr addr;
 	uint16_t port;
+	unsigned int service; /* index into qlb_config.services */
 	struct qlb_pos pos;
 };
 
@@ -195,6 +199,34 @@ struct qlb_conf_secret {
 	char file[PATH_MAX]; /* "" when inline or absent */
 };
 
+/* A host as one service sees it: its server IDs under that service's
+ * configs (the service's own, or those it gives in hosts[]). */
+struct qlb_conf_svc_host {
+	unsigned int host; /* index into qlb_config.hosts */
+	bool has_sid[QLB_CONFIG_MAX];
+	uint8_t sid[QLB_CONFIG_MAX][QLB_SID_MAX_LEN];
+	struct qlb_pos pos; /* of the entry in services[].hosts */
+};
+
+/*
+ * A service: VIPs, the hosts behind them and the QUIC-LB configs their CIDs
+ * use. services: in the file, or one implicit service (lb.vips, every host,
+ * the top-level quic_lb) when the file has none.
+ */
+struct qlb_conf_service {
+	char name[QLB_NAME_MAX]; /* "default" for the implicit one */
+	bool implicit;
+	bool own_quic_lb; /* its own quic_lb: block, else a copy of the
+			     top-level configs */
+	struct qlb_conf_cid configs[QLB_CONFIG_MAX]; /* by id, as
+							qlb_config.configs */
+	struct qlb_conf_marks marks;   /* of its own block (else top-level's) */
+	unsigned int vip_first, nvips; /* qlb_config.lb.vips[first..+n) */
+	unsigned int nhosts;
+	struct qlb_conf_svc_host *hosts; /* nhosts entries, malloc'd */
+	struct qlb_pos pos;
+};
+
 struct qlb_config {
 	char path[PATH_MAX];
 	struct qlb_conf_cid configs[QLB_CONFIG_MAX]; /* by id */
@@ -204,6 +236,8 @@ struct qlb_config {
 	struct qlb_conf_host *hosts; /* nhosts entries, malloc'd */
 	struct qlb_conf_agent host;
 	struct qlb_conf_marks marks;
+	unsigned int nservices;		   /* at least 1 once loaded */
+	struct qlb_conf_service *services; /* malloc'd; keys wiped by free */
 };
 
 /* One problem found in a file (qlb_config_load_diag()). */

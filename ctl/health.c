@@ -443,14 +443,14 @@ static bool hp_result(struct qlb_prober *pr, unsigned int i, unsigned int st)
 	if (!qlb_hsm_feed(&h->sm, &pr->p, ok))
 		return false;
 	h->since_ns = real_ns();
-	/* unknown -> healthy is how every host starts: not a transition */
-	if (old == QLB_HEALTH_UNKNOWN && h->sm.health == QLB_HEALTH_UP)
-		return false;
-	h->transitions++;
+	/* unknown -> healthy is how every host starts: not counted */
+	if (old != QLB_HEALTH_UNKNOWN || h->sm.health != QLB_HEALTH_UP)
+		h->transitions++;
 	return true;
 }
 
-static void hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
+/* Send host @i its probe; true when a failure to send changed its health. */
+static bool hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
 {
 	const struct qlb_conf_host *host = &pr->cfg->hosts[i];
 	const struct hp_target *t = &pr->t[i];
@@ -489,10 +489,10 @@ static void hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
 			   : -1;
 	if (r != (ssize_t)len) {
 		h->sent_ns = 0;
-		hp_result(pr, i, QLB_HP_SEND_ERROR);
-		return;
+		return hp_result(pr, i, QLB_HP_SEND_ERROR);
 	}
 	h->sent_ns = now ? now : 1;
+	return false;
 }
 
 /*
@@ -564,7 +564,7 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 		}
 		if (now_ns >= h->next_ns) {
 			if (!h->sent_ns)
-				hp_send(pr, i, now_ns);
+				changed |= hp_send(pr, i, now_ns);
 			h->next_ns += iv;
 			if (h->next_ns <= now_ns)
 				h->next_ns = now_ns + iv;
