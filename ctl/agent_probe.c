@@ -69,7 +69,8 @@ void qlb_host_trust_of(const struct qlb_config *cfg, struct qlb_host_trust *t)
 		for (i = 0; i < cfg->lb.nvips; i++)
 			add_vip(t, &cfg->lb.vips[i]);
 	}
-	t->health_port = cfg->host.health_port;
+	t->health_port = cfg->host.health_port ? cfg->host.health_port
+					       : QLB_DEFAULT_HEALTH_PORT;
 }
 
 static void dc_addr(const struct qlb_addr *a, __u32 *family, __u32 addr[4])
@@ -118,7 +119,8 @@ static unsigned int vip_keys(const struct qlb_host_trust *t,
 /* Delete every key of @fd (key size @ks) not among @want (@n keys). */
 static void drop_stale(int fd, const void *want, unsigned int n, size_t ks)
 {
-	uint8_t key[64], next[64], dead[QLB_DC_MAX_VIP][24];
+	static uint8_t dead[QLB_DC_MAX_VIP][24];
+	uint8_t key[64], next[64];
 	unsigned int i, ndead = 0;
 	void *prev = NULL;
 
@@ -255,7 +257,7 @@ struct qlb_probe_resp *qlb_probe_resp_open(const struct qlb_config *cfg,
 	r->m_worksel = r->m_work = r->m_socks = r->m_workers = -1;
 	snprintf(r->pin_dir, sizeof(r->pin_dir), "%s", pin_dir);
 	qlb_probe_resp_set_config(r, cfg);
-	r->port = cfg->host.health_port;
+	r->port = r->trust.health_port;
 	r->fd[0] = resp_socket(AF_INET, r->port, err, errlen);
 	if (r->fd[0] < 0)
 		goto fail;

@@ -23,7 +23,7 @@
 #define QLB_PIN_DC_SRC	"qlb_dc_src" /* allowed outer sources */
 #define QLB_PIN_DC_VIP	"qlb_dc_vip" /* allowed inner destinations */
 #define QLB_DC_MAX_SRC	256
-#define QLB_DC_MAX_VIP	1024
+#define QLB_DC_MAX_VIP	4096
 #define QLB_DC_AF_INET	2  /* AF_INET, without the libc headers */
 #define QLB_DC_AF_INET6 10 /* AF_INET6 */
 
