@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/if_link.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -36,6 +38,86 @@ int qlb_mkdir_p(const char *path, mode_t mode)
 	if (stat(tmp, &st))
 		return -errno;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* A bpffs mount point: where the sticky, world-writable bpffs root is
+ * acceptable (its sticky bit keeps others from renaming our entries). */
+static bool bpffs_mount_point(const char *path, const struct stat *st)
+{
+	char parent[PATH_MAX], *slash;
+	struct statfs sfs;
+	struct stat pst;
+
+	if (statfs(path, &sfs) || sfs.f_type != BPF_FS_MAGIC)
+		return false;
+	snprintf(parent, sizeof(parent), "%s", path);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return false;
+	if (slash == parent)
+		slash[1] = 0;
+	else
+		*slash = 0;
+	return !stat(parent, &pst) && pst.st_dev != st->st_dev;
+}
+
+int qlb_pin_dir_secure(const char *path, bool create, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	size_t i, n;
+
+	n = strlen(path);
+	if (path[0] != '/' || n >= sizeof(p)) {
+		snprintf(err, errlen, "%s: not an absolute path", path);
+		return -1;
+	}
+	for (i = 1; i <= n; i++) {
+		if (i < n && path[i] != '/')
+			continue;
+		if (path[i - 1] == '/' && i > 1) /* "//" or a trailing "/" */
+			continue;
+		memcpy(p, path, i);
+		p[i] = 0;
+		if (lstat(p, &st) && errno == ENOENT && create) {
+			if (mkdir(p, 0700) && errno != EEXIST) {
+				snprintf(err, errlen, "cannot create %s: %s", p,
+					 strerror(errno));
+				return -1;
+			}
+			/* judged as found, whoever created it */
+		}
+		if (lstat(p, &st)) {
+			snprintf(err, errlen, "%s: %s", p, strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "%s: %s", p,
+				 S_ISLNK(st.st_mode)
+					 ? "a symbolic link (pin_dir must name "
+					   "real directories)"
+					 : "not a directory");
+			return -1;
+		}
+		if (st.st_uid != 0) {
+			snprintf(
+				err, errlen,
+				"%s is owned by uid %u, not root: whoever owns "
+				"it can rename the pins away",
+				p, (unsigned int)st.st_uid);
+			return -1;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !((st.st_mode & S_ISVTX) && bpffs_mount_point(p, &st))) {
+			snprintf(err, errlen,
+				 "%s is writable by group or others (mode "
+				 "%04o): only a sticky bpffs mount point may "
+				 "be",
+				 p, (unsigned int)(st.st_mode & 07777));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,

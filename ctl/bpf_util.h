@@ -19,6 +19,17 @@
 int qlb_mkdir_p(const char *path, mode_t mode);
 
 /*
+ * qlb_pin_dir_secure() - make sure only root can rename or replace what is
+ * pinned under @path: every component of @path (from "/") must be a
+ * directory owned by root and not writable by group or others; the one
+ * exception is a bpffs mount point with the sticky bit (bpffs' root is
+ * mode 1777). With @create, missing components are created mode 0700
+ * (as root, so root-owned), then judged like the others.
+ * Return: 0, or -1 with a message naming the component in @err.
+ */
+int qlb_pin_dir_secure(const char *path, bool create, char *err, size_t errlen);
+
+/*
  * qlb_bpf_log_init() - route libbpf's (and libxdp's) log: nothing unless
  * -v (qlb_verbose), warnings and more with -v. Every command that loads or
  * opens BPF objects calls it once; calling it again is harmless.

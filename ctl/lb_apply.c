@@ -108,25 +108,30 @@ static struct qlb_xdp *load_fresh(struct lb_opts *o, uint32_t had)
 }
 
 /*
- * Create pin_dir if missing and take its lock (qlb_lb_lock()): one apply
- * or detach at a time, from the check of what is pinned to the flip.
+ * Check pin_dir (every component root's and closed to others, missing ones
+ * created 0700: qlb_pin_dir_secure()) and take its lock (qlb_lb_lock()):
+ * one apply or detach at a time, from the check of what is pinned to the
+ * flip. @create: make what is missing (apply), else it must exist.
  * Return: the lock's descriptor, or -1 after an error message.
  */
-static int lock_pin_dir(const struct lb_opts *o)
+static int lock_pin_dir(const struct lb_opts *o, bool create)
 {
+	char err[PATH_MAX + 160];
 	int e = 0, tries;
 
 	for (tries = 0; tries < 5; tries++) {
-		e = qlb_mkdir_p(o->pin_dir, 0700);
-		if (e)
-			break;
+		if (qlb_pin_dir_secure(o->pin_dir, create, err, sizeof(err))) {
+			qlb_err("lb.pin_dir %s refused: %s; nothing changed",
+				o->pin_dir, err);
+			return -1;
+		}
 		e = qlb_lb_lock(o->pin_dir);
 		if (e >= 0)
 			return e;
-		if (e != -ENOENT) /* else a detach removed it: again */
+		if (e != -ENOENT || !create) /* a detach removed it: again */
 			break;
 	}
-	qlb_err("cannot create and lock %s: %s; nothing changed", o->pin_dir,
+	qlb_err("cannot lock %s: %s; nothing changed", o->pin_dir,
 		strerror(-e));
 	return -1;
 }
@@ -198,7 +203,7 @@ int lb_apply(struct lb_opts *o)
 	if (!o->pin_dir[0])
 		snprintf(o->pin_dir, sizeof(o->pin_dir), "%s", cfg.lb.pin_dir);
 	qlb_bpf_log_init();
-	lock = lock_pin_dir(o);
+	lock = lock_pin_dir(o, true);
 	if (lock < 0)
 		goto out;
 
@@ -274,12 +279,9 @@ int lb_detach(struct lb_opts *o)
 	/* lenient: whatever an interrupted apply left behind must go too */
 	if (lb_resolve_pin_dir(o))
 		return QLB_EXIT_ERR;
-	lock = qlb_lb_lock(o->pin_dir);
-	if (lock < 0) {
-		qlb_err("%s: %s: nothing to detach", o->pin_dir,
-			strerror(-lock));
+	lock = lock_pin_dir(o, false);
+	if (lock < 0)
 		return QLB_EXIT_ERR;
-	}
 	snprintf(path, sizeof(path), "%s/qlb_ctrl", o->pin_dir);
 	cfd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, QLB_LB_PIN_PROG);
