@@ -48,6 +48,12 @@ static void summary(const struct qlb_config *cfg, const char *file)
 		       cfg->lb.nvips, cfg->lb.nvips == 1 ? "" : "s");
 	if (cfg->host.present)
 		printf(", host %s", cfg->host.name);
+	/* the implicit service of a file without services: goes unsaid */
+	if (cfg->nservices && !cfg->services[0].implicit)
+		printf(", %u service%s", cfg->nservices,
+		       cfg->nservices == 1 ? "" : "s");
+	if (cfg->hash_secret.present)
+		printf(", keyed flow hash");
 	printf("\n");
 }
 
@@ -89,6 +95,20 @@ static void json_out(const struct qlb_config *cfg, const char *file,
 		jw_uint(&w, "hosts", cfg->nhosts);
 		jw_bool(&w, "lb", cfg->lb.present);
 		jw_bool(&w, "host", cfg->host.present);
+		jw_arr_open(&w, "services");
+		for (i = 0; i < cfg->nservices; i++) {
+			const struct qlb_conf_service *s = &cfg->services[i];
+
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "name", s->name);
+			jw_bool(&w, "implicit", s->implicit);
+			jw_bool(&w, "own_quic_lb", s->own_quic_lb);
+			jw_uint(&w, "vips", s->nvips);
+			jw_uint(&w, "hosts", s->nhosts);
+			jw_obj_close(&w);
+		}
+		jw_arr_close(&w);
+		jw_bool(&w, "hash_secret", cfg->hash_secret.present);
 	}
 	jw_obj_close(&w);
 	jw_end(&w);

@@ -225,7 +225,7 @@ int qlb_keys_parse(struct ctx *c, const yaml_node_t *n, const char *sect,
 		return -1;
 	for (k = keys; k->name; k++) {
 		const yaml_node_t *v = qlb_y_get(&c->y, n, k->name, NULL);
-		char *p = (char *)obj + k->off;
+		char *p = obj ? (char *)obj + k->off : NULL;
 
 		snprintf(path, sizeof(path), "%s%s%s", sect, *sect ? "." : "",
 			 k->name);
@@ -284,49 +284,89 @@ static const struct qlb_key vip_keys[] = {
 	{NULL}};
 #undef VIP
 
-static bool lb_vips(struct ctx *c, const struct qlb_key *k,
-		    const yaml_node_t *map, const yaml_node_t *v,
-		    const char *sect, const char *path, void *obj, void *aux)
+bool qlb_conf_parse_vips(struct ctx *c, const yaml_node_t *v, const char *path,
+			 unsigned int svc)
 {
-	struct qlb_conf_lb *lb = obj;
-	char p[64];
-	int i, j;
+	struct qlb_conf_lb *lb = &c->cfg->lb;
+	int i, n;
+	unsigned int j;
+	char p[128];
 
 	if (!qlb_y_want_seq(&c->y, v, path))
 		return false;
-	if (!qlb_y_seq_len(v))
+	n = qlb_y_seq_len(v);
+	if (!n)
 		qlb_y_diag(&c->y, v, path, "at least one VIP is needed");
-	if (qlb_y_seq_len(v) > QLB_MAX_VIPS) {
-		qlb_y_diag(&c->y, v, path, "%d VIPs, more than the maximum %d",
-			   qlb_y_seq_len(v), QLB_MAX_VIPS);
+	if (lb->nvips + n > QLB_MAX_VIPS) {
+		if (!lb->nvips)
+			qlb_y_diag(&c->y, v, path,
+				   "%d VIPs, more than the maximum %d", n,
+				   QLB_MAX_VIPS);
+		else
+			qlb_y_diag(
+				&c->y, v, path,
+				"%d VIPs after the %u of the services above, "
+				"more than the maximum %d in all",
+				n, lb->nvips, QLB_MAX_VIPS);
 		return false;
 	}
-	for (i = 0; i < qlb_y_seq_len(v); i++) {
+	for (i = 0; i < n; i++) {
 		yaml_node_t *m = qlb_y_seq_item(&c->y, v, i);
 		struct qlb_conf_vip *vip = &lb->vips[lb->nvips];
 
 		snprintf(p, sizeof(p), "%s[%d]", path, i);
+		memset(vip, 0, sizeof(*vip));
+		vip->service = svc;
 		vip->pos.line = QLB_Y_LINE(m);
 		vip->pos.col = QLB_Y_COL(m);
 		if (qlb_keys_parse(c, m, p, vip_keys, vip, NULL, NULL) != 1)
 			continue;
-		for (j = 0; j < (int)lb->nvips; j++) {
-			if (lb->vips[j].port != vip->port ||
-			    memcmp(&lb->vips[j].addr, &vip->addr,
-				   sizeof(vip->addr)))
+		for (j = 0; j < lb->nvips; j++) {
+			const struct qlb_conf_vip *o = &lb->vips[j];
+			const char *a = qlb_y_sval(
+				qlb_y_get(&c->y, m, "address", NULL));
+
+			if (o->port != vip->port ||
+			    memcmp(&o->addr, &vip->addr, sizeof(vip->addr)))
 				continue;
-			qlb_y_diag(&c->y, m, path,
-				   "VIP %s port %u is already given at %d:%d",
-				   qlb_y_sval(qlb_y_get(&c->y, m, "address",
-							NULL)),
-				   vip->port, lb->vips[j].pos.line,
-				   lb->vips[j].pos.col);
+			/* a packet's VIP must name one service */
+			if (o->service != svc)
+				qlb_y_diag(&c->y, m, path,
+					   "VIP %s port %u is already service "
+					   "\"%s\"'s (at %d:%d)",
+					   a, vip->port,
+					   c->cfg->services[o->service].name,
+					   o->pos.line, o->pos.col);
+			else
+				qlb_y_diag(&c->y, m, path,
+					   "VIP %s port %u is already given at "
+					   "%d:%d",
+					   a, vip->port, o->pos.line,
+					   o->pos.col);
 			break;
 		}
-		if (j == (int)lb->nvips)
+		if (j == lb->nvips)
 			lb->nvips++;
 	}
 	return true;
+}
+
+/* lb.vips: required, unless services: lists the VIPs (then refused). */
+static bool lb_vips(struct ctx *c, const struct qlb_key *k,
+		    const yaml_node_t *map, const yaml_node_t *v,
+		    const char *sect, const char *path, void *obj, void *aux)
+{
+	if (!v && !c->services_given) {
+		qlb_y_diag(&c->y, map, sect, "missing required key 'vips'");
+		return false;
+	}
+	if (v && c->services_given) {
+		qlb_y_diag(&c->y, v, path,
+			   "with services:, each service lists its own VIPs "
+			   "(services[].vips); lb.vips must go");
+		return false;
+	}
+	return !v || qlb_conf_parse_vips(c, v, path, 0);
 }
 
 #define LB(f) QLB_FIELD(struct qlb_conf_lb, f)
@@ -343,7 +383,7 @@ static const struct qlb_key lb_keys[] = {
 	{"mtu", KT_UINT, 0, MIN_MTU, MAX_MTU, LB(mtu), .def = QLB_DEFAULT_MTU},
 	{"gue_port", KT_UINT, 0, 1, 65535, LB(gue_port),
 	 .def = QLB_DEFAULT_GUE_PORT},
-	{"vips", KT_HOOK, K_REQUIRED, .fn = lb_vips},
+	{"vips", KT_HOOK, K_ABSENT, .fn = lb_vips},
 	{NULL}};
 #undef LB
 
@@ -547,6 +587,7 @@ static const struct qlb_key root_keys[] = {
 	{"hash_secret_file", KT_HOOK, 0, .fn = NULL}, /* parse_hash_secret */
 	{"lb", KT_HOOK, .fn = parse_lb},
 	{"hosts", KT_HOOK, K_ABSENT, .fn = need_hosts},
+	{"services", KT_HOOK, .fn = qlb_conf_parse_services},
 	{"host", KT_HOOK, .fn = parse_agent},
 	{NULL}};
 
@@ -560,6 +601,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 			   "the file is empty: quic_lb is required");
 		return;
 	}
+	/* lb.vips and hosts[]' server IDs depend on it */
+	c->services_given = qlb_y_get(&c->y, root, "services", NULL);
 	if (qlb_keys_parse(c, root, "", root_keys, cfg, NULL, NULL) < 0)
 		return;
 	lb = qlb_y_get(&c->y, root, "lb", NULL);
@@ -584,6 +627,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 			   "%u is not above the number of hosts (%u)",
 			   cfg->lb.maglev_table_size, cfg->nhosts);
 	}
+	if (!c->services_given && !c->y.d.n && qlb_conf_implicit_service(cfg))
+		qlb_y_diag(&c->y, NULL, "", "out of memory");
 }
 
 int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
@@ -591,6 +636,11 @@ int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 {
 	struct ctx c = {.cfg = cfg};
 	yaml_node_t *root;
+
+	c.top.configs = cfg->configs;
+	c.top.marks = &cfg->marks;
+	c.top.seen = c.seen;
+	c.tgt = &c.top;
 	char *slash;
 	int n;
 
@@ -613,6 +663,7 @@ int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 	if (!errf && !diags)
 		errf = stderr;
 	n = qlb_y_close(&c.y, errf, diags);
+	free(c.host_sids_given);
 	if (n) {
 		qlb_config_free(cfg);
 		memset(cfg, 0, sizeof(*cfg));
@@ -622,8 +673,18 @@ int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 
 void qlb_config_free(struct qlb_config *cfg)
 {
+	unsigned int i;
+
 	if (!cfg)
 		return;
+	for (i = 0; cfg->services && i < cfg->nservices; i++) {
+		explicit_bzero(cfg->services[i].configs,
+			       sizeof(cfg->services[i].configs));
+		free(cfg->services[i].hosts);
+	}
+	free(cfg->services);
+	cfg->services = NULL;
+	cfg->nservices = 0;
 	free(cfg->hosts);
 	cfg->hosts = NULL;
 	cfg->nhosts = 0;

@@ -20,7 +20,26 @@ struct host_seen {
 	uint8_t sid[QLB_SID_MAX_LEN];
 	int ids_len[QLB_CONFIG_MAX];
 	uint8_t ids[QLB_CONFIG_MAX][QLB_SID_MAX_LEN];
+	bool optional; /* server IDs may be absent here */
 };
+
+/* Where check_sids() puts the server IDs of one entry. */
+struct sid_out {
+	bool *has_sid;			 /* [QLB_CONFIG_MAX] */
+	uint8_t (*sid)[QLB_SID_MAX_LEN]; /* [QLB_CONFIG_MAX] */
+	const char *name;		 /* the host's, for messages */
+};
+
+/* Any server ID written at this entry (valid or not). */
+static bool sids_given(const struct host_seen *hs)
+{
+	unsigned int id;
+
+	for (id = 0; id < QLB_CONFIG_MAX; id++)
+		if (hs->sid_node[id])
+			return true;
+	return hs->server_id != NULL;
+}
 
 static bool valid_name(const char *s)
 {
@@ -87,7 +106,8 @@ static bool host_server_ids(struct ctx *c, const struct qlb_key *k,
 	bool ok = true;
 
 	if (!v) {
-		if (hs->server_id)
+		/* with services:, a service entry may give them instead */
+		if (hs->server_id || hs->optional || c->services_given)
 			return true;
 		qlb_y_diag(&c->y, m, sect,
 			   "missing required key 'server_id' (or server_ids)");
@@ -159,23 +179,26 @@ static void parse_host(struct ctx *c, const yaml_node_t *m, int idx,
 	qlb_keys_parse(c, m, path, host_keys, h, hs, NULL);
 }
 
-/* Server IDs of every host under every valid config: lengths, worker bits,
- * duplicates. */
-static void check_sids(struct ctx *c, struct host_seen *hs)
+/*
+ * check_sids() - the server IDs written at @n entries (@hs) under every
+ * valid config of @t: lengths, worker bits, duplicates (also against what
+ * @out holds already). @base names the list in messages ("hosts").
+ */
+static void check_sids(struct ctx *c, const struct conf_target *t,
+		       struct host_seen *hs, const struct sid_out *out,
+		       unsigned int n_ent, const char *base)
 {
-	struct qlb_config *cfg = c->cfg;
 	unsigned int id, i, j;
 
 	for (id = 0; id < QLB_CONFIG_MAX; id++) {
-		const struct qlb_conf_cid *q = &cfg->configs[id];
+		const struct qlb_conf_cid *q = &t->configs[id];
 
-		if (!q->present || !c->seen[id].ok)
+		if (!q->present || !t->seen[id].ok)
 			continue;
-		for (i = 0; i < cfg->nhosts; i++) {
-			struct qlb_conf_host *h = &cfg->hosts[i];
+		for (i = 0; i < n_ent; i++) {
 			const yaml_node_t *n;
 			const uint8_t *sid;
-			char path[96];
+			char path[128];
 			unsigned int wb = q->worker_bits, b;
 			int len;
 
@@ -184,13 +207,13 @@ static void check_sids(struct ctx *c, struct host_seen *hs)
 				len = hs[i].ids_len[id];
 				sid = hs[i].ids[id];
 				snprintf(path, sizeof(path),
-					 "hosts[%u].server_ids[%u]", i, id);
+					 "%s[%u].server_ids[%u]", base, i, id);
 			} else if (hs[i].server_id) {
 				n = hs[i].server_id;
 				len = hs[i].sid_ok ? hs[i].sid_len : -1;
 				sid = hs[i].sid;
-				snprintf(path, sizeof(path),
-					 "hosts[%u].server_id", i);
+				snprintf(path, sizeof(path), "%s[%u].server_id",
+					 base, i);
 			} else {
 				continue;
 			}
@@ -223,22 +246,21 @@ static void check_sids(struct ctx *c, struct host_seen *hs)
 					qlb_y_sval(n), id, wb, wb);
 				continue;
 			}
-			for (j = 0; j < i; j++) {
-				if (!cfg->hosts[j].has_sid[id] ||
-				    memcmp(cfg->hosts[j].sid[id], sid, len))
+			for (j = 0; j < n_ent; j++) {
+				if (j == i || !out[j].has_sid[id] ||
+				    memcmp(out[j].sid[id], sid, len))
 					continue;
 				qlb_y_diag(&c->y, n, path,
 					   "server ID %s under config %u is "
-					   "already "
-					   "hosts[%u]'s (%s)",
-					   qlb_y_sval(n), id, j,
-					   cfg->hosts[j].name);
+					   "already %s[%u]'s (%s)",
+					   qlb_y_sval(n), id, base, j,
+					   out[j].name);
 				break;
 			}
-			if (j < i)
+			if (j < n_ent)
 				continue;
-			memcpy(h->sid[id], sid, len);
-			h->has_sid[id] = true;
+			memcpy(out[i].sid[id], sid, len);
+			out[i].has_sid[id] = true;
 		}
 	}
 }
@@ -250,6 +272,7 @@ bool qlb_conf_parse_hosts(struct ctx *c, const struct qlb_key *k,
 {
 	struct qlb_config *cfg = c->cfg;
 	struct host_seen *hs;
+	struct sid_out *out;
 	int i, j, cnt;
 
 	if (!qlb_y_want_seq(&c->y, n, "hosts"))
@@ -294,7 +317,22 @@ bool qlb_conf_parse_hosts(struct ctx *c, const struct qlb_key *k,
 			break;
 		}
 	}
-	check_sids(c, hs);
+	out = calloc(cnt, sizeof(*out));
+	c->host_sids_given = calloc(cnt, sizeof(*c->host_sids_given));
+	if (!out || !c->host_sids_given) {
+		qlb_y_diag(&c->y, n, "hosts", "out of memory");
+		free(out);
+		free(hs);
+		return false;
+	}
+	for (i = 0; i < cnt; i++) {
+		out[i].has_sid = cfg->hosts[i].has_sid;
+		out[i].sid = cfg->hosts[i].sid;
+		out[i].name = cfg->hosts[i].name;
+		c->host_sids_given[i] = sids_given(&hs[i]);
+	}
+	check_sids(c, &c->top, hs, out, cnt, "hosts");
+	free(out);
 	/* the outer header takes the host's family: its source must exist */
 	if (cfg->lb.present) {
 		for (i = 0; i < cnt; i++) {
@@ -316,4 +354,227 @@ bool qlb_conf_parse_hosts(struct ctx *c, const struct qlb_key *k,
 	}
 	free(hs);
 	return true;
+}
+
+/* ---- services[].hosts
+ * -------------------------------------------------------- */
+
+struct svc_entry {
+	char name[QLB_NAME_MAX];
+};
+
+static const struct qlb_key svc_host_keys[] = {
+	{"name", KT_STR, K_REQUIRED, QLB_FIELD(struct svc_entry, name)},
+	{"server_id", KT_HOOK, .fn = host_server_id},
+	{"server_ids", KT_HOOK, K_ABSENT, .fn = host_server_ids},
+	{NULL}};
+
+static int name_cmp(const void *a, const void *b, void *arg)
+{
+	const struct qlb_conf_host *h = arg;
+
+	return strcmp(h[*(const unsigned int *)a].name,
+		      h[*(const unsigned int *)b].name);
+}
+
+/* hosts[] indices sorted by name, for lookups by name (4096 x 64). */
+static unsigned int *host_index(struct ctx *c)
+{
+	unsigned int *ix = calloc(c->cfg->nhosts + 1, sizeof(*ix)), i;
+
+	if (!ix)
+		return NULL;
+	for (i = 0; i < c->cfg->nhosts; i++)
+		ix[i] = i;
+	qsort_r(ix, c->cfg->nhosts, sizeof(*ix), name_cmp, c->cfg->hosts);
+	return ix;
+}
+
+static int find_host(const struct ctx *c, const unsigned int *ix,
+		     const char *name)
+{
+	unsigned int lo = 0, hi = c->cfg->nhosts;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+		int r = strcmp(name, c->cfg->hosts[ix[mid]].name);
+
+		if (!r)
+			return (int)ix[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* One entry of services[].hosts: its host index, or -1 (reported). */
+static int svc_entry(struct ctx *c, const unsigned int *ix,
+		     const yaml_node_t *e, const char *path,
+		     struct host_seen *hs, const yaml_node_t **namen)
+{
+	struct svc_entry se = {""};
+	const yaml_node_t *nn = e;
+	int h;
+
+	hs->optional = true;
+	if (e->type == YAML_MAPPING_NODE) {
+		if (qlb_keys_parse(c, e, path, svc_host_keys, &se, hs, NULL) <
+			    0 ||
+		    !se.name[0])
+			return -1;
+		nn = qlb_y_get(&c->y, e, "name", NULL);
+	} else if (e->type != YAML_SCALAR_NODE || qlb_y_is_null(e)) {
+		qlb_y_diag(&c->y, e, path,
+			   "expected a host name or {name: NAME, server_id: "
+			   "HEX}, got %s",
+			   qlb_y_kind(e));
+		return -1;
+	} else if (!qlb_y_str(&c->y, e, path, se.name, sizeof(se.name))) {
+		return -1;
+	}
+	*namen = nn;
+	h = ix && c->cfg->hosts ? find_host(c, ix, se.name) : -1;
+	if (h < 0 && c->cfg->hosts)
+		qlb_y_diag(&c->y, nn, path, "\"%s\" is not a name in hosts",
+			   se.name);
+	return h;
+}
+
+/* An entry with server_ids only must name a config of its service: else
+ * the host serves the service without being reachable by CID there. */
+static void names_a_config(struct ctx *c, const struct conf_target *t,
+			   const struct host_seen *hs, const yaml_node_t *nn,
+			   const char *list, unsigned int i,
+			   const struct qlb_conf_service *svc, const char *host)
+{
+	char ids[32] = "", p[128];
+	unsigned int id;
+
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		if (!t->configs[id].present)
+			continue;
+		if (hs->sid_node[id])
+			return;
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%u",
+			 ids[0] ? ", " : "", id);
+	}
+	if (!ids[0])
+		return; /* no valid config: reported there */
+	snprintf(p, sizeof(p), "%s[%u]", list, i);
+	qlb_y_diag(&c->y, nn, p,
+		   "host \"%s\" has no server ID for service \"%s\": its "
+		   "server_ids name none of the service's configs (%s)",
+		   host, svc->name, ids);
+}
+
+bool qlb_conf_parse_svc_hosts(struct ctx *c, const yaml_node_t *v,
+			      const char *path, struct qlb_conf_service *svc,
+			      const struct conf_target *t)
+{
+	struct qlb_config *cfg = c->cfg;
+	struct qlb_conf_svc_host *tmp = NULL;
+	const yaml_node_t **namen = NULL;
+	struct host_seen *hs = NULL;
+	struct sid_out *out = NULL;
+	unsigned int *ix = NULL, i, j, n;
+	int *where = NULL; /* per host: its entry in this service, or -1 */
+	char p[128];
+	bool ok = false;
+
+	if (!qlb_y_want_seq(&c->y, v, path))
+		return false;
+	n = (unsigned int)qlb_y_seq_len(v);
+	if (!n) {
+		qlb_y_diag(&c->y, v, path, "at least one host is needed");
+		return false;
+	}
+	if (n > QLB_MAX_HOSTS) {
+		qlb_y_diag(&c->y, v, path, "%u hosts, more than the maximum %d",
+			   n, QLB_MAX_HOSTS);
+		return false;
+	}
+	tmp = calloc(n, sizeof(*tmp));
+	namen = calloc(n, sizeof(*namen));
+	hs = calloc(n, sizeof(*hs));
+	out = calloc(n, sizeof(*out));
+	where = malloc((cfg->nhosts + 1) * sizeof(*where));
+	ix = host_index(c);
+	if (!tmp || !namen || !hs || !out || !where || !ix) {
+		qlb_y_diag(&c->y, v, path, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < cfg->nhosts; i++)
+		where[i] = -1;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *e = qlb_y_seq_item(&c->y, v, i);
+		int h;
+
+		snprintf(p, sizeof(p), "%s[%u]", path, i);
+		tmp[i].host = UINT_MAX; /* not (yet) a valid entry */
+		tmp[i].pos.line = QLB_Y_LINE(e);
+		tmp[i].pos.col = QLB_Y_COL(e);
+		out[i].has_sid = tmp[i].has_sid;
+		out[i].sid = tmp[i].sid;
+		h = svc_entry(c, ix, e, p, &hs[i], &namen[i]);
+		if (h < 0)
+			continue;
+		out[i].name = cfg->hosts[h].name;
+		if (where[h] >= 0) {
+			qlb_y_diag(&c->y, namen[i], p,
+				   "host \"%s\" is already in service \"%s\" "
+				   "at %d:%d",
+				   cfg->hosts[h].name, svc->name,
+				   tmp[where[h]].pos.line,
+				   tmp[where[h]].pos.col);
+			continue;
+		}
+		where[h] = (int)i;
+		tmp[i].host = (unsigned int)h;
+		if (sids_given(&hs[i]))
+			continue;
+		/* no server ID here: those of hosts[] serve the top-level
+		 * configs, never a service's own */
+		if (svc->own_quic_lb || !c->host_sids_given[h]) {
+			qlb_y_diag(&c->y, namen[i], p,
+				   "host \"%s\" has no server ID for service "
+				   "\"%s\"%s: write {name: %s, server_id: HEX} "
+				   "(or server_ids)",
+				   cfg->hosts[h].name, svc->name,
+				   svc->own_quic_lb
+					   ? ", which has its own quic_lb"
+					   : " (none in hosts[] either)",
+				   cfg->hosts[h].name);
+			tmp[i].host = UINT_MAX;
+			continue;
+		}
+		memcpy(tmp[i].has_sid, cfg->hosts[h].has_sid,
+		       sizeof(tmp[i].has_sid));
+		memcpy(tmp[i].sid, cfg->hosts[h].sid, sizeof(tmp[i].sid));
+	}
+	check_sids(c, t, hs, out, n, path);
+	for (i = 0; i < n; i++)
+		if (tmp[i].host != UINT_MAX && !hs[i].server_id &&
+		    sids_given(&hs[i]))
+			names_a_config(c, t, &hs[i], namen[i], path, i, svc,
+				       cfg->hosts[tmp[i].host].name);
+	svc->hosts = calloc(n, sizeof(*svc->hosts));
+	if (!svc->hosts) {
+		qlb_y_diag(&c->y, v, path, "out of memory");
+		goto out;
+	}
+	for (i = j = 0; i < n; i++)
+		if (tmp[i].host != UINT_MAX)
+			svc->hosts[j++] = tmp[i];
+	svc->nhosts = j;
+	ok = true;
+out:
+	free(tmp);
+	free(namen);
+	free(hs);
+	free(out);
+	free(where);
+	free(ix);
+	return ok;
 }

@@ -20,13 +20,26 @@ struct conf_seen {
 	const yaml_node_t *item, *id, *state;
 };
 
+/* Where a quic_lb: block being parsed goes: the top-level one, or a
+ * service's own. */
+struct conf_target {
+	struct qlb_conf_cid *configs; /* [QLB_CONFIG_MAX], by id */
+	struct qlb_conf_marks *marks;
+	struct conf_seen *seen; /* [QLB_CONFIG_MAX], by id */
+};
+
 struct ctx {
 	struct qlb_ydoc y;
 	char dir[PATH_MAX]; /* key_file paths are relative to it */
 	struct qlb_config *cfg;
-	bool src_given[2]; /* lb.encap_source_v4/v6 written (valid or not:
-			      one message per mistake) */
-	struct conf_seen seen[QLB_CONFIG_MAX]; /* by config id */
+	bool src_given[2];   /* lb.encap_source_v4/v6 written (valid or not:
+				one message per mistake) */
+	bool services_given; /* the file has services: */
+	struct conf_seen seen[QLB_CONFIG_MAX]; /* of the top-level quic_lb */
+	struct conf_target top;		       /* the top-level quic_lb */
+	struct conf_target *tgt;	       /* the block being parsed */
+	/* per host: server_id or server_ids given in hosts[] */
+	bool *host_sids_given;
 };
 
 /* ---- the schema --------------------------------------------------------- */
@@ -122,5 +135,31 @@ bool qlb_conf_parse_hosts(struct ctx *c, const struct qlb_key *k,
 			  const yaml_node_t *map, const yaml_node_t *v,
 			  const char *sect, const char *path, void *obj,
 			  void *aux);
+
+/*
+ * qlb_conf_parse_vips() - a list of {address, port} appended to
+ * cfg->lb.vips for service @svc; an address/port pair may appear once in
+ * the file (a packet's VIP names one service).
+ */
+bool qlb_conf_parse_vips(struct ctx *c, const yaml_node_t *v, const char *path,
+			 unsigned int svc);
+
+/*
+ * qlb_conf_parse_svc_hosts() - services[].hosts: names of hosts[] entries,
+ * or {name, server_id, server_ids} with the service's own server IDs,
+ * checked against the configs of @t. Fills svc->hosts.
+ */
+bool qlb_conf_parse_svc_hosts(struct ctx *c, const yaml_node_t *v,
+			      const char *path, struct qlb_conf_service *svc,
+			      const struct conf_target *t);
+
+/* services: (config_services.c), after hosts:. */
+bool qlb_conf_parse_services(struct ctx *c, const struct qlb_key *k,
+			     const yaml_node_t *map, const yaml_node_t *v,
+			     const char *sect, const char *path, void *obj,
+			     void *aux);
+/* No services: in the file: one service of lb.vips, every host and the
+ * top-level quic_lb. Return: 0 or -ENOMEM. */
+int qlb_conf_implicit_service(struct qlb_config *cfg);
 
 #endif /* QLB_CTL_CONFIG_INT_H */

@@ -46,7 +46,7 @@ static bool conf_id(struct ctx *c, const struct qlb_key *k,
 	}
 	if (!qlb_y_uint(&c->y, v, path, 0, QLB_CONFIG_MAX - 1, &id))
 		return true;
-	s = &c->seen[id];
+	s = &c->tgt->seen[id];
 	if (s->item) {
 		qlb_y_diag(&c->y, v, path,
 			   "config %u is already defined at %d:%d", id,
@@ -201,8 +201,8 @@ static bool conf_state(struct ctx *c, const struct qlb_key *k,
 	else
 		ok = it->state_ok = false;
 	if (it->store) {
-		c->seen[it->id].state = v;
-		qlb_y_span(&c->y, v, &c->cfg->marks.state[it->id]);
+		c->tgt->seen[it->id].state = v;
+		qlb_y_span(&c->y, v, &c->tgt->marks->state[it->id]);
 	}
 	return ok;
 }
@@ -218,7 +218,7 @@ static bool conf_since(struct ctx *c, const struct qlb_key *k,
 	if (ok)
 		it->q.since = ll;
 	if (it->store)
-		qlb_y_span(&c->y, v, &c->cfg->marks.since[it->id]);
+		qlb_y_span(&c->y, v, &c->tgt->marks->since[it->id]);
 	return ok;
 }
 
@@ -242,7 +242,7 @@ static const struct qlb_key conf_keys[] = {
 
 static void mark_item(struct ctx *c, const yaml_node_t *m, unsigned int id)
 {
-	struct qlb_conf_marks *mk = &c->cfg->marks;
+	struct qlb_conf_marks *mk = c->tgt->marks;
 	size_t start = qlb_y_boff(&c->y, m->start_mark.index), i, end = 0, ls;
 	yaml_node_pair_t *p;
 
@@ -299,24 +299,25 @@ static void mark_item(struct ctx *c, const yaml_node_t *m, unsigned int id)
 	mk->item[id].col = mk->dash_col[id] + 1;
 }
 
-static void parse_config(struct ctx *c, const yaml_node_t *m, int idx)
+static void parse_config(struct ctx *c, const yaml_node_t *m, const char *list,
+			 int idx)
 {
 	struct conf_item it = {.len_ok = true, .state_ok = true};
-	char path[64];
+	char path[128];
 	bool known;
 	int r;
 
-	snprintf(path, sizeof(path), "quic_lb.configs[%d]", idx);
+	snprintf(path, sizeof(path), "%s[%d]", list, idx);
 	qlb_keys_defaults(conf_keys, &it.q);
 	it.q.pos.line = QLB_Y_LINE(m);
 	it.q.pos.col = QLB_Y_COL(m);
 	r = qlb_keys_parse(c, m, path, conf_keys, &it.q, &it, &known);
 	if (r >= 0 && it.store) {
-		struct conf_seen *s = &c->seen[it.id];
+		struct conf_seen *s = &c->tgt->seen[it.id];
 
 		it.q.present = true;
 		mark_item(c, m, it.id);
-		c->cfg->configs[it.id] = it.q;
+		c->tgt->configs[it.id] = it.q;
 		s->idx = idx;
 		s->ok = known && r == 1;
 		s->state_ok = it.state_ok;
@@ -334,16 +335,16 @@ static bool parse_configs(struct ctx *c, const struct qlb_key *k,
 
 	if (!qlb_y_want_seq(&c->y, cs, path))
 		return false;
-	c->cfg->marks.configs_block =
+	c->tgt->marks->configs_block =
 		cs->data.sequence.style == YAML_BLOCK_SEQUENCE_STYLE;
 	if (!qlb_y_seq_len(cs))
 		qlb_y_diag(&c->y, cs, path, "at least one config is needed");
 	for (i = 0; i < qlb_y_seq_len(cs); i++)
-		parse_config(c, qlb_y_seq_item(&c->y, cs, i), i);
+		parse_config(c, qlb_y_seq_item(&c->y, cs, i), path, i);
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
-		const struct qlb_conf_cid *q = &c->cfg->configs[i];
-		const struct conf_seen *s = &c->seen[i];
-		char p[64];
+		const struct qlb_conf_cid *q = &c->tgt->configs[i];
+		const struct conf_seen *s = &c->tgt->seen[i];
+		char p[128];
 
 		if (!q->present || !s->state_ok || q->state != QLB_CONF_ACTIVE)
 			continue;
@@ -351,7 +352,7 @@ static bool parse_configs(struct ctx *c, const struct qlb_key *k,
 			active = s->state ? s->state : s->item;
 			continue;
 		}
-		snprintf(p, sizeof(p), "quic_lb.configs[%d]%s", s->idx,
+		snprintf(p, sizeof(p), "%s[%d]%s", path, s->idx,
 			 s->state ? ".state" : "");
 		qlb_y_diag(&c->y, s->state ? s->state : s->item, p,
 			   "config %d is active, and so is the config at "
@@ -375,6 +376,5 @@ bool qlb_conf_parse_quic_lb(struct ctx *c, const struct qlb_key *k,
 			   "missing required section 'quic_lb'");
 		return false;
 	}
-	return qlb_keys_parse(c, n, "quic_lb", quic_lb_keys, c->cfg, NULL,
-			      NULL) == 1;
+	return qlb_keys_parse(c, n, path, quic_lb_keys, NULL, NULL, NULL) == 1;
 }

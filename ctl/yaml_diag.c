@@ -359,7 +359,6 @@ static int hexval(int ch)
 	return -1;
 }
 
-/* Hex of 1..@max bytes; returns the byte count or -1. */
 /* Hex digits into @out (at most @max bytes). @secret: a mistyped key is
  * still mostly the key, so messages name it "the key", never echo it. */
 int qlb_y_hex(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,

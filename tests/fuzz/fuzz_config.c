@@ -83,17 +83,22 @@ static unsigned int occurrences(const uint8_t *d, size_t n, const char *hex)
 	return c;
 }
 
-/* Keys written inline: "key:" then optional blanks/quotes, 32 hex digits. */
+/* Keys written inline: "key:" (or hash_secret's "secret:") then optional
+ * blanks/quotes, 32 hex digits. */
 static unsigned int inline_keys(const uint8_t *d, size_t n, char keys[][33],
 				unsigned int max)
 {
 	unsigned int nk = 0;
-	size_t i, j, k;
+	size_t i, j, k, l;
 
 	for (i = 0; i + 4 <= n && nk < max; i++) {
-		if (memcmp(d + i, "key:", 4))
+		if (!memcmp(d + i, "key:", 4))
+			l = 4;
+		else if (i + 7 <= n && !memcmp(d + i, "secret:", 7))
+			l = 7;
+		else
 			continue;
-		for (j = i + 4;
+		for (j = i + l;
 		     j < n && (d[j] == ' ' || d[j] == '"' || d[j] == '\''); j++)
 			;
 		for (k = 0; j + k < n && k < 32 && isxdigit(d[j + k]); k++)
@@ -202,6 +207,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (cfg->host.present)
 		FZ_ASSERT(qlb_config_host(cfg, cfg->host.name));
+	/* services: at least the implicit one; VIP ranges and host indices
+	 * within the file's */
+	FZ_ASSERT(cfg->nservices >= 1 && cfg->nservices <= QLB_MAX_SERVICES &&
+		  cfg->services);
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct qlb_conf_service *s = &cfg->services[i];
+
+		FZ_ASSERT(s->vip_first + s->nvips <= cfg->lb.nvips);
+		for (k = 0; k < s->nvips; k++)
+			FZ_ASSERT(cfg->lb.vips[s->vip_first + k].service == i);
+		FZ_ASSERT(s->nhosts <= cfg->nhosts);
+		for (k = 0; k < s->nhosts; k++)
+			FZ_ASSERT(s->hosts[k].host < cfg->nhosts);
+		FZ_ASSERT(!s->implicit ||
+			  (cfg->nservices == 1 && !strcmp(s->name, "default")));
+	}
 	qlb_config_free(cfg);
 	free(cfg);
 	return 0;

@@ -511,6 +511,166 @@ static void check_key_owner(const char *dir)
 	unlink(y);
 }
 
+/*
+ * services: the file of good_services.yaml as structs; the implicit
+ * service of a file without services:.
+ */
+static void check_services(const char *dir)
+{
+	const struct qlb_conf_service *w, *a;
+	struct qlb_config cfg;
+	char path[PATH_MAX];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/good.yaml", dir);
+	n = qlb_config_load(path, &cfg, stderr);
+	CHECK(n == 0 && cfg.nservices == 1 && cfg.services, "good.yaml: %d", n);
+	if (!n) {
+		w = &cfg.services[0];
+		CHECK(w->implicit && !w->own_quic_lb &&
+		      !strcmp(w->name, "default") && w->vip_first == 0 &&
+		      w->nvips == cfg.lb.nvips && w->nhosts == cfg.nhosts);
+		CHECK(w->configs[1].present && w->configs[1].has_key &&
+		      !memcmp(w->configs[1].key, cfg.configs[1].key, 16));
+		CHECK(w->hosts[0].host == 0 && w->hosts[0].has_sid[1] &&
+		      !memcmp(w->hosts[0].sid[1], "\x0a\x10", 2));
+		CHECK(cfg.lb.vips[0].service == 0 && !cfg.hash_secret.present);
+		qlb_config_free(&cfg);
+		CHECK(!cfg.services && !cfg.nservices);
+	}
+
+	snprintf(path, sizeof(path), "%s/good_services.yaml", dir);
+	n = qlb_config_load(path, &cfg, stderr);
+	CHECK(n == 0, "good_services.yaml: %d problems", n);
+	if (n)
+		return;
+	CHECK(cfg.nservices == 2 && cfg.hash_secret.present &&
+	      cfg.hash_secret.key[15] == 15);
+	w = &cfg.services[0];
+	a = &cfg.services[1];
+	CHECK(!strcmp(w->name, "web") && !w->implicit && !w->own_quic_lb);
+	CHECK(!strcmp(a->name, "api") && a->own_quic_lb);
+	/* lb.vips holds every VIP, each naming its service */
+	CHECK(cfg.lb.nvips == 4 && w->vip_first == 0 && w->nvips == 2 &&
+	      a->vip_first == 2 && a->nvips == 2);
+	CHECK(cfg.lb.vips[1].port == 80 && cfg.lb.vips[1].service == 0 &&
+	      cfg.lb.vips[3].port == 8443 && cfg.lb.vips[3].service == 1);
+	/* web: the top-level config and hosts[]' server IDs */
+	CHECK(w->configs[1].present && w->configs[1].sid_len == 2 &&
+	      !w->configs[2].present);
+	CHECK(w->nhosts == 2 && w->hosts[0].host == 0 &&
+	      w->hosts[1].host == 1 && w->hosts[1].has_sid[1] &&
+	      !memcmp(w->hosts[1].sid[1], "\x0a\x20", 2));
+	/* api: config 1 again with its own lengths and key, config 2 */
+	CHECK(a->configs[1].present && a->configs[1].sid_len == 3 &&
+	      a->configs[1].key[0] == 0x00 && a->configs[1].key[15] == 0xff &&
+	      a->configs[1].state == QLB_CONF_ACTIVE);
+	CHECK(a->configs[2].present && !a->configs[2].has_key &&
+	      a->configs[2].state == QLB_CONF_ROUTABLE);
+	CHECK(a->marks.configs_block && a->marks.item_block[2]);
+	CHECK(a->nhosts == 2 && a->hosts[0].host == 2 &&
+	      a->hosts[0].has_sid[1] && a->hosts[0].has_sid[2] &&
+	      !memcmp(a->hosts[0].sid[2], "\x0b\x00\x00", 3));
+	CHECK(a->hosts[1].host == 1 &&
+	      !memcmp(a->hosts[1].sid[1], "\x0c\x00\x00", 3) &&
+	      !memcmp(a->hosts[1].sid[2], "\x0c\x01\x00", 3));
+	CHECK(a->hosts[1].pos.line == 53 && a->hosts[1].pos.col == 9,
+	      "api entry pos %d:%d", a->hosts[1].pos.line, a->hosts[1].pos.col);
+	/* what the rest of qlb reads keeps its meaning */
+	CHECK(cfg.configs[1].sid_len == 2 && cfg.hosts[1].has_sid[1] &&
+	      !cfg.hosts[2].has_sid[1]);
+	qlb_config_free(&cfg);
+	CHECK(!cfg.services && !cfg.nservices, "services not freed");
+}
+
+/* Write a file of @nsvc services with @nvip VIPs each over @nhost hosts
+ * (every service serves every host). */
+static int write_big(const char *path, int nsvc, int nvip, int nhost)
+{
+	FILE *f = fopen(path, "w");
+	int s, v, h;
+
+	if (!f)
+		return -1;
+	fprintf(f, "quic_lb:\n  configs:\n    - {id: 0, server_id_len: 2, "
+		   "nonce_len: 6}\nhosts:\n");
+	for (h = 0; h < nhost; h++)
+		fprintf(f,
+			"  - {name: h%d, address: 198.18.%d.%d, server_id: "
+			"\"%04x\"}\n",
+			h, 16 + h / 250, 1 + h % 250, h + 1);
+	fprintf(f, "services:\n");
+	for (s = 0; s < nsvc; s++) {
+		fprintf(f, "  - name: s%d\n    vips:\n", s);
+		for (v = 0; v < nvip; v++)
+			fprintf(f,
+				"      - {address: \"2001:db8:%x::%x\", port: "
+				"443}\n",
+				s, v + 1);
+		fprintf(f, "    hosts: [");
+		for (h = 0; h < nhost; h++)
+			fprintf(f, "%sh%d", h ? ", " : "", h);
+		fprintf(f, "]\n");
+	}
+	return fclose(f);
+}
+
+/* 64 services, 512 VIPs and 4096 hosts are fine; one more of each is not. */
+static void check_limits(void)
+{
+	char dir[] = "/tmp/qlb-test-config-XXXXXX", y[PATH_MAX];
+	struct qlb_config cfg;
+	struct qlb_diags d;
+	int n;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(y, sizeof(y), "%s/big.yaml", dir);
+
+	CHECK(write_big(y, QLB_MAX_SERVICES, QLB_MAX_VIPS / QLB_MAX_SERVICES,
+			8) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0 && cfg.nservices == QLB_MAX_SERVICES &&
+		      cfg.lb.nvips == QLB_MAX_VIPS,
+	      "at the limits: %d", n);
+	qlb_config_free(&cfg);
+
+	CHECK(write_big(y, 2, 1, QLB_MAX_HOSTS) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0 && cfg.nhosts == QLB_MAX_HOSTS &&
+		      cfg.services[1].nhosts == QLB_MAX_HOSTS,
+	      "4096 hosts: %d", n);
+	qlb_config_free(&cfg);
+
+	CHECK(write_big(y, QLB_MAX_SERVICES + 1, 1, 2) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && d.v[0].line == 8 && d.v[0].col == 3 &&
+		      strstr(d.v[0].msg, "services: 65 services, more than "
+					 "the maximum 64"),
+	      "65 services: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+
+	CHECK(write_big(y, 2, QLB_MAX_VIPS / 2 + 1, 2) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && strstr(d.v[0].msg, "services[1].vips: 257 VIPs after "
+					   "the 257 of the services above, "
+					   "more than the maximum 512"),
+	      "513 VIPs: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+
+	CHECK(write_big(y, 1, 1, QLB_MAX_HOSTS + 1) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n >= 1 && d.v[0].line == 5 &&
+		      strstr(d.v[0].msg, "hosts: 4097 hosts, more than the "
+					 "maximum 4096"),
+	      "4097 hosts: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+	unlink(y);
+	rmdir(dir);
+}
+
 static void check_hardening(void)
 {
 	char dir[] = "/tmp/qlb-test-config-XXXXXX";
@@ -533,5 +693,7 @@ int main(void)
 	check_good(dir);
 	check_key_files();
 	check_hardening();
+	check_services(dir);
+	check_limits();
 	return t_done("test_config");
 }

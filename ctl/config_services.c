@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * services: of the qlb configuration (see docs/config.md): several host
+ * pools behind one LB node, each with its own VIPs and, optionally, its own
+ * QUIC-LB configs and keys. Without services: the file holds one implicit
+ * service (lb.vips, every host, the top-level quic_lb), so files written
+ * before services existed mean what they meant.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_int.h"
+
+/* The service being parsed, for its keys' hooks. */
+struct svc_aux {
+	unsigned int idx;
+	struct conf_seen seen[QLB_CONFIG_MAX]; /* of its own quic_lb */
+	struct conf_target own;
+	const struct conf_target *tgt; /* own, or the top-level one */
+};
+
+static bool svc_name(struct ctx *c, const struct qlb_key *k,
+		     const yaml_node_t *m, const yaml_node_t *v,
+		     const char *sect, const char *path, void *obj, void *aux)
+{
+	const struct qlb_conf_service *svc = obj;
+	const struct svc_aux *a = aux;
+	const char *s;
+	unsigned int i;
+
+	for (s = svc->name; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s)) {
+			qlb_y_diag(&c->y, v, path,
+				   "\"%s\" is not a service name (letters, "
+				   "digits, '.', '_', '-')",
+				   svc->name);
+			return false;
+		}
+	}
+	if (!svc->name[0]) {
+		qlb_y_diag(&c->y, v, path, "is empty");
+		return false;
+	}
+	for (i = 0; i < a->idx; i++) {
+		const struct qlb_conf_service *o = &c->cfg->services[i];
+
+		if (strcmp(o->name, svc->name))
+			continue;
+		qlb_y_diag(&c->y, v, path,
+			   "service \"%s\" is already defined at %d:%d",
+			   svc->name, o->pos.line, o->pos.col);
+		return false;
+	}
+	return true;
+}
+
+/* Its own quic_lb: the same keys as the top-level one, ids of its own. */
+static bool svc_quic_lb(struct ctx *c, const struct qlb_key *k,
+			const yaml_node_t *m, const yaml_node_t *v,
+			const char *sect, const char *path, void *obj,
+			void *aux)
+{
+	struct svc_aux *a = aux;
+	bool ok;
+
+	c->tgt = &a->own;
+	ok = qlb_conf_parse_quic_lb(c, k, m, v, sect, path, obj, aux);
+	c->tgt = &c->top;
+	return ok;
+}
+
+static bool svc_vips(struct ctx *c, const struct qlb_key *k,
+		     const yaml_node_t *m, const yaml_node_t *v,
+		     const char *sect, const char *path, void *obj, void *aux)
+{
+	struct qlb_conf_service *svc = obj;
+	const struct svc_aux *a = aux;
+	bool ok;
+
+	svc->vip_first = c->cfg->lb.nvips;
+	ok = qlb_conf_parse_vips(c, v, path, a->idx);
+	svc->nvips = c->cfg->lb.nvips - svc->vip_first;
+	return ok;
+}
+
+static bool svc_hosts(struct ctx *c, const struct qlb_key *k,
+		      const yaml_node_t *m, const yaml_node_t *v,
+		      const char *sect, const char *path, void *obj, void *aux)
+{
+	const struct svc_aux *a = aux;
+
+	return qlb_conf_parse_svc_hosts(c, v, path, obj, a->tgt);
+}
+
+/* quic_lb before hosts: a host entry's server IDs are checked against the
+ * service's configs. */
+#define SVC(f) QLB_FIELD(struct qlb_conf_service, f)
+static const struct qlb_key svc_keys[] = {
+	{"name", KT_STR, K_REQUIRED, SVC(name), .fn = svc_name},
+	{"quic_lb", KT_HOOK, .fn = svc_quic_lb},
+	{"vips", KT_HOOK, K_REQUIRED, .fn = svc_vips},
+	{"hosts", KT_HOOK, K_REQUIRED, .fn = svc_hosts},
+	{NULL}};
+#undef SVC
+
+bool qlb_conf_parse_services(struct ctx *c, const struct qlb_key *k,
+			     const yaml_node_t *root, const yaml_node_t *v,
+			     const char *sect, const char *path, void *obj,
+			     void *aux)
+{
+	struct qlb_config *cfg = c->cfg;
+	int i, n;
+	bool ok = true;
+
+	if (!qlb_y_want_seq(&c->y, v, path))
+		return false;
+	n = qlb_y_seq_len(v);
+	if (!n) {
+		qlb_y_diag(&c->y, v, path, "at least one service is needed");
+		return false;
+	}
+	if (n > QLB_MAX_SERVICES) {
+		qlb_y_diag(&c->y, v, path,
+			   "%d services, more than the maximum %d", n,
+			   QLB_MAX_SERVICES);
+		return false;
+	}
+	cfg->services = calloc(n, sizeof(*cfg->services));
+	if (!cfg->services) {
+		qlb_y_diag(&c->y, v, path, "out of memory");
+		return false;
+	}
+	cfg->nservices = n;
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *m = qlb_y_seq_item(&c->y, v, i);
+		struct qlb_conf_service *svc = &cfg->services[i];
+		struct svc_aux *a = calloc(1, sizeof(*a));
+		char p[64];
+
+		if (!a) {
+			qlb_y_diag(&c->y, m, path, "out of memory");
+			return false;
+		}
+		snprintf(p, sizeof(p), "%s[%d]", path, i);
+		a->idx = i;
+		a->own.configs = svc->configs;
+		a->own.marks = &svc->marks;
+		a->own.seen = a->seen;
+		svc->pos.line = QLB_Y_LINE(m);
+		svc->pos.col = QLB_Y_COL(m);
+		svc->own_quic_lb = qlb_y_get(&c->y, m, "quic_lb", NULL) != NULL;
+		a->tgt = svc->own_quic_lb ? &a->own : &c->top;
+		if (!svc->own_quic_lb) {
+			memcpy(svc->configs, cfg->configs,
+			       sizeof(svc->configs));
+			svc->marks = cfg->marks;
+		}
+		if (qlb_keys_parse(c, m, p, svc_keys, svc, a, NULL) != 1)
+			ok = false;
+		free(a);
+	}
+	return ok;
+}
+
+int qlb_conf_implicit_service(struct qlb_config *cfg)
+{
+	struct qlb_conf_service *svc;
+	unsigned int i;
+
+	svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return -ENOMEM;
+	svc->hosts = calloc(cfg->nhosts + 1, sizeof(*svc->hosts));
+	if (!svc->hosts) {
+		free(svc);
+		return -ENOMEM;
+	}
+	snprintf(svc->name, sizeof(svc->name), "default");
+	svc->implicit = true;
+	memcpy(svc->configs, cfg->configs, sizeof(svc->configs));
+	svc->marks = cfg->marks;
+	svc->vip_first = 0;
+	svc->nvips = cfg->lb.nvips; /* each with service 0 */
+	for (i = 0; i < cfg->nhosts; i++) {
+		struct qlb_conf_svc_host *sh = &svc->hosts[i];
+
+		sh->host = i;
+		memcpy(sh->has_sid, cfg->hosts[i].has_sid, sizeof(sh->has_sid));
+		memcpy(sh->sid, cfg->hosts[i].sid, sizeof(sh->sid));
+		sh->pos = cfg->hosts[i].pos;
+	}
+	svc->nhosts = cfg->nhosts;
+	svc->pos = (struct qlb_pos){0, 0};
+	cfg->services = svc;
+	cfg->nservices = 1;
+	return 0;
+}
