@@ -266,6 +266,11 @@ int main(void)
 	n = fx_short(q, cid, cl, 1200 - 48 - 1 - cl);
 	fx_frame(&k[4], -1, "2001:db8:5::7", "2001:db8:1::1", IPPROTO_UDP,
 		 50000, 443, q, n, 0, 0);
+	/* a Handshake: long header, the server's plaintext CID */
+	cl = fx_unhex("07c4605e4504cc4f", cid);
+	n = fx_long(q, 2, 1, cid, cl, 1200 - 28);
+	fx_frame(&k[6], -1, "198.18.5.7", "198.18.1.1", IPPROTO_UDP, 50000, 443,
+		 q, n, 0, 0);
 	fx_frame(&k[5], -1, "198.18.5.7", "198.18.9.9", IPPROTO_UDP, 50000, 443,
 		 q, 100, 0, 0);
 
@@ -287,6 +292,8 @@ int main(void)
 			 nocache.prog_fd, &k[2]},
 			{"long header Initial, Maglev fallback", live.prog_fd,
 			 &k[3]},
+			{"long header Handshake, plaintext CID, routed",
+			 live.prog_fd, &k[6]},
 			{"short header, plaintext CID, routed (IPv6 VIP)",
 			 live.prog_fd, &k[4]},
 			{"not for a VIP (passed)", live.prog_fd, &k[5]},

@@ -486,9 +486,11 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
  * end in one straight run of code (on this data path the cost of a packet
  * follows the code it runs through more than the data it touches).
  * Ethernet without a tag, IPv4 without options or fragments, UDP of the
- * length IP says, no Ethernet padding, a QUIC short header whose CID
- * routes (plaintext, or a keyed config's CID found in the decoded-CID
- * cache) through the first bucket of each table to an IPv4 host. Anything
+ * length IP says, no Ethernet padding, a QUIC short header (or a long
+ * header of a version other than 0) whose CID routes (plaintext, or a
+ * keyed config's CID found in the decoded-CID cache, which long headers
+ * read but never fill) through the first bucket of each table to an IPv4
+ * host. Anything
  * else, and every doubt, returns -1 before the packet is changed and the
  * general path decides. Both give the same answer: test_xdp_fuzz checks
  * this program against the trace copy, which never takes the fast path.
@@ -503,6 +505,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 	__u8 *q = (void *)(udp + 1);
 	__u32 zero = 0, slot, key, tot, ulen, clen, host, hash, over, vidx;
+	__u32 dlen;
+	__u8 *d;
 	__u32 daddr[4] __attribute__((aligned(8))), da;
 	struct qlb_verdict v = {.reason = QLB_R_ROUTED_CID};
 	struct qlb_lb_settings *s;
@@ -525,7 +529,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	    (*(__u8 *)ip ^ 0x45) | (ip->protocol ^ IPPROTO_UDP) |
 	    (ip->frag_off & bpf_htons(0x3fff)) |
 	    ((sizeof(struct ethhdr) + tot) ^ bytes) |
-	    (ulen ^ (tot - sizeof(*ip))) | (q[0] & 0x80))
+	    (ulen ^ (tot - sizeof(*ip))))
 		return -1;
 
 	ctrl = bpf_map_lookup_elem(&qlb_ctrl, &zero);
@@ -542,18 +546,39 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		return -1;
 	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
 
-	c0 = q[1];
+	/* a long header whose DCID is a server's CID (the Handshake, 0-RTT
+	 * after a Retry) takes this path too; a client's Initial DCID fails
+	 * one of the checks below and the general path sends it to Maglev */
+	if (q[0] & 0x80) {
+		if ((void *)(q + 6 + 24) > end || !(q[1] | q[2] | q[3] | q[4]))
+			return -1;
+		dlen = q[5];
+		d = q + 6;
+	} else {
+		dlen = 0;
+		d = q + 1;
+	}
+	c0 = d[0];
 	cfg = qlb_live_cfg(slot, s, qlb_cid_config_id(c0));
 	if (!cfg)
 		return -1;
 	clen = qlb_cid_len(&cfg->c);
-	if (1 + clen > ulen - sizeof(*udp) ||
-	    ((cfg->c.flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != clen))
+	if (q[0] & 0x80) {
+		/* as qlb_quic(): a longer DCID starts with the CID */
+		if (dlen < clen || dlen > QLB_CID_MAX_LEN ||
+		    7 + dlen > ulen - sizeof(*udp))
+			return -1;
+	} else {
+		if (1 + clen > ulen - sizeof(*udp))
+			return -1;
+		dlen = clen;
+	}
+	if ((cfg->c.flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != dlen)
 		return -1;
 	cm = (const __u64 *)cfg->cid_mask;
-	c.w[0] = *(__u64 *)(q + 1) & cm[0];
-	c.w[1] = *(__u64 *)(q + 9) & cm[1];
-	c.w[2] = *(__u64 *)(q + 17) & cm[2];
+	c.w[0] = *(__u64 *)(d + 0) & cm[0];
+	c.w[1] = *(__u64 *)(d + 8) & cm[1];
+	c.w[2] = *(__u64 *)(d + 16) & cm[2];
 	hash = qlb_lb_cid_hash(c.w);
 	if (qlb_likely(!(cfg->c.flags & QLB_CID_F_KEY))) {
 		const __u64 *hm = (const __u64 *)cfg->host_mask;
