@@ -319,7 +319,7 @@ scenario_rotation() {
 	sc_begin rotation "key rotation (new, promote, retire) during downloads"
 	local n=20000000 i old new out pids=() f
 	old=$(fleet_config_ids | head -n 1)
-	fleet_shape_client 100mbit	# the three downloads last about 5 s
+	fleet_shape_client 50mbit	# the three downloads last about 10 s
 	for i in 1 2 3; do
 		sc_bg_get "rot$i" /whoami "/bytes/$n"
 		pids+=("$SC_PID")
@@ -429,7 +429,7 @@ except Exception:
 scenario_drain() {
 	sc_begin drain "a host drains mid-download, another goes down"
 	local n=30000000 h w d on i
-	fleet_shape_client 100mbit
+	fleet_shape_client 40mbit	# 6 s: time to edit and hand out the file
 	sc_bg_get drain /whoami "/bytes/$n"
 	fleet_whoami_wait "$FLEET_DIR/drain/whoami" 15 || { fleet_unshape_client; sc_fail "no answer"; return 1; }
 	h=$(e2e_field "$FLEET_DIR/drain/whoami" host)
