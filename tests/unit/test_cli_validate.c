@@ -110,6 +110,24 @@ int main(void)
 	CHECK(rc == 0 && strstr(out, "Usage: qlbctl [-j] validate -f FILE"),
 	      "%s", out);
 
+	/* services: counted in the summary, listed in JSON */
+	rc = run("validate tests/config/good_services.yaml", true);
+	CHECK(rc == 0 && strstr(out, "with 4 VIPs, 2 services, keyed flow "
+				     "hash\n"),
+	      "good_services.yaml: exit %d: %s", rc, out);
+	rc = run("-j validate tests/config/good_services.yaml", false);
+	CHECK(rc == 0 && strstr(out, "\"services\":[{\"name\":\"web\","
+				     "\"implicit\":false,\"own_quic_lb\":"
+				     "false,\"vips\":2,\"hosts\":2},{\"name\""
+				     ":\"api\",\"implicit\":false,\"own_"
+				     "quic_lb\":true,\"vips\":2,\"hosts\":2}],"
+				     "\"hash_secret\":true"),
+	      "-j good_services.yaml: %s", out);
+	rc = run("-j validate tests/config/good.yaml", false);
+	CHECK(rc == 0 && strstr(out, "\"services\":[{\"name\":\"default\","
+				     "\"implicit\":true,"),
+	      "-j good.yaml: %s", out);
+
 	/* usage errors are JSON under -j too */
 	rc = run("-j validate --bogus", false);
 	CHECK(rc == 2 && !strncmp(out, "{\"error\":", 9), "-j --bogus: %s",
