@@ -485,15 +485,15 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
  * The fast path: the usual packet of an established connection, start to
  * end in one straight run of code (on this data path the cost of a packet
  * follows the code it runs through more than the data it touches).
- * Ethernet without a tag, IPv4 without options or fragments, UDP of the
- * length IP says, no Ethernet padding, a QUIC short header (or a long
- * header of a version other than 0) whose CID routes (plaintext, or a
- * keyed config's CID found in the decoded-CID cache, which long headers
- * read but never fill) through the first bucket of each table to an IPv4
- * host. Anything
- * else, and every doubt, returns -1 before the packet is changed and the
- * general path decides. Both give the same answer: test_xdp_fuzz checks
- * this program against the trace copy, which never takes the fast path.
+ * Ethernet without a tag, IPv4 without options or fragments or IPv6
+ * without extension headers, UDP of the length IP says, no Ethernet
+ * padding, a QUIC short header (or a long header of a version other than
+ * 0) whose CID routes (plaintext, or a keyed config's CID found in the
+ * decoded-CID cache, which long headers read but never fill) through the
+ * first bucket of each table to an IPv4 host. Anything else, and every
+ * doubt, returns -1 before the packet is changed and the general path
+ * decides. Both give the same answer: test_xdp_fuzz checks this program
+ * against the trace copy, which never takes the fast path.
  */
 #define QLB_FAST_MIN (14 + 20 + 8 + 1 + 24) /* through three CID words */
 
@@ -516,21 +516,45 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	struct qlb_cidw c;
 	const __u64 *cm;
 	__u64 bytes = end - data;
-	__u8 c0, tos, ipproto, hfam, hstate, hencap;
+	__u8 c0, tos, ipproto, hfam, hstate, hencap, fam;
 
 	if ((void *)(q + 1 + 24) > end)
 		return -1;
-	tot = bpf_ntohs(ip->tot_len);
-	ulen = bpf_ntohs(udp->len);
-	/* equalities folded into one test (BPF has no set-on-condition:
-	 * every || would be a branch) */
-	if ((*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) ^
-	     bpf_htons(ETH_P_IP)) |
-	    (*(__u8 *)ip ^ 0x45) | (ip->protocol ^ IPPROTO_UDP) |
-	    (ip->frag_off & bpf_htons(0x3fff)) |
-	    ((sizeof(struct ethhdr) + tot) ^ bytes) |
-	    (ulen ^ (tot - sizeof(*ip))))
-		return -1;
+	if (*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) ==
+	    bpf_htons(ETH_P_IPV6)) {
+		/* IPv6 without extension headers, as qlb_parse_ipv6() */
+		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+
+		udp = (void *)(ip6 + 1);
+		q = (void *)(udp + 1);
+		if ((void *)(q + 1 + 24) > end)
+			return -1;
+		tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		ulen = bpf_ntohs(udp->len);
+		if ((ip6->version ^ 6) | (ip6->nexthdr ^ IPPROTO_UDP) |
+		    ((sizeof(struct ethhdr) + tot) ^ bytes) |
+		    (ulen ^ (tot - sizeof(*ip6))))
+			return -1;
+		fam = 6;
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	} else {
+		tot = bpf_ntohs(ip->tot_len);
+		ulen = bpf_ntohs(udp->len);
+		/* equalities folded into one test (BPF has no
+		 * set-on-condition: every || would be a branch) */
+		if ((*(__be16 *)(data + offsetof(struct ethhdr, h_proto)) ^
+		     bpf_htons(ETH_P_IP)) |
+		    (*(__u8 *)ip ^ 0x45) | (ip->protocol ^ IPPROTO_UDP) |
+		    (ip->frag_off & bpf_htons(0x3fff)) |
+		    ((sizeof(struct ethhdr) + tot) ^ bytes) |
+		    (ulen ^ (tot - sizeof(*ip))))
+			return -1;
+		fam = 4;
+		daddr[0] = ip->daddr;
+		daddr[1] = daddr[2] = daddr[3] = 0;
+		tos = ip->tos;
+	}
 
 	ctrl = bpf_map_lookup_elem(&qlb_ctrl, &zero);
 	if (!ctrl)
@@ -539,9 +563,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	s = bpf_map_lookup_elem(&qlb_settings, &slot);
 	if (!s)
 		return -1;
-	daddr[0] = ip->daddr;
-	daddr[1] = daddr[2] = daddr[3] = 0;
-	e = qlb_vip_find(slot, s, 4, daddr, udp->dest, 1);
+	e = qlb_vip_find(slot, s, fam, daddr, udp->dest, 1);
 	if (!e)
 		return -1;
 	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
@@ -627,11 +649,10 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		ipproto = IPPROTO_UDP;
 	} else {
 		over = sizeof(struct iphdr);
-		ipproto = IPPROTO_IPIP;
+		ipproto = fam == 6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
 	}
 	if (tot + over > s->mtu)
 		return -1;
-	tos = ip->tos;
 	if (bpf_xdp_adjust_head(ctx, -(int)over))
 		return -1; /* unchanged: the general path counts it */
 
