@@ -5,8 +5,9 @@
 # reaching the same generation-1 worker for their Initial retransmit,
 # second Initial and 0-RTT packet after generation 2 takes over, while new
 # DCIDs go to generation 2; the DCIDs of a worker that closed fall back to
-# the working generation; after the timeout (set to 1 s in the pinned
-# qlb_rp_flowcfg) the records expire and every DCID goes to generation 2.
+# the working generation; after the timeout (set in the pinned
+# qlb_rp_flowcfg: 60 s, then 1 s) the records expire and every DCID goes
+# to generation 2.
 # The full table is tested by tests/netns/host_cache.sh (qlb-rpsteer check,
 # a table of 64 records).
 H_TAG=flows
@@ -48,9 +49,17 @@ for i in range(n):
 EOF
 }
 
+# flow_timeout BYTES...: qlb_rp_flowcfg[0].timeout_ns, little endian
+flow_timeout() {
+	hexec bpftool map update pinned "$H_PIN/qlb_rp_flowcfg" key 0 0 0 0 \
+		value "$@" 0 0 0 0 0 0 0 0 || fail "cannot set the flow timeout"
+}
+
 host_setup
 host_config
 start_agent
+# 60 s: the steps below take longer than the default 10 s together
+flow_timeout 0x00 0x58 0x47 0xf8 0x0d 0 0 0
 start_echo gen1 --workers 4 --generation 1 $VIP4 $PORT
 wait_ready gen1 4
 
@@ -105,9 +114,7 @@ log "worker $vid closed: its DCIDs went to generation 2, the others stayed"
 
 # expiry: records older than 1 s are gone, every DCID reaches generation 2
 exp0=$(rp_stat $ST_EXPIRED)
-hexec bpftool map update pinned "$H_PIN/qlb_rp_flowcfg" key 0 0 0 0 \
-	value 0x00 0xca 0x9a 0x3b 0 0 0 0 0 0 0 0 0 0 0 0 ||
-	fail "cannot set the flow timeout"
+flow_timeout 0x00 0xca 0x9a 0x3b 0 0 0 0
 sleep 1.2
 client first 16 initial >"$H_DIR/expired.txt"
 awk '$3 != 2 { bad = 1 } END { exit bad }' "$H_DIR/expired.txt" ||
