@@ -38,6 +38,10 @@
  * how long one that holds no worker may stay silent. */
 #define AG_UID_CONNS (AG_MAX_CONNS / 4)
 #define AG_IDLE_MS   10000
+/* A generation more than this above its group's working one is refused:
+ * a jump to near 2^32 would leave every next real generation "older than
+ * the working one". */
+#define AG_GEN_WINDOW 65536u
 /* Out of file descriptors: accept again after this long. */
 #define AG_ACCEPT_PAUSE_MS 500
 
@@ -56,6 +60,7 @@ struct ag_conn {
 	uint64_t stalled_ms; /* since when the peer takes nothing, 0 = not */
 	uint64_t last_ms;    /* accepted, or its last message */
 	bool dead;	     /* dropped: the main loop closes it */
+	uint32_t told;	     /* the working generation it was told */
 };
 
 struct ag_worker {
@@ -67,16 +72,23 @@ struct ag_gen {
 	uint32_t gen;
 	struct qlb_gen_rec rec;
 	uint32_t live; /* counted by ag_update_gens() */
+	/* set by ag_update_gens(): working in some group; has sockets in a
+	 * group whose working generation is newer */
+	bool working_now, behind;
 };
 
+/* A SO_REUSEPORT group (bound address and port): generations are decided
+ * per group. */
 struct ag_group {
 	struct qlb_group_key key; /* slot 0 */
 	struct qlb_work_set ws;	  /* what its live buffer holds */
+	uint32_t working;	  /* its working generation, 0 = none */
 	bool used;
 };
 
 struct qlb_reuseport;
 struct qlb_decap;
+struct qlb_host_trust;
 
 struct agent {
 	const char *cfg_path;
@@ -99,8 +111,9 @@ struct agent {
 	uint32_t max_workers, next_id;
 	struct ag_gen gens[QLB_HOST_MAX_GENS];
 	unsigned int ngens;
-	uint32_t working;
+	uint32_t working; /* for status: the busiest group's (ag_gens.c) */
 	struct ag_group groups[QLB_HOST_MAX_GROUPS];
+	struct qlb_host_trust *trust; /* the file's VIPs (agent_probe.h) */
 	uint64_t started_ns, refused;
 	bool stop;
 };
@@ -165,6 +178,11 @@ uint32_t ag_max_workers(const struct qlb_config *cfg,
 int ag_workers_fit(const struct agent *ag, const struct qlb_config *cfg,
 		   const struct qlb_conf_host *me);
 uint64_t ag_slot_cookie(struct agent *ag, uint32_t id);
+const char *ag_group_name(const struct qlb_group_key *k, char *buf, size_t len);
+/* The working generation of group @k, 0 when none (or no such group). */
+uint32_t ag_group_working(struct agent *ag, const struct qlb_group_key *k);
+/* The lowest and highest working generation over the groups (0: none). */
+void ag_working_range(const struct agent *ag, uint32_t *min, uint32_t *max);
 struct ag_gen *ag_gen_find(struct agent *ag, uint32_t gen);
 struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen);
 void ag_recover(struct agent *ag);

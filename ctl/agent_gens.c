@@ -5,6 +5,7 @@
  * map under a worker ID, the working set of every SO_REUSEPORT group, and
  * which generation takes new connections.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "agent_daemon.h"
+#include "agent_probe.h"
 
 /* Worker IDs must fit the worker bits of every config this host uses. */
 uint32_t ag_max_workers(const struct qlb_config *cfg,
@@ -159,6 +161,54 @@ static int ag_group_of(int fd, struct qlb_group_key *g)
 	return 0;
 }
 
+/* "198.18.1.1:4433", "[::]:443": a group in log lines. */
+const char *ag_group_name(const struct qlb_group_key *k, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop((int)k->family, k->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, len, k->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+		 k->port);
+	return buf;
+}
+
+static struct ag_group *ag_group_find(struct agent *ag,
+				      const struct qlb_group_key *k)
+{
+	unsigned int i;
+
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++)
+		if (ag->groups[i].used &&
+		    !memcmp(&ag->groups[i].key, k, sizeof(*k)))
+			return &ag->groups[i];
+	return NULL;
+}
+
+uint32_t ag_group_working(struct agent *ag, const struct qlb_group_key *k)
+{
+	const struct ag_group *g = ag_group_find(ag, k);
+
+	return g ? g->working : 0;
+}
+
+void ag_working_range(const struct agent *ag, uint32_t *min, uint32_t *max)
+{
+	unsigned int i;
+
+	*min = *max = 0;
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++) {
+		uint32_t w = ag->groups[i].working;
+
+		if (!ag->groups[i].used || !w)
+			continue;
+		if (!*min || w < *min)
+			*min = w;
+		if (w > *max)
+			*max = w;
+	}
+}
+
 static struct ag_group *ag_group_get(struct agent *ag,
 				     const struct qlb_group_key *k)
 {
@@ -259,6 +309,7 @@ void ag_recover(struct agent *ag)
 			if (!g || bpf_map_lookup_elem(ag->m_work, &gnext, &ws))
 				continue;
 			g->ws = ws;
+			g->working = ws.generation;
 			if (ws.generation)
 				ag->working = ws.generation;
 		}
@@ -270,8 +321,8 @@ void ag_recover(struct agent *ag)
 }
 
 /*
- * ag_write_work_set() - give every SO_REUSEPORT group the working
- * generation's sockets of that group; forget groups without any socket.
+ * ag_write_work_set() - give every SO_REUSEPORT group its working
+ * generation's sockets; forget groups without any socket.
  */
 void ag_write_work_set(struct agent *ag)
 {
@@ -279,13 +330,7 @@ void ag_write_work_set(struct agent *ag)
 	unsigned int i;
 	uint32_t id;
 
-	for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
-		if (ag->workers[id].rec.in_use &&
-		    !ag_group_get(ag, &ag->workers[id].rec.group))
-			ag_log("more than %d socket groups: worker %u has no "
-			       "fallback set",
-			       QLB_HOST_MAX_GROUPS, id);
-	}
+	/* the groups exist: ag_update_gens() made them */
 	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++) {
 		struct ag_group *g = &ag->groups[i];
 		bool any = false;
@@ -293,7 +338,7 @@ void ag_write_work_set(struct agent *ag)
 		if (!g->used)
 			continue;
 		memset(&ws, 0, sizeof(ws));
-		ws.generation = ag->working;
+		ws.generation = g->working;
 		for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
 			const struct qlb_worker_rec *r = &ag->workers[id].rec;
 
@@ -301,7 +346,7 @@ void ag_write_work_set(struct agent *ag)
 			    memcmp(&r->group, &g->key, sizeof(g->key)))
 				continue;
 			any = true;
-			if (ag->working && r->generation == ag->working &&
+			if (g->working && r->generation == g->working &&
 			    ws.nworkers < QLB_HOST_GEN_MAX)
 				ws.workers[ws.nworkers++] = id;
 		}
@@ -329,64 +374,127 @@ void ag_write_work_set(struct agent *ag)
 }
 
 /*
- * ag_update_gens() - recount generations and decide the working one:
- * none or an empty one gives way to the newest live generation; a NEW
+ * ag_group_decide() - the working generation of group @grp, from @cnt,
+ * its live sockets per entry of ag->gens: none or an empty one gives way
+ * to the newest generation with a live socket in the group; a NEW
  * generation takes over once it has its declared size (or host.workers)
- * of live sockets. The previously working generation drains: its CIDs
- * still reach it, new connections no longer do.
+ * of live sockets in the group; @promote (when it has sockets here) wins.
+ */
+static uint32_t ag_group_decide(struct agent *ag, const struct ag_group *grp,
+				const uint32_t *cnt, uint32_t promote)
+{
+	uint32_t w = grp->working, best = 0;
+	unsigned int i;
+	bool w_live = false;
+
+	for (i = 0; i < ag->ngens; i++) {
+		if (promote && ag->gens[i].gen == promote && cnt[i])
+			return promote;
+		if (ag->gens[i].gen == w && cnt[i])
+			w_live = true;
+	}
+	if (!w_live)
+		w = 0;
+	for (i = 0; i < ag->ngens; i++) {
+		const struct ag_gen *g = &ag->gens[i];
+		uint32_t size =
+			g->rec.size ? g->rec.size : ag->cfg.host.workers;
+
+		if (!cnt[i])
+			continue;
+		if (!w) {
+			if (g->gen > best)
+				best = g->gen;
+		} else if (g->gen > w && g->rec.state == QLB_GEN_NEW && size &&
+			   cnt[i] >= size && g->gen > best) {
+			best = g->gen;
+		}
+	}
+	return best ? best : w;
+}
+
+/*
+ * ag_update_gens() - recount generations and decide the working one of
+ * every socket group, each on its own: a generation takes over only the
+ * groups it has sockets in, so a peer registering in a group of its own
+ * (another VIP or port) can never make the real servers' generation drain.
+ * The previously working generation of a group drains: its CIDs still
+ * reach it, new connections no longer do.
  */
 void ag_update_gens(struct agent *ag, uint32_t promote)
 {
-	uint32_t old = ag->working, id, best = 0;
-	unsigned int i, j;
+	static uint32_t cnt[QLB_HOST_MAX_GENS];
+	uint32_t old_summary = ag->working, id, busiest = 0;
+	unsigned int i, j, gi;
 
-	for (i = 0; i < ag->ngens; i++)
+	for (i = 0; i < ag->ngens; i++) {
 		ag->gens[i].live = 0;
+		ag->gens[i].working_now = false;
+		ag->gens[i].behind = false;
+	}
 	for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
+		const struct qlb_worker_rec *r = &ag->workers[id].rec;
 		struct ag_gen *g;
 
-		if (!ag->workers[id].rec.in_use)
+		if (!r->in_use)
 			continue;
-		g = ag_gen_get(ag, ag->workers[id].rec.generation);
+		g = ag_gen_get(ag, r->generation);
 		if (g)
 			g->live++;
+		if (!ag_group_get(ag, &r->group))
+			ag_log("more than %d socket groups: worker %u has no "
+			       "fallback set",
+			       QLB_HOST_MAX_GROUPS, id);
 	}
-	if (promote) {
-		ag->working = promote;
-	} else {
-		struct ag_gen *w = ag_gen_find(ag, ag->working);
+	ag->working = 0;
+	for (gi = 0; gi < QLB_HOST_MAX_GROUPS; gi++) {
+		struct ag_group *grp = &ag->groups[gi];
+		uint32_t w;
+		char name[64];
 
-		if (!w || !w->live)
-			ag->working = 0;
-		for (i = 0; i < ag->ngens; i++) {
-			struct ag_gen *g = &ag->gens[i];
-			uint32_t size = g->rec.size ? g->rec.size
-						    : ag->cfg.host.workers;
+		if (!grp->used)
+			continue;
+		memset(cnt, 0, sizeof(cnt));
+		for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
+			const struct qlb_worker_rec *r = &ag->workers[id].rec;
+			struct ag_gen *g;
 
-			if (!g->live)
+			if (!r->in_use ||
+			    memcmp(&r->group, &grp->key, sizeof(grp->key)))
 				continue;
-			if (!ag->working) {
-				if (g->gen > best)
-					best = g->gen;
-			} else if (g->gen > ag->working &&
-				   g->rec.state == QLB_GEN_NEW && size &&
-				   g->live >= size && g->gen > best) {
-				best = g->gen;
+			g = ag_gen_find(ag, r->generation);
+			if (g)
+				cnt[g - ag->gens]++;
+		}
+		w = ag_group_decide(ag, grp, cnt, promote);
+		for (i = 0; i < ag->ngens; i++) {
+			if (ag->gens[i].gen == w) {
+				ag->gens[i].working_now = true;
+				/* the summary: the busiest group's */
+				if (cnt[i] > busiest ||
+				    (cnt[i] == busiest && w > ag->working)) {
+					busiest = cnt[i];
+					ag->working = w;
+				}
+			} else if (cnt[i] && w && ag->gens[i].gen < w) {
+				ag->gens[i].behind = true;
 			}
 		}
-		if (best)
-			ag->working = best;
+		if (w != grp->working)
+			ag_log("group %s: working generation %u -> %u",
+			       ag_group_name(&grp->key, name, sizeof(name)),
+			       grp->working, w);
+		grp->working = w;
 	}
 	for (i = 0, j = 0; i < ag->ngens; i++) {
 		struct ag_gen *g = &ag->gens[i];
 		uint32_t st = g->rec.state;
 
-		if (g->gen == ag->working)
+		if (g->working_now)
 			st = QLB_GEN_WORKING;
 		else if (st == QLB_GEN_WORKING)
 			st = QLB_GEN_DRAINING;
-		else if (st == QLB_GEN_NEW && ag->working &&
-			 g->gen < ag->working)
+		else if (st == QLB_GEN_NEW && g->behind)
 			st = QLB_GEN_DRAINING;
 		if (st != g->rec.state) {
 			g->rec.state = st;
@@ -407,10 +515,9 @@ void ag_update_gens(struct agent *ag, uint32_t promote)
 	}
 	ag->ngens = j;
 	ag_write_work_set(ag);
-	if (ag->working != old) {
-		ag_log("working generation %u -> %u", old, ag->working);
-		ag_push_generation(ag);
-	}
+	if (ag->working != old_summary)
+		ag_log("working generation %u -> %u", old_summary, ag->working);
+	ag_push_generation(ag);
 }
 
 static void ag_drop_worker(struct agent *ag, uint32_t id, const char *why)
@@ -455,8 +562,53 @@ static int sock_int(int fd, int level, int opt)
 	return v;
 }
 
+/*
+ * Is group @g one the file serves: bound to a VIP at its port, or to the
+ * wildcard address at a VIP's port (IPv6's also takes IPv4)? A file that
+ * lists no VIP (host.vips, lb.vips) cannot tell: any group is taken.
+ */
+static bool ag_vip_ok(const struct agent *ag, const struct qlb_group_key *g)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	const struct qlb_host_trust *t = ag->trust;
+	const uint8_t *a = (const uint8_t *)g->addr;
+	uint32_t fam = g->family;
+	uint8_t v4[4];
+	bool any = true;
+	unsigned int i;
+
+	if (!t || !t->nvip)
+		return true;
+	for (i = 0; i < 16; i++)
+		any &= !a[i];
+	/* an IPv4 address in an IPv6 socket's bind */
+	if (fam == AF_INET6 && !memcmp(a, mapped, sizeof(mapped))) {
+		memcpy(v4, a + 12, 4);
+		a = v4;
+		fam = AF_INET;
+	}
+	for (i = 0; i < t->nvip; i++) {
+		const struct qlb_conf_vip *v = &t->vip[i];
+
+		if (v->port != g->port)
+			continue;
+		if (any &&
+		    (g->family == AF_INET6 || v->addr.family == (int)g->family))
+			return true;
+		if (v->addr.family == AF_INET && fam == AF_INET &&
+		    !memcmp(&v->addr.v4, a, 4))
+			return true;
+		if (v->addr.family == AF_INET6 && fam == AF_INET6 &&
+		    !memcmp(&v->addr.v6, a, 16))
+			return true;
+	}
+	return false;
+}
+
 /* Why @fd cannot be a worker socket, or NULL; @g gets its group. */
-static const char *ag_bad_socket(int fd, struct qlb_group_key *g)
+static const char *ag_bad_socket(const struct agent *ag, int fd,
+				 struct qlb_group_key *g)
 {
 	if (sock_int(fd, SOL_SOCKET, SO_TYPE) != SOCK_DGRAM ||
 	    sock_int(fd, SOL_SOCKET, SO_PROTOCOL) != IPPROTO_UDP)
@@ -467,6 +619,9 @@ static const char *ag_bad_socket(int fd, struct qlb_group_key *g)
 		return "getsockname failed or not IP";
 	if (!g->port)
 		return "not bound";
+	if (!ag_vip_ok(ag, g))
+		return "not bound to a VIP at its port (host.vips, lb.vips) "
+		       "nor to the wildcard address at a VIP's port";
 	return NULL;
 }
 
@@ -500,6 +655,7 @@ void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
 	const char *bad;
 	socklen_t l = sizeof(rec.cookie);
 	struct ag_gen *g;
+	uint32_t w;
 	__u64 v;
 	int id, fd = c->pending_fd;
 
@@ -518,16 +674,30 @@ void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
 		ag_result(c, -EINVAL, "generation 0 is reserved");
 		return;
 	}
-	if (ag->working && gen < ag->working && !ag_gen_find(ag, gen)) {
+	bad = ag_bad_socket(ag, fd, &rec.group);
+	if (bad) {
+		char name[64];
+
+		ag_result(c, -EINVAL, "socket refused: %s: %s",
+			  ag_group_name(&rec.group, name, sizeof(name)), bad);
+		return;
+	}
+	/* generations are scoped to the socket's group */
+	w = ag_group_working(ag, &rec.group);
+	if (w && gen < w && !ag_gen_find(ag, gen)) {
 		ag_result(c, -ESTALE,
 			  "generation %u is older than the working "
 			  "generation %u",
-			  gen, ag->working);
+			  gen, w);
 		return;
 	}
-	bad = ag_bad_socket(fd, &rec.group);
-	if (bad) {
-		ag_result(c, -EINVAL, "socket refused: %s", bad);
+	/* a jump far ahead would leave the next real generation "older
+	 * than the working one" forever */
+	if (w && gen > w && gen - w > AG_GEN_WINDOW) {
+		ag_result(c, -ERANGE,
+			  "generation %u is more than %u above the working "
+			  "generation %u",
+			  gen, AG_GEN_WINDOW, w);
 		return;
 	}
 	{

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent_daemon.h"
+#include "agent_probe.h"
 #include "common.h"
 
 static FILE *ag_log_f;
@@ -105,6 +106,16 @@ int ag_apply(struct agent *ag)
 	ag->max_workers = ag_max_workers(&ag->cfg, ag->me);
 	if (ag->next_id >= ag->max_workers)
 		ag->next_id = 0;
+	/* the VIPs worker sockets must be bound to */
+	if (!ag->trust)
+		ag->trust = calloc(1, sizeof(*ag->trust));
+	if (!ag->trust)
+		return -ENOMEM;
+	qlb_host_trust_of(&ag->cfg, ag->trust);
+	if (!ag->trust->nvip)
+		ag_log("%s lists no VIP (host.vips, lb.vips): worker sockets "
+		       "bound to any address are taken",
+		       ag->cfg_path);
 	for (i = 0; i < AG_MAX_CONNS; i++) {
 		struct ag_conn *c = ag->conns[i];
 
@@ -208,6 +219,7 @@ void ag_free(struct agent *ag)
 		close(ag->sfd);
 	ag_close_dataplane(ag);
 	qlb_config_free(&ag->cfg);
+	free(ag->trust);
 	free(ag->workers);
 	/* the config held keys */
 	explicit_bzero(ag, sizeof(*ag));

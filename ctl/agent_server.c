@@ -203,16 +203,23 @@ void ag_close_conn(struct agent *ag, int i)
 
 void ag_push_generation(struct agent *ag)
 {
-	struct qlb_ap_generation m = {.working_generation = ag->working};
 	int i;
 
 	for (i = 0; i < AG_MAX_CONNS; i++) {
 		struct ag_conn *c = ag->conns[i];
+		struct qlb_ap_generation m = {0};
 
+		if (!c || c->worker < 0)
+			continue;
+		/* each worker hears of its own group's working generation */
+		m.working_generation =
+			ag_group_working(ag, &ag->workers[c->worker].rec.group);
+		if (m.working_generation == c->told)
+			continue;
+		c->told = m.working_generation;
 		/* a peer that cannot take it is dropped, not freed: this runs
 		 * inside request handlers that still hold their conn */
-		if (c && c->worker >= 0)
-			ag_send(c, QLB_AP_GENERATION, &m, sizeof(m));
+		ag_send(c, QLB_AP_GENERATION, &m, sizeof(m));
 	}
 }
 
@@ -222,10 +229,11 @@ void ag_registered(struct agent *ag, struct ag_conn *c)
 	struct qlb_ap_registered m = {
 		.worker_id = (uint32_t)c->worker,
 		.generation = w->rec.generation,
-		.working_generation = ag->working,
+		.working_generation = ag_group_working(ag, &w->rec.group),
 		.cookie = w->rec.cookie,
 	};
 
+	c->told = m.working_generation;
 	if (ag_send(c, QLB_AP_REGISTERED, &m, sizeof(m)) == 0)
 		ag_send_configs(ag, c);
 }
@@ -311,14 +319,24 @@ int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 	case QLB_AP_DECLARE: {
 		const struct qlb_ap_gen_req *m = (const void *)body;
 		struct ag_gen *g;
+		uint32_t wmin, wmax;
 
 		if (h->len != sizeof(*m))
 			return -1;
-		if (!m->generation ||
-		    (ag->working && m->generation < ag->working &&
-		     !ag_gen_find(ag, m->generation))) {
+		/* no group yet: bounds over every group's working one */
+		ag_working_range(ag, &wmin, &wmax);
+		if (!m->generation || (wmin && m->generation < wmin &&
+				       !ag_gen_find(ag, m->generation))) {
 			ag_result(c, -EINVAL, "generation %u is not a new one",
 				  m->generation);
+			break;
+		}
+		if (wmax && m->generation > wmax &&
+		    m->generation - wmax > AG_GEN_WINDOW) {
+			ag_result(c, -ERANGE,
+				  "generation %u is more than %u above the "
+				  "working generation %u",
+				  m->generation, AG_GEN_WINDOW, wmax);
 			break;
 		}
 		g = ag_gen_get(ag, m->generation);
@@ -350,9 +368,10 @@ int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 				  m->generation);
 			break;
 		}
-		if (m->generation != ag->working) {
+		if (!g->working_now || g->behind) {
 			ag_log("promote of generation %u asked by pid %d",
 			       m->generation, (int)c->pid);
+			/* in every group it has sockets in */
 			ag_update_gens(ag, m->generation);
 		}
 		ag_result(c, 0, "generation %u is working", m->generation);
