@@ -58,7 +58,14 @@ static const char *const dc_names[QLB_DC_STAT_MAX] = {
 	[QLB_DC_DROP_MALFORMED] = "drop_malformed",
 	[QLB_DC_DROP_ADJUST] = "drop_adjust",
 	[QLB_DC_PASS_BAD_CSUM] = "pass_bad_checksum",
+	[QLB_DC_DROP_SOURCE] = "drop_source",
+	[QLB_DC_DROP_INNER] = "drop_inner",
 };
+/* a counter added to host_abi.h gets its name here, or this fails */
+_Static_assert(QLB_DC_DROP_INNER + 1 == QLB_DC_STAT_MAX,
+	       "name every decap counter in dc_names");
+_Static_assert(QLB_RP_NONLINEAR + 1 == QLB_RP_STAT_MAX,
+	       "name every reuseport counter in rp_names");
 
 static const char *gen_state_name(uint32_t s)
 {
@@ -194,11 +201,13 @@ static void print_status(const struct qlb_ap_status *s,
 		jw_arr_close(&j);
 		jw_obj_open(&j, "reuseport");
 		for (i = 0; i < QLB_RP_STAT_MAX; i++)
-			jw_uint(&j, rp_names[i], s->rp_stats[i]);
+			if (rp_names[i])
+				jw_uint(&j, rp_names[i], s->rp_stats[i]);
 		jw_obj_close(&j);
 		jw_obj_open(&j, "decap");
 		for (i = 0; i < QLB_DC_STAT_MAX; i++)
-			jw_uint(&j, dc_names[i], s->dc_stats[i]);
+			if (dc_names[i])
+				jw_uint(&j, dc_names[i], s->dc_stats[i]);
 		jw_obj_close(&j);
 		jw_obj_close(&j);
 		jw_end(&j);
