@@ -341,6 +341,15 @@ int ag_open_dataplane(struct agent *ag, bool pin)
 		ag_log("cannot open the BPF objects: %s", strerror(errno));
 		return -errno;
 	}
+	/* the decoded-CID cache: QLB_RP_CACHE_SETS for each possible CPU
+	 * (host_abi.h) */
+	err = libbpf_num_possible_cpus();
+	if (err < 0 ||
+	    bpf_map__set_max_entries(ag->rp->maps.qlb_rp_cache,
+				     QLB_RP_CACHE_SETS * (__u32)err)) {
+		ag_log("cannot size %s for the possible CPUs", "qlb_rp_cache");
+		return -EINVAL;
+	}
 	if (pin &&
 	    (ag_set_pins(ag, ag->rp->obj) || ag_set_pins(ag, ag->dc->obj))) {
 		ag_log("cannot set pin paths under %s", ag->pin_dir);
