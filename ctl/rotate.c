@@ -56,6 +56,12 @@ static void usage(FILE *f)
 		"        state, age and key source of every config (FILE "
 		"defaults to\n"
 		"        " DEFAULT_FILE ")\n\n"
+		"Every command takes --service NAME to rotate the own quic_lb "
+		"block of\n"
+		"that service instead of the top-level one (key files then "
+		"named\n"
+		"BASENAME-NAME-crID-TIME.key); other services stay "
+		"untouched.\n\n"
 		"Order across a fleet: new -> distribute to LB nodes, then "
 		"hosts ->\n"
 		"promote -> distribute -> wait drain_time -> retire -> "
@@ -101,13 +107,12 @@ static int parse_id(const char *s, unsigned int *id)
 	return qlb_parse_u32("config ID", s, 0, QLB_CONFIG_MAX - 1, id);
 }
 
-static int active_id(const struct qlb_config *cfg)
+static int active_id(const struct qlb_conf_cid *configs)
 {
 	int i;
 
 	for (i = 0; i < QLB_CONFIG_MAX; i++)
-		if (cfg->configs[i].present &&
-		    cfg->configs[i].state == QLB_CONF_ACTIVE)
+		if (configs[i].present && configs[i].state == QLB_CONF_ACTIVE)
 			return i;
 	return -1;
 }
@@ -161,6 +166,7 @@ static int cmd_new(int argc, char **argv)
 		{"nonce-len", required_argument, NULL, 'n'},
 		{"worker-bits", required_argument, NULL, 'w'},
 		{"no-key", no_argument, NULL, 'k'},
+		{"service", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
 	int o, want_id = -1, sid_len = -1, nonce_len = -1, wb = -1, ret = 1;
@@ -203,6 +209,9 @@ static int cmd_new(int argc, char **argv)
 		case 'k':
 			no_key = true;
 			break;
+		case 'S':
+			d.service = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return QLB_EXIT_OK;
@@ -218,11 +227,11 @@ static int cmd_new(int argc, char **argv)
 	d.path = file;
 	if (qlb_doc_read(&d) < 0)
 		goto out;
-	mk = &d.cfg.marks;
+	mk = d.marks;
 	/* lengths follow the active config; else the last one in the file */
-	tmpl = active_id(&d.cfg);
+	tmpl = active_id(d.configs);
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
-		if (!d.cfg.configs[i].present)
+		if (!d.configs[i].present)
 			continue;
 		if (last < 0 || mk->item[i].end > mk->item[last].end)
 			last = i;
@@ -231,9 +240,9 @@ static int cmd_new(int argc, char **argv)
 		tmpl = last;
 	if (last < 0 || !qlb_doc_editable(&d, last))
 		goto out;
-	t = &d.cfg.configs[tmpl];
+	t = &d.configs[tmpl];
 	if (want_id >= 0) {
-		if (d.cfg.configs[want_id].present) {
+		if (d.configs[want_id].present) {
 			qlb_err("config %d already exists in %s", want_id,
 				file);
 			goto out;
@@ -243,7 +252,7 @@ static int cmd_new(int argc, char **argv)
 		/* walk forward from the template: the codepoint reused last is
 		 * the one retired longest ago */
 		for (i = 1; i <= QLB_CONFIG_MAX; i++)
-			if (!d.cfg.configs[(tmpl + i) % QLB_CONFIG_MAX].present)
+			if (!d.configs[(tmpl + i) % QLB_CONFIG_MAX].present)
 				break;
 		if (i > QLB_CONFIG_MAX) {
 			qlb_err("no free codepoint in %s: all %d are in use; "
@@ -262,7 +271,10 @@ static int cmd_new(int argc, char **argv)
 		if (dot && dot != base)
 			*dot = 0;
 		snprintf(dir, sizeof(dir), "%s", file);
-		snprintf(keyname, sizeof(keyname), "%s-cr%u-%lld.key", base, id,
+		/* a service's keys apart from the others' (the names of
+		 * services hold no '/') */
+		snprintf(keyname, sizeof(keyname), "%s%s%s-cr%u-%lld.key", base,
+			 d.service ? "-" : "", d.service ? d.service : "", id,
 			 (long long)now);
 		if (snprintf(keypath, sizeof(keypath), "%s/%s", dirname(dir),
 			     keyname) >= (int)sizeof(keypath)) {
@@ -319,6 +331,8 @@ static int cmd_new(int argc, char **argv)
 		jw_init(&w, stdout);
 		jw_obj_open(&w, NULL);
 		jw_str(&w, "file", file);
+		if (d.service)
+			jw_str(&w, "service", d.service);
 		jw_str(&w, "action", "new");
 		jw_uint(&w, "id", id);
 		jw_str(&w, "state", "routable");
@@ -329,13 +343,16 @@ static int cmd_new(int argc, char **argv)
 		jw_obj_close(&w);
 		jw_end(&w);
 	} else {
-		printf("%s: config %u added as routable%s%s%s\n"
+		printf("%s%s%s: config %u added as routable%s%s%s\n"
 		       "next: distribute %s to every LB node, then to the "
 		       "hosts; then\n"
-		       "      qlbctl rotate promote -f %s %u\n",
-		       file, id, keypath[0] ? " (key in " : " (plaintext)",
+		       "      qlbctl rotate promote -f %s%s%s %u\n",
+		       file, d.service ? ": service " : "",
+		       d.service ? d.service : "", id,
+		       keypath[0] ? " (key in " : " (plaintext)",
 		       keypath[0] ? keypath : "", keypath[0] ? ")" : "", file,
-		       file, id);
+		       file, d.service ? " --service " : "",
+		       d.service ? d.service : "", id);
 	}
 	keypath[0] = 0; /* it is in use now */
 	ret = 0;
@@ -349,11 +366,13 @@ out:
 /* ---- promote, retire -------------------------------------------------- */
 
 /* Return: 0, 1 after --help, or QLB_EXIT_USAGE (message given). */
-static int get_id_arg(int argc, char **argv, const char **file, bool *force,
-		      unsigned int *id, const char *what)
+static int get_id_arg(int argc, char **argv, const char **file,
+		      const char **service, bool *force, unsigned int *id,
+		      const char *what)
 {
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
+		{"service", required_argument, NULL, 'S'},
 		{"force", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
@@ -366,6 +385,9 @@ static int get_id_arg(int argc, char **argv, const char **file, bool *force,
 		switch (o) {
 		case 'f':
 			*file = optarg;
+			break;
+		case 'S':
+			*service = optarg;
 			break;
 		case 'F':
 			if (!force)
@@ -392,14 +414,16 @@ static int get_id_arg(int argc, char **argv, const char **file, bool *force,
 	return 0;
 }
 
-static void done_json(const char *file, const char *action, unsigned int id,
-		      int other)
+static void done_json(const char *file, const char *service, const char *action,
+		      unsigned int id, int other)
 {
 	struct qlb_json_w w;
 
 	jw_init(&w, stdout);
 	jw_obj_open(&w, NULL);
 	jw_str(&w, "file", file);
+	if (service)
+		jw_str(&w, "service", service);
 	jw_str(&w, "action", action);
 	jw_uint(&w, "id", id);
 	if (!strcmp(action, "promote")) {
@@ -420,20 +444,20 @@ static int cmd_promote(int argc, char **argv)
 	unsigned int id;
 	int r, prev, ret = 1;
 
-	r = get_id_arg(argc, argv, &file, NULL, &id, "promote");
+	r = get_id_arg(argc, argv, &file, &d.service, NULL, &id, "promote");
 	if (r)
 		return r == 1 ? QLB_EXIT_OK : r;
 	d.path = file;
 	if (qlb_doc_read(&d) < 0)
 		goto out;
-	if (!d.cfg.configs[id].present) {
+	if (!d.configs[id].present) {
 		qlb_err("%s has no config %u", file, id);
 		goto out;
 	}
-	prev = active_id(&d.cfg);
+	prev = active_id(d.configs);
 	if (prev == (int)id) {
 		if (qlb_json)
-			done_json(file, "promote", id, -1);
+			done_json(file, d.service, "promote", id, -1);
 		else
 			printf("%s: config %u is already active; nothing to "
 			       "do\n",
@@ -445,25 +469,27 @@ static int cmd_promote(int argc, char **argv)
 	    (prev >= 0 && !qlb_doc_editable(&d, prev)))
 		goto out;
 	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
-	if (qlb_doc_set_key(&d, id, "state", &d.cfg.marks.state[id], "active") <
+	if (qlb_doc_set_key(&d, id, "state", &d.marks->state[id], "active") <
 		    0 ||
-	    qlb_doc_set_key(&d, id, "since", &d.cfg.marks.since[id], now_s) < 0)
+	    qlb_doc_set_key(&d, id, "since", &d.marks->since[id], now_s) < 0)
 		goto out;
 	if (prev >= 0 &&
-	    (qlb_doc_set_key(&d, prev, "state", &d.cfg.marks.state[prev],
+	    (qlb_doc_set_key(&d, prev, "state", &d.marks->state[prev],
 			     "retiring") < 0 ||
-	     qlb_doc_set_key(&d, prev, "since", &d.cfg.marks.since[prev],
-			     now_s) < 0))
+	     qlb_doc_set_key(&d, prev, "since", &d.marks->since[prev], now_s) <
+		     0))
 		goto out;
 	if (qlb_doc_commit(&d) < 0)
 		goto out;
 	if (qlb_json) {
-		done_json(file, "promote", id, prev);
+		done_json(file, d.service, "promote", id, prev);
 	} else {
-		printf("%s: config %u is active", file, id);
+		printf("%s%s%s: config %u is active", file,
+		       d.service ? ": service " : "",
+		       d.service ? d.service : "", id);
 		if (prev >= 0)
 			printf("; config %d retiring (routable for %u s more)",
-			       prev, d.cfg.configs[prev].drain_time);
+			       prev, d.configs[prev].drain_time);
 		printf("\nnext: distribute %s; servers mint under config %u "
 		       "from then on\n",
 		       file, id);
@@ -486,13 +512,13 @@ static int cmd_retire(int argc, char **argv)
 	char age[32];
 	int r, ret = 1;
 
-	r = get_id_arg(argc, argv, &file, &force, &id, "retire");
+	r = get_id_arg(argc, argv, &file, &d.service, &force, &id, "retire");
 	if (r)
 		return r == 1 ? QLB_EXIT_OK : r;
 	d.path = file;
 	if (qlb_doc_read(&d) < 0)
 		goto out;
-	q = &d.cfg.configs[id];
+	q = &d.configs[id];
 	if (!q->present) {
 		qlb_err("%s has no config %u", file, id);
 		goto out;
@@ -519,17 +545,19 @@ static int cmd_retire(int argc, char **argv)
 	}
 	if (!qlb_doc_editable(&d, id))
 		goto out;
-	e = qlb_doc_add_edit(&d, d.cfg.marks.item[id].start,
-			     d.cfg.marks.item[id].end);
+	e = qlb_doc_add_edit(&d, d.marks->item[id].start,
+			     d.marks->item[id].end);
 	if (!e)
 		goto out;
 	if (qlb_doc_commit(&d) < 0)
 		goto out;
 	if (qlb_json) {
-		done_json(file, "retire", id, -1);
+		done_json(file, d.service, "retire", id, -1);
 	} else {
-		printf("%s: config %u removed; its codepoint is free again\n",
-		       file, id);
+		printf("%s%s%s: config %u removed; its codepoint is free "
+		       "again\n",
+		       file, d.service ? ": service " : "",
+		       d.service ? d.service : "", id);
 		if (q->key_file[0])
 			printf("its key file %s is no longer named; remove it "
 			       "once every node has the new file\n",
@@ -548,8 +576,12 @@ static int cmd_status(int argc, char **argv)
 	const char *file = DEFAULT_FILE;
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
+		{"service", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
+	const struct qlb_conf_cid *configs;
+	const struct qlb_conf_marks *marks;
+	const char *service = NULL;
 	struct qlb_config cfg;
 	struct qlb_json_w w;
 	long long now = time(NULL);
@@ -561,6 +593,9 @@ static int cmd_status(int argc, char **argv)
 		switch (o) {
 		case 'f':
 			file = optarg;
+			break;
+		case 'S':
+			service = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -578,17 +613,23 @@ static int cmd_status(int argc, char **argv)
 		qlb_err("%s is not valid", file);
 		return QLB_EXIT_ERR;
 	}
+	if (qlb_doc_block(&cfg, file, service, &configs, &marks)) {
+		qlb_config_free(&cfg);
+		return QLB_EXIT_ERR;
+	}
 	if (qlb_json) {
 		jw_init(&w, stdout);
 		jw_obj_open(&w, NULL);
 		jw_str(&w, "file", file);
+		if (service)
+			jw_str(&w, "service", service);
 		jw_arr_open(&w, "configs");
 	} else {
 		printf("%-3s %-9s %-9s %-10s %-10s %-7s %s\n", "ID", "STATE",
 		       "AGE", "RETIRABLE", "LENGTHS", "WORKER", "KEY");
 	}
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
-		const struct qlb_conf_cid *q = &cfg.configs[i];
+		const struct qlb_conf_cid *q = &configs[i];
 		long long left = q->since + (long long)q->drain_time - now;
 		char age[32] = "-", ret[32] = "-", lens[16];
 

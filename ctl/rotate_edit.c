@@ -96,7 +96,39 @@ int qlb_doc_read(struct qlb_doc *d)
 		qlb_err("%s changed while it was read; try again", d->path);
 		return -1;
 	}
-	return 0;
+	return qlb_doc_block(&d->cfg, d->path, d->service, &d->configs,
+			     &d->marks);
+}
+
+int qlb_doc_block(const struct qlb_config *cfg, const char *file,
+		  const char *service, const struct qlb_conf_cid **configs,
+		  const struct qlb_conf_marks **marks)
+{
+	unsigned int i;
+
+	*configs = cfg->configs;
+	*marks = &cfg->marks;
+	if (!service)
+		return 0;
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct qlb_conf_service *s = &cfg->services[i];
+
+		if (s->implicit || strcmp(s->name, service))
+			continue;
+		/* its configs are a copy of the top-level ones: editing them
+		 * means editing those, for every service that shares them */
+		if (!s->own_quic_lb) {
+			qlb_err("service \"%s\" of %s uses the top-level "
+				"quic_lb: rotate that one (no --service)",
+				service, file);
+			return -1;
+		}
+		*configs = s->configs;
+		*marks = &s->marks;
+		return 0;
+	}
+	qlb_err("%s has no service \"%s\"", file, service);
+	return -1;
 }
 
 void qlb_doc_free(struct qlb_doc *d)
@@ -285,7 +317,7 @@ fail:
 
 bool qlb_doc_editable(const struct qlb_doc *d, unsigned int id)
 {
-	if (!d->cfg.marks.configs_block || !d->cfg.marks.item_block[id]) {
+	if (!d->marks->configs_block || !d->marks->item_block[id]) {
 		qlb_err("%s: config %u is written in flow style ({...} or "
 			"[...]); rotate edits block-style lists only",
 			d->path, id);
@@ -298,7 +330,7 @@ bool qlb_doc_editable(const struct qlb_doc *d, unsigned int id)
 int qlb_doc_set_key(struct qlb_doc *d, unsigned int id, const char *key,
 		    const struct qlb_span *span, const char *val)
 {
-	const struct qlb_conf_marks *mk = &d->cfg.marks;
+	const struct qlb_conf_marks *mk = d->marks;
 	struct qlb_edit *e;
 
 	if (span->end > span->start) {

@@ -21,13 +21,17 @@ struct qlb_edit {
 	char text[512];
 };
 
-/* Initialise with {.path = FILE, .lock_fd = -1}. */
+/* Initialise with {.path = FILE, .lock_fd = -1} (and .service). */
 struct qlb_doc {
 	const char *path;
+	const char *service; /* NULL: the top-level quic_lb */
 	char *text;
 	size_t len;
 	struct stat st;
 	struct qlb_config cfg;
+	/* the quic_lb block rotated: the top-level one or @service's own */
+	const struct qlb_conf_cid *configs;
+	const struct qlb_conf_marks *marks;
 	bool loaded;
 	bool crlf;   /* the file ends its lines with CR LF */
 	int lock_fd; /* the file, flock()ed while we edit it */
@@ -41,6 +45,16 @@ struct qlb_doc {
  * Return: 0 or -1.
  */
 int qlb_doc_read(struct qlb_doc *d);
+/*
+ * qlb_doc_block() - the configs and marks of @cfg's quic_lb block that
+ * rotate edits: the top-level one (@service NULL) or the own block of
+ * service @service. Errors (no such service, or one that uses the
+ * top-level block) go through qlb_err().
+ * Return: 0 or -1.
+ */
+int qlb_doc_block(const struct qlb_config *cfg, const char *file,
+		  const char *service, const struct qlb_conf_cid **configs,
+		  const struct qlb_conf_marks **marks);
 /* Release the lock and free what qlb_doc_read() allocated. */
 void qlb_doc_free(struct qlb_doc *d);
 

@@ -148,6 +148,122 @@ static int count_files(const char *suffix)
 	return n;
 }
 
+static const char svc_fleet[] =
+	"quic_lb:   # the top-level block, web's\n"
+	"  configs:\n"
+	"    - id: 1\n"
+	"      server_id_len: 2\n"
+	"      nonce_len: 6\n"
+	"      key: 8f95f09245765f80256934e50c66207f\n"
+	"hosts:\n"
+	"  - name: web1\n"
+	"    address: 198.18.0.21\n"
+	"    server_id: \"0a10\"\n"
+	"  - name: api1\n"
+	"    address: 198.18.0.23\n"
+	"services:\n"
+	"  - name: web\n"
+	"    vips:\n"
+	"      - {address: 198.18.1.1, port: 443}\n"
+	"    hosts: [web1]\n"
+	"  - name: api\n"
+	"    quic_lb:   # api's own block\n"
+	"      configs:\n"
+	"        - id: 1   # same id as web's, another key\n"
+	"          server_id_len: 3\n"
+	"          nonce_len: 5\n"
+	"          key: 00112233445566778899aabbccddeeff\n"
+	"    vips:\n"
+	"      - {address: 198.18.1.2, port: 443}\n"
+	"    hosts:\n"
+	"      - {name: api1, server_id: \"0b0000\"}\n"
+	"# end\n";
+
+/* Load @path; the top-level block must be as written. Return: api. */
+static const struct qlb_conf_service *api_of(struct qlb_config *cfg,
+					     const char *path)
+{
+	if (qlb_config_load(path, cfg, stderr))
+		return NULL;
+	CHECK(cfg->configs[1].present && cfg->configs[1].sid_len == 2 &&
+	      cfg->configs[1].state == QLB_CONF_ACTIVE &&
+	      cfg->configs[1].key[0] == 0x8f);
+	CHECK(cfg->nservices == 2 && !cfg->services[0].own_quic_lb);
+	return cfg->nservices == 2 ? &cfg->services[1] : NULL;
+}
+
+/* rotate --service NAME: one service's own block, the others untouched. */
+static void test_services(void)
+{
+	static char before[8192], after[8192];
+	const struct qlb_conf_service *a;
+	char path[256], kdir[128];
+	struct qlb_config cfg;
+	size_t pre, suf, lb, la;
+	int rc, fd;
+
+	snprintf(kdir, sizeof(kdir), "%s/svc", dir);
+	CHECK(mkdir(kdir, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/svc.yaml", kdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, svc_fleet, strlen(svc_fleet)) ==
+				 (ssize_t)strlen(svc_fleet));
+	close(fd);
+
+	rc = run("rotate new -f %s --service api", path);
+	CHECK(rc == 0 && strstr(out, ": service api: config 2 added") &&
+		      strstr(out, "/svc-api-cr2-") &&
+		      strstr(out, "promote -f ") &&
+		      strstr(out, " --service api 2"),
+	      "new --service: %d %s", rc, out);
+	/* an insertion into api's block, nothing else changed */
+	slurp(path, after, sizeof(after));
+	lb = strlen(svc_fleet);
+	la = strlen(after);
+	for (pre = 0; pre < lb && svc_fleet[pre] == after[pre]; pre++)
+		;
+	for (suf = 0;
+	     suf < lb - pre && svc_fleet[lb - 1 - suf] == after[la - 1 - suf];
+	     suf++)
+		;
+	CHECK(pre + suf == lb && la > lb &&
+		      pre > (size_t)(strstr(svc_fleet, "api's own") -
+				     svc_fleet),
+	      "not one insertion into api's block (%zu + %zu of %zu)", pre, suf,
+	      lb);
+	a = api_of(&cfg, path);
+	CHECK(a && a->configs[2].present &&
+	      a->configs[2].state == QLB_CONF_ROUTABLE &&
+	      a->configs[2].sid_len == 3 && a->configs[2].has_key &&
+	      strstr(a->configs[2].key_file, "/svc-api-cr2-"));
+	CHECK(!cfg.configs[2].present, "top-level config 2 appeared");
+	qlb_config_free(&cfg);
+
+	rc = run("rotate promote -f %s --service api 2", path);
+	CHECK(rc == 0, "promote --service: %d %s", rc, out);
+	rc = run("rotate retire -f %s 1 --service api --force", path);
+	CHECK(rc == 0, "retire --service: %d %s", rc, out);
+	a = api_of(&cfg, path);
+	CHECK(a && !a->configs[1].present && a->configs[2].present &&
+	      a->configs[2].state == QLB_CONF_ACTIVE);
+	qlb_config_free(&cfg);
+	rc = run("-j rotate status -f %s --service api", path);
+	CHECK(rc == 0 && strstr(out, "\"service\":\"api\"") &&
+		      strstr(out, "\"id\":2,\"state\":\"active\"") &&
+		      !strstr(out, "\"id\":1,"),
+	      "status --service: %s", out);
+
+	/* web shares the top-level block; no such service: refused, and the
+	 * file stays as it was */
+	slurp(path, before, sizeof(before));
+	rc = run("rotate new -f %s --service web", path);
+	CHECK(rc == 1 && strstr(out, "uses the top-level quic_lb"), "%s", out);
+	rc = run("rotate promote -f %s --service nope 1", path);
+	CHECK(rc == 1 && strstr(out, "has no service \"nope\""), "%s", out);
+	slurp(path, after, sizeof(after));
+	CHECK(!strcmp(before, after), "a refused step changed the file");
+}
+
 /* the comments of config 5's item go with it when it is retired */
 static const char *const item5[] = {"first config", "plenty", "no state", NULL};
 
@@ -392,6 +508,8 @@ int main(void)
 	CHECK(run("rotate promote -f %s 7", yaml) == 2);
 	CHECK(run("rotate --help") == 0 &&
 	      strstr(out, "Usage: qlbctl [-j] rotate"));
+
+	test_services();
 
 	if (!t_fail) {
 		char cmd[128];
