@@ -20,6 +20,7 @@
 #include "common.h"
 #include "config.h"
 #include "lb.h"
+#include "health.h"
 #include "pcap.h"
 #include "qlb_xdp.skel.h"
 
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: qlbctl [-j] trace -f qlb.yaml [--write OUT.pcap] "
-		"IN.pcap\n\n"
+		"[--health] IN.pcap\n\n"
 		"Runs every packet of IN.pcap (classic pcap, Ethernet) through "
 		"a\n"
 		"private copy of the XDP program configured from qlb.yaml and "
@@ -44,7 +45,10 @@ static void usage(FILE *f)
 		"config\n"
 		"and server ID where decoded. -j prints one JSON object per "
 		"line.\n"
-		"--write saves the frames the program sends (tx) or passes.\n");
+		"--write saves the frames the program sends (tx) or passes.\n"
+		"--health takes the hosts' health as `qlbctl lb run` under "
+		"lb.pin_dir\nsees it (unhealthy hosts down, as in its "
+		"tables).\n");
 }
 
 /* Names of the private copy's host and VIP indexes (one fill: file order). */
@@ -74,6 +78,7 @@ int cmd_trace(int argc, char **argv)
 	static const struct option lo[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"write", required_argument, NULL, 'w'},
+		{"health", no_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
 	const char *file = NULL, *out_path = NULL, *in_path;
@@ -84,12 +89,15 @@ int cmd_trace(int argc, char **argv)
 	struct qlb_config cfg;
 	uint8_t mac[6] = {0}, *in = NULL, *out = NULL;
 	char err[512];
-	int c, rc = QLB_EXIT_ERR, loaded = 0, n, prog_fd, trace_fd;
+	int c, rc = QLB_EXIT_ERR, loaded = 0, n, prog_fd, trace_fd, health = 0;
 	unsigned long counts[3] = {0};
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:w:h", lo, NULL)) != -1) {
 		switch (c) {
+		case 'H':
+			health = 1;
+			break;
 		case 'f':
 			file = optarg;
 			break;
@@ -116,6 +124,12 @@ int cmd_trace(int argc, char **argv)
 	}
 	loaded = 1;
 	if (qlb_lb_check(&cfg, err, sizeof(err))) {
+		qlb_err("%s", err);
+		goto out;
+	}
+	/* the hosts as the running node sees them (lb run's health view) */
+	if (health &&
+	    qlb_health_view_apply(&cfg, cfg.lb.pin_dir, err, sizeof(err))) {
 		qlb_err("%s", err);
 		goto out;
 	}
