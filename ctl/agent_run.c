@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -232,6 +233,13 @@ int qlb_agent_run(const char *cfg_path)
 	sigset_t ss;
 	int err = -1, i;
 
+	/* the agent holds every key of its file (the config, the CONFIGS it
+	 * sends, qlb_hcfg's round keys): no core dump, and no ptrace or
+	 * /proc/PID/mem by anyone short of CAP_SYS_PTRACE */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		ag_log("cannot keep the keys out of core dumps: "
+		       "PR_SET_DUMPABLE: %s",
+		       strerror(errno));
 	ag = ag_new(cfg_path);
 	if (!ag)
 		return QLB_EXIT_ERR;

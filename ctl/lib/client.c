@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -112,6 +113,78 @@ out:
 }
 
 /*
+ * cl_clear_vregs() - zero the vector registers. glibc's memcpy and
+ * memmove carry bytes through them (on AVX-512 machines through
+ * zmm16-31, which compiled code here never touches), so the round keys
+ * just copied would sit there until something else overwrites them, and
+ * a crash would write them into the core's register notes.
+ */
+static void cl_clear_vregs(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx512f"))
+		__asm__ volatile("vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+				 "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+				 "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+				 "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+				 "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+				 "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+				 "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+				 "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+				 "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+				 "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+				 "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+				 "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+				 "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+				 "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+				 "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+				 "vpxord %%zmm31, %%zmm31, %%zmm31\n\t" ::
+					 :);
+	if (__builtin_cpu_supports("avx"))
+		__asm__ volatile("vzeroall" ::
+					 : "xmm0", "xmm1", "xmm2", "xmm3",
+					   "xmm4", "xmm5", "xmm6", "xmm7",
+					   "xmm8", "xmm9", "xmm10", "xmm11",
+					   "xmm12", "xmm13", "xmm14", "xmm15");
+	else
+		__asm__ volatile("pxor %%xmm0, %%xmm0\n\t"
+				 "pxor %%xmm1, %%xmm1\n\t"
+				 "pxor %%xmm2, %%xmm2\n\t"
+				 "pxor %%xmm3, %%xmm3\n\t"
+				 "pxor %%xmm4, %%xmm4\n\t"
+				 "pxor %%xmm5, %%xmm5\n\t"
+				 "pxor %%xmm6, %%xmm6\n\t"
+				 "pxor %%xmm7, %%xmm7\n\t"
+				 "pxor %%xmm8, %%xmm8\n\t"
+				 "pxor %%xmm9, %%xmm9\n\t"
+				 "pxor %%xmm10, %%xmm10\n\t"
+				 "pxor %%xmm11, %%xmm11\n\t"
+				 "pxor %%xmm12, %%xmm12\n\t"
+				 "pxor %%xmm13, %%xmm13\n\t"
+				 "pxor %%xmm14, %%xmm14\n\t"
+				 "pxor %%xmm15, %%xmm15\n\t" ::
+					 : "xmm0", "xmm1", "xmm2", "xmm3",
+					   "xmm4", "xmm5", "xmm6", "xmm7",
+					   "xmm8", "xmm9", "xmm10", "xmm11",
+					   "xmm12", "xmm13", "xmm14", "xmm15");
+#endif
+}
+
+/*
+ * cl_scrub() - after configs passed through: clear the stack below the
+ * caller, where cl_conn_configs() and the key schedule had their frames,
+ * and the vector registers. With the client's own memory MADV_DONTDUMP,
+ * a core dump of the server then holds no key.
+ */
+static __attribute__((noinline)) void cl_scrub(void)
+{
+	unsigned char pad[32 << 10];
+
+	explicit_bzero(pad, sizeof(pad));
+	cl_clear_vregs();
+}
+
+/*
  * cl_handle() - act on one message from the agent.
  * Return: its type (>0) or a negative errno for a malformed message.
  */
@@ -159,6 +232,7 @@ static int cl_handle(struct qlb_client *cl, const struct qlb_ap_hdr *h,
 		if (h->len != sizeof(struct qlb_ap_configs))
 			return -EPROTO;
 		err = cl_conn_configs(cl, (const void *)body);
+		cl_scrub();
 		if (err)
 			return err;
 		if (cl->cb)
@@ -280,12 +354,27 @@ static int cl_open(struct qlb_client *cl)
 	return 0;
 }
 
+/* The client's memory in whole pages: it holds keys (the configs, the
+ * minters' round keys, the received bytes), which must stay out of the
+ * server's core dumps. */
+static size_t cl_alloc_len(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t p = pg > 0 ? (size_t)pg : 4096;
+
+	return (sizeof(struct qlb_client) + p - 1) / p * p;
+}
+
 struct qlb_client *qlb_client_adopt(int fd)
 {
-	struct qlb_client *cl = calloc(1, sizeof(*cl));
+	struct qlb_client *cl;
 
-	if (!cl)
+	cl = mmap(NULL, cl_alloc_len(), PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cl == MAP_FAILED)
 		return NULL;
+	/* best effort: an old kernel without it still gets a client */
+	madvise(cl, cl_alloc_len(), MADV_DONTDUMP);
 	cl->fd = fd;
 	cl->reg_fd = -1;
 	cl->active = -1;
@@ -317,7 +406,7 @@ QLB_API struct qlb_client *qlb_client_connect_err(const char *path, char *msg,
 			snprintf(msg, len, "%s",
 				 cl->last_msg[0] ? cl->last_msg
 						 : strerror(-err));
-		free(cl);
+		qlb_client_close(cl);
 		errno = -err;
 		return NULL;
 	}
@@ -510,5 +599,5 @@ QLB_API void qlb_client_close(struct qlb_client *cl)
 	if (cl->fd >= 0)
 		close(cl->fd);
 	cl_wipe(cl, sizeof(*cl));
-	free(cl);
+	munmap(cl, cl_alloc_len());
 }
