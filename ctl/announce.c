@@ -374,6 +374,9 @@ out:
 int qlb_announce_sync(const struct qlb_config *cfg, const bool *want, char *err,
 		      size_t errlen)
 {
+	/* a maintenance drain overrides what the caller wants */
+	if (want && qlb_announce_draining(cfg))
+		want = NULL;
 	return sync_table(cfg, want, err, errlen);
 }
 

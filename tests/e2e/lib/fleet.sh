@@ -266,6 +266,7 @@ lb:
     - address: "$VIP6"
       port: $VIP_PORT
 EOF
+			fleet_lb_announce_section "$n"
 		} >"$FLEET_DIR/$n.yaml.tmp" && mv "$FLEET_DIR/$n.yaml.tmp" "$FLEET_DIR/$n.yaml"
 	done
 	for n in "${FLEET_HOSTS[@]}"; do
@@ -283,6 +284,29 @@ EOF
 			fleet_host_trust
 		} >"$FLEET_DIR/$n.yaml.tmp" && mv "$FLEET_DIR/$n.yaml.tmp" "$FLEET_DIR/$n.yaml"
 	done
+}
+
+# fleet_lb_announce_section LB: lb.announce, when this build's schema has
+# it: the node's own BIRD socket (the namespaces share one file system).
+FLEET_ANNOUNCE_KEYS=
+fleet_lb_announce_section() {
+	if [ -z "$FLEET_ANNOUNCE_KEYS" ]; then
+		FLEET_ANNOUNCE_KEYS=no
+		{
+			cat "$FLEET_DIR/fleet.yaml"
+			printf 'lb:\n  interface: eth0\n  gateway_mac: "02:00:00:00:00:01"\n'
+			printf '  vips:\n    - address: %s\n      port: 443\n' "$VIP4"
+			printf '  announce:\n    bird_socket: /run/x.ctl\n'
+		} >"$FLEET_DIR/announce-probe.yaml"
+		"$QLBCTL" validate -f "$FLEET_DIR/announce-probe.yaml" >/dev/null 2>&1 && FLEET_ANNOUNCE_KEYS=yes
+		rm -f "$FLEET_DIR/announce-probe.yaml"
+	fi
+	[ "$FLEET_ANNOUNCE_KEYS" = yes ] || return 0
+	cat <<EOF
+  announce:
+    bird_socket: $(fleet_bird_sock "$1")
+    drain_time: 2
+EOF
 }
 
 # fleet_host_trust: the host section's trust lists (the LB nodes' outer
