@@ -61,7 +61,7 @@ void qlb_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int hexval(int c)
+int qlb_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -78,7 +78,7 @@ int qlb_parse_hex(const char *s, uint8_t *out, size_t max)
 	if (n == 0 || n % 2 || n / 2 > max)
 		return -1;
 	for (i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = qlb_hexval(s[2 * i]), lo = qlb_hexval(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

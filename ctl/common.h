@@ -35,6 +35,8 @@ void qlb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t qlb_stop_requested;
 void qlb_catch_stop(void);
 
+/* The value of hex digit @c (either case), or -1. */
+int qlb_hexval(int c);
 /* Parse hex (even length, no prefix) into @out, at most @max bytes.
  * Return: bytes written, or -1 when malformed or too long. */
 int qlb_parse_hex(const char *s, uint8_t *out, size_t max);
@@ -65,7 +67,6 @@ void jw_null(struct qlb_json_w *w, const char *key);
 void jw_double(struct qlb_json_w *w, const char *key, double val);
 /* Ends the top-level value with a newline. */
 void jw_end(struct qlb_json_w *w);
-
 
 /*
  * The CLI skeleton every command uses (as bpftool's cmd_select): one table

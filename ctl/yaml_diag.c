@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include "common.h"
 #include "yaml_diag.h"
 
 #define MAX_FILE_SIZE (4u << 20) /* a fleet config is never this big */
@@ -349,16 +350,6 @@ bool qlb_y_addr(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,
 	return true;
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* Hex digits into @out (at most @max bytes). @secret: a mistyped key is
  * still mostly the key, so messages name it "the key", never echo it. */
 int qlb_y_hex(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,
@@ -376,7 +367,7 @@ int qlb_y_hex(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,
 		q = "";
 	}
 	for (i = 0; i < len; i++) {
-		if (hexval(s[i]) < 0) {
+		if (qlb_hexval(s[i]) < 0) {
 			qlb_y_diag(y, n, path, "%s%s%s is not hex", q, shown,
 				   q);
 			return -1;
@@ -394,8 +385,8 @@ int qlb_y_hex(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,
 		return -1;
 	}
 	for (i = 0; i < len / 2; i++)
-		out[i] =
-			(uint8_t)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+		out[i] = (uint8_t)(qlb_hexval(s[2 * i]) << 4 |
+				   qlb_hexval(s[2 * i + 1]));
 	return (int)(len / 2);
 }
 
@@ -411,7 +402,7 @@ bool qlb_y_mac(struct qlb_ydoc *y, const yaml_node_t *n, const char *path,
 	if (strlen(s) != 17)
 		goto bad;
 	for (i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+		int hi = qlb_hexval(s[3 * i]), lo = qlb_hexval(s[3 * i + 1]);
 
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			goto bad;

@@ -24,6 +24,14 @@
 
 #define DIR_ENV "QLB_CONFIG_DIR"
 
+/* The smallest quic_lb: of the files the tests below write. */
+#define MINI_QUIC_LB                                                           \
+	"quic_lb:\n"                                                           \
+	"  configs:\n"                                                         \
+	"    - id: 0\n"                                                        \
+	"      server_id_len: 1\n"                                             \
+	"      nonce_len: 4\n"
+
 struct expect {
 	int line, col;
 	char frag[512];
@@ -283,19 +291,14 @@ static int write_file(const char *path, const char *text, mode_t mode)
 /* key_file: relative to the YAML, mode 0600 or stricter, 32 hex digits. */
 static void check_key_files(void)
 {
-	static const char yaml[] = "quic_lb:\n"
-				   "  configs:\n"
-				   "    - id: 0\n"
-				   "      server_id_len: 1\n"
-				   "      nonce_len: 4\n"
-				   "      key_file: k.key\n"
-				   "hosts:\n"
-				   "  - name: a\n"
-				   "    address: 198.18.0.2\n"
-				   "    server_id: \"01\"\n"
-				   "host:\n"
-				   "  name: a\n"
-				   "  interface: lo\n";
+	static const char yaml[] = MINI_QUIC_LB "      key_file: k.key\n"
+						"hosts:\n"
+						"  - name: a\n"
+						"    address: 198.18.0.2\n"
+						"    server_id: \"01\"\n"
+						"host:\n"
+						"  name: a\n"
+						"  interface: lo\n";
 	char dir[] = "/tmp/qlb-test-config-XXXXXX", y[PATH_MAX], k[PATH_MAX];
 	struct qlb_config cfg;
 	struct qlb_diags d;
@@ -389,11 +392,7 @@ static void check_fifo(const char *dir)
 /* hash_secret (inline) and hash_secret_file: read, and kept as secret. */
 static void check_hash_secret(const char *dir)
 {
-	static const char head[] = "quic_lb:\n"
-				   "  configs:\n"
-				   "    - id: 0\n"
-				   "      server_id_len: 1\n"
-				   "      nonce_len: 4\n";
+	static const char head[] = MINI_QUIC_LB;
 	static const char tail[] = "hosts:\n"
 				   "  - name: a\n"
 				   "    address: 198.18.0.2\n"
@@ -465,17 +464,12 @@ static void check_hash_secret(const char *dir)
  */
 static void check_key_owner(const char *dir)
 {
-	static const char yaml[] = "quic_lb:\n"
-				   "  configs:\n"
-				   "    - id: 0\n"
-				   "      server_id_len: 1\n"
-				   "      nonce_len: 4\n"
-				   "      key_file: o.key\n"
-				   "hash_secret_file: o.hash\n"
-				   "hosts:\n"
-				   "  - name: a\n"
-				   "    address: 198.18.0.2\n"
-				   "    server_id: \"01\"\n";
+	static const char yaml[] = MINI_QUIC_LB "      key_file: o.key\n"
+						"hash_secret_file: o.hash\n"
+						"hosts:\n"
+						"  - name: a\n"
+						"    address: 198.18.0.2\n"
+						"    server_id: \"01\"\n";
 	char y[PATH_MAX], k[PATH_MAX], h[PATH_MAX];
 	struct qlb_config cfg;
 	struct qlb_diags d;
