@@ -295,6 +295,7 @@ fleet_lb_announce_section() {
 		{
 			cat "$FLEET_DIR/fleet.yaml"
 			printf 'lb:\n  interface: eth0\n  gateway_mac: "02:00:00:00:00:01"\n'
+			printf '  encap_source_v4: 198.18.11.2\n  encap_source_v6: "2001:db8:11::2"\n'
 			printf '  vips:\n    - address: %s\n      port: 443\n' "$VIP4"
 			printf '  announce:\n    bird_socket: /run/x.ctl\n'
 		} >"$FLEET_DIR/announce-probe.yaml"

@@ -621,6 +621,13 @@ scenario_ecmp() {
 	local n=4000000 c0 c1 d lb
 	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
 	e2e_log "  router: VIPs via $(fleet_paths 4) (IPv4), $(fleet_paths 6) (IPv6)"
+	for lb in "${FLEET_LBS[@]}"; do
+		d=$(e2e_in "$(fleet_ns "$lb")" "$QLBCTL" lb status -f "$FLEET_DIR/$lb.yaml" 2>&1)
+		grep -q '^announce ' <<<"$d" || continue # a build without it
+		grep -q "^ *$VIP4  *announced" <<<"$d" && grep -q "^ *$VIP6  *announced" <<<"$d" ||
+			{ sc_fail "$lb: lb status does not say both VIPs are announced: $d"; return 1; }
+		e2e_log "  $lb: lb status: both VIPs announced; $(grep '^announce ' <<<"$d" | sed 's/^announce  *//')"
+	done
 	c0=$(sc_lb_counts)
 	fleet_shape_client 100mbit
 	sc_downloads_bg 16 ecmp $n
