@@ -45,7 +45,7 @@ static const struct {
 	LB_MAP("qlb_hosts", hosts, struct qlb_lb_host),
 	LB_MAP("qlb_maglev", maglev, __u32),
 	LB_MAP("qlb_maglev_est", maglev_est, __u32),
-	LB_MAP("qlb_stats", stats, struct qlb_lb_counter),
+	LB_MAP("qlb_stats_v2", stats, struct qlb_lb_counter),
 	LB_MAP("qlb_host_stats", host_stats, struct qlb_lb_counter),
 	LB_MAP("qlb_cfg_stats", cfg_stats, struct qlb_lb_counter),
 	LB_MAP("qlb_cid_cache", cid_cache, struct qlb_lb_cache_ent),
@@ -223,6 +223,8 @@ static const char *const reason_names[QLB_R_MAX] = {
 	[QLB_R_ENCAP_FAIL] = "encap_failure",
 	[QLB_R_NO_HOST] = "no_host",
 	[QLB_R_PASSED] = "passed",
+	[QLB_R_ICMP_FWD] = "icmp_forwarded",
+	[QLB_R_TOO_BIG] = "too_big_answered",
 };
 
 const char *qlb_lb_reason_name(unsigned int r)
@@ -232,7 +234,7 @@ const char *qlb_lb_reason_name(unsigned int r)
 
 unsigned int qlb_lb_reason_action(unsigned int r)
 {
-	if (r <= QLB_R_FB_TCP)
+	if (r <= QLB_R_FB_TCP || r == QLB_R_ICMP_FWD || r == QLB_R_TOO_BIG)
 		return QLB_ACT_TX;
 	return r == QLB_R_PASSED ? QLB_ACT_PASS : QLB_ACT_DROP;
 }

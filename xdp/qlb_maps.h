@@ -69,7 +69,7 @@ struct {
 	__uint(max_entries, QLB_LB_STATS_ROWS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_counter);
-} qlb_stats SEC(".maps");
+} qlb_stats_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

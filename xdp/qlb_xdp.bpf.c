@@ -60,6 +60,13 @@ struct qlb_verdict {
  * is read. */
 struct qlb_scratch {
 	struct qlb_dec_io io;
+	/* qlb_too_big(): a token bucket per CPU (starts empty at tb_ns 0,
+	 * so the first answer refills it) and the bytes it quotes, copied
+	 * here for their checksum */
+	__u64 tb_ns;
+	__u32 tb_tokens;
+	__u32 pad;
+	__u8 quote[512];
 };
 
 struct {
@@ -428,7 +435,7 @@ static __always_inline void qlb_count(__u32 row, __u32 host, __u64 bytes)
 {
 	struct qlb_lb_counter *c;
 
-	c = bpf_map_lookup_elem(&qlb_stats, &row);
+	c = bpf_map_lookup_elem(&qlb_stats_v2, &row);
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
@@ -678,6 +685,249 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	return qlb_finish(QLB_ACT_TX, vidx, &v, bytes);
 }
 
+/* ---- path MTU (docs/lb.md, "Path MTU") ------------------------------------
+ */
+#define QLB_TOO_BIG_BURST 16	    /* answers at once, per CPU */
+#define QLB_TOO_BIG_NS	  100000ull /* then one per 100 us, per CPU */
+#define QLB_TOO_BIG_QUOTE 504	    /* bytes quoted at most (4 | it) */
+
+/* Bytes the encapsulation toward @h adds. */
+static __always_inline __u32 qlb_over(const struct qlb_lb_host *h)
+{
+	return (h->family == 6 ? sizeof(struct ipv6hdr)
+			       : sizeof(struct iphdr)) +
+	       (h->encap == QLB_LB_ENCAP_GUE ? sizeof(struct udphdr) : 0);
+}
+
+/*
+ * qlb_icmp_flow() - an ICMP "fragmentation needed" (IPv4) or ICMPv6
+ * "packet too big" at @ic, sent to a VIP about a packet from that VIP
+ * (a host's direct reply), becomes in @p the flow that packet belongs to
+ * as the LB node sees it: client to VIP:port. The message itself is then
+ * sent to that flow's host, encapsulated like the flow's data, so the
+ * host's stack learns the path MTU toward the client.
+ * Return: 0, or -1 when it is no such message (it passes).
+ */
+static __always_inline int qlb_icmp_flow(void *end, __u8 *ic, struct qlb_pkt *p,
+					 int proto)
+{
+	__u16 *pp;
+	__u32 w;
+
+	if ((void *)(ic + 8) > end)
+		return -1;
+	if (p->family == 4) {
+		struct iphdr *in = (void *)(ic + 8);
+		__u32 hl;
+
+		if (proto != IPPROTO_ICMP || ic[0] != 3 || ic[1] != 4)
+			return -1;
+		if ((void *)(in + 1) > end)
+			return -1;
+		hl = in->ihl * 4;
+		if (in->version != 4 || hl < sizeof(*in) ||
+		    (in->protocol != IPPROTO_UDP &&
+		     in->protocol != IPPROTO_TCP) ||
+		    in->saddr != p->daddr[0])
+			return -1;
+		pp = (void *)in + hl;
+		if ((void *)(pp + 2) > end)
+			return -1;
+		p->saddr[0] = in->daddr;
+	} else {
+		struct ipv6hdr *in6 = (void *)(ic + 8);
+		const __u32 *a;
+
+		if (proto != IPPROTO_ICMPV6 || ic[0] != 2 || ic[1] != 0)
+			return -1;
+		if ((void *)(in6 + 1) > end)
+			return -1;
+		a = (const __u32 *)&in6->saddr;
+		if (in6->version != 6 ||
+		    (in6->nexthdr != IPPROTO_UDP &&
+		     in6->nexthdr != IPPROTO_TCP) ||
+		    ((a[0] ^ p->daddr[0]) | (a[1] ^ p->daddr[1]) |
+		     (a[2] ^ p->daddr[2]) | (a[3] ^ p->daddr[3])))
+			return -1;
+		pp = (void *)(in6 + 1);
+		if ((void *)(pp + 2) > end)
+			return -1;
+		__builtin_memcpy(p->saddr, &in6->daddr, 16);
+	}
+	/* the quoted ports are VIP's, client's: the flow's are swapped */
+	w = *(__u32 *)pp;
+	p->ports = (w >> 16) | (w << 16);
+	p->dport = pp[0];
+	return 0;
+}
+
+/*
+ * qlb_clamp_mss() - lower the MSS option of the TCP SYN at @th to @mss:
+ * the client's segments reach the host through this node, wrapped, and
+ * its SYN is where it learns how large they may be. The checksum is
+ * updated incrementally (RFC 1624).
+ */
+static __always_inline void qlb_clamp_mss(void *end, __u8 *th, __u32 mss)
+{
+	__u32 optend, off = sizeof(struct tcphdr), i, sum;
+	__u16 old, new = bpf_htons(mss);
+	__u8 *o;
+
+	if ((void *)(th + sizeof(struct tcphdr)) > end)
+		return;
+	optend = (th[12] >> 4) * 4;
+	for (i = 0; i < 10; i++) {
+		if (off + 4 > optend || off > 56)
+			return;
+		o = th + off;
+		if ((void *)(o + 4) > end || o[0] == 0) /* end of options */
+			return;
+		if (o[0] == 1) { /* no-op */
+			off++;
+			continue;
+		}
+		if (o[0] == 2) {
+			old = *(__u16 *)(o + 2);
+			if (o[1] != 4 || bpf_ntohs(old) <= mss)
+				return;
+			*(__u16 *)(o + 2) = new;
+			if (off & 1) {
+				/* at an odd offset its bytes sit in two
+				 * 16-bit words of the sum: swapped */
+				old = __builtin_bswap16(old);
+				new = __builtin_bswap16(new);
+			}
+			sum = (__u16) ~*(__u16 *)(th + 16);
+			sum += (__u16)~old;
+			sum += new;
+			sum = (sum & 0xffff) + (sum >> 16);
+			sum = (sum & 0xffff) + (sum >> 16);
+			*(__u16 *)(th + 16) = (__u16)~sum;
+			return;
+		}
+		if (o[1] < 2)
+			return;
+		off += o[1];
+	}
+}
+
+static __always_inline __u16 qlb_fold(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/*
+ * qlb_too_big() - answer a packet that does not fit once wrapped (@mtu:
+ * the largest that does) and may not be fragmented (IPv6, IPv4 with DF)
+ * with ICMP "fragmentation needed" / ICMPv6 "packet too big" to its
+ * sender, from the address it was sent to, quoting its first bytes (what
+ * it had, at most QLB_TOO_BIG_QUOTE): the client lowers its path MTU
+ * instead of losing every full-size packet. Never larger than the packet;
+ * QLB_TOO_BIG_BURST at once per CPU, then one per QLB_TOO_BIG_NS.
+ * Return: 0, the frame ready for XDP_TX; -1, drop it (changed or not).
+ */
+static __always_inline int qlb_too_big(struct xdp_md *ctx,
+				       const struct qlb_pkt *p, __u32 mtu)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0, quote, hl, frame;
+	struct qlb_scratch *sc;
+	struct ethhdr *eth;
+	__u8 mac[12];
+	__u64 now, sum;
+	__u8 *ic;
+
+	if (p->l3_off != sizeof(struct ethhdr) || data + 14 + 20 > end)
+		return -1; /* a tagged frame is not answered */
+	__builtin_memcpy(mac, data, 12);
+	if (p->family == 4) {
+		struct iphdr *ip = data + sizeof(struct ethhdr);
+
+		if (!(ip->frag_off & bpf_htons(0x4000)))
+			return -1;
+		hl = sizeof(struct iphdr) + 8;
+	} else {
+		hl = sizeof(struct ipv6hdr) + 8;
+	}
+	sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
+	if (!sc)
+		return -1;
+	now = bpf_ktime_get_ns();
+	if (now - sc->tb_ns >= QLB_TOO_BIG_NS) {
+		__u64 add = (now - sc->tb_ns) / QLB_TOO_BIG_NS;
+
+		sc->tb_tokens = add + sc->tb_tokens >= QLB_TOO_BIG_BURST
+					? QLB_TOO_BIG_BURST
+					: sc->tb_tokens + (__u32)add;
+		sc->tb_ns = now;
+	}
+	if (!sc->tb_tokens)
+		return -1;
+	sc->tb_tokens--;
+
+	quote = p->ip_len < QLB_TOO_BIG_QUOTE ? p->ip_len & ~3u
+					      : QLB_TOO_BIG_QUOTE;
+	frame = end - data;
+	if (frame < sizeof(struct ethhdr) + quote ||
+	    bpf_xdp_adjust_tail(ctx, (int)(sizeof(struct ethhdr) + quote) -
+					     (int)frame))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)hl))
+		return -1;
+	/* [hl new bytes][old Ethernet][quote]: the quote stays in place */
+	quote &= 0x1fc;
+	if (quote < 4 || quote > QLB_TOO_BIG_QUOTE ||
+	    bpf_xdp_load_bytes(ctx, sizeof(struct ethhdr) + hl, sc->quote,
+			       quote))
+		return -1;
+	sum = (__u32)bpf_csum_diff(NULL, 0, (__be32 *)sc->quote, quote, 0);
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) + sizeof(struct ipv6hdr) + 8 > end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, mac + 6, 6);
+	__builtin_memcpy(eth->h_source, mac, 6);
+	if (p->family == 4) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		eth->h_proto = bpf_htons(ETH_P_IP);
+		ic = (void *)(ip + 1);
+		((__u32 *)ic)[0] = bpf_htonl(3u << 24 | 4u << 16);
+		((__u32 *)ic)[1] = bpf_htonl(mtu & 0xffff);
+		sum += ((__u32 *)ic)[0] + ((__u32 *)ic)[1];
+		*(__u16 *)(ic + 2) = qlb_fold(sum);
+		qlb_put_ipv4(ip, 0, sizeof(*ip) + 8 + quote, IPPROTO_ICMP,
+			     p->daddr[0], p->saddr[0]);
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		__u32 i;
+
+		eth->h_proto = bpf_htons(ETH_P_IPV6);
+		*(__be32 *)ip6 = bpf_htonl(6u << 28);
+		ip6->payload_len = bpf_htons(8 + quote);
+		ip6->nexthdr = IPPROTO_ICMPV6;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, p->daddr, 16);
+		__builtin_memcpy(&ip6->daddr, p->saddr, 16);
+		ic = (void *)(ip6 + 1);
+		((__u32 *)ic)[0] = bpf_htonl(2u << 24);
+		((__u32 *)ic)[1] = bpf_htonl(mtu);
+		/* the pseudo-header: addresses, length, next header */
+		for (i = 0; i < 4; i++)
+			sum += (__u64)p->saddr[i] + p->daddr[i];
+		sum += bpf_htonl(8 + quote) + bpf_htonl(IPPROTO_ICMPV6);
+		sum += ((__u32 *)ic)[0] + ((__u32 *)ic)[1];
+		*(__u16 *)(ic + 2) = qlb_fold(sum);
+	}
+	return 0;
+}
+
 SEC("xdp")
 int qlb_xdp_ingress(struct xdp_md *ctx)
 {
@@ -717,7 +967,8 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		proto = qlb_parse_ipv6(data, end, &p);
 	else
 		goto pass;
-	if (qlb_unlikely(proto != IPPROTO_UDP && proto != IPPROTO_TCP))
+	if (qlb_unlikely(proto != IPPROTO_UDP && proto != IPPROTO_TCP &&
+			 proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6))
 		goto pass;
 	if (qlb_unlikely(p.frag == 2)) /* no ports: not ours to judge */
 		goto pass;
@@ -729,6 +980,10 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	p.proto = proto;
 	p.ports = *(__u32 *)ports;
 	p.dport = ports[1];
+	/* an ICMP too-big about a VIP flow is judged as that flow */
+	if (qlb_unlikely(proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) &&
+	    qlb_icmp_flow(end, (__u8 *)ports, &p, proto))
+		goto pass;
 
 	ctrl = bpf_map_lookup_elem(&qlb_ctrl, &zero);
 	if (qlb_unlikely(!ctrl))
@@ -763,13 +1018,17 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 			     ulen - sizeof(*udp), &v, &entropy, &h);
 		if (qlb_unlikely(r < 0))
 			return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
-	} else {
+	} else if (proto == IPPROTO_TCP) {
 		if (l4len < sizeof(struct tcphdr) ||
 		    (void *)ports + sizeof(struct tcphdr) > end)
 			goto malformed;
 		v.reason = QLB_R_FB_TCP;
 		/* byte 13: the flags; a SYN without ACK opens a connection */
 		est = (((__u8 *)ports)[13] & 0x12) != 0x02;
+		r = 0;
+	} else {
+		v.reason = QLB_R_ICMP_FWD;
+		est = 1;
 		r = 0;
 	}
 
@@ -801,8 +1060,20 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 			goto no_host;
 	}
 	/* routed by CID: qlb_cid_host() looked the host up already */
+	if (qlb_unlikely(proto == IPPROTO_TCP && !est &&
+			 s->mtu > qlb_over(h) + 40 + 536))
+		qlb_clamp_mss(end, (__u8 *)ports,
+			      s->mtu - qlb_over(h) - (p.l4_off - p.l3_off) -
+				      sizeof(struct tcphdr));
 	r = qlb_encap(ctx, &p, s, h, entropy);
 	if (qlb_unlikely(r)) {
+		if (r == QLB_R_OVERSIZE && proto != IPPROTO_ICMP &&
+		    proto != IPPROTO_ICMPV6 &&
+		    !qlb_too_big(ctx, &p, s->mtu - qlb_over(h))) {
+			v.reason = QLB_R_TOO_BIG;
+			v.host = QLB_LB_NO_HOST;
+			return qlb_finish(QLB_ACT_TX, vidx, &v, bytes);
+		}
 		v.reason = r;
 		return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The LB node's ABI: the maps of the XDP program (xdp/qlb_xdp.bpf.c), their
- * keys and values, the counter reasons and the limits. qlbctl (ctl/lb.c,
+ * keys and values, the counter reasons and the limits. qlbctl (ctl/lb_*.c,
  * ctl/trace.c) and the program include this very header.
  *
  * Compatibility rules: a struct here only grows at its end, its size is
@@ -67,6 +67,8 @@ enum qlb_reason {
 	QLB_R_ENCAP_FAIL,	 /* drop: no room or no source address */
 	QLB_R_NO_HOST,		 /* drop: fallback with no active host */
 	QLB_R_PASSED,		 /* pass: not for a VIP */
+	QLB_R_ICMP_FWD,		 /* tx: ICMP too-big about a VIP flow, to its host */
+	QLB_R_TOO_BIG,		 /* tx: ICMP too-big answered to the client */
 	QLB_R_MAX,
 };
 
@@ -197,7 +199,8 @@ _Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
 
 /* ---- counters (PERCPU_ARRAY) ----------------------------------------------
  */
-/* qlb_stats: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason.
+/* qlb_stats_v2: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason (_v2:
+ * QLB_R_MAX grew, so the rows moved).
  * qlb_host_stats: host index.
  * qlb_cfg_stats: config id, packets routed by a CID of that config (how
  * rotation sees that an old config is no longer in use). */

@@ -902,6 +902,39 @@ static void report(const struct gen *g, const char *why, int ret)
 	}
 }
 
+/*
+ * A too-big answer (docs/lb.md, "Path MTU"): only to a packet that fits
+ * no host once wrapped; to its sender from the address it was sent to;
+ * ICMP 3/4 or ICMPv6 2 quoting its first bytes; never larger than it.
+ */
+static const char *check_too_big(const struct gen *g, const struct view *v,
+				 const uint8_t *out, uint32_t olen)
+{
+	unsigned int hl = v->family == 4 ? 20 : 40,
+		     al = v->family == 4 ? 4 : 16;
+	const uint8_t *o = out + 14, *ic = o + hl;
+
+	if (v->tagged || olen < 14 + hl + 8 || olen > g->len)
+		return "too-big answer tagged, too short or larger than the "
+		       "packet";
+	if (v->ip_len + 48 <= cfg.lb.mtu) /* fits even GUE over IPv6 */
+		return "too-big answer to a packet that fits";
+	if (memcmp(out, g->f + 6, 6) || memcmp(out + 6, g->f, 6))
+		return "too-big answer: Ethernet addresses not swapped";
+	if (v->family == 4
+		    ? (o[9] != IPPROTO_ICMP || ic[0] != 3 || ic[1] != 4 ||
+		       csum(o, 20) || csum(ic, olen - 14 - hl))
+		    : (o[6] != IPPROTO_ICMPV6 || ic[0] != 2 || ic[1]))
+		return "too-big answer is no valid ICMP too-big";
+	if (memcmp(o + (hl == 20 ? 12 : 8), v->daddr, al) ||
+	    memcmp(o + (hl == 20 ? 16 : 24), v->saddr, al))
+		return "too-big answer not from the VIP to the sender";
+	if (olen - 14 - hl - 8 > v->ip_len ||
+	    memcmp(ic + 8, g->f + v->l3, olen - 14 - hl - 8))
+		return "too-big answer does not quote the packet";
+	return NULL;
+}
+
 /* A transmitted frame: returns NULL when it is right, else why not. */
 static const char *check_tx(const struct gen *g, const struct view *v,
 			    const uint8_t *out, uint32_t olen, int *host)
@@ -916,6 +949,8 @@ static const char *check_tx(const struct gen *g, const struct view *v,
 		return "transmitted a frame not addressed to a VIP";
 	if (olen < l3 + 20)
 		return "tx frame too short";
+	if (memcmp(out, gw_mac, 6))
+		return check_too_big(g, v, out, olen);
 	if (memcmp(out, gw_mac, 6) || memcmp(out + 6, if_mac, 6))
 		return "tx Ethernet addresses are not gateway/interface";
 	if (v->tagged && memcmp(out + 12, g->f + 12, 4))
@@ -1009,9 +1044,9 @@ static void one_frame(struct gen *g)
 			why = "passed frame changed";
 	} else if (ret == XDP_TX) {
 		why = check_tx(g, &v, out, olen, &host);
-		if (!why && !v.tagged)
+		if (!why && !v.tagged && host >= 0)
 			why = check_decap(g, &v, out, olen, host);
-		if (!why && !v.tagged)
+		if (!why && !v.tagged && host >= 0)
 			check_decap_mutated(out, olen, host);
 	}
 	if (!why && ret != XDP_PASS && !is_vip(&v))
@@ -1031,7 +1066,7 @@ static void one_frame(struct gen *g)
 				why = "expected drop";
 			break;
 		case EXP_HOST:
-			if (ret == XDP_TX && host != g->host)
+			if (ret == XDP_TX && host >= 0 && host != g->host)
 				why = "routable CID went to another host";
 			else if (ret != XDP_TX &&
 				 v.ip_len + overhead(&cfg.hosts[g->host]) <=
