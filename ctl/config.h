@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The qlb YAML configuration as plain C structs. One schema serves the LB
- * node (quic_lb, lb, hosts) and the host agent (quic_lb, hosts, host); see
- * docs/config.md. qlb_config_load() parses and validates a file whole and
- * touches nothing outside the struct it fills.
+ * node (quic_lb, lb, hosts) and the host agent (quic_lb, hosts, host), with
+ * hash_secret and services for both; see docs/config.md. qlb_config_load()
+ * parses and validates a file whole and touches nothing outside the struct
+ * it fills.
  */
 #ifndef QLB_CTL_CONFIG_H
 #define QLB_CTL_CONFIG_H
