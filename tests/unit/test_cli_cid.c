@@ -216,6 +216,28 @@ static void test_errors(void)
 	expect_usage("cid encode --config-id 1 --server-id 0a --nonce-len 4 "
 		     "--low-bits 3");
 	expect_usage("cid encode --config-id 1 --server-id 0a --nonce-len");
+
+	/* usage errors are JSON under -j too, at every level: one object on
+	 * stdout, nothing on stderr */
+	{
+		static const char *const j[] = {"-j cid bogus",
+						"-j cid",
+						"-j rotate bogus",
+						"-j bogus",
+						"-j cid encode --config-id x",
+						"-j rotate new --bogus",
+						"-j validate --bogus"};
+		char out[1024], err[1024];
+		size_t k;
+
+		for (k = 0; k < sizeof(j) / sizeof(j[0]); k++) {
+			rc = run(j[k], out, sizeof(out), err, sizeof(err));
+			CHECK(rc == 2 && !strncmp(out, "{\"error\":", 9) &&
+				      lines(out) == 1 && !err[0],
+			      "'%s': exit %d, stdout '%s', stderr '%s'", j[k],
+			      rc, out, err);
+		}
+	}
 }
 
 static void test_file(void)
