@@ -282,6 +282,23 @@ int qlb_config_cid_cfg(const struct qlb_config *cfg, unsigned int id,
 const struct qlb_conf_host *qlb_config_host(const struct qlb_config *cfg,
 					    const char *name);
 
+/* The service called @name, or NULL. */
+const struct qlb_conf_service *qlb_config_service(const struct qlb_config *cfg,
+						  const char *name);
+
+/* The index of the service whose VIP is @addr:@port, or -1. */
+int qlb_config_vip_service(const struct qlb_config *cfg,
+			   const struct qlb_addr *addr, uint16_t port);
+
+/* @svc's entry of host @host (an index into cfg->hosts), or NULL when the
+ * host does not serve it. */
+const struct qlb_conf_svc_host *
+qlb_service_host(const struct qlb_conf_service *svc, unsigned int host);
+
+/* Build the codec config of @svc's config @id (must be present). */
+int qlb_service_cid_cfg(const struct qlb_conf_service *svc, unsigned int id,
+			struct qlb_cid_cfg *out);
+
 const char *qlb_conf_state_name(enum qlb_conf_state s);
 const char *qlb_host_state_name(enum qlb_host_state s);
 const char *qlb_encap_name(enum qlb_encap e);

@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config_int.h"
+#include "qlb/libqlb.h"
 
 /* The service being parsed, for its keys' hooks. */
 struct svc_aux {
@@ -196,4 +198,55 @@ int qlb_conf_implicit_service(struct qlb_config *cfg)
 	cfg->services = svc;
 	cfg->nservices = 1;
 	return 0;
+}
+
+const struct qlb_conf_service *qlb_config_service(const struct qlb_config *cfg,
+						  const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nservices; i++)
+		if (!strcmp(cfg->services[i].name, name))
+			return &cfg->services[i];
+	return NULL;
+}
+
+int qlb_config_vip_service(const struct qlb_config *cfg,
+			   const struct qlb_addr *addr, uint16_t port)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->lb.nvips; i++) {
+		const struct qlb_conf_vip *v = &cfg->lb.vips[i];
+
+		if (v->port == port && v->addr.family == addr->family &&
+		    !memcmp(v->addr.bytes, addr->bytes,
+			    addr->family == AF_INET ? 4 : 16))
+			return (int)v->service;
+	}
+	return -1;
+}
+
+const struct qlb_conf_svc_host *
+qlb_service_host(const struct qlb_conf_service *svc, unsigned int host)
+{
+	unsigned int i;
+
+	for (i = 0; i < svc->nhosts; i++)
+		if (svc->hosts[i].host == host)
+			return &svc->hosts[i];
+	return NULL;
+}
+
+int qlb_service_cid_cfg(const struct qlb_conf_service *svc, unsigned int id,
+			struct qlb_cid_cfg *out)
+{
+	const struct qlb_conf_cid *q;
+
+	if (id >= QLB_CONFIG_MAX || !svc->configs[id].present)
+		return -EINVAL;
+	q = &svc->configs[id];
+	return qlb_cid_cfg_init(out, id, q->sid_len, q->nonce_len,
+				q->has_key ? q->key : NULL, q->encode_length,
+				q->worker_bits);
 }

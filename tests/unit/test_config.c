@@ -570,6 +570,24 @@ static void check_services(const char *dir)
 	      !memcmp(a->hosts[1].sid[2], "\x0c\x01\x00", 3));
 	CHECK(a->hosts[1].pos.line == 53 && a->hosts[1].pos.col == 9,
 	      "api entry pos %d:%d", a->hosts[1].pos.line, a->hosts[1].pos.col);
+	/* lookups for the data plane and the agent */
+	{
+		struct qlb_addr v = {.family = AF_INET};
+		struct qlb_cid_cfg cc;
+
+		CHECK(qlb_config_service(&cfg, "api") == a &&
+		      !qlb_config_service(&cfg, "nope"));
+		inet_pton(AF_INET, "198.18.1.1", &v.v4);
+		CHECK(qlb_config_vip_service(&cfg, &v, 443) == 0 &&
+		      qlb_config_vip_service(&cfg, &v, 8443) == 1 &&
+		      qlb_config_vip_service(&cfg, &v, 444) == -1);
+		CHECK(qlb_service_host(a, 1) == &a->hosts[1] &&
+		      !qlb_service_host(a, 0) && qlb_service_host(w, 0));
+		CHECK(qlb_service_cid_cfg(a, 1, &cc) == 0 && cc.sid_len == 3 &&
+		      (cc.flags & QLB_CID_F_KEY));
+		CHECK(qlb_service_cid_cfg(w, 1, &cc) == 0 && cc.sid_len == 2);
+		CHECK(qlb_service_cid_cfg(w, 2, &cc) == -EINVAL);
+	}
 	/* what the rest of qlb reads keeps its meaning */
 	CHECK(cfg.configs[1].sid_len == 2 && cfg.hosts[1].has_sid[1] &&
 	      !cfg.hosts[2].has_sid[1]);
