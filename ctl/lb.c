@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "announce.h"
 #include "common.h"
 #include "config.h"
 #include "lb_cmd.h"
@@ -141,6 +142,8 @@ static const struct qlb_cmd lb_cmds[] = {
 	{"detach", cmd_lb_detach, "detach the program and remove its pins"},
 	{"run", cmd_lb_run,
 	 "long-running LB node: apply, health checks, VIP announcement"},
+	{"drain", cmd_lb_drain,
+	 "maintenance: withdraw the VIPs, wait (--wait S), then detach"},
 };
 
 static void lb_usage(FILE *f)

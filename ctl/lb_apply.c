@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "announce.h"
 #include "bpf_util.h"
 #include "common.h"
 #include "config.h"
@@ -312,6 +313,8 @@ int lb_detach(struct lb_opts *o)
 		}
 	}
 	qlb_lb_unpin(o->pin_dir);
+	/* no data plane: its VIPs must not stay announced */
+	qlb_announce_withdraw_file(o->file);
 	detach_report(o, ifname);
 	rc = QLB_EXIT_OK;
 out:

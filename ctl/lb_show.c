@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "announce.h"
 #include "bpf_util.h"
 #include "common.h"
 #include "lb_cmd.h"
@@ -174,8 +175,13 @@ int lb_status(struct lb_opts *o)
 			       host_state_name(h.state), h.weight);
 		}
 	}
-	if (qlb_json) {
+	if (qlb_json)
 		jw_arr_close(&w);
+	/* per VIP: announced, or why not (needs the file's VIPs) */
+	if (o->file)
+		qlb_announce_status_file(o->file, pid && att == pid,
+					 qlb_json ? &w : NULL);
+	if (qlb_json) {
 		jw_obj_close(&w);
 		jw_end(&w);
 	}
@@ -498,6 +504,7 @@ static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 struct lb_scrape {
 	struct qlb_lb_maps *m;
 	struct lb_counts *c;
+	const char *file; /* for the announcement's lines; may be NULL */
 };
 
 /* qlb_metrics_fn for --listen: the counters as they are at each scrape. */
@@ -508,13 +515,15 @@ static int write_scrape(FILE *f, void *arg)
 	if (read_counts(s->m, s->c))
 		return -1;
 	write_metrics(f, s->m, s->c);
+	if (s->file)
+		qlb_announce_metrics_file(f, s->file);
 	return 0;
 }
 
 int lb_metrics(struct lb_opts *o)
 {
 	struct qlb_lb_maps m;
-	struct lb_scrape s = {.m = &m};
+	struct lb_scrape s = {.m = &m, .file = o->file};
 	int rc = QLB_EXIT_ERR;
 
 	if (lb_open_or_complain(o, &m))
