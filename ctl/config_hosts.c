@@ -536,7 +536,8 @@ bool qlb_conf_parse_svc_hosts(struct ctx *c, const yaml_node_t *v,
 			continue;
 		/* no server ID here: those of hosts[] serve the top-level
 		 * configs, never a service's own */
-		if (svc->own_quic_lb || !c->host_sids_given[h]) {
+		if (svc->own_quic_lb || !c->host_sids_given ||
+		    !c->host_sids_given[h]) {
 			qlb_y_diag(&c->y, namen[i], p,
 				   "host \"%s\" has no server ID for service "
 				   "\"%s\"%s: write {name: %s, server_id: HEX} "
