@@ -40,6 +40,12 @@ static const char *const rp_names[QLB_RP_STAT_MAX] = {
 	[QLB_RP_FB_SELECTED] = "fallback_selected",
 	[QLB_RP_FB_NONE] = "fallback_none",
 	[QLB_RP_NONLINEAR] = "nonlinear",
+	[QLB_RP_CACHE_HIT] = "cache_hit",
+	[QLB_RP_CACHE_MISS] = "cache_miss",
+	[QLB_RP_FLOW_RECORDED] = "flow_recorded",
+	[QLB_RP_FLOW_FOLLOWED] = "flow_followed",
+	[QLB_RP_FLOW_EXPIRED] = "flow_expired",
+	[QLB_RP_FLOW_FULL] = "flow_full",
 };
 
 static const char *const dc_names[QLB_DC_STAT_MAX] = {
@@ -64,7 +70,7 @@ static const char *const dc_names[QLB_DC_STAT_MAX] = {
 /* a counter added to host_abi.h gets its name here, or this fails */
 _Static_assert(QLB_DC_DROP_INNER + 1 == QLB_DC_STAT_MAX,
 	       "name every decap counter in dc_names");
-_Static_assert(QLB_RP_NONLINEAR + 1 == QLB_RP_STAT_MAX,
+_Static_assert(QLB_RP_FLOW_FULL + 1 == QLB_RP_STAT_MAX,
 	       "name every reuseport counter in rp_names");
 
 static const char *gen_state_name(uint32_t s)

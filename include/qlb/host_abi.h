@@ -145,20 +145,14 @@ enum qlb_rp_stat {
 	QLB_RP_FB_SELECTED,	/* fallback found a working socket */
 	QLB_RP_FB_NONE,		/* no working socket: kernel's own hash */
 	QLB_RP_NONLINEAR,	/* read with bpf_skb_load_bytes */
+	QLB_RP_CACHE_HIT,	/* encrypted CID found in qlb_rp_cache */
+	QLB_RP_CACHE_MISS,	/* encrypted CID of a present config decoded */
+	QLB_RP_FLOW_RECORDED,	/* client-chosen DCID: socket recorded */
+	QLB_RP_FLOW_FOLLOWED,	/* client-chosen DCID: followed its record */
+	QLB_RP_FLOW_EXPIRED,	/* record older than the timeout, removed */
+	QLB_RP_FLOW_FULL,	/* table full: not recorded (fallback only) */
 	QLB_RP_STAT_MAX,
 };
-/* TEMP: counted in the same map, not yet named by the agent */
-enum {
-	QLB_RP_CACHE_HIT = QLB_RP_STAT_MAX, /* encrypted CID found in the
-					      decoded-CID cache */
-	QLB_RP_CACHE_MISS,    /* encrypted CID of a present config decoded */
-	QLB_RP_FLOW_RECORDED, /* client-chosen DCID: socket recorded */
-	QLB_RP_FLOW_FOLLOWED, /* client-chosen DCID: followed its record */
-	QLB_RP_FLOW_EXPIRED,  /* record older than the timeout, removed */
-	QLB_RP_FLOW_FULL,     /* table full: not recorded (fallback only) */
-	QLB_RP_STAT_ALL,
-};
-_Static_assert(QLB_RP_STAT_ALL <= QLB_HOST_STATS_SLOTS, "room for counters");
 _Static_assert(QLB_RP_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
 
 /*

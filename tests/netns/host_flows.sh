@@ -122,4 +122,12 @@ awk '$3 != 2 { bad = 1 } END { exit bad }' "$H_DIR/expired.txt" ||
 exp=$(($(rp_stat $ST_EXPIRED) - exp0))
 log "after 1 s: every DCID reached generation 2, $exp records expired"
 [ "$exp" -ge 8 ] || fail "expired counter $exp"
+# the same counters through the agent (status and metrics)
+st=$(status_json | json_get 'j["reuseport"]')
+log "agent status: $st"
+[ "$(status_json | json_get 'j["reuseport"]["flow_followed"]')" -ge 48 ] ||
+	fail "agent status lacks flow_followed"
+hexec "$QLBCTL" agent metrics -s "$H_SOCK" |
+	grep -q '^qlb_agent_reuseport_packets_total{host="web1",reason="flow_recorded"} [1-9]' ||
+	fail "metrics lack flow_recorded"
 log "PASS"
