@@ -412,10 +412,11 @@ void ag_sum_stats(int fd, __u64 *out, unsigned int n)
 int qlb_agent_detach(const char *cfg_path)
 {
 	static const char *const pins[] = {
-		QLB_PIN_SOCKS,	  QLB_PIN_HCFG,	   QLB_PIN_WORK,
-		QLB_PIN_WORKSEL,  QLB_PIN_WORKERS, QLB_PIN_GENS,
-		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,  QLB_PIN_DC_STATS,
-		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,
+		QLB_PIN_SOCKS,	  QLB_PIN_HCFG,	    QLB_PIN_WORK,
+		QLB_PIN_WORKSEL,  QLB_PIN_WORKERS,  QLB_PIN_GENS,
+		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,   QLB_PIN_DC_STATS,
+		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,  QLB_PIN_RP_CACHE,
+		QLB_PIN_FLOWS,	  QLB_PIN_FLOW_CFG,
 	};
 	const struct qlb_conf_host *me;
 	struct qlb_config cfg;
