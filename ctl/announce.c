@@ -35,23 +35,16 @@ void qlb_announce_opts(const struct qlb_config *cfg,
 	snprintf(o->bird_socket, sizeof(o->bird_socket), "%s",
 		 QLB_ANNOUNCE_BIRD_SOCKET);
 	o->drain_ms = QLB_ANNOUNCE_DRAIN_MS;
-#ifdef QLB_CONF_HAS_ANNOUNCE
-	if (cfg && cfg->lb.announce.present) {
+	/* a zeroed config (no lb: section) keeps the defaults */
+	if (cfg && cfg->lb.announce.table) {
 		const struct qlb_conf_announce *a = &cfg->lb.announce;
 
-		if (a->table)
-			o->table = a->table;
-		if (a->proto)
-			o->proto = a->proto;
-		if (a->has_bird_socket)
-			snprintf(o->bird_socket, sizeof(o->bird_socket), "%s",
-				 a->bird_socket);
-		if (a->has_drain)
-			o->drain_ms = a->drain_ms;
+		o->table = a->table;
+		o->proto = (uint8_t)a->protocol;
+		snprintf(o->bird_socket, sizeof(o->bird_socket), "%s",
+			 a->bird_socket);
+		o->drain_ms = a->drain_time * 1000;
 	}
-#else
-	(void)cfg;
-#endif
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -1056,6 +1049,9 @@ void qlb_announce_metrics_file(FILE *f, const char *file)
 
 	if (qlb_config_load_diag(file, &cfg, NULL, NULL))
 		return;
-	qlb_announce_metrics(f, &cfg);
+	/* only for a node that says how it announces: the metric set of
+	 * a plain `lb apply` node stays as documented */
+	if (cfg.lb.announce.present)
+		qlb_announce_metrics(f, &cfg);
 	qlb_config_free(&cfg);
 }

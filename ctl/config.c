@@ -369,6 +369,46 @@ static bool lb_vips(struct ctx *c, const struct qlb_key *k,
 	return !v || qlb_conf_parse_vips(c, v, path, 0);
 }
 
+/* lb.announce.table: not one of the kernel's own tables */
+static bool announce_table(struct ctx *c, const struct qlb_key *k,
+			   const yaml_node_t *m, const yaml_node_t *v,
+			   const char *sect, const char *path, void *obj,
+			   void *aux)
+{
+	const struct qlb_conf_announce *a = obj;
+
+	if (a->table < 253 || a->table > 255)
+		return true;
+	qlb_y_diag(&c->y, v, path,
+		   "table %u is one of the kernel's own (default, main, "
+		   "local); qlb needs a table of its own such as 4242",
+		   a->table);
+	return false;
+}
+
+#define AN(f) QLB_FIELD(struct qlb_conf_announce, f)
+static const struct qlb_key announce_keys[] = {
+	{"table", KT_UINT, 0, 1, 0xffffffffll, AN(table), .def = 4242,
+	 .fn = announce_table},
+	{"protocol", KT_UINT, 0, 5, 255, AN(protocol), .def = 242},
+	{"bird_socket", KT_ABSPATH, AN(bird_socket),
+	 .sdef = "/run/bird/bird.ctl"},
+	{"drain_time", KT_UINT, 0, 0, 3600, AN(drain_time), .def = 5},
+	{NULL}};
+#undef AN
+
+static bool lb_announce(struct ctx *c, const struct qlb_key *k,
+			const yaml_node_t *m, const yaml_node_t *v,
+			const char *sect, const char *path, void *obj,
+			void *aux)
+{
+	struct qlb_conf_lb *lb = obj;
+
+	lb->announce.present = true;
+	return qlb_keys_parse(c, v, path, announce_keys, &lb->announce, NULL,
+			      NULL) == 1;
+}
+
 #define LB(f) QLB_FIELD(struct qlb_conf_lb, f)
 static const struct qlb_key lb_keys[] = {
 	{"interface", KT_IFNAME, K_REQUIRED, LB(interface)},
@@ -384,6 +424,7 @@ static const struct qlb_key lb_keys[] = {
 	{"gue_port", KT_UINT, 0, 1, 65535, LB(gue_port),
 	 .def = QLB_DEFAULT_GUE_PORT},
 	{"vips", KT_HOOK, K_ABSENT, .fn = lb_vips},
+	{"announce", KT_HOOK, 0, .fn = lb_announce},
 	{NULL}};
 #undef LB
 
@@ -648,6 +689,7 @@ int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,
 	if (diags)
 		memset(diags, 0, sizeof(*diags));
 	qlb_keys_defaults(lb_keys, &cfg->lb);
+	qlb_keys_defaults(announce_keys, &cfg->lb.announce);
 	qlb_keys_defaults(agent_keys, &cfg->host);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	snprintf(c.dir, sizeof(c.dir), "%s", path);

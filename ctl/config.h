@@ -111,6 +111,15 @@ struct qlb_conf_health {
 	struct qlb_pos pos;	  /* of the section */
 };
 
+/* lb.announce: where `qlbctl lb run` announces the VIPs (ctl/announce.h) */
+struct qlb_conf_announce {
+	bool present;	       /* the section is in the file */
+	uint32_t table;	       /* kernel routing table; default 4242 */
+	unsigned int protocol; /* rtm_protocol of qlb's routes; default 242 */
+	char bird_socket[PATH_MAX]; /* default /run/bird/bird.ctl */
+	unsigned int drain_time;    /* seconds lb drain waits; default 5 */
+};
+
 struct qlb_conf_lb {
 	bool present;
 	char interface[16];
@@ -125,6 +134,7 @@ struct qlb_conf_lb {
 	unsigned int nvips;
 	struct qlb_conf_vip vips[QLB_MAX_VIPS];
 	struct qlb_conf_health health;
+	struct qlb_conf_announce announce;
 };
 
 struct qlb_conf_host {
