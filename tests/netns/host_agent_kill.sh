@@ -15,7 +15,9 @@ start_echo gen1 --workers 4 --generation 1 --drain-exit 1 $VIP4 $PORT
 GEN1=$ECHO_PID
 wait_ready gen1 4
 
-cexec "$LOAD" load --conns 32 --rate 2000 --duration 12 --life 2 $VIP4 $PORT \
+# 20 s: on a loaded machine the restart and the start of generation 2 take
+# most of it, and generation 2 must still see new connections
+cexec "$LOAD" load --conns 32 --rate 2000 --duration 20 --life 2 $VIP4 $PORT \
 	>"$H_DIR/load.out" 2>"$H_DIR/load.log" &
 LOADPID=$!
 sleep 2
