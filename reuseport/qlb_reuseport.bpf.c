@@ -97,7 +97,7 @@ struct {
  * CPU c owns sets [c * QLB_RP_CACHE_SETS, (c + 1) * QLB_RP_CACHE_SETS): a
  * plain array, not a per-CPU one, because the per-CPU lookup goes through
  * a table of pointers first, one more dependent memory access (measured:
- * about +50 ns per hit once the sets are out of the CPU's caches). The
+ * 50 to 120 ns more per hit once the sets left the CPU's caches). The
  * loader sizes it for the possible CPUs; a CPU beyond it does not cache.
  */
 struct {
