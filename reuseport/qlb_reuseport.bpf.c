@@ -437,8 +437,10 @@ static __always_inline int qlb_fast_short(struct sk_reuseport_md *md, void *p)
 	if (!hc || !hc->present)
 		return -1;
 	clen = qlb_cid_len(&hc->cid);
-	if ((hc->cid.flags & QLB_CID_F_ENCODE_LEN) &&
-	    (first & 0x1f) != clen - 1)
+	/* (a CID longer than the three words read: only a config the agent
+	 * would refuse; the general path answers as the codec does) */
+	if (clen > QLB_CID_MAX_LEN || ((hc->cid.flags & QLB_CID_F_ENCODE_LEN) &&
+				       (first & 0x1f) != clen - 1))
 		return -1;
 	c.q[0] = *(__u64 *)p;
 	c.q[1] = *(__u64 *)(p + 8);
