@@ -116,6 +116,7 @@ struct agent {
 	struct qlb_host_trust *trust; /* the file's VIPs (agent_probe.h) */
 	uint64_t started_ns, refused;
 	bool stop;
+	struct qlb_probe_resp *resp; /* health probe responder, or NULL */
 };
 
 /* ---- agent_run.c ---------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent_daemon.h"
+#include "agent_probe.h"
 #include "bpf_util.h"
 #include "common.h"
 #include "qlb_decap.skel.h"
@@ -83,6 +84,29 @@ int ag_write_hcfg(struct agent *ag)
 	return 0;
 }
 
+/* Whom decapsulation takes packets from, and for what (agent_probe.h). */
+static int ag_write_dc_trust(struct agent *ag)
+{
+	static struct qlb_host_trust t;
+	char err[256];
+	int e;
+
+	qlb_host_trust_of(&ag->cfg, &t);
+	e = qlb_host_trust_write(bpf_map__fd(ag->dc->maps.qlb_dc_src),
+				 bpf_map__fd(ag->dc->maps.qlb_dc_vip), &t, err,
+				 sizeof(err));
+	if (e) {
+		ag_log("%s", err);
+		return e;
+	}
+	if (!t.nsrc || !t.nvip)
+		ag_log("no %s configured (host.%s): every encapsulated packet "
+		       "is dropped",
+		       !t.nsrc ? "LB encap source" : "VIP",
+		       !t.nsrc ? "lb_sources" : "vips");
+	return 0;
+}
+
 int ag_write_dc_cfg(struct agent *ag)
 {
 	struct qlb_dc_cfg d = {0};
@@ -96,7 +120,9 @@ int ag_write_dc_cfg(struct agent *ag)
 		d.has6 = 1;
 	}
 	d.gue_port = htons(ag->cfg.host.gue_port);
-	return bpf_map_update_elem(ag->m_dc_cfg, &k, &d, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(ag->m_dc_cfg, &k, &d, BPF_ANY))
+		return -errno;
+	return ag_write_dc_trust(ag);
 }
 
 /*
@@ -415,8 +441,9 @@ int qlb_agent_detach(const char *cfg_path)
 		QLB_PIN_SOCKS,	  QLB_PIN_HCFG,	    QLB_PIN_WORK,
 		QLB_PIN_WORKSEL,  QLB_PIN_WORKERS,  QLB_PIN_GENS,
 		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,   QLB_PIN_DC_STATS,
-		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,  QLB_PIN_RP_CACHE,
-		QLB_PIN_FLOWS,	  QLB_PIN_FLOW_CFG,
+		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,  QLB_PIN_DC_SRC,
+		QLB_PIN_DC_VIP,	  QLB_PIN_RP_CACHE, QLB_PIN_FLOWS,
+		QLB_PIN_FLOW_CFG,
 	};
 	const struct qlb_conf_host *me;
 	struct qlb_config cfg;

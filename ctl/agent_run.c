@@ -21,6 +21,7 @@
 
 #include "agent_daemon.h"
 #include "agent_probe.h"
+#include "agent_probe.h"
 #include "common.h"
 
 static FILE *ag_log_f;
@@ -127,6 +128,27 @@ int ag_apply(struct agent *ag)
 	return 0;
 }
 
+/*
+ * ag_resp_update() - the health probe responder for the current config:
+ * opened on first use, moved when host.health_port changed. Without it
+ * the LB nodes find this host unhealthy, so a failure is logged loudly.
+ */
+static void ag_resp_update(struct agent *ag)
+{
+	char err[256];
+	uint16_t port = ag->cfg.host.health_port ? ag->cfg.host.health_port
+						 : QLB_DEFAULT_HEALTH_PORT;
+
+	if (ag->resp && qlb_probe_resp_port(ag->resp) == port) {
+		qlb_probe_resp_set_config(ag->resp, &ag->cfg);
+		return;
+	}
+	qlb_probe_resp_close(ag->resp);
+	ag->resp = qlb_probe_resp_open(&ag->cfg, ag->pin_dir, err, sizeof(err));
+	if (!ag->resp)
+		ag_log("%s: LB nodes will see this host as unhealthy", err);
+}
+
 static void ag_reload(struct agent *ag)
 {
 	struct qlb_config ncfg, ocfg;
@@ -170,6 +192,7 @@ static void ag_reload(struct agent *ag)
 	}
 	if (strcmp(oldif, ag->cfg.host.interface))
 		ag_attach_xdp(ag);
+	ag_resp_update(ag);
 	qlb_config_free(&ocfg);
 	ag_log("reloaded %s", ag->cfg_path);
 	ag_update_gens(ag, 0);
@@ -218,6 +241,7 @@ void ag_free(struct agent *ag)
 	}
 	if (ag->sfd >= 0)
 		close(ag->sfd);
+	qlb_probe_resp_close(ag->resp);
 	ag_close_dataplane(ag);
 	qlb_config_free(&ag->cfg);
 	free(ag->trust);
@@ -267,6 +291,7 @@ int qlb_agent_run(const char *cfg_path)
 	ag_update_gens(ag, 0);
 	if (ag_listen(ag))
 		goto out;
+	ag_resp_update(ag);
 	ag_log("serving %s for host %s (pins %s, decap on %s %s, worker IDs < "
 	       "%u)",
 	       ag->sock_path, ag->cfg.host.name, ag->pin_dir,
@@ -277,8 +302,8 @@ int qlb_agent_run(const char *cfg_path)
 	       ag->max_workers);
 
 	while (!ag->stop) {
-		struct pollfd p[AG_MAX_CONNS + 2];
-		int map[AG_MAX_CONNS + 2], np = 0, r;
+		struct pollfd p[AG_MAX_CONNS + 4];
+		int map[AG_MAX_CONNS + 4], np = 0, r, rfd[2], nr;
 
 		p[np] = (struct pollfd){.fd = ag->sfd, .events = POLLIN};
 		map[np++] = -2;
@@ -286,6 +311,11 @@ int qlb_agent_run(const char *cfg_path)
 			p[np] = (struct pollfd){.fd = ag->lfd,
 						.events = POLLIN};
 			map[np++] = -1;
+		}
+		nr = ag->resp ? qlb_probe_resp_fds(ag->resp, rfd, 2) : 0;
+		for (i = 0; i < nr; i++) {
+			p[np] = (struct pollfd){.fd = rfd[i], .events = POLLIN};
+			map[np++] = -3 - i;
 		}
 		for (i = 0; i < AG_MAX_CONNS; i++) {
 			if (!ag->conns[i])
@@ -313,6 +343,10 @@ int qlb_agent_run(const char *cfg_path)
 				}
 			} else if (map[i] == -1) {
 				ag_accept(ag);
+			} else if (map[i] <= -3) {
+				if (ag->resp)
+					qlb_probe_resp_input(ag->resp,
+							     rfd[-3 - map[i]]);
 			} else if (ag->conns[map[i]]) {
 				ag_conn_ready(ag, map[i], p[i].revents);
 			}

@@ -425,6 +425,7 @@ static const struct qlb_key lb_keys[] = {
 	 .def = QLB_DEFAULT_GUE_PORT},
 	{"vips", KT_HOOK, K_ABSENT, .fn = lb_vips},
 	{"announce", KT_HOOK, 0, .fn = lb_announce},
+	{"health", KT_HOOK, K_ABSENT, .fn = qlb_conf_lb_health},
 	{NULL}};
 #undef LB
 
@@ -542,6 +543,10 @@ static const struct qlb_key agent_keys[] = {
 	{"workers", KT_UINT, 0, 0, 65536, AG(workers), .fn = agent_workers},
 	{"allow_uids", KT_HOOK, .fn = agent_ids},
 	{"allow_gids", KT_HOOK, .fn = agent_ids},
+	{"lb_sources", KT_HOOK, .fn = qlb_conf_host_sources},
+	{"vips", KT_HOOK, .fn = qlb_conf_host_vips},
+	{"health_port", KT_UINT, 0, 1, 65535, AG(health_port),
+	 .def = QLB_DEFAULT_HEALTH_PORT},
 	{NULL}};
 #undef AG
 
@@ -648,6 +653,7 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 		return;
 	lb = qlb_y_get(&c->y, root, "lb", NULL);
 	host = qlb_y_get(&c->y, root, "host", NULL);
+	qlb_conf_health_check(c, root);
 	if (lb && host && cfg->lb.gue_port != cfg->host.gue_port) {
 		yaml_node_t *hg = qlb_y_get(&c->y, host, "gue_port", NULL);
 		yaml_node_t *g =

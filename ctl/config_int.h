@@ -162,4 +162,20 @@ bool qlb_conf_parse_services(struct ctx *c, const struct qlb_key *k,
  * top-level quic_lb. Return: 0 or -ENOMEM. */
 int qlb_conf_implicit_service(struct qlb_config *cfg);
 
+/* lb.health, host.lb_sources, host.vips (config_health.c): key hooks, and
+ * the checks across sections, run once the whole file is parsed. */
+bool qlb_conf_lb_health(struct ctx *c, const struct qlb_key *k,
+			const yaml_node_t *map, const yaml_node_t *v,
+			const char *sect, const char *path, void *obj,
+			void *aux);
+bool qlb_conf_host_sources(struct ctx *c, const struct qlb_key *k,
+			   const yaml_node_t *map, const yaml_node_t *v,
+			   const char *sect, const char *path, void *obj,
+			   void *aux);
+bool qlb_conf_host_vips(struct ctx *c, const struct qlb_key *k,
+			const yaml_node_t *map, const yaml_node_t *v,
+			const char *sect, const char *path, void *obj,
+			void *aux);
+void qlb_conf_health_check(struct ctx *c, const yaml_node_t *root);
+
 #endif /* QLB_CTL_CONFIG_INT_H */

@@ -18,6 +18,7 @@
 #include "bpf_util.h"
 #include "common.h"
 #include "config.h"
+#include "health.h"
 #include "lb_cmd.h"
 #include "qlb_xdp.skel.h"
 
@@ -312,6 +313,7 @@ int lb_detach(struct lb_opts *o)
 			goto out;
 		}
 	}
+	qlb_health_unpublish(o->pin_dir);
 	qlb_lb_unpin(o->pin_dir);
 	/* no data plane: its VIPs must not stay announced */
 	qlb_announce_withdraw_file(o->file);

@@ -19,6 +19,7 @@
 #include "announce.h"
 #include "bpf_util.h"
 #include "common.h"
+#include "health.h"
 #include "lb_cmd.h"
 #include "metrics_http.h"
 
@@ -175,15 +176,20 @@ int lb_status(struct lb_opts *o)
 			       host_state_name(h.state), h.weight);
 		}
 	}
-	if (qlb_json)
-		jw_arr_close(&w);
-	/* per VIP: announced, or why not (needs the file's VIPs) */
-	if (o->file)
-		qlb_announce_status_file(o->file, pid && att == pid,
-					 qlb_json ? &w : NULL);
 	if (qlb_json) {
+		jw_arr_close(&w);
+		qlb_health_status(NULL, &w, o->pin_dir);
+		/* per VIP: announced, or why not (needs the file's VIPs) */
+		if (o->file)
+			qlb_announce_status_file(o->file, pid && att == pid,
+						 &w);
 		jw_obj_close(&w);
 		jw_end(&w);
+	} else {
+		qlb_health_status(stdout, NULL, o->pin_dir);
+		if (o->file)
+			qlb_announce_status_file(o->file, pid && att == pid,
+						 NULL);
 	}
 	qlb_lb_maps_close(&m);
 	return QLB_EXIT_OK;
@@ -504,7 +510,8 @@ static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 struct lb_scrape {
 	struct qlb_lb_maps *m;
 	struct lb_counts *c;
-	const char *file; /* for the announcement's lines; may be NULL */
+	const char *pin_dir; /* the health view of `lb run`, if any */
+	const char *file;    /* for the announcement's lines; may be NULL */
 };
 
 /* qlb_metrics_fn for --listen: the counters as they are at each scrape. */
@@ -515,6 +522,7 @@ static int write_scrape(FILE *f, void *arg)
 	if (read_counts(s->m, s->c))
 		return -1;
 	write_metrics(f, s->m, s->c);
+	qlb_health_metrics(f, s->pin_dir);
 	if (s->file)
 		qlb_announce_metrics_file(f, s->file);
 	return 0;
@@ -523,7 +531,7 @@ static int write_scrape(FILE *f, void *arg)
 int lb_metrics(struct lb_opts *o)
 {
 	struct qlb_lb_maps m;
-	struct lb_scrape s = {.m = &m, .file = o->file};
+	struct lb_scrape s = {.m = &m, .pin_dir = o->pin_dir, .file = o->file};
 	int rc = QLB_EXIT_ERR;
 
 	if (lb_open_or_complain(o, &m))

@@ -5,7 +5,10 @@
  * the inner IP packet right after the UDP header) or IP-in-IP (IPIP,
  * IP6IP6, IPv4-in-IPv6, IPv6-in-IPv4) lose their outer headers here and go
  * up the stack as the client's own packet, so the VIP on the loopback
- * answers the client directly. Everything else passes untouched.
+ * answers the client directly, provided that the outer source is an LB
+ * node and the inner packet goes to a VIP (qlb/decap_trust.h); other
+ * encapsulated packets to this address are counted and dropped. Everything
+ * else passes untouched.
  *
  * XDP rather than TC: the outer headers go before an skb exists, with one
  * bpf_xdp_adjust_head() and a 14-byte Ethernet header rewrite, no GSO or
@@ -23,6 +26,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "qlb/host_abi.h"
+#include "qlb/decap_trust.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -30,6 +34,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct qlb_dc_cfg);
 } qlb_dc_cfg SEC(".maps");
+
+/* Who may send encapsulated packets, and to what (qlb/decap_trust.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QLB_DC_MAX_SRC);
+	__type(key, struct qlb_dc_addr);
+	__type(value, __u32);
+} qlb_dc_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QLB_DC_MAX_VIP);
+	__type(key, struct qlb_dc_vip);
+	__type(value, __u32);
+} qlb_dc_vip SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -79,6 +98,52 @@ static __always_inline int qlb_gue_inner(__u8 *p, void *data_end)
 	return 0;
 }
 
+/*
+ * qlb_inner_ok() - whether the inner packet at @inner (version @ver, its
+ * fixed header known to be in the packet) goes to a VIP at a port the
+ * agent allowed: never relay a packet elsewhere, whatever its source.
+ */
+static __always_inline int qlb_inner_ok(__u8 *inner, int ver, void *data_end)
+{
+	struct qlb_dc_vip k = {};
+	__u8 *l4, proto;
+
+	if (ver == 4) {
+		struct iphdr *ih = (void *)inner;
+
+		if (ih->ihl < 5)
+			return 0;
+		/* a later fragment has no ports to check */
+		if (ih->frag_off & bpf_htons(0x1fff))
+			return 0;
+		k.family = QLB_DC_AF_INET;
+		k.addr[0] = ih->daddr;
+		proto = ih->protocol;
+		l4 = inner + ih->ihl * 4;
+		if (proto == IPPROTO_ICMP)
+			goto icmp;
+	} else {
+		struct ipv6hdr *ih = (void *)inner;
+
+		k.family = QLB_DC_AF_INET6;
+		__builtin_memcpy(k.addr, &ih->daddr, 16);
+		proto = ih->nexthdr;
+		l4 = inner + sizeof(*ih);
+		if (proto == IPPROTO_ICMPV6)
+			goto icmp;
+	}
+	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+		return 0;
+	/* UDP and TCP both have the destination port at offset 2 */
+	if (l4 + 4 > (__u8 *)data_end)
+		return 0;
+	k.port = *(__u16 *)(l4 + 2);
+	if (!k.port)
+		return 0;
+icmp:
+	return bpf_map_lookup_elem(&qlb_dc_vip, &k) != NULL;
+}
+
 SEC("xdp")
 int qlb_decap(struct xdp_md *ctx)
 {
@@ -86,6 +151,7 @@ int qlb_decap(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data, eth_copy;
 	struct qlb_dc_cfg *cfg;
+	struct qlb_dc_addr src = {};
 	__u32 zero = 0, outer, reason;
 	__u8 *inner;
 	int inner_ver;
@@ -115,6 +181,8 @@ int qlb_decap(struct xdp_md *ctx)
 		 * header must not be taken apart */
 		if (!qlb_ip4_csum_ok(iph))
 			return qlb_dc_count(QLB_DC_PASS_BAD_CSUM, XDP_PASS);
+		src.family = QLB_DC_AF_INET;
+		src.addr[0] = iph->saddr;
 		outer = sizeof(*iph);
 		if (iph->protocol == IPPROTO_UDP) {
 			struct udphdr *uh = (void *)(iph + 1);
@@ -145,6 +213,8 @@ int qlb_decap(struct xdp_md *ctx)
 		if (!cfg->has6 || d[0] != a[0] || d[1] != a[1] ||
 		    d[2] != a[2] || d[3] != a[3])
 			return qlb_dc_count(QLB_DC_NOT_OURS, XDP_PASS);
+		src.family = QLB_DC_AF_INET6;
+		__builtin_memcpy(src.addr, &ip6h->saddr, 16);
 		outer = sizeof(*ip6h);
 		switch (ip6h->nexthdr) {
 		case IPPROTO_UDP: {
@@ -196,6 +266,13 @@ int qlb_decap(struct xdp_md *ctx)
 	} else {
 		return qlb_dc_count(QLB_DC_DROP_MALFORMED, XDP_DROP);
 	}
+	/* Only LB nodes may hand us packets, and only for a VIP: the rest
+	 * is spoofed or misdirected (and would be relayed under the inner
+	 * source). */
+	if (!bpf_map_lookup_elem(&qlb_dc_src, &src))
+		return qlb_dc_count(QLB_DC_DROP_SOURCE, XDP_DROP);
+	if (!qlb_inner_ok(inner, inner_ver, data_end))
+		return qlb_dc_count(QLB_DC_DROP_INNER, XDP_DROP);
 
 	__builtin_memcpy(&eth_copy, eth, sizeof(eth_copy));
 	eth_copy.h_proto = bpf_htons(inner_ver == 4 ? ETH_P_IP : ETH_P_IPV6);

@@ -103,7 +103,10 @@ host_setup() {
 }
 
 # host_config [ADDRESS] [extra host: lines]: three configs (plaintext,
-# four-pass AES, single-pass AES), this host web1 and a foreign web2.
+# four-pass AES, single-pass AES), this host web1 and a foreign web2. The
+# client namespace's addresses play the LB node (lb_sources): the only
+# outer sources decapsulation trusts, for the two VIPs at PORT (and VIP4 at
+# PORT + 1, a second group of host_steer.sh).
 host_config() {
 	local addr=${1:-198.18.0.2} extra=${2:-}
 	cat >"$H_CFG.tmp" <<EOF
@@ -139,6 +142,14 @@ host:
   agent_socket: $H_SOCK
   pin_dir: $H_PIN
   allow_uids: [0, 1234]
+  lb_sources: [198.18.0.1, "2001:db8::1"]
+  vips:
+    - address: $VIP4
+      port: $PORT
+    - address: "$VIP6"
+      port: $PORT
+    - address: $VIP4
+      port: $((PORT + 1))
 $extra
 EOF
 	mv "$H_CFG.tmp" "$H_CFG"

@@ -66,6 +66,7 @@
 #include "qlb/cid.h"
 #include "qlb/host_abi.h"
 #include "qlb_xdp.skel.h"
+#include "agent_probe.h"
 #include "qlb_decap.skel.h"
 #include "cid_cache.h"
 
@@ -289,6 +290,17 @@ static int decap_for(int hi)
 	d.gue_port = htons(cfg.lb.gue_port);
 	if (bpf_map_update_elem(dc_cfg_fd, &zero, &d, BPF_ANY))
 		return -1;
+	if (dc_host < 0) {
+		/* the trust lists: this file's LB source and VIPs */
+		static struct qlb_host_trust t;
+		char err[256];
+
+		qlb_host_trust_of(&cfg, &t);
+		if (qlb_host_trust_write(bpf_map__fd(dskel->maps.qlb_dc_src),
+					 bpf_map__fd(dskel->maps.qlb_dc_vip),
+					 &t, err, sizeof(err)))
+			return -1;
+	}
 	dc_host = hi;
 	return 0;
 }
@@ -1096,8 +1108,8 @@ static void one_frame(struct gen *g)
 }
 
 /*
- * Not an invariant, a fact for docs/security.md: does a host decapsulate a
- * GUE packet whose outer source is no LB node? Printed, never failed.
+ * For docs/security.md: a host must not decapsulate a GUE packet whose
+ * outer source is no LB node (tests/netns/host_decap_trust.sh has more).
  */
 static void spoof_probe(void)
 {
@@ -1134,10 +1146,10 @@ static void spoof_probe(void)
 	ret = run_prog(dc_prog_fd, f, 14 + 20 + 8 + 28, out, &olen);
 	printf("GUE from a non-LB source (198.19.0.99) to host %s: %s\n",
 	       cfg.hosts[0].name,
-	       ret == XDP_PASS && olen == 14 + 28
-		       ? "decapsulated (hosts must "
-			 "filter tunnel packets from other sources)"
-		       : "not decapsulated");
+	       ret == XDP_PASS && olen == 14 + 28 ? "decapsulated"
+						  : "not decapsulated");
+	/* only LB nodes' sources are trusted (qlb/decap_trust.h) */
+	CHECK(ret == XDP_DROP, "GUE from a non-LB source: verdict %d", ret);
 }
 
 /* ---- the flood: no state for Initials and unroutable packets ----------------
