@@ -168,6 +168,8 @@ fleet_up() {
 
 	fleet_net_up
 	e2e_certs "$FLEET_DIR" qlb.test "$VIP4" "$VIP6"
+	# the LB nodes' files say where they announce (their own BIRD)
+	[ -z "${FLEET_NO_BGP:-}" ] && [ -z "${FLEET_NO_LB:-}" ] && FLEET_ANNOUNCE=1
 	fleet_write_fleet_yaml
 	fleet_distribute_files
 
@@ -286,10 +288,12 @@ EOF
 	done
 }
 
-# fleet_lb_announce_section LB: lb.announce, when this build's schema has
-# it: the node's own BIRD socket (the namespaces share one file system).
+# fleet_lb_announce_section LB: lb.announce in a fleet with BGP
+# (FLEET_ANNOUNCE, set by fleet_up), when this build's schema has it: the
+# node's own BIRD socket (the namespaces share one file system).
 FLEET_ANNOUNCE_KEYS=
 fleet_lb_announce_section() {
+	[ -n "${FLEET_ANNOUNCE:-}" ] || return 0
 	if [ -z "$FLEET_ANNOUNCE_KEYS" ]; then
 		FLEET_ANNOUNCE_KEYS=no
 		{
