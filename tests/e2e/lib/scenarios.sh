@@ -647,10 +647,11 @@ scenario_ecmp() {
 }
 
 # ---- 10. an LB node dies mid-download ---------------------------------------
-# scenario_lb_failure link|bgp|freeze [LB]: 16 downloads through both LB
-# nodes; LB (default lb1) loses its link, or its BIRD is killed with the
+# scenario_lb_failure link|bgp|freeze|xdp [LB]: 16 downloads through both
+# LB nodes; LB (default lb1) loses its link, or its BIRD is killed with the
 # link up (the kernel closes its TCP sessions), or frozen (SIGSTOP: the
-# sessions stay open and only BFD tells the router);
+# sessions stay open and only BFD tells the router), or its XDP program is
+# detached (`qlbctl lb run` must notice and withdraw; back with lb apply);
 # every download completes through the other node; LB comes back and the
 # router uses it again. Prints the failover and rejoin times.
 scenario_lb_failure() {
@@ -661,6 +662,7 @@ scenario_lb_failure() {
 	link) what="loses its link" ;;
 	bgp) what="loses its BGP daemon (SIGKILL), link up" ;;
 	freeze) what="has its BGP daemon frozen (SIGSTOP; only BFD notices), link up" ;;
+	xdp) what="loses its XDP program (detached behind qlb's back; lb run withdraws)" ;;
 	esac
 	sc_begin "lb-failure-$how" "$v $what mid-download"
 	[ "$FLEET_VIA" = ecmp ] || { sc_fail "the router does not use both LB nodes ($FLEET_VIA)"; return 1; }
@@ -684,6 +686,7 @@ scenario_lb_failure() {
 	link) fleet_lb_link_down "$v" ;;
 	bgp) fleet_bird_kill "$v" KILL ;;
 	freeze) e2e_stop "${FLEET_BIRD_PID[$v]}" STOP ;;
+	xdp) ip -n "$(fleet_ns "$v")" link set dev eth0 xdp off ;;
 	esac
 	t_out=$(sc_time_until 10 sc_paths_are "$o")
 	[ "$t_out" = timeout ] || t_out=$(sc_route_event_ms "$FLEET_DIR/mon-$how.log" "$t0" "$o")
@@ -704,6 +707,7 @@ scenario_lb_failure() {
 	link) fleet_lb_link_up "$v" ;;
 	bgp) fleet_bird_start "$v" ;;
 	freeze) e2e_stop "${FLEET_BIRD_PID[$v]}" CONT ;;
+	xdp) fleet_lb_apply "$v" || { sc_fail "qlbctl lb apply on $v failed"; return 1; } ;;
 	esac
 	t_in=$(sc_time_until 30 sc_paths_are "$(tr ' ' '\n' <<<"$v $o" | sort | tr '\n' ' ' | sed 's/ $//')")
 	[ "$t_in" = timeout ] || t_in=$(sc_route_event_ms "$FLEET_DIR/mon-$how.log" "$t0" "$v" "$o")
