@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#
+# Fleet scenario: a host dies with no operator action, and comes back.
+# Both LB nodes run `qlbctl lb run` (health checks with the defaults of
+# lb.health: every 800 ms, timeout 400 ms, rise 2, fall 3). With
+# downloads running, h3's servers and agent are SIGKILLed and its link
+# cut; nothing is edited. Within the detection time both LB nodes take h3
+# out: from then on every new connection succeeds, on h1/h2; downloads on
+# h1/h2 finish byte-exact. Then h3 comes back (link, agent, servers): both
+# nodes take it back by themselves and new connections reach it again.
+# Detection and recovery times are measured from each node's log.
+# Usage: BUILD=build tests/e2e/fleet_health.sh   (exit 0 = pass, 77 = skipped)
+. "$(dirname "$0")/lib/scenarios.sh"
+fleet_require_lb
+export FLEET_LB_RUN=${FLEET_LB_RUN:-1}
+fleet_have_lb_run || e2e_skip "qlbctl lb run is not in this build"
+
+. "$(dirname "$0")/lib/health.sh"
+fleet_up health
+scenario_host_failure || exit 1
