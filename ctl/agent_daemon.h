@@ -5,7 +5,8 @@
  *
  *   agent_run.c        life cycle: config load and reload, the poll loop
  *   agent_dataplane.c  BPF objects: load, pin, attach, publish the config
- *   agent_gens.c       worker slots, socket groups and generations
+ *   agent_gens.c       socket groups and generations
+ *   agent_slots.c      worker sockets, IDs and socket-map slots
  *   agent_server.c     the Unix socket: peers, framing, requests
  *
  * The data plane lives in the pinned maps: the agent may die and restart
@@ -167,6 +168,23 @@ int qlb_agent_detach(const char *cfg_path);
 
 /* ---- agent_gens.c --------------------------------------------------- */
 
+/* The cookie of the socket in slot @id, 0 when the slot is empty. */
+uint64_t ag_slot_cookie(struct agent *ag, uint32_t id);
+/* The group of a bound socket, from getsockname(). Return: 0 or -errno. */
+int ag_group_of(int fd, struct qlb_group_key *g);
+const char *ag_group_name(const struct qlb_group_key *k, char *buf, size_t len);
+/* The working generation of group @k, 0 when none (or no such group). */
+uint32_t ag_group_working(struct agent *ag, const struct qlb_group_key *k);
+/* The lowest and highest working generation over the groups (0: none). */
+void ag_working_range(const struct agent *ag, uint32_t *min, uint32_t *max);
+struct ag_gen *ag_gen_find(struct agent *ag, uint32_t gen);
+struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen);
+void ag_recover(struct agent *ag);
+void ag_write_work_set(struct agent *ag);
+void ag_update_gens(struct agent *ag, uint32_t promote);
+
+/* ---- agent_slots.c -------------------------------------------------- */
+
 uint32_t ag_max_workers(const struct qlb_config *cfg,
 			const struct qlb_conf_host *me);
 /*
@@ -178,17 +196,7 @@ uint32_t ag_max_workers(const struct qlb_config *cfg,
  */
 int ag_workers_fit(const struct agent *ag, const struct qlb_config *cfg,
 		   const struct qlb_conf_host *me);
-uint64_t ag_slot_cookie(struct agent *ag, uint32_t id);
-const char *ag_group_name(const struct qlb_group_key *k, char *buf, size_t len);
-/* The working generation of group @k, 0 when none (or no such group). */
-uint32_t ag_group_working(struct agent *ag, const struct qlb_group_key *k);
-/* The lowest and highest working generation over the groups (0: none). */
-void ag_working_range(const struct agent *ag, uint32_t *min, uint32_t *max);
-struct ag_gen *ag_gen_find(struct agent *ag, uint32_t gen);
-struct ag_gen *ag_gen_get(struct agent *ag, uint32_t gen);
-void ag_recover(struct agent *ag);
-void ag_write_work_set(struct agent *ag);
-void ag_update_gens(struct agent *ag, uint32_t promote);
+/* Workers whose socket left its slot (closed) are gone. */
 void ag_check_workers(struct agent *ag);
 void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
 		    int prefer);
