@@ -410,6 +410,11 @@ const struct qlb_hprobe *qlb_prober_host(const struct qlb_prober *pr,
 	return i < pr->n ? &pr->h[i] : NULL;
 }
 
+bool qlb_prober_can_probe(const struct qlb_prober *pr, unsigned int i)
+{
+	return i < pr->n && pr->t[i].vip >= 0;
+}
+
 void qlb_prober_adopt(struct qlb_prober *pr, const struct qlb_prober *old)
 {
 	unsigned int i, j;

@@ -118,6 +118,10 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 const struct qlb_hprobe *qlb_prober_host(const struct qlb_prober *pr,
 					 unsigned int i);
 
+/* Whether host @i can be probed at all: a VIP to send to and an encap
+ * source to be answered on (else it stays "unknown", taken as healthy). */
+bool qlb_prober_can_probe(const struct qlb_prober *pr, unsigned int i);
+
 /* Carry the machines of hosts of the same name from @old (reload). */
 void qlb_prober_adopt(struct qlb_prober *pr, const struct qlb_prober *old);
 

@@ -339,8 +339,13 @@ static int lr_load(struct lr *r, struct lr_state *s)
 	s->eff = calloc(s->cfg.nhosts + 1, sizeof(*s->eff));
 	if (!s->health || !s->eff)
 		goto fail;
-	for (i = 0; i < s->cfg.nhosts; i++)
+	for (i = 0; i < s->cfg.nhosts; i++) {
 		s->eff[i] = s->cfg.hosts[i].state;
+		if (!qlb_prober_can_probe(s->pr, i))
+			lr_log("host %s cannot be probed: no VIP of a family "
+			       "with an encap source; it stays as %s says",
+			       s->cfg.hosts[i].name, r->file);
+	}
 	return 0;
 fail:
 	lr_state_free(s);
