@@ -13,9 +13,8 @@
 # Usage: BUILD=build tests/e2e/fleet_health.sh   (exit 0 = pass, 77 = skipped)
 . "$(dirname "$0")/lib/scenarios.sh"
 fleet_require_lb
-export FLEET_LB_RUN=${FLEET_LB_RUN:-1}
-fleet_have_lb_run || e2e_skip "qlbctl lb run is not in this build"
+fleet_have_lb_run || e2e_skip "the LB nodes do not run qlbctl lb run here (FLEET_LB_RUN=0, or not in this build)"
+[ -z "${FLEET_NO_BGP:-}" ] || e2e_skip "lb run needs the BGP fleet (FLEET_NO_BGP is set)"
 
-. "$(dirname "$0")/lib/health.sh"
 fleet_up health
 scenario_host_failure || exit 1

@@ -9,7 +9,7 @@
 # Usage: BUILD=build tests/e2e/lib/demo.sh
 . "$(dirname "${BASH_SOURCE[0]}")/scenarios.sh"
 
-DEMO_SCENARIOS=${DEMO_SCENARIOS:-"request ecmp migration nat_rebinding restart rotation lb_switch lb_node_failure agent_restart"}
+DEMO_SCENARIOS=${DEMO_SCENARIOS:-"request ecmp migration nat_rebinding restart rotation lb_switch lb_node_failure agent_restart host_failure"}
 
 cat <<'EOF'
 qlb demo: an HTTP/3 fleet behind QUIC-LB-aware load balancers

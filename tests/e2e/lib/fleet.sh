@@ -71,10 +71,11 @@ fleet_have_lb() {
 }
 
 # fleet_have_lb_run: qlbctl has the LB node's long-running process (lb run:
-# apply, health checks, announcement). FLEET_LB_RUN=0: apply with
-# `qlbctl lb apply` and announce with tests/tools/qlb-announce instead.
+# apply, health checks, announcement), used by default. FLEET_LB_RUN=0:
+# apply with `qlbctl lb apply` and announce with tests/tools/qlb-announce
+# instead.
 fleet_have_lb_run() {
-	[ "${FLEET_LB_RUN:-0}" != 0 ] && ! "$QLBCTL" lb run --help 2>&1 | grep -q 'not built yet'
+	[ "${FLEET_LB_RUN:-1}" != 0 ] && ! "$QLBCTL" lb run --help 2>&1 | grep -q 'not built yet'
 }
 
 # fleet_require_lb: skip the scenario when the LB node is missing.

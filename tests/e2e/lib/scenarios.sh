@@ -779,3 +779,6 @@ scenario_migration_ecmp() {
 	fleet_unshape_client
 	sc_fail "in 8 tries no move hashed to the other LB node"
 }
+
+# a host dies and comes back: health checking (scenario_host_failure)
+. "$(dirname "${BASH_SOURCE[0]}")/health.sh"
