@@ -31,6 +31,7 @@ bool qlb_conf_lb_health(struct ctx *c, const struct qlb_key *k,
 {
 	struct qlb_conf_health *h = &c->cfg->lb.health;
 	yaml_node_t *n;
+	bool ok;
 
 	qlb_keys_defaults(health_keys, h);
 	if (!v)
@@ -38,10 +39,11 @@ bool qlb_conf_lb_health(struct ctx *c, const struct qlb_key *k,
 	h->present = true;
 	h->pos.line = QLB_Y_LINE(v);
 	h->pos.col = QLB_Y_COL(v);
-	if (qlb_keys_parse(c, v, "lb.health", health_keys, h, NULL, NULL) != 1)
-		return false;
+	/* the values a wrong key left are the defaults: compare anyway, so
+	 * that every problem is reported at once */
+	ok = qlb_keys_parse(c, v, "lb.health", health_keys, h, NULL, NULL) == 1;
 	if (h->timeout_ms < h->interval_ms)
-		return true;
+		return ok;
 	n = qlb_y_get(&c->y, v, "timeout_ms", NULL);
 	qlb_y_diag(&c->y, n ? n : v, "lb.health.timeout_ms",
 		   "%u ms is not below interval_ms %u: a probe must be judged "
