@@ -107,10 +107,36 @@ static int ag_write_dc_trust(struct agent *ag)
 	return 0;
 }
 
+/*
+ * host.flow_timeout into qlb_rp_flowcfg[0]. One 16-byte array update: the
+ * program reads either the old or the new settings, and records already
+ * made are judged by the new timeout from then on.
+ */
+static int ag_write_flow_cfg(struct agent *ag)
+{
+	struct qlb_rp_flow_cfg f = {0};
+	__u32 k = 0;
+
+	if (ag->cfg.host.flow_timeout)
+		f.timeout_ns = (__u64)ag->cfg.host.flow_timeout * 1000000000ull;
+	else
+		f.off = 1;
+	if (bpf_map_update_elem(bpf_map__fd(ag->rp->maps.qlb_rp_flowcfg), &k,
+				&f, BPF_ANY)) {
+		int e = errno;
+
+		ag_log("%s/%s: cannot write the flow table settings: %s",
+		       ag->pin_dir, QLB_PIN_FLOW_CFG, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 int ag_write_dc_cfg(struct agent *ag)
 {
 	struct qlb_dc_cfg d = {0};
 	__u32 k = 0;
+	int err;
 
 	if (ag->me->address.family == AF_INET) {
 		memcpy(&d.addr4, &ag->me->address.v4, 4);
@@ -122,6 +148,9 @@ int ag_write_dc_cfg(struct agent *ag)
 	d.gue_port = htons(ag->cfg.host.gue_port);
 	if (bpf_map_update_elem(ag->m_dc_cfg, &k, &d, BPF_ANY))
 		return -errno;
+	err = ag_write_flow_cfg(ag);
+	if (err)
+		return err;
 	return ag_write_dc_trust(ag);
 }
 

@@ -531,6 +531,36 @@ static bool agent_ids(struct ctx *c, const struct qlb_key *k,
 	return ok;
 }
 
+/*
+ * flow_timeout: whole seconds, or "off" (no flow table: client-chosen DCIDs
+ * take the stateless fallback only). 0 is refused rather than read as
+ * "off", so that a typo never silently disables the table.
+ */
+static bool agent_flow_timeout(struct ctx *c, const struct qlb_key *k,
+			       const yaml_node_t *m, const yaml_node_t *v,
+			       const char *sect, const char *path, void *obj,
+			       void *aux)
+{
+	struct qlb_conf_agent *a = obj;
+	unsigned int u;
+
+	if (v->type == YAML_SCALAR_NODE && !strcmp(qlb_y_sval(v), "off")) {
+		a->flow_timeout = 0;
+		return true;
+	}
+	if (v->type == YAML_SCALAR_NODE && !strcmp(qlb_y_sval(v), "0")) {
+		qlb_y_diag(&c->y, v, path,
+			   "0 is not a timeout: write off to disable the flow "
+			   "table, or %lld..%lld seconds",
+			   k->min, k->max);
+		return false;
+	}
+	if (!qlb_y_uint(&c->y, v, path, k->min, k->max, &u))
+		return false;
+	a->flow_timeout = u;
+	return true;
+}
+
 #define AG(f) QLB_FIELD(struct qlb_conf_agent, f)
 static const struct qlb_key agent_keys[] = {
 	{"name", KT_STR, K_REQUIRED, AG(name), .fn = agent_name},
@@ -547,6 +577,8 @@ static const struct qlb_key agent_keys[] = {
 	{"vips", KT_HOOK, .fn = qlb_conf_host_vips},
 	{"health_port", KT_UINT, 0, 1, 65535, AG(health_port),
 	 .def = QLB_DEFAULT_HEALTH_PORT},
+	{"flow_timeout", KT_HOOK, 0, 1, QLB_MAX_FLOW_TIMEOUT, AG(flow_timeout),
+	 .def = QLB_DEFAULT_FLOW_TIMEOUT, .fn = agent_flow_timeout},
 	{NULL}};
 #undef AG
 

@@ -152,6 +152,10 @@ struct qlb_conf_host {
 	struct qlb_pos pos;
 };
 
+/* host.flow_timeout, seconds */
+#define QLB_DEFAULT_FLOW_TIMEOUT 10
+#define QLB_MAX_FLOW_TIMEOUT	 600
+
 struct qlb_conf_agent { /* the "host:" section */
 	bool present;
 	char name[QLB_NAME_MAX]; /* must name an entry of hosts: */
@@ -173,6 +177,9 @@ struct qlb_conf_agent { /* the "host:" section */
 	unsigned int nvips;
 	struct qlb_conf_vip vips[QLB_MAX_VIPS];
 	uint16_t health_port; /* default 6070: the probe responder */
+	/* Seconds a client-chosen DCID keeps reaching the socket its first
+	 * datagram went to (qlb_rp_flowcfg); 0 = off, no flow table. */
+	unsigned int flow_timeout; /* default 10 */
 };
 
 /*

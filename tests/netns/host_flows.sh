@@ -5,9 +5,11 @@
 # reaching the same generation-1 worker for their Initial retransmit,
 # second Initial and 0-RTT packet after generation 2 takes over, while new
 # DCIDs go to generation 2; the DCIDs of a worker that closed fall back to
-# the working generation; after the timeout (set in the pinned
-# qlb_rp_flowcfg: 60 s, then 1 s) the records expire and every DCID goes
-# to generation 2.
+# the working generation; after the timeout (host.flow_timeout: 60 s at
+# start, then 1 s by a SIGHUP reload, read back from the pinned
+# qlb_rp_flowcfg each time) the records expire and every DCID goes to
+# generation 2; host.flow_timeout: off reaches the map too and no DCID is
+# recorded any more.
 # The full table is tested by tests/netns/host_cache.sh (qlb-rpsteer check,
 # a table of 64 records).
 H_TAG=flows
@@ -49,17 +51,34 @@ for i in range(n):
 EOF
 }
 
-# flow_timeout BYTES...: qlb_rp_flowcfg[0].timeout_ns, little endian
-flow_timeout() {
-	hexec bpftool map update pinned "$H_PIN/qlb_rp_flowcfg" key 0 0 0 0 \
-		value "$@" 0 0 0 0 0 0 0 0 || fail "cannot set the flow timeout"
+# flowcfg: "TIMEOUT_NS OFF" of the pinned qlb_rp_flowcfg[0]
+flowcfg() {
+	bpftool -j map lookup pinned "$H_PIN/qlb_rp_flowcfg" key 0 0 0 0 |
+		python3 -c 'import json,sys; v=json.load(sys.stdin)["formatted"]["value"]; print(v["timeout_ns"], v["off"])'
+}
+
+# set_flow_timeout VALUE WANT: host.flow_timeout VALUE in the file, SIGHUP
+# the agent, wait (5 s at most) until qlb_rp_flowcfg reads WANT
+set_flow_timeout() {
+	local i
+	host_config "" "  flow_timeout: $1"
+	kill -HUP "$AGENT_PID"
+	for i in $(seq 1 50); do
+		[ "$(flowcfg)" = "$2" ] && break
+		sleep 0.1
+	done
+	[ "$(flowcfg)" = "$2" ] ||
+		fail "host.flow_timeout: $1 after SIGHUP: qlb_rp_flowcfg reads $(flowcfg), expected $2"
+	log "host.flow_timeout: $1 (SIGHUP) -> qlb_rp_flowcfg $2"
 }
 
 host_setup
-host_config
-start_agent
 # 60 s: the steps below take longer than the default 10 s together
-flow_timeout 0x00 0x58 0x47 0xf8 0x0d 0 0 0
+host_config "" "  flow_timeout: 60"
+start_agent
+[ "$(flowcfg)" = "60000000000 0" ] ||
+	fail "host.flow_timeout: 60 at start: qlb_rp_flowcfg reads $(flowcfg)"
+log "host.flow_timeout: 60 (start) -> qlb_rp_flowcfg 60000000000 0"
 start_echo gen1 --workers 4 --generation 1 $VIP4 $PORT
 wait_ready gen1 4
 
@@ -114,7 +133,7 @@ log "worker $vid closed: its DCIDs went to generation 2, the others stayed"
 
 # expiry: records older than 1 s are gone, every DCID reaches generation 2
 exp0=$(rp_stat $ST_EXPIRED)
-flow_timeout 0x00 0xca 0x9a 0x3b 0 0 0 0
+set_flow_timeout 1 "1000000000 0"
 sleep 1.2
 client first 16 initial >"$H_DIR/expired.txt"
 awk '$3 != 2 { bad = 1 } END { exit bad }' "$H_DIR/expired.txt" ||
@@ -130,4 +149,14 @@ log "agent status: $st"
 hexec "$QLBCTL" agent metrics -s "$H_SOCK" |
 	grep -q '^qlb_agent_reuseport_packets_total{host="web1",reason="flow_recorded"} [1-9]' ||
 	fail "metrics lack flow_recorded"
+
+# off: no record is made any more (the stateless fallback alone)
+set_flow_timeout off "0 1"
+rec0=$(rp_stat $ST_RECORDED)
+client off 16 initial >"$H_DIR/off.txt"
+awk '$3 != 2 { bad = 1 } END { exit bad }' "$H_DIR/off.txt" ||
+	fail "a DCID missed generation 2 with the table off: $(cat "$H_DIR/off.txt")"
+rec=$(($(rp_stat $ST_RECORDED) - rec0))
+[ "$rec" = 0 ] || fail "table off, yet $rec records made"
+log "table off: 16 new DCIDs reached generation 2, none recorded"
 log "PASS"

@@ -208,6 +208,8 @@ static void check_good(const char *dir)
 	CHECK(cfg.host.nallow_uids == 1 && cfg.host.allow_uids[0] == 0 &&
 	      cfg.host.nallow_gids == 0 && cfg.host.workers == 0 &&
 	      cfg.host.gue_port == 6080);
+	CHECK(cfg.host.flow_timeout == QLB_DEFAULT_FLOW_TIMEOUT,
+	      "flow_timeout %u", cfg.host.flow_timeout);
 	/* marks */
 	text = slurp(path);
 	CHECK(text && cfg.marks.configs_block && cfg.marks.item_block[1]);
@@ -255,6 +257,8 @@ static void check_good(const char *dir)
 	CHECK(cfg.host.workers == 4 && cfg.host.gue_port == 7000 &&
 	      cfg.host.nallow_uids == 2 && cfg.host.allow_uids[1] == 1000 &&
 	      cfg.host.nallow_gids == 1 && cfg.host.allow_gids[0] == 100);
+	CHECK(cfg.host.flow_timeout == 0, "flow_timeout: off read as %u",
+	      cfg.host.flow_timeout);
 	CHECK(!strcmp(cfg.host.agent_socket, "/run/qlb/agent.sock") &&
 	      !strcmp(cfg.host.pin_dir, "/sys/fs/bpf/qlb/host"));
 	CHECK(!strcmp(qlb_conf_state_name(QLB_CONF_RETIRING), "retiring") &&
