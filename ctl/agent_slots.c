@@ -318,6 +318,8 @@ void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
 	ag->workers[id].rec = rec;
 	ag->workers[id].conn = ci;
 	c->worker = id;
+	/* told from here on only of changes (REGISTERED carries it) */
+	c->told = ag_group_working(ag, &rec.group);
 	if (gen_size && !g->rec.size)
 		g->rec.size = gen_size;
 	/* the sockarray holds no reference: the server's close ends it */
@@ -373,6 +375,7 @@ void ag_do_resume(struct agent *ag, int ci, const struct qlb_ap_resume *m)
 		ag->conns[w->conn]->worker = -1;
 	w->conn = ci;
 	c->worker = (int)id;
+	c->told = ag_group_working(ag, &w->rec.group);
 	/* a restarted agent may run a newer program: give it to the group */
 	setsockopt(c->pending_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF,
 		   &ag->prog_rp, sizeof(ag->prog_rp));
