@@ -686,6 +686,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 }
 
 /* ---- path MTU (docs/lb.md, "Path MTU") ------------------------------------
+ * Rare packets (ICMP, SYNs, too big): these are subprograms, not inlined,
+ * so the code every other packet runs through stays as short as before.
  */
 #define QLB_TOO_BIG_BURST 16	    /* answers at once, per CPU */
 #define QLB_TOO_BIG_NS	  100000ull /* then one per 100 us, per CPU */
@@ -708,8 +710,8 @@ static __always_inline __u32 qlb_over(const struct qlb_lb_host *h)
  * host's stack learns the path MTU toward the client.
  * Return: 0, or -1 when it is no such message (it passes).
  */
-static __always_inline int qlb_icmp_flow(void *end, __u8 *ic, struct qlb_pkt *p,
-					 int proto)
+static __noinline int qlb_icmp_flow(void *end, __u8 *ic, struct qlb_pkt *p,
+				    int proto)
 {
 	__u16 *pp;
 	__u32 w;
@@ -767,7 +769,7 @@ static __always_inline int qlb_icmp_flow(void *end, __u8 *ic, struct qlb_pkt *p,
  * its SYN is where it learns how large they may be. The checksum is
  * updated incrementally (RFC 1624).
  */
-static __always_inline void qlb_clamp_mss(void *end, __u8 *th, __u32 mss)
+static __noinline void qlb_clamp_mss(void *end, __u8 *th, __u32 mss)
 {
 	__u32 optend, off = sizeof(struct tcphdr), i, sum;
 	__u16 old, new = bpf_htons(mss);
@@ -830,8 +832,8 @@ static __always_inline __u16 qlb_fold(__u64 sum)
  * QLB_TOO_BIG_BURST at once per CPU, then one per QLB_TOO_BIG_NS.
  * Return: 0, the frame ready for XDP_TX; -1, drop it (changed or not).
  */
-static __always_inline int qlb_too_big(struct xdp_md *ctx,
-				       const struct qlb_pkt *p, __u32 mtu)
+static __noinline int qlb_too_big(struct xdp_md *ctx, const struct qlb_pkt *p,
+				  __u32 mtu)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -1046,10 +1048,13 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		 * headers all take FB_INITIAL) */
 		if (proto == IPPROTO_UDP)
 			est = v.reason != QLB_R_FB_INITIAL;
+		/* two calls one after the other, never one call on either
+		 * map: the verifier inlines a lookup only where the map is
+		 * known, and a merged call would cost every fallback a
+		 * helper call */
+		m = bpf_map_lookup_elem(&qlb_maglev, &mkey);
 		if (qlb_unlikely(est && s->est_table))
 			m = bpf_map_lookup_elem(&qlb_maglev_est, &mkey);
-		else
-			m = bpf_map_lookup_elem(&qlb_maglev, &mkey);
 		if (!m || *m == QLB_LB_NO_HOST)
 			goto no_host;
 		v.host = *m;
