@@ -6,7 +6,7 @@
 # deploy/bgp/ renders from deploy/qlb.yaml and parses (`bird -p`). A tool
 # that is not installed is skipped with a message.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 rc=0

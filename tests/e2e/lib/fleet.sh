@@ -522,7 +522,7 @@ fleet_bird_start() {
 	e2e_bg "bird-$n" "$(fleet_ns "$n")" bird -f -c "$FLEET_DIR/bird-$n.conf" \
 		-s "$(fleet_bird_sock "$n")" -P "$FLEET_DIR/bird-$n.pid"
 	FLEET_BIRD_PID[$n]=$E2E_LAST_PID
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		fleet_birdc "$n" show status >/dev/null 2>&1 && return 0
 		kill -0 "$E2E_LAST_PID" 2>/dev/null || break
 		sleep 0.1

@@ -765,7 +765,8 @@ scenario_migration_ecmp() {
 	for try in $(seq 1 8); do
 		sc_bg_get "mx$try" --change-local-addr=2s /whoami "/bytes/$n"
 		# which nodes carry the connection, interval by interval
-		first= last=
+		first=""
+		last=""
 		prev=$(sc_lb_counts)
 		for _ in $(seq 1 300); do
 			kill -0 "$SC_PID" 2>/dev/null || break
