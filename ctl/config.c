@@ -24,7 +24,7 @@
 #define MAX_MAGLEV 1000003u
 #define MIN_MTU	   576u	 /* IPv4 minimum reassembly size */
 #define MAX_MTU	   9216u /* common jumbo frame limit */
-#define MAX_KEYS   24	 /* per mapping */
+#define MAX_KEYS   64	 /* per mapping; a longer table aborts */
 
 const char *const qlb_conf_state_names[3] = {"routable", "active", "retiring"};
 const char *const qlb_host_state_names[3] = {"active", "draining", "down"};
@@ -215,8 +215,15 @@ int qlb_keys_parse(struct ctx *c, const yaml_node_t *n, const char *sect,
 	bool ok = true, kn;
 	unsigned int i = 0;
 
-	for (k = keys; k->name && i < MAX_KEYS; k++)
+	for (k = keys; k->name; k++) {
+		if (i == MAX_KEYS) { /* a schema table too long: a bug here */
+			fprintf(stderr,
+				"qlbctl: schema of '%s' exceeds %d keys\n",
+				sect, MAX_KEYS);
+			abort();
+		}
 		names[i++] = k->name;
+	}
 	names[i] = NULL;
 	kn = qlb_y_map(&c->y, n, sect, names);
 	if (known)
