@@ -67,8 +67,8 @@ enum qlb_reason {
 	QLB_R_ENCAP_FAIL,	 /* drop: no room or no source address */
 	QLB_R_NO_HOST,		 /* drop: fallback with no active host */
 	QLB_R_PASSED,		 /* pass: not for a VIP */
-	QLB_R_ICMP_FWD,		 /* tx: ICMP too-big about a VIP flow, to its host */
-	QLB_R_TOO_BIG,		 /* tx: ICMP too-big answered to the client */
+	QLB_R_ICMP_FWD, /* tx: ICMP too-big about a VIP flow, to its host */
+	QLB_R_TOO_BIG,	/* tx: ICMP too-big answered to the client */
 	QLB_R_MAX,
 };
 
@@ -98,8 +98,8 @@ struct qlb_lb_settings {
 	__u8 live_cfgs;	   /* bit N: config N is routed */
 	__u8 est_table;	   /* 1: qlb_maglev_est holds this slot's table of
 			    * established flows (a host is draining) */
-	__u64 vip_mul; /* qlb_lb_mul() of the seed this slot's VIP table */
-	__u64 sid_mul; /* and server-ID table were placed with */
+	__u64 vip_mul;	   /* qlb_lb_mul() of the seed this slot's VIP table */
+	__u64 sid_mul;	   /* and server-ID table were placed with */
 };
 _Static_assert(sizeof(struct qlb_lb_settings) == 64, "qlb_lb_settings is ABI");
 

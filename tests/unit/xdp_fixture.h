@@ -263,11 +263,13 @@ static inline void fx_frame(struct pkt *k, int vlan, const char *src,
 	put16(l4 + 2, dport);
 	if (proto == IPPROTO_UDP) {
 		put16(l4 + 4, (uint16_t)l4len);
-		memcpy(l4 + 8, payload, plen);
+		if (plen) /* payload may be NULL when empty */
+			memcpy(l4 + 8, payload, plen);
 	} else {
 		l4[12] = 0x50;
 		l4[13] = 0x02; /* SYN */
-		memcpy(l4 + 20, payload, plen);
+		if (plen)
+			memcpy(l4 + 20, payload, plen);
 	}
 	k->len = k->l3 + iplen;
 }
