@@ -192,4 +192,7 @@ void qlb_health_status(FILE *f, struct qlb_json_w *w, const char *pin_dir);
 /* Prometheus samples of the view (qlb_lb_health_*); nothing without one. */
 void qlb_health_metrics(FILE *f, const char *pin_dir);
 
+/* CLOCK_REALTIME in ns, the clock of since_ns and updated_ns. */
+uint64_t qlb_health_real_ns(void);
+
 #endif /* QLB_CTL_HEALTH_H */
