@@ -112,6 +112,7 @@ int qlb_keys_parse(struct ctx *c, const yaml_node_t *n, const char *sect,
 extern const char *const qlb_conf_state_names[3];
 extern const char *const qlb_host_state_names[3];
 extern const char *const qlb_encap_names[2];
+extern const char *const qlb_xdp_mode_names[2];
 
 /*
  * qlb_conf_read_key_file() - read a 16-byte key written as 32 hex digits
@@ -129,6 +130,15 @@ bool qlb_conf_parse_quic_lb(struct ctx *c, const struct qlb_key *k,
 			    const yaml_node_t *map, const yaml_node_t *v,
 			    const char *sect, const char *path, void *obj,
 			    void *aux);
+
+/* lb: (config_lb.c), parsed after quic_lb and hash_secret; its tables
+ * give the loader the defaults of lb and lb.announce. */
+extern const struct qlb_key qlb_conf_lb_keys[];
+extern const struct qlb_key qlb_conf_announce_keys[];
+bool qlb_conf_parse_lb(struct ctx *c, const struct qlb_key *k,
+		       const yaml_node_t *root, const yaml_node_t *n,
+		       const char *sect, const char *path, void *obj,
+		       void *aux);
 
 /* hosts: (config_hosts.c), parsed after quic_lb and lb. */
 bool qlb_conf_parse_hosts(struct ctx *c, const struct qlb_key *k,
