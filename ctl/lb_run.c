@@ -405,9 +405,13 @@ static void lr_reload(struct lr *r)
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: qlbctl lb run -f FILE [--pin-dir DIR]\n"
+	fprintf(f, "usage: qlbctl lb run -f FILE [--pin-dir DIR] "
+		   "[--withdraw-on-exit]\n"
 		   "  apply FILE, check the hosts' health, announce the VIPs;\n"
-		   "  SIGHUP reloads FILE, SIGTERM withdraws and exits\n");
+		   "  SIGHUP reloads FILE; SIGTERM exits and leaves the VIPs\n"
+		   "  announced while the data plane runs (a restart does not\n"
+		   "  flap the routes; 'lb detach' and 'lb drain' withdraw),\n"
+		   "  or withdraws them first with --withdraw-on-exit\n");
 }
 
 int cmd_lb_run(int argc, char **argv)
@@ -415,6 +419,7 @@ int cmd_lb_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"pin-dir", required_argument, NULL, 'P'},
+		{"withdraw-on-exit", no_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -424,6 +429,7 @@ int cmd_lb_run(int argc, char **argv)
 	sigset_t ss;
 	char err[512];
 	int c, rc = QLB_EXIT_ERR;
+	bool withdraw_on_exit = false;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:P:h", opts, NULL)) != -1) {
@@ -433,6 +439,9 @@ int cmd_lb_run(int argc, char **argv)
 			break;
 		case 'P':
 			snprintf(r.pin_dir, sizeof(r.pin_dir), "%s", optarg);
+			break;
+		case 'W':
+			withdraw_on_exit = true;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -535,7 +544,14 @@ int cmd_lb_run(int argc, char **argv)
 	}
 	rc = QLB_EXIT_OK;
 out:
-	if (qlb_announce_withdraw_all(&r.cfg, err, sizeof(err)))
+	/* A stop is not a failure of the data plane: the XDP program keeps
+	 * forwarding, so its routes stay and a restarted lb run re-syncs the
+	 * same table without a flap. Detach and drain withdraw. */
+	if (!withdraw_on_exit)
+		lr_log("stopping; the VIPs stay announced while the data plane "
+		       "keeps running from %s",
+		       r.pin_dir);
+	else if (qlb_announce_withdraw_all(&r.cfg, err, sizeof(err)))
 		lr_log("%s", err);
 	else
 		lr_log("VIPs withdrawn; stopping (the data plane keeps "

@@ -173,6 +173,27 @@ grep -q "reloaded" "$HC_DIR/lbrun.log" || fail "no reload logged"
 [ "$(hc_field h4 effective)" = draining ] || fail "h4 effective $(hc_field h4 effective)"
 [ "$(hc_field h1 health)" = healthy ] || fail "h1 health lost on reload"
 
+log "restart of lb run (SIGTERM, start again): the VIP routes never leave the table"
+hc_in lb ip monitor route table 4242 >"$HC_DIR/route-events.log" 2>&1 &
+mon=$!
+sleep 0.2
+kill -TERM "$HC_RUN"
+for i in $(seq 1 50); do kill -0 "$HC_RUN" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$HC_RUN" 2>/dev/null && fail "lb run did not exit on SIGTERM"
+wait "$HC_RUN" || fail "lb run exited $? on SIGTERM"
+HC_RUN=
+[ "$(announced)" = 2 ] || fail "SIGTERM withdrew the VIPs though the data plane runs"
+hc_run_start
+for n in h1 h2 h3 h4; do hc_wait "$n" healthy 10 >/dev/null; done
+sleep 0.5
+kill "$mon" 2>/dev/null
+wait "$mon" 2>/dev/null
+[ "$(announced)" = 2 ] || fail "VIPs not announced after the restart"
+if grep -q "$VIP4\|$VIP6" "$HC_DIR/route-events.log"; then
+	cat "$HC_DIR/route-events.log"
+	fail "the restart changed the VIP routes"
+fi
+
 log "the data plane detached under lb run: VIPs withdrawn within 1 s"
 t0=$(date +%s.%N)
 hc_in lb "$QLBCTL" lb detach -f "$HC_DIR/lb.yaml" >/dev/null || fail "detach"
@@ -189,4 +210,5 @@ rc=$?
 HC_RUN=
 [ $rc = 0 ] || fail "lb run exited $rc"
 grep -q "VIPs withdrawn" "$HC_DIR/lbrun.log" || fail "no withdrawal logged"
+grep -q "VIPs stay announced" "$HC_DIR/lbrun.log" || fail "no stop logged"
 log "PASS"
