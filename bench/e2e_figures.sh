@@ -96,7 +96,7 @@ dl_h=$(tr ' ' '\n' <<<"${THRU[h1]:-}" | grep . | median)
 
 echo
 echo "qlb end-to-end figures ($ROUNDS rounds, medians; same client, same servers, same run)"
-echo "LB node XDP mode: ${FLEET_XDP_MODE:-generic}; CIDs: $([ -n "${FLEET_PLAINTEXT:-}" ] && echo plaintext || echo 'four-pass AES (2-byte server ID, 6-byte nonce)'); links are veth, unshaped"
+echo "LB node XDP mode: ${FLEET_XDP_MODE:-native}; CIDs: $([ -n "${FLEET_PLAINTEXT:-}" ] && echo plaintext || echo 'four-pass AES (2-byte server ID, 6-byte nonce)'); links are veth, unshaped"
 awk -v tl="$ttfb_lb" -v th="$ttfb_h" -v wl="$wall_lb" -v wh="$wall_h" \
 	-v dl="$dl_lb" -v dh="$dl_h" -v size="$SIZE" -v ns="$lb_ns" -v cnt="$lb_cnt" 'BEGIN {
 	printf "%-22s %10s %16s %16s\n", "path", "TTFB ms", "request wall ms", "download MB/s"
