@@ -49,21 +49,12 @@ uint64_t ag_now_real_ns(void)
 
 void ag_log(const char *fmt, ...)
 {
-	char ts[32];
-	struct timespec t;
-	struct tm tm;
 	va_list ap;
 
-	FILE *f = ag_log_f ? ag_log_f : stderr;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	gmtime_r(&t.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	fprintf(f, "%s.%03ld qlb-agent: ", ts, t.tv_nsec / 1000000);
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	qlb_vlog(ag_log_f ? ag_log_f : stderr, "%H:%M:%S", " qlb-agent: ", fmt,
+		 ap);
 	va_end(ap);
-	fputc('\n', f);
 }
 
 /*

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -59,6 +60,21 @@ void qlb_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void qlb_vlog(FILE *f, const char *datefmt, const char *tag, const char *fmt,
+	      va_list ap)
+{
+	struct timespec t;
+	struct tm tm;
+	char ts[32];
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	gmtime_r(&t.tv_sec, &tm);
+	strftime(ts, sizeof(ts), datefmt, &tm);
+	fprintf(f, "%s.%03ld%s", ts, t.tv_nsec / 1000000, tag);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
 }
 
 int qlb_hexval(int c)

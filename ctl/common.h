@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,13 @@ void qlb_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "qlbctl: MESSAGE" to stderr in every mode (usage, warnings). */
 void qlb_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * qlb_vlog() - one line of a daemon's log on @f: the UTC wall-clock time
+ * formatted by strftime @datefmt, ".mmm", @tag, the message and a newline.
+ */
+void qlb_vlog(FILE *f, const char *datefmt, const char *tag, const char *fmt,
+	      va_list ap) __attribute__((format(printf, 4, 0)));
 
 /*
  * qlb_catch_stop() - make SIGINT and SIGTERM set qlb_stop_requested, for

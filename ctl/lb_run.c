@@ -53,19 +53,11 @@ struct lr {
 static void lr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void lr_log(const char *fmt, ...)
 {
-	struct timespec t;
-	struct tm tm;
-	char ts[32];
 	va_list ap;
 
-	clock_gettime(CLOCK_REALTIME, &t);
-	gmtime_r(&t.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ qlbctl lb run: ", ts, t.tv_nsec / 1000000);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	qlb_vlog(stderr, "%Y-%m-%dT%H:%M:%S", "Z qlbctl lb run: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	fflush(stderr);
 }
 
