@@ -451,6 +451,17 @@ static bool rate_ok(struct qlb_probe_resp *r)
 	return r->tb_used++ < RESP_RATE;
 }
 
+/* Write one control message into @o; returns the control length it takes. */
+static size_t put_cmsg(struct cmsghdr *o, int level, int type, const void *data,
+		       size_t len)
+{
+	o->cmsg_level = level;
+	o->cmsg_type = type;
+	o->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(o), data, len);
+	return CMSG_SPACE(len);
+}
+
 /* Answer one datagram; -1 when none is queued. */
 static int resp_one(struct qlb_probe_resp *r, int fd)
 {
@@ -498,11 +509,9 @@ static int resp_one(struct qlb_probe_resp *r, int fd)
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 				pi.ipi_spec_dst = pi.ipi_addr;
 				pi.ipi_ifindex = 0;
-				o->cmsg_level = IPPROTO_IP;
-				o->cmsg_type = IP_PKTINFO;
-				o->cmsg_len = CMSG_LEN(sizeof(pi));
-				memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-				mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+				mh.msg_controllen =
+					put_cmsg(o, IPPROTO_IP, IP_PKTINFO, &pi,
+						 sizeof(pi));
 				have_dst = true;
 			} else if (c->cmsg_level == IPPROTO_IPV6 &&
 				   c->cmsg_type == IPV6_PKTINFO) {
@@ -510,11 +519,9 @@ static int resp_one(struct qlb_probe_resp *r, int fd)
 
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 				pi.ipi6_ifindex = 0;
-				o->cmsg_level = IPPROTO_IPV6;
-				o->cmsg_type = IPV6_PKTINFO;
-				o->cmsg_len = CMSG_LEN(sizeof(pi));
-				memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-				mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+				mh.msg_controllen =
+					put_cmsg(o, IPPROTO_IPV6, IPV6_PKTINFO,
+						 &pi, sizeof(pi));
 				have_dst = true;
 			}
 		}
