@@ -508,7 +508,8 @@ static bool agent_opts(int argc, char **argv, int nargs, bool listen_ok,
 	return true;
 }
 
-static int sub_run(int argc, char **argv)
+/* run and detach: "-f FILE" is all they take */
+static int run_or_detach(int argc, char **argv, bool detach)
 {
 	struct agent_opts o;
 	int rc;
@@ -516,21 +517,19 @@ static int sub_run(int argc, char **argv)
 	if (!agent_opts(argc, argv, 0, false, &o, &rc))
 		return rc;
 	if (!o.file)
-		return qlb_usage_err(usage, "agent run: -f FILE is required");
-	return qlb_agent_run(o.file);
+		return qlb_usage_err(usage, "agent %s: -f FILE is required",
+				     detach ? "detach" : "run");
+	return detach ? qlb_agent_detach(o.file) : qlb_agent_run(o.file);
+}
+
+static int sub_run(int argc, char **argv)
+{
+	return run_or_detach(argc, argv, false);
 }
 
 static int sub_detach(int argc, char **argv)
 {
-	struct agent_opts o;
-	int rc;
-
-	if (!agent_opts(argc, argv, 0, false, &o, &rc))
-		return rc;
-	if (!o.file)
-		return qlb_usage_err(usage,
-				     "agent detach: -f FILE is required");
-	return qlb_agent_detach(o.file);
+	return run_or_detach(argc, argv, true);
 }
 
 static int status_or_metrics(int argc, char **argv, bool metrics)
