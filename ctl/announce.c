@@ -288,6 +288,44 @@ static bool addr_wanted(const struct qlb_config *cfg, const bool *want,
 	return false;
 }
 
+/*
+ * table_open() - clear @err, open rtnetlink in @nl and read the routes of
+ * the announce table. Return: the list (free() it, then nl_close()), or
+ * NULL with @err set and nothing left open.
+ */
+static struct table_list *table_open(const struct qlb_config *cfg,
+				     struct qlb_announce_opts *o, struct nl *nl,
+				     char *err, size_t errlen)
+{
+	struct table_list *l;
+	int ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	qlb_announce_opts(cfg, o);
+	ret = nl_open(nl);
+	if (ret) {
+		set_err(err, errlen, "announce: rtnetlink socket: %s",
+			strerror(-ret));
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		nl_close(nl);
+		set_err(err, errlen, "announce: out of memory");
+		return NULL;
+	}
+	ret = table_read(nl, o, l);
+	if (ret) {
+		set_err(err, errlen, "announce: table %u: cannot read: %s",
+			o->table, strerror(-ret));
+		free(l);
+		nl_close(nl);
+		return NULL;
+	}
+	return l;
+}
+
 static int sync_table(const struct qlb_config *cfg, const bool *want, char *err,
 		      size_t errlen)
 {
@@ -297,28 +335,9 @@ static int sync_table(const struct qlb_config *cfg, const bool *want, char *err,
 	struct nl nl;
 	int ret, fails = 0;
 
-	if (err && errlen)
-		err[0] = 0;
-	qlb_announce_opts(cfg, &o);
-	ret = nl_open(&nl);
-	if (ret) {
-		set_err(err, errlen, "announce: rtnetlink socket: %s",
-			strerror(-ret));
+	l = table_open(cfg, &o, &nl, err, errlen);
+	if (!l)
 		return -1;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		nl_close(&nl);
-		set_err(err, errlen, "announce: out of memory");
-		return -1;
-	}
-	ret = table_read(&nl, &o, l);
-	if (ret) {
-		set_err(err, errlen, "announce: table %u: cannot read: %s",
-			o.table, strerror(-ret));
-		fails++;
-		goto out;
-	}
 	/* Withdraw first: a VIP going away must not wait for the adds. */
 	for (unsigned int i = 0; i < l->n; i++) {
 		if (addr_wanted(cfg, want, &l->a[i]))
@@ -358,7 +377,6 @@ static int sync_table(const struct qlb_config *cfg, const bool *want, char *err,
 		if (l->n < QLB_ARRAY_SIZE(l->a))
 			l->a[l->n++] = *a;
 	}
-out:
 	free(l);
 	nl_close(&nl);
 	return fails ? -1 : 0;
@@ -385,35 +403,17 @@ int qlb_announce_read(const struct qlb_config *cfg, bool *announced, char *err,
 	struct qlb_announce_opts o;
 	struct table_list *l;
 	struct nl nl;
-	int ret;
 
-	if (err && errlen)
-		err[0] = 0;
 	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
 		announced[i] = false;
-	qlb_announce_opts(cfg, &o);
-	ret = nl_open(&nl);
-	if (ret) {
-		set_err(err, errlen, "announce: rtnetlink socket: %s",
-			strerror(-ret));
+	l = table_open(cfg, &o, &nl, err, errlen);
+	if (!l)
 		return -1;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		nl_close(&nl);
-		set_err(err, errlen, "announce: out of memory");
-		return -1;
-	}
-	ret = table_read(&nl, &o, l);
-	if (ret)
-		set_err(err, errlen, "announce: table %u: cannot read: %s",
-			o.table, strerror(-ret));
-	else
-		for (unsigned int i = 0; i < cfg->lb.nvips; i++)
-			announced[i] = in_list(l, &cfg->lb.vips[i].addr);
+	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
+		announced[i] = in_list(l, &cfg->lb.vips[i].addr);
 	free(l);
 	nl_close(&nl);
-	return ret ? -1 : 0;
+	return 0;
 }
 
 /* ---- BIRD control socket ---- */
