@@ -25,18 +25,27 @@ static void usage(FILE *f)
 		   "  -h, --help        this help\n");
 }
 
-static void summary(const struct qlb_config *cfg, const char *file)
+/* How many CID configs @cfg has; *@active: the active one's id, or -1. */
+static unsigned int count_configs(const struct qlb_config *cfg, int *active)
 {
 	unsigned int i, nconf = 0;
-	int active = -1;
 
+	*active = -1;
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
 		if (!cfg->configs[i].present)
 			continue;
 		nconf++;
 		if (cfg->configs[i].state == QLB_CONF_ACTIVE)
-			active = (int)i;
+			*active = (int)i;
 	}
+	return nconf;
+}
+
+static void summary(const struct qlb_config *cfg, const char *file)
+{
+	int active;
+	unsigned int nconf = count_configs(cfg, &active);
+
 	printf("%s: ok: %u config%s", file, nconf, nconf == 1 ? "" : "s");
 	if (active >= 0)
 		printf(" (active %d)", active);
@@ -77,16 +86,9 @@ static void json_out(const struct qlb_config *cfg, const char *file,
 	}
 	jw_arr_close(&w);
 	if (n == 0) {
-		unsigned int nconf = 0;
-		int active = -1;
+		int active;
+		unsigned int nconf = count_configs(cfg, &active);
 
-		for (i = 0; i < QLB_CONFIG_MAX; i++) {
-			if (!cfg->configs[i].present)
-				continue;
-			nconf++;
-			if (cfg->configs[i].state == QLB_CONF_ACTIVE)
-				active = (int)i;
-		}
 		jw_uint(&w, "configs", nconf);
 		if (active >= 0)
 			jw_int(&w, "active_config", active);
