@@ -15,6 +15,7 @@
 #   5. maintenance drain: `qlbctl lb drain` withdraws, waits, detaches
 # Usage: BUILD=build tests/e2e/fabric_announce.sh   (exit 0 = pass, 77 = skipped)
 . "$(dirname "$0")/lib/common.sh"
+. "$E2E_ROOT/tests/lib/yaml.sh"
 e2e_init announce
 command -v bird >/dev/null && command -v birdc >/dev/null ||
 	e2e_skip "BIRD 2 not installed (Debian package bird2)"
@@ -41,12 +42,7 @@ ip -n "$R" link set dev r-lb1 xdpdrv obj "$BUILD/bpf/qlb_bench_empty.bpf.o" sec 
 # older file that had only the first two (the third is "refused").
 yaml() {
 	cat <<YAML
-quic_lb:
-  configs:
-    - id: 1
-      server_id_len: 2
-      nonce_len: 6
-      worker_bits: 4
+$(yaml_quic_lb_cfg1)
       state: active
 hosts:
   - name: h1

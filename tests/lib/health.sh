@@ -19,6 +19,7 @@
 
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. tests/lib/yaml.sh
 BUILD=${BUILD:-build}
 QLBCTL=$PWD/$BUILD/qlbctl
 ECHO=$PWD/$BUILD/qlb-echo
@@ -128,12 +129,7 @@ hc_net_up() {
 # The fleet part of every file (hosts as described above).
 hc_fleet_yaml() {
 	cat <<EOF
-quic_lb:
-  configs:
-    - id: 1
-      server_id_len: 2
-      nonce_len: 6
-      worker_bits: 4
+$(yaml_quic_lb_cfg1)
 hosts:
   - name: h1
     address: 198.18.31.2

@@ -11,6 +11,7 @@
 
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. tests/lib/yaml.sh
 BUILD=${BUILD:-build}
 QLBCTL=$PWD/$BUILD/qlbctl
 L_TAG=${L_TAG:-lb}
@@ -83,12 +84,7 @@ LB_HOSTS='  - name: web1
 lb_yaml() {
 	local hosts=${4:-$LB_HOSTS}
 	cat >"$1" <<EOT
-quic_lb:
-  configs:
-    - id: 1
-      server_id_len: 2
-      nonce_len: 6
-      worker_bits: 4
+$(yaml_quic_lb_cfg1)
       state: active
     - id: 2
       server_id_len: 3

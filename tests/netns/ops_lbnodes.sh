@@ -25,12 +25,7 @@ faults_up lbnodes
 D=$FLEET_DIR
 
 cat >"$D/fleet2.yaml" <<EOF
-quic_lb:
-  configs:
-    - id: 1
-      server_id_len: 2
-      nonce_len: 6
-      worker_bits: 4
+$(yaml_quic_lb_cfg1)
       key: 8f95f09245765f80256934e50c66207f
       state: active
     - id: 2

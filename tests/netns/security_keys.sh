@@ -11,6 +11,7 @@
 # are listed at the end.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/lib/yaml.sh
 BUILD=${BUILD:-build}
 QLBCTL=$PWD/$BUILD/qlbctl
 NS=qlbt-seckeys-$$
@@ -51,12 +52,7 @@ chmod 600 "$D/k2.key"
 
 write_cfg() {	# write_cfg FILE [KEY1_TEXT]
 	cat >"$1" <<EOT
-quic_lb:
-  configs:
-    - id: 1
-      server_id_len: 2
-      nonce_len: 6
-      worker_bits: 4
+$(yaml_quic_lb_cfg1)
       key: "${2:-$K1}"
       state: active
     - id: 2

@@ -49,6 +49,7 @@
 # file as that plus its own lb: or host: section and applies it.
 
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$E2E_ROOT/tests/lib/yaml.sh"
 
 VIP4=198.18.100.1
 VIP6=2001:db8:100::1
@@ -214,12 +215,7 @@ fleet_write_fleet_yaml() {
 	FLEET_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	cat >"$FLEET_DIR/fleet.yaml" <<EOF
 # qlb fleet of the end-to-end tests (made by tests/e2e/lib/fleet.sh)
-quic_lb:
-  configs:
-    - id: 1
-      server_id_len: 2
-      nonce_len: 6
-      worker_bits: 4
+$(yaml_quic_lb_cfg1)
 ${FLEET_PLAINTEXT:+#}      key: $FLEET_KEY
       encode_length: true
       state: active
