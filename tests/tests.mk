@@ -31,17 +31,22 @@ print-test-bins:
 # ---- test tools ----------------------------------------------------------------
 # qlb-hostload, qlb-rpattach: backend-host clients (tests/netns/host_*.sh);
 # qlb-faultload: the steady load of tests/netns/fault_*.sh and ops_*.sh.
-TOOL_SRCS := $(wildcard tests/tools/*.c)
-TOOL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRCS))
+# Each tests/tools/qlb-NAME.c is a tool; tests/tools/NAME_*.c, if any, are
+# more of its sources (qlb-rpsteer: rpsteer_check.c, rpsteer_bench.c).
+TOOL_SRCS := $(wildcard tests/tools/qlb-*.c)
+TOOL_PART_SRCS := $(filter-out $(TOOL_SRCS),$(wildcard tests/tools/*.c))
+TOOL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRCS) $(TOOL_PART_SRCS))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 ALL_OBJS  += $(TOOL_OBJS)
+tool_parts = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/$(patsubst qlb-%,%,$(1))_*.c))
+$(foreach t,$(TOOL_BINS),$(eval $(t): $(call tool_parts,$(notdir $(t)))))
 
 $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libqlbctl.a $(BUILD)/libqlb.a | $(BUILD)/tools
 	$(call msg,TOOL,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDLIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS_TEST)
 
 # `make` builds them too, so the netns tests find them after a plain build.
 all: $(TOOL_BINS)
