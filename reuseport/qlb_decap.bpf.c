@@ -99,6 +99,21 @@ static __always_inline int qlb_gue_inner(__u8 *p, void *data_end)
 }
 
 /*
+ * qlb_dc_gue() - the UDP header at @uh, when it is GUE to our @port (network
+ * order). Return: qlb_gue_inner() of its payload, or -1 when the header is
+ * cut short or goes to another port.
+ */
+static __always_inline int qlb_dc_gue(struct udphdr *uh, void *data_end,
+				      __u16 port)
+{
+	if ((void *)(uh + 1) > data_end)
+		return -1;
+	if (uh->dest != port)
+		return -1;
+	return qlb_gue_inner((__u8 *)(uh + 1), data_end);
+}
+
+/*
  * qlb_inner_ok() - whether the inner packet at @inner (version @ver, its
  * fixed header known to be in the packet) goes to a VIP at a port the
  * agent allowed: never relay a packet elsewhere, whatever its source.
@@ -185,16 +200,12 @@ int qlb_decap(struct xdp_md *ctx)
 		src.addr[0] = iph->saddr;
 		outer = sizeof(*iph);
 		if (iph->protocol == IPPROTO_UDP) {
-			struct udphdr *uh = (void *)(iph + 1);
-
-			if ((void *)(uh + 1) > data_end)
+			inner_ver = qlb_dc_gue((void *)(iph + 1), data_end,
+					       cfg->gue_port);
+			if (inner_ver < 0)
 				return qlb_dc_count(QLB_DC_PASS_OTHER,
 						    XDP_PASS);
-			if (uh->dest != cfg->gue_port)
-				return qlb_dc_count(QLB_DC_PASS_OTHER,
-						    XDP_PASS);
-			outer += sizeof(*uh);
-			inner_ver = qlb_gue_inner((__u8 *)(uh + 1), data_end);
+			outer += sizeof(struct udphdr);
 			reason = inner_ver == 6 ? QLB_DC_GUE_6IN4
 						: QLB_DC_GUE_4IN4;
 		} else if (iph->protocol == IPPROTO_IPIP) {
@@ -217,21 +228,16 @@ int qlb_decap(struct xdp_md *ctx)
 		__builtin_memcpy(src.addr, &ip6h->saddr, 16);
 		outer = sizeof(*ip6h);
 		switch (ip6h->nexthdr) {
-		case IPPROTO_UDP: {
-			struct udphdr *uh = (void *)(ip6h + 1);
-
-			if ((void *)(uh + 1) > data_end)
+		case IPPROTO_UDP:
+			inner_ver = qlb_dc_gue((void *)(ip6h + 1), data_end,
+					       cfg->gue_port);
+			if (inner_ver < 0)
 				return qlb_dc_count(QLB_DC_PASS_OTHER,
 						    XDP_PASS);
-			if (uh->dest != cfg->gue_port)
-				return qlb_dc_count(QLB_DC_PASS_OTHER,
-						    XDP_PASS);
-			outer += sizeof(*uh);
-			inner_ver = qlb_gue_inner((__u8 *)(uh + 1), data_end);
+			outer += sizeof(struct udphdr);
 			reason = inner_ver == 6 ? QLB_DC_GUE_6IN6
 						: QLB_DC_GUE_4IN6;
 			break;
-		}
 		case IPPROTO_IPIP:
 			inner_ver = 4;
 			reason = QLB_DC_4IN6;
