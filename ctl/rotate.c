@@ -77,6 +77,29 @@ static int bad_opt(const char *sub, const char *arg)
 			     sub, arg);
 }
 
+/*
+ * common_opt() - handle @o, one of the options every subcommand takes
+ * (-f, --service, --help). Return: -1 when parsing goes on, else the exit
+ * code: QLB_EXIT_OK after --help, QLB_EXIT_USAGE (message given) for an
+ * unknown option or a missing value.
+ */
+static int common_opt(int o, const char *sub, char **argv, const char **file,
+		      const char **service)
+{
+	switch (o) {
+	case 'f':
+		*file = optarg;
+		return -1;
+	case 'S':
+		*service = optarg;
+		return -1;
+	case 'h':
+		usage(stdout);
+		return QLB_EXIT_OK;
+	}
+	return bad_opt(sub, argv[optind - 1]);
+}
+
 /* A duration for people: 42s, 5m3s, 2h10m, 3d4h. */
 static void fmt_dur(long long s, char *buf, size_t len)
 {
@@ -169,7 +192,7 @@ static int cmd_new(int argc, char **argv)
 		{"service", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
-	int o, want_id = -1, sid_len = -1, nonce_len = -1, wb = -1, ret = 1;
+	int o, want_id = -1, sid_len = -1, nonce_len = -1, wb = -1, ret = 1, rc;
 	int tmpl = -1, i, last = -1;
 	bool no_key = false;
 	struct qlb_doc d = {.lock_fd = -1};
@@ -186,9 +209,6 @@ static int cmd_new(int argc, char **argv)
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'f':
-			file = optarg;
-			break;
 		case 'i':
 			if (parse_id(optarg, &id) < 0)
 				return QLB_EXIT_USAGE;
@@ -209,14 +229,10 @@ static int cmd_new(int argc, char **argv)
 		case 'k':
 			no_key = true;
 			break;
-		case 'S':
-			d.service = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return QLB_EXIT_OK;
 		default:
-			return bad_opt("new", argv[optind - 1]);
+			rc = common_opt(o, "new", argv, &file, &d.service);
+			if (rc >= 0)
+				return rc;
 		}
 	}
 	if (optind < argc)
@@ -376,30 +392,19 @@ static int get_id_arg(int argc, char **argv, const char **file,
 		{"force", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
-	int o;
+	int o, rc;
 
 	/* no '+': options may follow the ID ("retire -f F 2 --force") */
 	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'f':
-			*file = optarg;
-			break;
-		case 'S':
-			*service = optarg;
-			break;
-		case 'F':
-			if (!force)
-				return bad_opt(what, argv[optind - 1]);
+		if (o == 'F' && force) {
 			*force = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			return bad_opt(what, argv[optind - 1]);
+			continue;
 		}
+		rc = common_opt(o, what, argv, file, service);
+		if (rc >= 0)
+			return rc == QLB_EXIT_OK ? 1 : rc;
 	}
 	if (optind + 1 != argc)
 		return qlb_usage_err(usage,
@@ -590,19 +595,10 @@ static int cmd_status(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'S':
-			service = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return QLB_EXIT_OK;
-		default:
-			return bad_opt("status", argv[optind - 1]);
-		}
+		int rc = common_opt(o, "status", argv, &file, &service);
+
+		if (rc >= 0)
+			return rc;
 	}
 	if (optind < argc)
 		return qlb_usage_err(usage,
