@@ -245,7 +245,6 @@ void ag_free(struct agent *ag)
 int qlb_agent_run(const char *cfg_path)
 {
 	struct agent *ag;
-	sigset_t ss;
 	int err = -1, i;
 
 	/* the agent holds every key of its file (the config, the CONFIGS it
@@ -258,13 +257,7 @@ int qlb_agent_run(const char *cfg_path)
 	ag = ag_new(cfg_path);
 	if (!ag)
 		return QLB_EXIT_ERR;
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGHUP);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	ag->sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	ag->sfd = qlb_signalfd();
 
 	if (ag_open_dataplane(ag, true))
 		goto out;

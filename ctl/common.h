@@ -43,6 +43,13 @@ void qlb_vlog(FILE *f, const char *datefmt, const char *tag, const char *fmt,
 extern volatile sig_atomic_t qlb_stop_requested;
 void qlb_catch_stop(void);
 
+/*
+ * qlb_signalfd() - for a daemon's poll loop: block SIGHUP, SIGTERM and
+ * SIGINT, ignore SIGPIPE. Return: a signalfd for the three (non-blocking,
+ * close-on-exec), or -1 with errno set.
+ */
+int qlb_signalfd(void);
+
 /* The value of hex digit @c (either case), or -1. */
 int qlb_hexval(int c);
 /* Parse hex (even length, no prefix) into @out, at most @max bytes.

@@ -418,7 +418,6 @@ int cmd_lb_run(int argc, char **argv)
 	struct lr r = {0};
 	struct lr_state s;
 	uint64_t next_tick = 0, next_sync = 0;
-	sigset_t ss;
 	char err[512];
 	int c, rc = QLB_EXIT_ERR;
 	bool withdraw_on_exit = false;
@@ -454,13 +453,7 @@ int cmd_lb_run(int argc, char **argv)
 	if (!r.pin_dir[0])
 		snprintf(r.pin_dir, sizeof(r.pin_dir), "%s", r.cfg.lb.pin_dir);
 
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGHUP);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	r.sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	r.sfd = qlb_signalfd();
 	if (r.sfd < 0) {
 		lr_log("signalfd: %s", strerror(errno));
 		goto out;
