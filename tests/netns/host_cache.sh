@@ -45,8 +45,11 @@ wait_ready gen1 4
 # then 5 short-header datagrams on that CID, each of which must come back
 # from the same worker. Prints "cid worker" per connection. With FILE:
 # no Initial, the CIDs of FILE again (one datagram each, any worker).
+# The client runs on one CPU: the cache is per CPU and a veth delivers on
+# the sender's CPU, so every repeat of a CID meets the entry its first
+# datagram made.
 conns() {
-	cexec python3 - "$@" <<'PY' || fail "client: $*"
+	cexec taskset -c 0 python3 - "$@" <<'PY' || fail "client: $*"
 import os, socket, sys
 tag, n = sys.argv[1], int(sys.argv[2])
 again = sys.argv[3] if len(sys.argv) > 3 else None
