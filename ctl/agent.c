@@ -249,6 +249,17 @@ static void print_status(const struct qlb_ap_status *s,
 		       (unsigned long long)s->dc_stats[i]);
 }
 
+/* One Prometheus counter family @name: a sample per reason in @names. */
+static void prom_reasons(FILE *f, const char *host, const char *name,
+			 const char *help, const char *const *names,
+			 const __u64 *vals, unsigned int n)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(f, "%s{host=\"%s\",reason=\"%s\"} %llu\n", name, host,
+			names[i], (unsigned long long)vals[i]);
+}
+
 /* Prometheus text exposition (for a node_exporter textfile or a scrape
  * wrapper): every counter the agent has, names stable. */
 static void print_metrics(FILE *f, const struct qlb_ap_status *s,
@@ -256,27 +267,12 @@ static void print_metrics(FILE *f, const struct qlb_ap_status *s,
 {
 	unsigned int i;
 
-	fprintf(f, "# HELP qlb_agent_reuseport_packets_total SK_REUSEPORT "
-		   "decisions "
-		   "by reason.\n# TYPE qlb_agent_reuseport_packets_total "
-		   "counter\n");
-	for (i = 0; i < QLB_RP_STAT_MAX; i++)
-		fprintf(f,
-			"qlb_agent_reuseport_packets_total{host=\"%s\",reason="
-			"\"%s\"} "
-			"%llu\n",
-			s->host, rp_names[i],
-			(unsigned long long)s->rp_stats[i]);
-	fprintf(f, "# HELP qlb_agent_decap_packets_total Decapsulation "
-		   "verdicts by "
-		   "reason.\n# TYPE qlb_agent_decap_packets_total counter\n");
-	for (i = 0; i < QLB_DC_STAT_MAX; i++)
-		fprintf(f,
-			"qlb_agent_decap_packets_total{host=\"%s\",reason=\"%"
-			"s\"} "
-			"%llu\n",
-			s->host, dc_names[i],
-			(unsigned long long)s->dc_stats[i]);
+	prom_reasons(f, s->host, "qlb_agent_reuseport_packets_total",
+		     "SK_REUSEPORT decisions by reason.", rp_names, s->rp_stats,
+		     QLB_RP_STAT_MAX);
+	prom_reasons(f, s->host, "qlb_agent_decap_packets_total",
+		     "Decapsulation verdicts by reason.", dc_names, s->dc_stats,
+		     QLB_DC_STAT_MAX);
 	fprintf(f,
 		"# HELP qlb_agent_refused_total Peers refused by SO_PEERCRED "
 		"since the agent started.\n"
