@@ -108,9 +108,10 @@ static int ag_write_dc_trust(struct agent *ag)
 }
 
 /*
- * host.flow_timeout into qlb_rp_flowcfg[0]. One 16-byte array update: the
- * program reads either the old or the new settings, and records already
- * made are judged by the new timeout from then on.
+ * host.flow_timeout and the seed of hash_secret into qlb_rp_flowcfg[0]. One
+ * 16-byte array update: the program reads either the old or the new
+ * settings, and records already made are judged by the new timeout from
+ * then on.
  */
 static int ag_write_flow_cfg(struct agent *ag)
 {
@@ -121,6 +122,13 @@ static int ag_write_flow_cfg(struct agent *ag)
 		f.timeout_ns = (__u64)ag->cfg.host.flow_timeout * 1000000000ull;
 	else
 		f.off = 1;
+	if (ag->cfg.hash_secret.present) {
+		__u32 key[4];
+
+		memcpy(key, ag->cfg.hash_secret.key, sizeof(key));
+		f.dcid_seed = qlb_host_dcid_seed(key);
+		explicit_bzero(key, sizeof(key));
+	}
 	if (bpf_map_update_elem(bpf_map__fd(ag->rp->maps.qlb_rp_flowcfg), &k,
 				&f, BPF_ANY)) {
 		int e = errno;

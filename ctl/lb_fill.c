@@ -568,11 +568,19 @@ static int fill_settings(struct lb_fill *f, const uint8_t if_mac[6])
 	st->gue_port = htons(lb->gue_port);
 	st->mtu = lb->mtu;
 	st->maglev_size = lb->maglev_table_size;
+	st->flow_seed = QLB_LB_HASH_SEED;
+	if (f->cfg->hash_secret.present) {
+		__u32 k[4];
+
+		memcpy(k, f->cfg->hash_secret.key, sizeof(k));
+		st->flow_seed = qlb_lb_flow_seed(k);
+		explicit_bzero(k, sizeof(k));
+	}
 	st->gen = f->ctrl.gen + 1;
 	if (fill_unmoved(f))
 		return -1;
 	if (bpf_map_update_elem(f->m->settings, &f->nxt, st, BPF_ANY))
-		return fill_err(f, "cannot write qlb_settings: %s",
+		return fill_err(f, "cannot write qlb_settings_v2: %s",
 				strerror(errno));
 	return 0;
 }

@@ -38,7 +38,7 @@ static const struct {
 	__u32 vsize;
 } lb_maps[] = {
 	LB_MAP("qlb_ctrl", ctrl, struct qlb_lb_ctrl),
-	LB_MAP("qlb_settings", settings, struct qlb_lb_settings),
+	LB_MAP("qlb_settings_v2", settings, struct qlb_lb_settings),
 	LB_MAP("qlb_vips", vips, struct qlb_lb_vip_ent),
 	LB_MAP("qlb_cid_cfgs", cid_cfgs, struct qlb_lb_cid),
 	LB_MAP("qlb_sids", sids, struct qlb_lb_sid_ent),

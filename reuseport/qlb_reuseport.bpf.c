@@ -145,12 +145,20 @@ static __always_inline void qlb_rp_count(__u32 reason)
 /*
  * qlb_dcid_hash() - FNV-1a over the first @len bytes of @cid (the rest of
  * the QLB_CID_MAX_LEN buffer is masked off first, so bytes that follow the
- * CID in the packet never change the result).
+ * CID in the packet never change the result), started from the fleet's
+ * seed when hash_secret is set (qlb_rp_flowcfg[0].dcid_seed; 0 without
+ * it, which is the unkeyed hash), so that the worker a client-chosen DCID
+ * lands on cannot be computed by the client.
  */
 static __always_inline __u32 qlb_dcid_hash(__u8 *cid, __u32 len)
 {
-	__u32 h = 2166136261u ^ len;
+	struct qlb_rp_flow_cfg *fc;
+	__u32 h = 2166136261u ^ len, zero = 0;
 	int i;
+
+	fc = bpf_map_lookup_elem(&qlb_rp_flowcfg, &zero);
+	if (fc)
+		h ^= fc->dcid_seed;
 
 #pragma unroll
 	for (i = 0; i < QLB_CID_MAX_LEN; i++) {

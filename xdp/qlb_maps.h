@@ -20,7 +20,7 @@ struct {
 	__uint(max_entries, QLB_LB_SLOTS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_settings);
-} qlb_settings SEC(".maps");
+} qlb_settings_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -567,7 +567,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	if (!ctrl)
 		return -1;
 	slot = ctrl->slot & 1;
-	s = bpf_map_lookup_elem(&qlb_settings, &slot);
+	s = bpf_map_lookup_elem(&qlb_settings_v2, &slot);
 	if (!s)
 		return -1;
 	e = qlb_vip_find(slot, s, fam, daddr, udp->dest, 1);
@@ -991,7 +991,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	if (qlb_unlikely(!ctrl))
 		goto pass;
 	slot = ctrl->slot & 1;
-	s = bpf_map_lookup_elem(&qlb_settings, &slot);
+	s = bpf_map_lookup_elem(&qlb_settings_v2, &slot);
 	if (qlb_unlikely(!s))
 		goto pass;
 
@@ -1035,8 +1035,8 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	}
 
 	if (qlb_unlikely(!r)) {
-		__u32 fh =
-			qlb_lb_flow_hash(p.family, p.saddr, p.daddr, p.ports);
+		__u32 fh = qlb_lb_flow_hash_s(s->flow_seed, p.family, p.saddr,
+					      p.daddr, p.ports);
 		__u32 *m, mkey;
 
 		entropy = fh;

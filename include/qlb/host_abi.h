@@ -209,13 +209,39 @@ struct qlb_rp_flow {
 };
 _Static_assert(sizeof(struct qlb_rp_flow) == 24, "qlb_rp_flow is ABI");
 
-/* qlb_rp_flowcfg[0]: flow table settings (zero: the defaults). */
+/* qlb_rp_flowcfg[0]: flow table settings (zero: the defaults), and the
+ * fallback's DCID hash seed. */
 struct qlb_rp_flow_cfg {
 	__u64 timeout_ns; /* 0: QLB_RP_FLOW_TIMEOUT_NS */
 	__u32 off;	  /* 1: no table (today's fallback only) */
-	__u32 pad;
+	__u32 dcid_seed;  /* 0: unkeyed; else qlb_host_dcid_seed() of the
+			   * fleet's hash_secret (was padding: an older
+			   * program ignores it) */
 };
 _Static_assert(sizeof(struct qlb_rp_flow_cfg) == 16, "qlb_rp_flow_cfg is ABI");
+
+/*
+ * The fallback DCID hash's seed under hash_secret (@key: its 16 bytes as
+ * four words in memory order), XORed into the hash's start so that a
+ * client cannot choose Initial DCIDs that all land on one worker. FNV-1a
+ * over the key, then a finalizer; never 0 (0 means unkeyed).
+ */
+QLB_INLINE __u32 qlb_host_dcid_seed(const __u32 *key)
+{
+	__u32 h = 0x811c9dc5u ^ 0x68737464u; /* "hstd": not the DCID's start */
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		h = (h ^ key[i]) * 16777619u;
+		h ^= h >> 15;
+	}
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h ? h : 1;
+}
 
 /* qlb_dc_cfg[0]: where encapsulated packets for this host arrive. */
 struct qlb_dc_cfg {

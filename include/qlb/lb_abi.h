@@ -82,7 +82,7 @@ struct qlb_lb_ctrl {
 };
 _Static_assert(sizeof(struct qlb_lb_ctrl) == 24, "qlb_lb_ctrl is ABI");
 
-/* ---- qlb_settings (ARRAY, one entry per slot) -----------------------------
+/* ---- qlb_settings_v2 (ARRAY, one entry per slot; _v2: flow_seed) ---------
  */
 struct qlb_lb_settings {
 	__u8 gw_mac[6];	   /* lb.gateway_mac */
@@ -100,8 +100,11 @@ struct qlb_lb_settings {
 			    * established flows (a host is draining) */
 	__u64 vip_mul;	   /* qlb_lb_mul() of the seed this slot's VIP table */
 	__u64 sid_mul;	   /* and server-ID table were placed with */
+	__u32 flow_seed;   /* seed of qlb_lb_flow_hash_s(): QLB_LB_HASH_SEED,
+			    * or qlb_lb_flow_seed() of hash_secret */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct qlb_lb_settings) == 64, "qlb_lb_settings is ABI");
+_Static_assert(sizeof(struct qlb_lb_settings) == 72, "qlb_lb_settings is ABI");
 
 /*
  * The two lookups every packet makes, VIP and server ID, are open-addressing
@@ -271,11 +274,12 @@ QLB_INLINE __u32 qlb_lb_fmix(__u32 h)
 #define QLB_LB_HASH_SEED 0x716c6221u /* "qlb!" */
 
 /* @saddr/@daddr: 4 or 16 bytes (by @family); ports in network order as
- * one word: source port in the first two bytes of memory. */
-QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
-				  const __u32 *daddr, __u32 ports)
+ * one word: source port in the first two bytes of memory. @seed:
+ * QLB_LB_HASH_SEED (no hash_secret) or qlb_lb_flow_seed() of the secret. */
+QLB_INLINE __u32 qlb_lb_flow_hash_s(__u32 seed, __u8 family, const __u32 *saddr,
+				    const __u32 *daddr, __u32 ports)
 {
-	__u32 h = QLB_LB_HASH_SEED;
+	__u32 h = seed;
 
 	if (family == 6) {
 		h = qlb_lb_mix(h, saddr[0]);
@@ -292,6 +296,34 @@ QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
 	}
 	h = qlb_lb_mix(h, ports);
 	return qlb_lb_fmix(h ^ family);
+}
+
+QLB_INLINE __u32 qlb_lb_flow_hash(__u8 family, const __u32 *saddr,
+				  const __u32 *daddr, __u32 ports)
+{
+	return qlb_lb_flow_hash_s(QLB_LB_HASH_SEED, family, saddr, daddr,
+				  ports);
+}
+
+/*
+ * The flow hash's seed under the fleet's hash_secret (@key: its 16 bytes
+ * as four words in memory order). Without the secret a client can compute
+ * the Maglev bucket of any 4-tuple and aim its Initials or SYNs at one
+ * host; with it the bucket depends on a seed it does not know. Computed
+ * once per apply, so the data path pays one load for it, and only on the
+ * fallback. The state is 32 bits: this keeps clients from aiming, it is
+ * no MAC. Never QLB_LB_HASH_SEED, so a keyed fleet never hashes as an
+ * unkeyed one.
+ */
+QLB_INLINE __u32 qlb_lb_flow_seed(const __u32 *key)
+{
+	__u32 h = QLB_LB_HASH_SEED ^ key[0];
+
+	h = qlb_lb_mix(h, key[1]);
+	h = qlb_lb_mix(h, key[2]);
+	h = qlb_lb_mix(h, key[3]);
+	h = qlb_lb_fmix(h);
+	return h == QLB_LB_HASH_SEED ? h ^ 1 : h;
 }
 
 /*

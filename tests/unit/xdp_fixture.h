@@ -404,4 +404,23 @@ static inline size_t fx_long(uint8_t *q, int type, uint32_t version,
 	return n;
 }
 
+/* fx_flow_hash() under flow hash seed @seed (qlb_lb_flow_seed() of a
+ * hash_secret, or QLB_LB_HASH_SEED). */
+static inline uint32_t fx_flow_hash_s(uint32_t seed, const struct pkt *k)
+{
+	const uint8_t *ip = k->b + k->l3;
+	uint32_t s[4] = {0}, d[4] = {0}, ports;
+
+	if ((ip[0] >> 4) == 4) {
+		memcpy(s, ip + 12, 4);
+		memcpy(d, ip + 16, 4);
+		memcpy(&ports, ip + (ip[0] & 15) * 4, 4);
+		return qlb_lb_flow_hash_s(seed, 4, s, d, ports);
+	}
+	memcpy(s, ip + 8, 16);
+	memcpy(d, ip + 24, 16);
+	memcpy(&ports, ip + 40, 4);
+	return qlb_lb_flow_hash_s(seed, 6, s, d, ports);
+}
+
 #endif /* QLB_TESTS_XDP_FIXTURE_H */
