@@ -317,6 +317,15 @@ qlb_live_cfg(__u32 slot, const struct qlb_lb_settings *s, __u32 cr)
 	return cfg;
 }
 
+/* Version field of long header @q is QUIC v1 (RFC 9000) or v2 (RFC 9369). */
+static __always_inline int qlb_quic_v1_v2(const __u8 *q)
+{
+	__u32 ver =
+		(__u32)q[1] << 24 | (__u32)q[2] << 16 | (__u32)q[3] << 8 | q[4];
+
+	return ver == 0x00000001u || ver == 0x6b3343cfu;
+}
+
 /**
  * qlb_quic() - classify a QUIC datagram whose payload starts at @q_off.
  * Return: 1 routed by CID (v->host set), 0 fallback (v->reason set), -1
@@ -352,11 +361,22 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 			return -1;
 		}
 		dlen = q[5];
-		if (dlen > QLB_CID_MAX_LEN || 7 + dlen > qlen)
+		if (7 + dlen > qlen)
 			return -1;
 		v->reason = QLB_R_FB_INITIAL;
 		if (!dlen)
 			return 0;
+		if (dlen > QLB_CID_MAX_LEN) {
+			/* v1 and v2 cap the DCID at 20 bytes; another version
+			 * may use up to 255 (RFC 8999), and only a server can
+			 * answer it with Version Negotiation: by 4-tuple, as
+			 * an Initial */
+			if (qlb_quic_v1_v2(q)) {
+				v->reason = QLB_R_MALFORMED;
+				return -1;
+			}
+			return 0;
+		}
 		cid_off = 6;
 		c0 = q[6];
 	} else {

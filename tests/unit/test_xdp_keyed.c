@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
- * The LB node's fallback under a fleet hash_secret, through
+ * The LB node's fallback under a fleet hash_secret, and long headers of an
+ * unknown QUIC version whose DCID is longer than 20 bytes, through
  * BPF_PROG_TEST_RUN on the trace build (F) and the live build (L), each
  * filled by qlb_lb_fill() from its own copy of the config.
  *
@@ -201,11 +202,72 @@ static void keyed(void)
 	      differ(plain, again));
 }
 
+/* Long header of @version with a @dlen-byte DCID, @total bytes of QUIC. */
+static void long_dcid(struct pkt *k, uint32_t version, size_t dlen,
+		      size_t total, uint16_t sport)
+{
+	uint8_t dcid[255], q[1600];
+	size_t i, n;
+
+	for (i = 0; i < dlen; i++)
+		dcid[i] = (uint8_t)(0x07 + i); /* starts like a config-0 CID */
+	n = fx_long(q, 0, version, dcid, dlen, total);
+	fx_frame(k, -1, "198.18.8.1", "198.18.1.1", IPPROTO_UDP, sport, 443, q,
+		 n, 0, 0);
+}
+
+static void version_negotiation(const uint8_t *key, const char *what)
+{
+	uint32_t seed = seed_of(key);
+	struct pkt k;
+	char name[96];
+	static const size_t lens[] = {21, 64, 255};
+	size_t i;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		long_dcid(&k, 0x1a2a3a4a, lens[i], 1200, (uint16_t)(51000 + i));
+		snprintf(name, sizeof(name), "%s: unknown version, DCID %zu",
+			 what, lens[i]);
+		expect_tx(name, &k, host_under(seed, &k),
+			  fx_flow_hash_s(seed, &k), QLB_R_FB_INITIAL);
+	}
+	/* bounded by the packet: a 255-byte DCID in a 115-byte datagram */
+	{
+		uint8_t dcid[100] = {0x07}, q[256];
+		size_t n = fx_long(q, 0, 0x1a2a3a4a, dcid, sizeof(dcid), 0);
+
+		q[5] = 255;
+		fx_frame(&k, -1, "198.18.8.1", "198.18.1.1", IPPROTO_UDP, 51010,
+			 443, q, n, 0, 0);
+	}
+	snprintf(name, sizeof(name), "%s: unknown version, truncated DCID",
+		 what);
+	expect_verdict(name, &k, XDP_DROP, QLB_R_MALFORMED);
+
+	/* v1 and v2 cap the DCID at 20 bytes: still dropped */
+	long_dcid(&k, 0x00000001, 21, 1200, 51020);
+	snprintf(name, sizeof(name), "%s: v1, DCID 21", what);
+	expect_verdict(name, &k, XDP_DROP, QLB_R_MALFORMED);
+	long_dcid(&k, 0x6b3343cf, 21, 1200, 51021);
+	snprintf(name, sizeof(name), "%s: v2, DCID 21", what);
+	expect_verdict(name, &k, XDP_DROP, QLB_R_MALFORMED);
+	long_dcid(&k, 0x00000001, 255, 1200, 51022);
+	snprintf(name, sizeof(name), "%s: v1, DCID 255", what);
+	expect_verdict(name, &k, XDP_DROP, QLB_R_MALFORMED);
+	/* version 0 stays a drop whatever its DCID */
+	long_dcid(&k, 0, 64, 1200, 51023);
+	snprintf(name, sizeof(name), "%s: version 0, DCID 64", what);
+	expect_verdict(name, &k, XDP_DROP, QLB_R_VERSION0);
+}
+
 int main(void)
 {
 	if (lb_fixture_init())
 		return 1;
 	keyed();
+	version_negotiation(NULL, "no secret");
+	apply_secret(key_a);
+	version_negotiation(key_a, "secret A");
 	lb_fixture_fini();
 	return t_done("test_xdp_keyed");
 }
