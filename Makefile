@@ -58,8 +58,9 @@ CTL_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRCS))
 ECHO_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard ctl/echo/*.c))
 HEADERS   := $(wildcard include/qlb/*.h include/qlb/abi/*.h ctl/*.h ctl/lib/*.h xdp/*.h reuseport/*.h)
 LIBQLB_SO := $(BUILD)/libqlb.so.0
-PUB_HDRS  := include/qlb/libqlb.h include/qlb/cid.h include/qlb/compat.h \
-	     include/qlb/aes.h include/qlb/aes_tables.h
+# Everything directly in include/qlb/ is public and installed; the internal
+# ABIs between qlb's own parts live in include/qlb/abi/ and are not.
+PUB_HDRS  := $(wildcard include/qlb/*.h)
 
 vpath %.bpf.c xdp reuseport tests/bpf bench
 

@@ -24,8 +24,8 @@
 #include "config.h"
 #include "agent_daemon.h"
 #include "bpf_util.h"
-#include "qlb/host_abi.h"
-#include "qlb/agent_frame.h"
+#include "qlb/abi/host_abi.h"
+#include "qlb/abi/agent_frame.h"
 
 static const char *const rp_names[QLB_RP_STAT_MAX] = {
 	[QLB_RP_ROUTED] = "routed",

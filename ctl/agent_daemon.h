@@ -23,8 +23,8 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "qlb/agent_proto.h"
-#include "qlb/host_abi.h"
+#include "qlb/abi/agent_proto.h"
+#include "qlb/abi/host_abi.h"
 
 #define AG_MAX_CONNS 1024
 #define AG_RBUF	     512 /* peers only send small requests */

@@ -17,8 +17,8 @@
 #include <linux/if_link.h>
 
 #include "agent_probe.h"
-#include "qlb/health_proto.h"
-#include "qlb/host_abi.h"
+#include "qlb/abi/health_proto.h"
+#include "qlb/abi/host_abi.h"
 
 /* ---- trust lists --------------------------------------------------------- */
 

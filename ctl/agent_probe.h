@@ -6,9 +6,9 @@
  *  - qlb_host_trust_of() / qlb_host_trust_write(): whom the decapsulation
  *    program takes packets from (the LB nodes' encap sources) and for what
  *    (the VIPs at their ports, at the health port, ICMP to a VIP), into
- *    the maps of include/qlb/decap_trust.h.
+ *    the maps of include/qlb/abi/decap_trust.h.
  *  - the probe responder: answers the LB nodes' probes
- *    (include/qlb/health_proto.h) on the VIPs at the health port, after
+ *    (include/qlb/abi/health_proto.h) on the VIPs at the health port, after
  *    checking that decapsulation is attached and that every VIP socket
  *    group's working generation has a live socket. It lives in the agent's
  *    process: a dead agent answers nothing.
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "qlb/decap_trust.h"
+#include "qlb/abi/decap_trust.h"
 
 #define QLB_TRUST_MAX_VIPS (2 * QLB_MAX_VIPS)
 

@@ -2,7 +2,7 @@
 /*
  * The host agent's connection server (agent_daemon.h): host.agent_socket,
  * its peers (checked by SO_PEERCRED), their message framing and requests.
- * Protocol: include/qlb/agent_proto.h.
+ * Protocol: include/qlb/abi/agent_proto.h.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +20,7 @@
 #include "agent_daemon.h"
 #include "bpf_util.h"
 #include "common.h"
-#include "qlb/agent_frame.h"
+#include "qlb/abi/agent_frame.h"
 
 /*
  * ag_conn_drop() - give up on a peer: it gets no more messages and the

@@ -9,7 +9,7 @@
  *    healthy (or not yet known), `down` while unhealthy; when no host
  *    that the file has `active` is healthy, the node fails open (effective
  *    = intent for all) and says so.
- *  - The prober: probes of include/qlb/health_proto.h, encapsulated for
+ *  - The prober: probes of include/qlb/abi/health_proto.h, encapsulated for
  *    each host exactly as client packets, built in user space and sent
  *    from the node's encap source (UDP socket for GUE, raw IP socket for
  *    IPIP / IP6IP6 / 4-in-6 / 6-in-4).
@@ -25,7 +25,7 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "qlb/health_proto.h"
+#include "qlb/abi/health_proto.h"
 
 struct qlb_json_w;
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 
 /* File descriptors of the program's maps (pinned or private), all pinned
  * under lb.pin_dir by their names in the program (qlb_ctrl, ...). */
@@ -77,7 +77,7 @@ int qlb_lb_lock(const char *dir);
 
 /*
  * qlb_lb_fill() - write @cfg into the slot packets do not use, then flip
- * to it in one word write (see include/qlb/lb_abi.h). VIP and host counter
+ * to it in one word write (see include/qlb/abi/lb_abi.h). VIP and host counter
  * rows keep their index across applies (by address and by name).
  * @if_mac: the interface's MAC (source of encapsulated frames).
  * @ifindex, @xdp_mode: recorded in qlb_ctrl for status and detach.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * qlb_lb_fill(): a validated config into the slot packets do not use, then
- * the flip (include/qlb/lb_abi.h). One context carries the apply through
+ * the flip (include/qlb/abi/lb_abi.h). One context carries the apply through
  * named steps: counter rows of the VIPs, indexes of the hosts, the CID
  * configs, the host and server-ID tables, the Maglev table, the settings
  * and the flip. Every step writes only the spare slot (or counter rows no
@@ -476,7 +476,7 @@ static int fill_hosts(struct lb_fill *f)
 }
 
 /*
- * The Maglev tables (include/qlb/lb_abi.h, qlb_maglev_est). Without a
+ * The Maglev tables (include/qlb/abi/lb_abi.h, qlb_maglev_est). Without a
  * draining host: one table over the active hosts. With: the table of
  * established flows over the active and draining hosts (as it was before
  * the drain, weights unchanged), and the table of new flows equal to it

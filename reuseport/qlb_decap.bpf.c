@@ -6,7 +6,7 @@
  * IP6IP6, IPv4-in-IPv6, IPv6-in-IPv4) lose their outer headers here and go
  * up the stack as the client's own packet, so the VIP on the loopback
  * answers the client directly, provided that the outer source is an LB
- * node and the inner packet goes to a VIP (qlb/decap_trust.h); other
+ * node and the inner packet goes to a VIP (qlb/abi/decap_trust.h); other
  * encapsulated packets to this address are counted and dropped. Everything
  * else passes untouched.
  *
@@ -25,8 +25,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "qlb/host_abi.h"
-#include "qlb/decap_trust.h"
+#include "qlb/abi/host_abi.h"
+#include "qlb/abi/decap_trust.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -35,7 +35,7 @@ struct {
 	__type(value, struct qlb_dc_cfg);
 } qlb_dc_cfg SEC(".maps");
 
-/* Who may send encapsulated packets, and to what (qlb/decap_trust.h). */
+/* Who may send encapsulated packets, and to what (qlb/abi/decap_trust.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, QLB_DC_MAX_SRC);

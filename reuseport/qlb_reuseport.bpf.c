@@ -23,7 +23,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "qlb/host_abi.h"
+#include "qlb/abi/host_abi.h"
 #include "qlb/cid.h"
 
 #define QLB_UDP_HLEN 8

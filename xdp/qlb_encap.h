@@ -8,7 +8,7 @@
 #define QLB_XDP_ENCAP_H
 
 #include "qlb_parse.h"
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 
 /* Destination and source MAC: gw_mac and if_mac are the settings' first
  * 12 bytes, 4-aligned, so three word copies instead of twelve bytes. */

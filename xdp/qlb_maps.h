@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* The LB node's maps; keys, values and rules are in include/qlb/lb_abi.h. */
+/* The LB node's maps; keys, values and rules are in include/qlb/abi/lb_abi.h.
+ */
 #ifndef QLB_XDP_MAPS_H
 #define QLB_XDP_MAPS_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

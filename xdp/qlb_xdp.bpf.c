@@ -5,14 +5,14 @@
  * server ID in its destination CID when that CID is routable, else by a
  * Maglev hash of the 4-tuple over the active hosts. No per-connection state;
  * every LB node with the same maps makes the same choice.
- * Maps and rules: include/qlb/lb_abi.h. Design: docs/lb.md.
+ * Maps and rules: include/qlb/abi/lb_abi.h. Design: docs/lb.md.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "qlb/cid.h"
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 #include "qlb_maps.h"
 #include "qlb_parse.h"
 #include "qlb_encap.h"

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-/* Framing of the agent protocol for all its speakers (qlb/agent_frame.h). */
+/* Framing of the agent protocol for all its speakers (qlb/abi/agent_frame.h).
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qlb/agent_frame.h"
+#include "qlb/abi/agent_frame.h"
 
 void qlb_ap_hdr_init(struct qlb_ap_hdr *h, uint16_t type, uint32_t len)
 {

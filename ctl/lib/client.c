@@ -3,7 +3,7 @@
  * libqlb's agent client: what a QUIC server calls to register its
  * SO_REUSEPORT socket with the host agent (qlbctl agent), learn its worker
  * ID and the live QUIC-LB configs, and mint routable CIDs under the config
- * the fleet mints under. Protocol: include/qlb/agent_proto.h.
+ * the fleet mints under. Protocol: include/qlb/abi/agent_proto.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "qlb/libqlb.h"
-#include "qlb/agent_frame.h"
+#include "qlb/abi/agent_frame.h"
 #include "lib/client.h"
 
 #ifndef QLB_API

@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness of libqlb's side of the agent protocol: what a QUIC
  * server's libqlb makes of arbitrary bytes from its agent socket
- * (include/qlb/agent_proto.h), through the public qlb_client_process().
+ * (include/qlb/abi/agent_proto.h), through the public qlb_client_process().
  *
  * A client is normally made by qlb_client_connect(), which needs a live
  * agent; this harness makes one around one end of a socketpair instead
@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qlb/agent_proto.h"
+#include "qlb/abi/agent_proto.h"
 #include "qlb/libqlb.h"
 #include "lib/client.h"
 #include "fz.h"

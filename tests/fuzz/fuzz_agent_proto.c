@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * libFuzzer harness of the host agent's registration protocol: what a
- * process connected to host.agent_socket may send (include/qlb/agent_proto.h)
- * through the agent's own reader and request handler.
+ * process connected to host.agent_socket may send
+ * (include/qlb/abi/agent_proto.h) through the agent's own reader and request
+ * handler.
  *
  * It drives the agent's real entry point for a readable connection,
  * qlb_agent_conn_read() (ctl/agent_server.c: read, frame, handle each

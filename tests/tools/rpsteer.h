@@ -20,7 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "qlb/cid.h"
-#include "qlb/host_abi.h"
+#include "qlb/abi/host_abi.h"
 #include "qlb/libqlb.h"
 #include "qlb_reuseport.skel.h"
 #include "tool_util.h"

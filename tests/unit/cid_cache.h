@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* Tests' view of the LB node's decoded-CID cache (include/qlb/lb_abi.h). */
+/* Tests' view of the LB node's decoded-CID cache (include/qlb/abi/lb_abi.h). */
 #ifndef QLB_TEST_CID_CACHE_H
 #define QLB_TEST_CID_CACHE_H
 
@@ -8,7 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 
 /*
  * The decoded-CID cache (one table per CPU): calls @visit, when not NULL,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * libqlb's agent client (ctl/lib/client.c) against a scripted agent in a
- * child process speaking include/qlb/agent_proto.h over a real Unix
+ * child process speaking include/qlb/abi/agent_proto.h over a real Unix
  * socket: registration with SCM_RIGHTS, configs and minting, generation
  * pushes and draining, reconnect with RESUME, refusal with the agent's
  * reason, DECLARE/PROMOTE answers. No BPF, no root.
@@ -17,7 +17,7 @@
 
 #include "t.h"
 #include "qlb/libqlb.h"
-#include "qlb/agent_proto.h"
+#include "qlb/abi/agent_proto.h"
 
 static const uint8_t key2[16] = {0x8f, 0x95, 0xf0, 0x92, 0x45, 0x76,
 				 0x5f, 0x80, 0x25, 0x69, 0x34, 0xe5,

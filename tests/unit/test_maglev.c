@@ -10,7 +10,7 @@
 
 #include "t.h"
 #include "maglev.h"
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 
 #define M     65537
 #define FLOWS 200000

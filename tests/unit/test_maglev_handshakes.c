@@ -25,7 +25,7 @@
 
 #include "t.h"
 #include "maglev.h"
-#include "qlb/lb_abi.h"
+#include "qlb/abi/lb_abi.h"
 
 #define M     65537 /* lb.maglev_table_size default */
 #define FLOWS 200000

@@ -173,7 +173,7 @@ static void spoof_probe(void)
 	       cfg.hosts[0].name,
 	       ret == XDP_PASS && olen == 14 + 28 ? "decapsulated"
 						  : "not decapsulated");
-	/* only LB nodes' sources are trusted (qlb/decap_trust.h) */
+	/* only LB nodes' sources are trusted (qlb/abi/decap_trust.h) */
 	CHECK(ret == XDP_DROP, "GUE from a non-LB source: verdict %d", ret);
 }
 

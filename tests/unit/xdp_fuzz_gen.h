@@ -26,7 +26,7 @@
 #include "config.h"
 #include "lb.h"
 #include "qlb/cid.h"
-#include "qlb/host_abi.h"
+#include "qlb/abi/host_abi.h"
 #include "qlb_xdp.skel.h"
 #include "agent_probe.h"
 #include "qlb_decap.skel.h"

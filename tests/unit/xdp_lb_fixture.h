@@ -53,7 +53,7 @@ static void setup(struct fx *f)
 
 /*
  * The Maglev tables the fallback must follow, written out here from the
- * contract (include/qlb/lb_abi.h, qlb_maglev_est) rather than taken from
+ * contract (include/qlb/abi/lb_abi.h, qlb_maglev_est) rather than taken from
  * the program: @est over the active and draining hosts; @syn equal to it
  * but where it names a draining host, whose entries go as in a table over
  * the active hosts alone. Without a draining host both are that table.

@@ -272,7 +272,7 @@ enum qlb_dc_stat {
 	QLB_DC_PASS_BAD_CSUM,  /* outer IPv4 header checksum wrong: untouched,
 				  the stack drops it */
 	QLB_DC_DROP_SOURCE,    /* outer source is no LB node's encap source
-				  (qlb/decap_trust.h) */
+				  (qlb/abi/decap_trust.h) */
 	QLB_DC_DROP_INNER,     /* inner packet not to a VIP:port, a VIP's
 				  health port or (ICMP) a VIP */
 	QLB_DC_STAT_MAX,

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qlb/agent_proto.h"
+#include "qlb/abi/agent_proto.h"
 
 /* qlb_ap_hdr_init() - the header of a message of @type with @len body bytes. */
 void qlb_ap_hdr_init(struct qlb_ap_hdr *h, uint16_t type, uint32_t len);

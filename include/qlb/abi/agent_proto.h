@@ -3,7 +3,7 @@
  * The host agent's Unix-socket protocol (host.agent_socket, SOCK_STREAM).
  * libqlb's client (ctl/lib/client.c) and qlbctl agent status/promote
  * (ctl/agent.c) speak it to the agent (ctl/agent_server.c); all three frame
- * messages with ctl/lib/agent_frame.c (qlb/agent_frame.h).
+ * messages with ctl/lib/agent_frame.c (qlb/abi/agent_frame.h).
  *
  * Every message is a struct qlb_ap_hdr followed by hdr.len body bytes; a
  * body is one fixed struct below, or (STATUS) a fixed struct followed by
