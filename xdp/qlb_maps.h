@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* The LB node's maps; keys, values and rules are in include/qlb/abi/lb_abi.h.
- */
+/* The LB node's maps; keys, values and rules: include/qlb/abi/lb_abi.h. */
 #ifndef QLB_XDP_MAPS_H
 #define QLB_XDP_MAPS_H
 

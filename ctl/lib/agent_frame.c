@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-/* Framing of the agent protocol for all its speakers (qlb/abi/agent_frame.h).
- */
+/* The agent protocol's framing for all its speakers (abi/agent_frame.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
