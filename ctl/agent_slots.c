@@ -205,8 +205,8 @@ static int ag_alloc_id(struct agent *ag, int prefer)
 	return -1;
 }
 
-/* Register c->pending_fd as a worker of @gen (with worker ID @prefer if free).
- */
+/* Register c->pending_fd as a worker of @gen (with worker ID @prefer if
+ * free). */
 void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
 		    int prefer)
 {

@@ -254,8 +254,7 @@ int qlb_keys_parse(struct ctx *c, const yaml_node_t *n, const char *sect,
 	return ok;
 }
 
-/* ---- host (agent) ----------------------------------------------------------
- */
+/* ---- host (agent) -------------------------------------------------------- */
 
 static bool agent_name(struct ctx *c, const struct qlb_key *k,
 		       const yaml_node_t *m, const yaml_node_t *v,
@@ -404,8 +403,7 @@ static bool parse_agent(struct ctx *c, const struct qlb_key *k,
 			      NULL) == 1;
 }
 
-/* ---- hash_secret ------------------------------------------------------------
- */
+/* ---- hash_secret --------------------------------------------------------- */
 
 /*
  * hash_secret (inline) or hash_secret_file: the fleet's key for the flow

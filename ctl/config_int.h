@@ -106,8 +106,7 @@ int qlb_keys_parse(struct ctx *c, const yaml_node_t *n, const char *sect,
 		   const struct qlb_key *keys, void *obj, void *aux,
 		   bool *known);
 
-/* ---- shared by the sections -----------------------------------------------
- */
+/* ---- shared by the sections ---------------------------------------------- */
 
 extern const char *const qlb_conf_state_names[3];
 extern const char *const qlb_host_state_names[3];

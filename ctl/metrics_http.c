@@ -82,8 +82,8 @@ int qlb_metrics_listen(const char *addr, qlb_metrics_fn fn, void *arg)
 			continue;
 		setsockopt(cs, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(cs, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		/* any request gets the metrics: one GET is all a scraper sends
-		 */
+		/* any request gets the metrics: one GET is all a scraper
+		 * sends */
 		if (recv(cs, req, sizeof(req), 0) <= 0) {
 			close(cs);
 			continue;

@@ -51,8 +51,8 @@ struct qlb_pcap_writer {
 	FILE *f;
 };
 
-/* Create @path with microsecond timestamps and @linktype. Return: 0 / -errno.
- */
+/* Create @path with microsecond timestamps and @linktype. Return: 0 /
+ * -errno. */
 int qlb_pcap_create(struct qlb_pcap_writer *w, const char *path,
 		    uint32_t linktype);
 int qlb_pcap_write(struct qlb_pcap_writer *w, const struct qlb_pcap_rec *rec,

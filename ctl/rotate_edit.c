@@ -250,8 +250,8 @@ int qlb_doc_commit(struct qlb_doc *d)
 	}
 	snprintf(dir, sizeof(dir), "%s", d->path);
 	snprintf(base, sizeof(base), "%s", d->path);
-	/* same directory: rename stays atomic and key_file paths still resolve
-	 */
+	/* same directory: rename stays atomic and key_file paths still
+	 * resolve */
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.qlbctl-XXXXXX", dirname(dir),
 		     basename(base)) >= (int)sizeof(tmp)) {
 		qlb_err("path too long: %s", d->path);

@@ -223,8 +223,8 @@ int cmd_trace(int argc, char **argv)
 				qlb_hex(t.sid, t.sid_len, sid);
 			vip_name(&cfg, t.vip, vip, sizeof(vip));
 		} else {
-			/* no NIC delivers it; the kernel will not run it either
-			 */
+			/* no NIC delivers it; the kernel will not run it
+			 * either */
 			action = "pass";
 			reason = "runt";
 			t.action = QLB_ACT_PASS;

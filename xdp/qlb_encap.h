@@ -103,8 +103,8 @@ static __always_inline int qlb_encap(struct xdp_md *ctx,
 			return QLB_R_ENCAP_FAIL;
 		vlan_tag = *tag; /* TPID and TCI, as on the wire */
 	}
-	/* Ethernet padding past the IP packet must not ride inside the tunnel
-	 */
+	/* Ethernet padding past the IP packet must not ride inside the
+	 * tunnel */
 	if (qlb_unlikely(frame > l3 + p->ip_len) &&
 	    bpf_xdp_adjust_tail(ctx, -(int)(frame - l3 - p->ip_len)))
 		return QLB_R_ENCAP_FAIL;

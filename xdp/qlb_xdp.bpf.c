@@ -161,8 +161,8 @@ qlb_vip_find(__u32 slot, const struct qlb_lb_settings *s, __u8 family,
 	     const __u32 *daddr, __u16 dport, const unsigned int probes)
 {
 	__u32 h = qlb_lb_vip_hash_m(s->vip_mul, family, daddr, dport), i;
-	/* port, family and a zero pad byte as one word, as the entry has them
-	 */
+	/* port, family and a zero pad byte as one word, as the entry has
+	 * them */
 	__u32 pf = (__u32)dport | (__u32)family << 16;
 	const __u64 *d = (const __u64 *)daddr;
 
@@ -352,8 +352,8 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 	if (qlb_unlikely((void *)(q + 2) > end || qlen < 2))
 		return -1;
 	if (qlb_unlikely(q[0] & 0x80)) {
-		/* long header: flags, version, DCID length, DCID, SCID length
-		 */
+		/* long header: flags, version, DCID length, DCID, SCID
+		 * length */
 		if ((void *)(q + 7) > end || qlen < 7)
 			return -1;
 		if (!q[1] && !q[2] && !q[3] && !q[4]) {

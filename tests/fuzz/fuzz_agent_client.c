@@ -48,8 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	qlb_client_on_config(cl, on_config, &pushes);
 
-	/* feed in pieces, processing in between, as a server's poll loop would
-	 */
+	/* feed in pieces, processing in between, as a server's poll loop
+	 * would */
 	for (rounds = 0; rounds < 4096; rounds++) {
 		size_t chunk = size - off < 700 ? size - off : 700;
 		ssize_t w = chunk ? send(sp[1], data + off, chunk, MSG_NOSIGNAL)

@@ -170,8 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memcpy(in, data, size < sizeof(in) ? size : sizeof(in));
 
-	/* the struct as a corrupt map could hold it: every byte from the input
-	 */
+	/* the struct as a corrupt map could hold it: every byte from the
+	 * input */
 	memset(&raw, 0, sizeof(raw));
 	raw.id = in[0];
 	raw.sid_len = in[1];

@@ -277,8 +277,8 @@ static void test_file(void)
 	if (fd >= 0)
 		close(fd);
 
-	/* encode 0a13 under config 1 on the command line, decode via the file
-	 */
+	/* encode 0a13 under config 1 on the command line, decode via the
+	 * file */
 	rc = run("cid encode --config-id 1 --server-id 0a13 --nonce-len 6 "
 		 "--nonce 0102030405aa --key 8f95f09245765f80256934e50c66207f",
 		 out, sizeof(out), err, sizeof(err));

@@ -197,8 +197,8 @@ static void test_worker_bits(void)
 	qlb_sid_host_part(&c, sid);
 	CHECK(sid[0] == 0x12 && sid[1] == 0xa0 && sid[2] == 0, "12abcd/12");
 
-	/* against arithmetic on the big-endian number, every length and width
-	 */
+	/* against arithmetic on the big-endian number, every length and
+	 * width */
 	for (sl = 1; sl <= QLB_SID_MAX_LEN; sl++)
 		for (wb = 0; wb <= 16 && wb < 8 * sl; wb++)
 			for (iter = 0; iter < 20; iter++) {

@@ -129,8 +129,8 @@ static void test_random(void)
 					len = qlb_cid_encode(&c, sid, nonce,
 							     low5, cid);
 
-					/* encode in BPF = encode in user space
-					 */
+					/* encode in BPF = encode in user
+					 * space */
 					memset(&pk, 0, sizeof(pk));
 					memcpy(pk.sid, sid, 15);
 					memcpy(pk.nonce, nonce, 18);

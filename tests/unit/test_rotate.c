@@ -338,8 +338,8 @@ int main(void)
 		      "text after the insertion changed");
 	}
 
-	/* promote 5 is a no-op; retire of a routable or active config refused
-	 */
+	/* promote 5 is a no-op; retire of a routable or active config
+	 * refused */
 	rc = run("rotate promote -f %s 5", yaml);
 	CHECK(rc == 0 && strstr(out, "already active"), "%s", out);
 	slurp(yaml, before, sizeof(before));
@@ -352,8 +352,8 @@ int main(void)
 	CHECK(!strcmp(slurp(yaml, after, sizeof(after)), before),
 	      "refusal changed the file");
 
-	/* promote 6: 6 active, 5 retiring since now (lines added to its item)
-	 */
+	/* promote 6: 6 active, 5 retiring since now (lines added to its
+	 * item) */
 	rc = run("rotate promote -f %s 6", yaml);
 	CHECK(rc == 0, "promote: %d %s", rc, out);
 	slurp(yaml, after, sizeof(after));

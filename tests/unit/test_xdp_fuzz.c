@@ -177,8 +177,7 @@ static void spoof_probe(void)
 	CHECK(ret == XDP_DROP, "GUE from a non-LB source: verdict %d", ret);
 }
 
-/* ---- the flood: no state for Initials and unroutable packets ----------------
- */
+/* ---- the flood: no state for Initials and unroutable packets ------------- */
 static unsigned int cache_entries(void)
 {
 	int n = fx_cache_walk(cache_fd, NULL, NULL);

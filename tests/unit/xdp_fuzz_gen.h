@@ -83,8 +83,7 @@ static const char test_yaml_hosts[] =
 	"  - {name: h5, address: 198.18.0.25, state: down,\n"
 	"     server_ids: {0: \"0a50\", 1: \"0a0500\", 2: \"10\"}}\n";
 
-/* ---- randomness (reproducible: the seed is printed) -----------------------
- */
+/* ---- randomness (reproducible: the seed is printed) ---------------------- */
 static uint64_t rs;
 
 static uint64_t rnd(void)
@@ -111,8 +110,7 @@ static void rbytes(uint8_t *p, size_t n)
 		*p++ = (uint8_t)(rnd() >> 56);
 }
 
-/* ---- the test config and the program --------------------------------------
- */
+/* ---- the test config and the program ------------------------------------- */
 static struct qlb_config cfg;
 static struct qlb_cid_cfg ccfg[QLB_CONFIG_MAX];
 static struct qlb_xdp *skel, *tskel;
@@ -267,8 +265,7 @@ static int decap_for(int hi)
 	return 0;
 }
 
-/* ---- an independent view of a frame (the contract, not the program) -------
- */
+/* ---- an independent view of a frame (the contract, not the program) ------ */
 struct view {
 	int ok; /* IPv4/IPv6 parsed with UDP/TCP ports readable */
 	unsigned int l3, l4, ip_len, family, proto;
@@ -390,8 +387,7 @@ static uint16_t csum(const uint8_t *p, size_t n)
 	return (uint16_t)~s;
 }
 
-/* ---- the generator ----------------------------------------------------------
- */
+/* ---- the generator ------------------------------------------------------- */
 enum expect {
 	EXP_NONE, /* mutated: the invariants only */
 	EXP_PASS,

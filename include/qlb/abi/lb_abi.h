@@ -51,8 +51,7 @@
 /* Pinned names under lb.pin_dir. */
 #define QLB_LB_PIN_PROG "qlb_xdp_ingress"
 
-/* ---- reasons: one per-CPU counter row per VIP -----------------------------
- */
+/* ---- reasons: one per-CPU counter row per VIP ---------------------------- */
 enum qlb_reason {
 	QLB_R_ROUTED_CID = 0,	 /* tx: server ID of a live host */
 	QLB_R_FB_INITIAL,	 /* tx: long header, DCID not routable */
@@ -82,8 +81,7 @@ struct qlb_lb_ctrl {
 };
 _Static_assert(sizeof(struct qlb_lb_ctrl) == 24, "qlb_lb_ctrl is ABI");
 
-/* ---- qlb_settings_v2 (ARRAY, one entry per slot; _v2: flow_seed) ---------
- */
+/* ---- qlb_settings_v2 (ARRAY, one entry per slot; _v2: flow_seed) --------- */
 struct qlb_lb_settings {
 	__u8 gw_mac[6];	   /* lb.gateway_mac */
 	__u8 if_mac[6];	   /* the LB interface's own MAC */
@@ -115,8 +113,7 @@ _Static_assert(sizeof(struct qlb_lb_settings) == 72, "qlb_lb_settings is ABI");
  * same tables on every LB node.
  */
 
-/* ---- qlb_vips (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) ------------------
- */
+/* ---- qlb_vips (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) ---------------- */
 struct qlb_lb_vip_ent {
 	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
 	__u16 port;    /* network order */
@@ -126,8 +123,7 @@ struct qlb_lb_vip_ent {
 };
 _Static_assert(sizeof(struct qlb_lb_vip_ent) == 24, "qlb_lb_vip_ent is ABI");
 
-/* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) ---------------
- */
+/* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) ------------- */
 struct qlb_lb_cid {
 	struct qlb_cid_cfg c; /* filled by qlb_cid_cfg_init() */
 	__u32 live;	      /* 1: routed (routable, active or retiring) */
@@ -140,8 +136,7 @@ struct qlb_lb_cid {
 };
 _Static_assert(sizeof(struct qlb_lb_cid) == 424, "qlb_lb_cid is ABI");
 
-/* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ------------------
- */
+/* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ---------------- */
 struct qlb_lb_sid_ent {
 	__u8 sid[16]; /* host part: worker bits and bytes past sid_len zero */
 	__u8 config_id;
@@ -158,8 +153,7 @@ struct qlb_lb_sid_ent {
 } __attribute__((aligned(8))); /* sid read as two 64-bit words */
 _Static_assert(sizeof(struct qlb_lb_sid_ent) == 32, "qlb_lb_sid_ent is ABI");
 
-/* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) ---------------
- */
+/* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) ------------- */
 enum qlb_lb_host_state { /* same numbers as enum qlb_host_state */
 			 QLB_LB_HOST_ACTIVE = 0,
 			 QLB_LB_HOST_DRAINING = 1,
@@ -200,8 +194,7 @@ _Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
  * it from that host's own. Keep drains short, or send such hosts `down`.)
  */
 
-/* ---- counters (PERCPU_ARRAY) ----------------------------------------------
- */
+/* ---- counters (PERCPU_ARRAY) --------------------------------------------- */
 /* qlb_stats_v2: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason (_v2:
  * QLB_R_MAX grew, so the rows moved).
  * qlb_host_stats: host index.
@@ -230,8 +223,7 @@ struct qlb_lb_cache_ent {
 _Static_assert(sizeof(struct qlb_lb_cache_ent) == 48,
 	       "qlb_lb_cache_ent is ABI");
 
-/* ---- qlb_trace_rec (ARRAY, 1 entry): written only by `qlbctl trace` -------
- */
+/* ---- qlb_trace_rec (ARRAY, 1 entry): written only by `qlbctl trace` ------ */
 enum qlb_lb_action { QLB_ACT_PASS = 0, QLB_ACT_TX = 1, QLB_ACT_DROP = 2 };
 
 struct qlb_lb_trace {
