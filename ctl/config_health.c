@@ -52,6 +52,19 @@ bool qlb_conf_lb_health(struct ctx *c, const struct qlb_key *k,
 	return false;
 }
 
+/* @n is a sequence of at most @max @what; otherwise a diagnostic. */
+static bool seq_upto(struct ctx *c, const yaml_node_t *n, const char *path,
+		     int max, const char *what)
+{
+	if (!qlb_y_want_seq(&c->y, n, path))
+		return false;
+	if (qlb_y_seq_len(n) <= max)
+		return true;
+	qlb_y_diag(&c->y, n, path, "%d %s, more than the maximum %d",
+		   qlb_y_seq_len(n), what, max);
+	return false;
+}
+
 bool qlb_conf_host_sources(struct ctx *c, const struct qlb_key *k,
 			   const yaml_node_t *map, const yaml_node_t *n,
 			   const char *sect, const char *path, void *obj,
@@ -62,14 +75,8 @@ bool qlb_conf_host_sources(struct ctx *c, const struct qlb_key *k,
 	char p[64];
 	int i;
 
-	if (!qlb_y_want_seq(&c->y, n, path))
+	if (!seq_upto(c, n, path, QLB_MAX_LB_SOURCES, "entries"))
 		return false;
-	if (qlb_y_seq_len(n) > QLB_MAX_LB_SOURCES) {
-		qlb_y_diag(&c->y, n, path,
-			   "%d entries, more than the maximum %d",
-			   qlb_y_seq_len(n), QLB_MAX_LB_SOURCES);
-		return false;
-	}
 	for (i = 0; i < qlb_y_seq_len(n); i++) {
 		snprintf(p, sizeof(p), "%s[%d]", path, i);
 		if (qlb_y_addr(&c->y, qlb_y_seq_item(&c->y, n, i), p, 0,
@@ -98,13 +105,8 @@ bool qlb_conf_host_vips(struct ctx *c, const struct qlb_key *k,
 	char p[64];
 	int i;
 
-	if (!qlb_y_want_seq(&c->y, v, path))
+	if (!seq_upto(c, v, path, QLB_MAX_VIPS, "VIPs"))
 		return false;
-	if (qlb_y_seq_len(v) > QLB_MAX_VIPS) {
-		qlb_y_diag(&c->y, v, path, "%d VIPs, more than the maximum %d",
-			   qlb_y_seq_len(v), QLB_MAX_VIPS);
-		return false;
-	}
 	for (i = 0; i < qlb_y_seq_len(v); i++) {
 		yaml_node_t *m = qlb_y_seq_item(&c->y, v, i);
 		struct qlb_conf_vip *vip = &a->vips[a->nvips];

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int t_fail, t_pass;
 
@@ -26,6 +27,30 @@ static int t_fail, t_pass;
 
 #define CHECK_MEM(a, b, n, what)                                               \
 	CHECK(memcmp((a), (b), (n)) == 0, "%s differs", (what))
+
+/*
+ * t_popen() - run the shell command @cmd; its standard output goes into
+ * @out (NUL-terminated, at most @size - 1 bytes; the rest is read and
+ * dropped so the command never blocks on a full pipe).
+ * Return: the command's exit code, or -1.
+ */
+static inline int t_popen(const char *cmd, char *out, size_t size)
+{
+	char sink[4096];
+	size_t n = 0, r;
+	FILE *p = popen(cmd, "r");
+	int st;
+
+	if (!p)
+		return -1;
+	while (n < size - 1 && (r = fread(out + n, 1, size - 1 - n, p)) > 0)
+		n += r;
+	out[n] = 0;
+	while (fread(sink, 1, sizeof(sink), p) > 0)
+		;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 static inline int t_done(const char *name)
 {

@@ -24,23 +24,18 @@ static int run(const char *args, char *out, size_t outsz, char *err,
 	       size_t errsz)
 {
 	char cmd[2048];
-	FILE *p, *e;
+	FILE *e;
 	size_t n;
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "'%s' %s 2>%s", qlbctl, args, errpath);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	n = fread(out, 1, outsz - 1, p);
-	out[n] = 0;
-	st = pclose(p);
+	st = t_popen(cmd, out, outsz);
 	e = fopen(errpath, "r");
 	n = e ? fread(err, 1, errsz - 1, e) : 0;
 	err[n] = 0;
 	if (e)
 		fclose(e);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return st;
 }
 
 static int lines(const char *s)

@@ -22,20 +22,10 @@ static int run(const char *args, bool merge)
 {
 	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
 	char cmd[1024];
-	size_t n = 0, r;
-	FILE *p;
-	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s/qlbctl %s%s", build, args,
 		 merge ? " 2>&1" : " 2>/dev/null");
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while ((r = fread(out + n, 1, sizeof(out) - 1 - n, p)) > 0)
-		n += r;
-	out[n] = 0;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return t_popen(cmd, out, sizeof(out));
 }
 
 int main(void)

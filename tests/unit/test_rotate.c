@@ -58,10 +58,7 @@ static int run(const char *fmt, ...)
 {
 	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
 	char args[512], cmd[1200], cwd[512];
-	size_t n = 0, r;
 	va_list ap;
-	FILE *p;
-	int st;
 
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
@@ -75,14 +72,7 @@ static int run(const char *fmt, ...)
 	else
 		snprintf(cmd, sizeof(cmd), "%.256s/%.200s/qlbctl %.512s 2>&1",
 			 cwd, build, args);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while ((r = fread(out + n, 1, sizeof(out) - 1 - n, p)) > 0)
-		n += r;
-	out[n] = 0;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return t_popen(cmd, out, sizeof(out));
 }
 
 static char *slurp(const char *path, char *buf, size_t size)

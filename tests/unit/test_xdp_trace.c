@@ -59,18 +59,9 @@ static const char *yaml_tmpl = "quic_lb:\n"
 static int run(const char *args, char *out, size_t len)
 {
 	char cmd[2048];
-	FILE *p;
-	size_t n;
-	int st;
 
 	snprintf(cmd, sizeof(cmd), "'%s' %s 2>%s/err", qlbctl, args, dir);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	n = fread(out, 1, len - 1, p);
-	out[n] = 0;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return t_popen(cmd, out, len);
 }
 
 static void write_file(const char *path, const char *text)

@@ -209,6 +209,12 @@ fleet_up() {
 	fi
 }
 
+# The fleet's two VIPs, as "vips:" of a section (LB node or host).
+fleet_vips_yaml() {
+	printf '  vips:\n    - address: %s\n      port: %s\n' "$VIP4" "$VIP_PORT"
+	printf '    - address: "%s"\n      port: %s\n' "$VIP6" "$VIP_PORT"
+}
+
 # The fleet file: what rotation and host changes edit. The config has a
 # key (CIDs of 1+2+6 bytes: four-pass AES) unless FLEET_PLAINTEXT=1.
 fleet_write_fleet_yaml() {
@@ -259,11 +265,7 @@ lb:
   encap_source_v6: "2001:db8:$net::2"
   pin_dir: $FLEET_PIN/$n
   mtu: 2000
-  vips:
-    - address: $VIP4
-      port: $VIP_PORT
-    - address: "$VIP6"
-      port: $VIP_PORT
+$(fleet_vips_yaml)
 EOF
 			fleet_lb_announce_section "$n"
 		} >"$FLEET_DIR/$n.yaml.tmp" && mv "$FLEET_DIR/$n.yaml.tmp" "$FLEET_DIR/$n.yaml"
@@ -325,11 +327,7 @@ fleet_host_trust() {
 	[ "$FLEET_HOST_TRUST" = yes ] || return 0
 	cat <<EOF
   lb_sources: [198.18.11.2, 198.18.12.2, "2001:db8:11::2", "2001:db8:12::2"]
-  vips:
-    - address: $VIP4
-      port: $VIP_PORT
-    - address: "$VIP6"
-      port: $VIP_PORT
+$(fleet_vips_yaml)
 EOF
 }
 
