@@ -102,6 +102,12 @@ host_setup() {
 	done
 }
 
+# The "host:" section's head every test host shares (the agent of web1).
+host_section_yaml() {
+	printf 'host:\n  name: web1\n  interface: vh\n  agent_socket: %s\n' "$H_SOCK"
+	printf '  pin_dir: %s\n  allow_uids: [0, 1234]\n' "$H_PIN"
+}
+
 # host_config [ADDRESS] [extra host: lines]: three configs (plaintext,
 # four-pass AES, single-pass AES), this host web1 and a foreign web2. The
 # client namespace's addresses play the LB node (lb_sources): the only
@@ -136,12 +142,7 @@ hosts:
   - name: web2
     address: 198.18.0.3
     server_ids: {0: "0a20", 1: "0a0200", 2: "0c000000"}
-host:
-  name: web1
-  interface: vh
-  agent_socket: $H_SOCK
-  pin_dir: $H_PIN
-  allow_uids: [0, 1234]
+$(host_section_yaml)
   lb_sources: [198.18.0.1, "2001:db8::1"]
   vips:
     - address: $VIP4

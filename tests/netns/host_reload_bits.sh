@@ -26,12 +26,7 @@ hosts:
   - name: web2
     address: 198.18.0.3
     server_ids: {1: "0a0200", 2: "0c0000"}
-host:
-  name: web1
-  interface: vh
-  agent_socket: $H_SOCK
-  pin_dir: $H_PIN
-  allow_uids: [0, 1234]
+$(host_section_yaml)
 EOF
 	mv "$H_CFG.tmp" "$H_CFG"
 }
