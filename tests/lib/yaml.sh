@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# shellcheck shell=bash
 # Pieces of the YAML files that tests write, sourced by the test libraries
 # and scripts that need them (after they cd to the repository's root, or
 # through E2E_ROOT).
