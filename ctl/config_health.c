@@ -88,13 +88,6 @@ bool qlb_conf_host_sources(struct ctx *c, const struct qlb_key *k,
 	return ok;
 }
 
-#define VIP(f) QLB_FIELD(struct qlb_conf_vip, f)
-static const struct qlb_key hvip_keys[] = {
-	{"address", KT_ADDR, K_REQUIRED, 0, 0, VIP(addr)},
-	{"port", KT_UINT, K_REQUIRED, 1, 65535, VIP(port)},
-	{NULL}};
-#undef VIP
-
 bool qlb_conf_host_vips(struct ctx *c, const struct qlb_key *k,
 			const yaml_node_t *map, const yaml_node_t *v,
 			const char *sect, const char *path, void *obj,
@@ -112,10 +105,7 @@ bool qlb_conf_host_vips(struct ctx *c, const struct qlb_key *k,
 		struct qlb_conf_vip *vip = &a->vips[a->nvips];
 
 		snprintf(p, sizeof(p), "%s[%d]", path, i);
-		memset(vip, 0, sizeof(*vip));
-		vip->pos.line = QLB_Y_LINE(m);
-		vip->pos.col = QLB_Y_COL(m);
-		if (qlb_keys_parse(c, m, p, hvip_keys, vip, NULL, NULL) == 1)
+		if (qlb_conf_vip_item(c, m, p, vip))
 			a->nvips++;
 		else
 			ok = false;

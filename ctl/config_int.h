@@ -145,6 +145,11 @@ bool qlb_conf_parse_hosts(struct ctx *c, const struct qlb_key *k,
 			  const char *sect, const char *path, void *obj,
 			  void *aux);
 
+/* qlb_conf_vip_item() - one {address, port} mapping into @vip (cleared
+ * first, its position recorded). Return: true when it parsed whole. */
+bool qlb_conf_vip_item(struct ctx *c, const yaml_node_t *m, const char *path,
+		       struct qlb_conf_vip *vip);
+
 /*
  * qlb_conf_parse_vips() - a list of {address, port} appended to
  * cfg->lb.vips for service @svc; an address/port pair may appear once in

@@ -45,6 +45,15 @@ static const struct qlb_key vip_keys[] = {
 	{NULL}};
 #undef VIP
 
+bool qlb_conf_vip_item(struct ctx *c, const yaml_node_t *m, const char *path,
+		       struct qlb_conf_vip *vip)
+{
+	memset(vip, 0, sizeof(*vip));
+	vip->pos.line = QLB_Y_LINE(m);
+	vip->pos.col = QLB_Y_COL(m);
+	return qlb_keys_parse(c, m, path, vip_keys, vip, NULL, NULL) == 1;
+}
+
 bool qlb_conf_parse_vips(struct ctx *c, const yaml_node_t *v, const char *path,
 			 unsigned int svc)
 {
@@ -76,12 +85,9 @@ bool qlb_conf_parse_vips(struct ctx *c, const yaml_node_t *v, const char *path,
 		struct qlb_conf_vip *vip = &lb->vips[lb->nvips];
 
 		snprintf(p, sizeof(p), "%s[%d]", path, i);
-		memset(vip, 0, sizeof(*vip));
-		vip->service = svc;
-		vip->pos.line = QLB_Y_LINE(m);
-		vip->pos.col = QLB_Y_COL(m);
-		if (qlb_keys_parse(c, m, p, vip_keys, vip, NULL, NULL) != 1)
+		if (!qlb_conf_vip_item(c, m, p, vip))
 			continue;
+		vip->service = svc;
 		for (j = 0; j < lb->nvips; j++) {
 			const struct qlb_conf_vip *o = &lb->vips[j];
 			const char *a = qlb_y_sval(
