@@ -13,6 +13,9 @@
 # the objects that include them.
 
 BUILD    ?= build
+# One spelling of every target: a .d file written under an absolute BUILD
+# must name the same target as a later make with a relative one.
+override BUILD := $(abspath $(BUILD))
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= gcc

@@ -518,6 +518,8 @@ static void parse_root(struct ctx *c, yaml_node_t *root)
 	}
 	if (!c->services_given && !c->y.d.n && qlb_conf_implicit_service(cfg))
 		qlb_y_diag(&c->y, NULL, "", "out of memory");
+	if (!c->y.d.n)
+		qlb_conf_services_finish(c, root);
 }
 
 int qlb_config_load_diag(const char *path, struct qlb_config *cfg, FILE *errf,

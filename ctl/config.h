@@ -221,6 +221,9 @@ struct qlb_conf_secret {
  * configs (the service's own, or those it gives in hosts[]). */
 struct qlb_conf_svc_host {
 	unsigned int host; /* index into qlb_config.hosts */
+	/* The host's state in this service: the file's hosts[].state once
+	 * loaded; the health view of an LB node may set it per service. */
+	enum qlb_host_state state;
 	bool has_sid[QLB_CONFIG_MAX];
 	uint8_t sid[QLB_CONFIG_MAX][QLB_SID_MAX_LEN];
 	struct qlb_pos pos; /* of the entry in services[].hosts */
@@ -242,6 +245,9 @@ struct qlb_conf_service {
 	unsigned int vip_first, nvips; /* qlb_config.lb.vips[first..+n) */
 	unsigned int nhosts;
 	struct qlb_conf_svc_host *hosts; /* nhosts entries, malloc'd */
+	/* Member index (qlb/abi/lb_abi.h) of hosts[0]; hosts[j] is member
+	 * member_first + j. Members are numbered service by service. */
+	unsigned int member_first;
 	struct qlb_pos pos;
 };
 

@@ -175,6 +175,9 @@ bool qlb_conf_parse_services(struct ctx *c, const struct qlb_key *k,
 /* No services: in the file: one service of lb.vips, every host and the
  * top-level quic_lb. Return: 0 or -ENOMEM. */
 int qlb_conf_implicit_service(struct qlb_config *cfg);
+/* After the services are parsed (or made implicit): member numbering,
+ * per-service host states, and the LB node's limits over all services. */
+void qlb_conf_services_finish(struct ctx *c, yaml_node_t *root);
 
 /* lb.health, host.lb_sources, host.vips (config_health.c): key hooks, and
  * the checks across sections, run once the whole file is parsed. */

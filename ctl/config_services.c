@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "config_int.h"
+#include "qlb/abi/lb_abi.h"
 #include "qlb/libqlb.h"
 
 /* The service being parsed, for its keys' hooks. */
@@ -198,6 +199,64 @@ int qlb_conf_implicit_service(struct qlb_config *cfg)
 	cfg->services = svc;
 	cfg->nservices = 1;
 	return 0;
+}
+
+/* Configs of @svc whose server IDs an LB node places (all but retired). */
+static unsigned int svc_routed_cfgs(const struct qlb_conf_service *svc,
+				    const struct qlb_conf_svc_host *sh)
+{
+	unsigned int id, n = 0;
+
+	for (id = 0; id < QLB_CONFIG_MAX; id++)
+		n += svc->configs[id].present && sh->has_sid[id];
+	return n;
+}
+
+void qlb_conf_services_finish(struct ctx *c, yaml_node_t *root)
+{
+	struct qlb_config *cfg = c->cfg;
+	unsigned long members = 0, sids = 0, pool;
+	yaml_node_t *sn = qlb_y_get(&c->y, root, "services", NULL);
+	yaml_node_t *lb = qlb_y_get(&c->y, root, "lb", NULL);
+	unsigned int i, j;
+
+	for (i = 0; cfg->services && i < cfg->nservices; i++) {
+		struct qlb_conf_service *svc = &cfg->services[i];
+
+		svc->member_first = (unsigned int)members;
+		members += svc->nhosts;
+		for (j = 0; j < svc->nhosts; j++) {
+			struct qlb_conf_svc_host *sh = &svc->hosts[j];
+
+			if (sh->host < cfg->nhosts)
+				sh->state = cfg->hosts[sh->host].state;
+			sids += svc_routed_cfgs(svc, sh);
+		}
+	}
+	if (members > QLB_LB_MAX_MEMBERS)
+		qlb_y_diag(&c->y, sn, "services",
+			   "%lu (service, host) pairs, more than the maximum "
+			   "%d an LB node holds",
+			   members, QLB_LB_MAX_MEMBERS);
+	if (sids > QLB_LB_MAX_SIDS)
+		qlb_y_diag(&c->y,
+			   sn ? sn : qlb_y_get(&c->y, root, "hosts", NULL),
+			   sn ? "services" : "hosts",
+			   "%lu server IDs over all services and configs, more "
+			   "than the maximum %d an LB node holds",
+			   sids, QLB_LB_MAX_SIDS);
+	pool = (unsigned long)cfg->nservices * cfg->lb.maglev_table_size;
+	if (lb && cfg->lb.present && pool > QLB_LB_MAGLEV_POOL) {
+		yaml_node_t *m =
+			qlb_y_get(&c->y, lb, "maglev_table_size", NULL);
+
+		qlb_y_diag(&c->y, m ? m : lb, "lb.maglev_table_size",
+			   "%u services x %u entries is more than the %u "
+			   "Maglev entries an LB node holds: choose a smaller "
+			   "prime",
+			   cfg->nservices, cfg->lb.maglev_table_size,
+			   (unsigned int)QLB_LB_MAGLEV_POOL);
+	}
 }
 
 const struct qlb_conf_service *qlb_config_service(const struct qlb_config *cfg,

@@ -179,7 +179,7 @@ static __u32 sid_hash_of(const void *ctx, unsigned int i, __u32 seed)
 	__u64 k[2];
 
 	memcpy(k, e[i].sid, 16);
-	return qlb_lb_sid_hash(seed, e[i].config_id, k);
+	return qlb_lb_sid_hash(seed, e[i].cfg_key, k);
 }
 
 /*
@@ -324,7 +324,7 @@ static int fill_host_index(struct lb_fill *f)
 	for (i = 0; i < cfg->nhosts; i++)
 		f->host_idx[i] = -1;
 	for (j = 0; j < QLB_LB_MAX_HOSTS; j++) {
-		key = f->cur * QLB_LB_MAX_HOSTS + j;
+		key = f->cur * QLB_LB_MAX_MEMBERS + j;
 		if (bpf_map_lookup_elem(f->m->hosts, &key, &oh) || !oh.family)
 			continue;
 		f->host_live[j] = true;
@@ -361,7 +361,7 @@ static int fill_cid_configs(struct lb_fill *f)
 		return -1;
 	for (i = 0; i < QLB_CONFIG_MAX; i++) {
 		struct qlb_lb_cid c = {0};
-		__u32 key = f->nxt * QLB_CONFIG_MAX + i;
+		__u32 key = f->nxt * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX + i;
 		int rc = 0;
 
 		if (cfg->configs[i].present) {
@@ -430,7 +430,7 @@ static int fill_hosts(struct lb_fill *f)
 				continue;
 			memset(e, 0, sizeof(*e));
 			memcpy(e->sid, h->sid[j], cfg->configs[j].sid_len);
-			e->config_id = j;
+			e->cfg_key = j;
 			e->used = 1;
 			e->host = f->host_idx[i];
 			e->h_family = o->family;
@@ -440,7 +440,7 @@ static int fill_hosts(struct lb_fill *f)
 				memcpy(&e->h_addr4, o->addr, 4);
 			for (k = 0; k < f->ns; k++)
 				if (!memcmp(f->sitems[k].sid, e->sid, 16) &&
-				    f->sitems[k].config_id == j)
+				    f->sitems[k].cfg_key == j)
 					return fill_err(f,
 							"host %s: its server "
 							"ID under config %u "
@@ -530,7 +530,7 @@ static int fill_write_tables(struct lb_fill *f)
 			sizeof(*f->stab), QLB_LB_SID_BUCKETS))
 		return fill_err(f, "cannot write qlb_sids: %s",
 				strerror(errno));
-	if (write_range(m->hosts, nxt * QLB_LB_MAX_HOSTS, f->hosts,
+	if (write_range(m->hosts, nxt * QLB_LB_MAX_MEMBERS, f->hosts,
 			sizeof(*f->hosts), QLB_LB_MAX_HOSTS))
 		return fill_err(f, "cannot write qlb_hosts: %s",
 				strerror(errno));
@@ -538,11 +538,11 @@ static int fill_write_tables(struct lb_fill *f)
 	if (fill_maglev(f))
 		return -1;
 	if (f->st.est_table &&
-	    write_range(m->maglev_est, nxt * QLB_LB_MAGLEV_MAX, f->table_est,
+	    write_range(m->maglev_est, nxt * QLB_LB_MAGLEV_POOL, f->table_est,
 			sizeof(*f->table_est), size))
 		return fill_err(f, "cannot write qlb_maglev_est: %s",
 				strerror(errno));
-	if (write_range(m->maglev, nxt * QLB_LB_MAGLEV_MAX, f->table,
+	if (write_range(m->maglev, nxt * QLB_LB_MAGLEV_POOL, f->table,
 			sizeof(*f->table), size))
 		return fill_err(f, "cannot write qlb_maglev: %s",
 				strerror(errno));

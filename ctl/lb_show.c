@@ -110,7 +110,7 @@ int lb_status(struct lb_opts *o)
 		jw_arr_open(&w, "configs");
 		for (i = 0; i < QLB_CONFIG_MAX; i++) {
 			struct qlb_lb_cid c;
-			__u32 key = slot * QLB_CONFIG_MAX + i;
+			__u32 key = slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX + i;
 
 			if (bpf_map_lookup_elem(m.cid_cfgs, &key, &c) ||
 			    !c.live)
@@ -155,7 +155,7 @@ int lb_status(struct lb_opts *o)
 	}
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_lb_host h;
-		__u32 key = slot * QLB_LB_MAX_HOSTS + i;
+		__u32 key = slot * QLB_LB_MAX_MEMBERS + i;
 		char a[INET6_ADDRSTRLEN];
 
 		if (bpf_map_lookup_elem(m.hosts, &key, &h) || !h.family)
@@ -240,7 +240,7 @@ static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
 			&c->vip[row / QLB_R_MAX][row % QLB_R_MAX]);
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_lb_host h;
-		__u32 key = slot * QLB_LB_MAX_HOSTS + i;
+		__u32 key = slot * QLB_LB_MAX_MEMBERS + i;
 
 		if (bpf_map_lookup_elem(m->hosts, &key, &h) || !h.family)
 			continue;

@@ -27,63 +27,63 @@ struct {
 	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_VIP_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_vip_ent);
-} qlb_vips SEC(".maps");
+} qlb_vips_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS *QLB_CONFIG_MAX);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAX_SERVICES *QLB_CONFIG_MAX);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_cid);
-} qlb_cid_cfgs SEC(".maps");
+} qlb_cid_cfgs_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_SID_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_sid_ent);
-} qlb_sids SEC(".maps");
+} qlb_sids_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAX_HOSTS);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAX_MEMBERS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_host);
-} qlb_hosts SEC(".maps");
+} qlb_hosts_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAGLEV_MAX);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAGLEV_POOL);
 	__type(key, __u32);
 	__type(value, __u32);
-} qlb_maglev SEC(".maps");
+} qlb_maglev_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAGLEV_MAX);
+	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_MAGLEV_POOL);
 	__type(key, __u32);
 	__type(value, __u32);
-} qlb_maglev_est SEC(".maps");
+} qlb_mglv_est_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, QLB_LB_STATS_ROWS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_counter);
-} qlb_stats_v2 SEC(".maps");
+} qlb_stats_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, QLB_LB_MAX_HOSTS);
+	__uint(max_entries, QLB_LB_MAX_MEMBERS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_counter);
-} qlb_host_stats SEC(".maps");
+} qlb_host_stats_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, QLB_CONFIG_MAX);
+	__uint(max_entries, QLB_LB_MAX_SERVICES *QLB_CONFIG_MAX);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_counter);
-} qlb_cfg_stats SEC(".maps");
+} qlb_cfg_stats_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

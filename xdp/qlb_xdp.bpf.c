@@ -130,7 +130,7 @@ qlb_sid_find(__u32 slot, const struct qlb_lb_settings *s, __u32 id,
 	for (i = 0; i < probes; i++) {
 		__u32 key = slot * QLB_LB_SID_BUCKETS +
 			    ((h + i) & (QLB_LB_SID_BUCKETS - 1));
-		struct qlb_lb_sid_ent *e = bpf_map_lookup_elem(&qlb_sids, &key);
+		struct qlb_lb_sid_ent *e = bpf_map_lookup_elem(&qlb_sids_v2, &key);
 
 		if (qlb_unlikely(!e || !e->used))
 			break;
@@ -138,7 +138,7 @@ qlb_sid_find(__u32 slot, const struct qlb_lb_settings *s, __u32 id,
 		 * set-on-condition: every && would be a branch) */
 		if (qlb_likely(!((((__u64 *)e->sid)[0] ^ k[0]) |
 				 (((__u64 *)e->sid)[1] ^ k[1]) |
-				 (e->config_id ^ id))))
+				 (e->cfg_key ^ id))))
 			return e;
 	}
 	return NULL;
@@ -170,7 +170,7 @@ qlb_vip_find(__u32 slot, const struct qlb_lb_settings *s, __u8 family,
 	for (i = 0; i < probes; i++) {
 		__u32 key = slot * QLB_LB_VIP_BUCKETS +
 			    ((h + i) & (QLB_LB_VIP_BUCKETS - 1));
-		struct qlb_lb_vip_ent *e = bpf_map_lookup_elem(&qlb_vips, &key);
+		struct qlb_lb_vip_ent *e = bpf_map_lookup_elem(&qlb_vips_v2, &key);
 
 		if (qlb_unlikely(!e || !e->family))
 			break;
@@ -229,8 +229,8 @@ static __always_inline int qlb_cid_host(__u32 slot, __u32 host,
 		v->reason = QLB_R_FB_UNKNOWN_SID;
 		return 0;
 	}
-	hkey = slot * QLB_LB_MAX_HOSTS + (host & (QLB_LB_MAX_HOSTS - 1));
-	h = bpf_map_lookup_elem(&qlb_hosts, &hkey);
+	hkey = slot * QLB_LB_MAX_MEMBERS + (host & (QLB_LB_MAX_MEMBERS - 1));
+	h = bpf_map_lookup_elem(&qlb_hosts_v2, &hkey);
 	if (qlb_unlikely(!h || !h->family)) {
 		v->reason = QLB_R_FB_UNKNOWN_SID;
 		return 0;
@@ -310,8 +310,8 @@ qlb_live_cfg(__u32 slot, const struct qlb_lb_settings *s, __u32 cr)
 
 	if (qlb_unlikely(!(s->live_cfgs & (1u << cr))))
 		return NULL;
-	key = slot * QLB_CONFIG_MAX + cr;
-	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs, &key);
+	key = slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX + cr;
+	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs_v2, &key);
 	if (qlb_unlikely(!cfg || !cfg->live))
 		return NULL;
 	return cfg;
@@ -455,13 +455,13 @@ static __always_inline void qlb_count(__u32 row, __u32 host, __u64 bytes)
 {
 	struct qlb_lb_counter *c;
 
-	c = bpf_map_lookup_elem(&qlb_stats_v2, &row);
+	c = bpf_map_lookup_elem(&qlb_stats_v3, &row);
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
 	}
 	if (host != QLB_LB_NO_HOST) {
-		c = bpf_map_lookup_elem(&qlb_host_stats, &host);
+		c = bpf_map_lookup_elem(&qlb_host_stats_v2, &host);
 		if (c) {
 			c->packets++;
 			c->bytes += bytes;
@@ -478,7 +478,7 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 	if (v->reason == QLB_R_ROUTED_CID) {
 		__u32 id = v->config_id;
 		struct qlb_lb_counter *c =
-			bpf_map_lookup_elem(&qlb_cfg_stats, &id);
+			bpf_map_lookup_elem(&qlb_cfg_stats_v2, &id);
 
 		if (c) {
 			c->packets++;
@@ -657,8 +657,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		host = ce->host;
 		if (host == QLB_LB_NO_HOST)
 			return -1;
-		key = slot * QLB_LB_MAX_HOSTS + (host & (QLB_LB_MAX_HOSTS - 1));
-		hst = bpf_map_lookup_elem(&qlb_hosts, &key);
+		key = slot * QLB_LB_MAX_MEMBERS + (host & (QLB_LB_MAX_MEMBERS - 1));
+		hst = bpf_map_lookup_elem(&qlb_hosts_v2, &key);
 		if (!hst)
 			return -1;
 		hfam = hst->family;
@@ -1062,7 +1062,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		entropy = fh;
 		if (!s->maglev_size || s->maglev_size > QLB_LB_MAGLEV_MAX)
 			goto no_host;
-		mkey = slot * QLB_LB_MAGLEV_MAX +
+		mkey = slot * QLB_LB_MAGLEV_POOL +
 		       qlb_lb_maglev_index(fh, s->maglev_size);
 		/* a short header's fallback is an established flow's (long
 		 * headers all take FB_INITIAL) */
@@ -1072,15 +1072,15 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		 * map: the verifier inlines a lookup only where the map is
 		 * known, and a merged call would cost every fallback a
 		 * helper call */
-		m = bpf_map_lookup_elem(&qlb_maglev, &mkey);
+		m = bpf_map_lookup_elem(&qlb_maglev_v2, &mkey);
 		if (qlb_unlikely(est && s->est_table))
-			m = bpf_map_lookup_elem(&qlb_maglev_est, &mkey);
+			m = bpf_map_lookup_elem(&qlb_mglv_est_v2, &mkey);
 		if (!m || *m == QLB_LB_NO_HOST)
 			goto no_host;
 		v.host = *m;
-		hkey = slot * QLB_LB_MAX_HOSTS +
-		       (v.host & (QLB_LB_MAX_HOSTS - 1));
-		h = bpf_map_lookup_elem(&qlb_hosts, &hkey);
+		hkey = slot * QLB_LB_MAX_MEMBERS +
+		       (v.host & (QLB_LB_MAX_MEMBERS - 1));
+		h = bpf_map_lookup_elem(&qlb_hosts_v2, &hkey);
 		if (!h || !h->family)
 			goto no_host;
 	}

@@ -388,7 +388,7 @@ static void reapply(void)
 	/* host indexes are kept by name across applies */
 	{
 		struct qlb_lb_host h;
-		__u32 key = (c2.slot & 1) * QLB_LB_MAX_HOSTS + WEB3;
+		__u32 key = (c2.slot & 1) * QLB_LB_MAX_MEMBERS + WEB3;
 
 		CHECK(bpf_map_lookup_elem(F.m.hosts, &key, &h) == 0 &&
 			      !strcmp(h.name, "web3"),

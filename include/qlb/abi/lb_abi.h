@@ -22,31 +22,60 @@
 #include "qlb/cid.h"
 
 /* ---- limits (a build may override them) --------------------------------- */
+/*
+ * Services (docs/config.md, "services"): a VIP belongs to one service; a
+ * service has its own QUIC-LB configs (config ids are per service), its
+ * own hosts and its own Maglev table. A host may serve several services:
+ * each (service, host) pair is a "member" with its own index, entry in
+ * qlb_hosts_v2 and state (a host may be healthy for one service and not
+ * for another). Members are numbered service by service, in the order of
+ * the file's services and of each service's hosts (qlb_conf_service's
+ * member_first + position). A file without services: has one service,
+ * index 0, whose members are the hosts in file order.
+ */
 #ifndef QLB_LB_MAX_VIPS
-#define QLB_LB_MAX_VIPS 64
+#define QLB_LB_MAX_VIPS 512 /* over all services */
 #endif
 #ifndef QLB_LB_MAX_HOSTS
-#define QLB_LB_MAX_HOSTS 1024
+#define QLB_LB_MAX_HOSTS 4096 /* hosts[] of the file */
+#endif
+#ifndef QLB_LB_MAX_SERVICES
+#define QLB_LB_MAX_SERVICES 64
+#endif
+#ifndef QLB_LB_MAX_MEMBERS
+#define QLB_LB_MAX_MEMBERS 16384 /* (service, host) pairs, a power of 2 */
+#endif
+#ifndef QLB_LB_MAX_SIDS
+#define QLB_LB_MAX_SIDS                                                        \
+	16384 /* server-ID entries: members x their live configs */
 #endif
 #ifndef QLB_LB_MAGLEV_MAX
 #define QLB_LB_MAGLEV_MAX                                                      \
-	1000003 /* entries per slot (lb.maglev_table_size limit) */
+	1000003 /* entries of one table (lb.maglev_table_size limit) */
+#endif
+#ifndef QLB_LB_MAGLEV_POOL
+/* entries per slot for all services' tables together: 64 services of the
+ * default size, or one of the largest */
+#define QLB_LB_MAGLEV_POOL (QLB_LB_MAX_SERVICES * 65537u)
 #endif
 #ifndef QLB_LB_CACHE_SIZE
 #define QLB_LB_CACHE_SIZE                                                      \
 	65536 /* decoded-CID cache entries per CPU, a power of 2 */
 #endif
 #ifndef QLB_LB_VIP_BUCKETS
-#define QLB_LB_VIP_BUCKETS 1024 /* per slot, a power of 2 */
+#define QLB_LB_VIP_BUCKETS 4096 /* per slot, a power of 2: load <= 0.125 */
 #endif
 #ifndef QLB_LB_SID_BUCKETS
-#define QLB_LB_SID_BUCKETS 65536 /* per slot, a power of 2: load <= 0.11 */
+#define QLB_LB_SID_BUCKETS 262144 /* per slot, a power of 2: load <= 0.0625 */
 #endif
-#define QLB_LB_PROBES	     4 /* linear probes at most; apply reseeds */
-#define QLB_LB_SLOTS	     2
-#define QLB_LB_NO_HOST	     0xffffffffu /* Maglev entry when no host is active */
-#define QLB_LB_NO_VIP	     QLB_LB_MAX_VIPS /* counter row of non-VIP packets */
-#define QLB_LB_GUE_SPORT_MIN 49152 /* GUE source ports: 49152..65535 */
+#define QLB_LB_PROBES	  4 /* linear probes at most; apply reseeds */
+#define QLB_LB_SLOTS	  2
+#define QLB_LB_NO_HOST	  0xffffffffu /* Maglev entry when no host is active */
+#define QLB_LB_NO_VIP	  QLB_LB_MAX_VIPS /* counter row of non-VIP packets */
+#define QLB_LB_NO_SERVICE 0xffffffffu	  /* trace: the packet hit no VIP */
+/* qlb_cid_cfgs_v2 and qlb_cfg_stats_v2 key of config @id of service @svc */
+#define QLB_LB_CFG_KEY(svc, id) ((svc)*QLB_CONFIG_MAX + (id))
+#define QLB_LB_GUE_SPORT_MIN	49152 /* GUE source ports: 49152..65535 */
 
 /* Pinned names under lb.pin_dir. */
 #define QLB_LB_PIN_PROG "qlb_xdp_ingress"
@@ -89,11 +118,13 @@ struct qlb_lb_settings {
 	__u8 src_v6[16];   /* lb.encap_source_v6 */
 	__u16 gue_port;	   /* network order */
 	__u16 mtu;	   /* largest outer IP packet */
-	__u32 maglev_size; /* entries of this slot's Maglev table */
+	__u32 maglev_size; /* entries of each service's Maglev table */
 	__u32 gen;	   /* generation that filled this slot */
 	__u8 has_v4;	   /* encap_source_v4 set */
 	__u8 has_v6;	   /* encap_source_v6 set */
-	__u8 live_cfgs;	   /* bit N: config N is routed */
+	__u8 live_cfgs;	   /* bit N: config N of some service is routed
+			    * (informational: the data path reads the
+			    * VIP entry's live_cfgs) */
 	__u8 est_table;	   /* 1: qlb_maglev_est holds this slot's table of
 			    * established flows (a host is draining) */
 	__u64 vip_mul;	   /* qlb_lb_mul() of the seed this slot's VIP table */
@@ -113,17 +144,26 @@ _Static_assert(sizeof(struct qlb_lb_settings) == 72, "qlb_lb_settings is ABI");
  * same tables on every LB node.
  */
 
-/* ---- qlb_vips (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) ---------------- */
+/* ---- qlb_vips_v2 (ARRAY, slot * QLB_LB_VIP_BUCKETS + bucket) -------------
+ * _v2: the entry names its service and carries what the data path needs
+ * of it, so a packet finds its service with the lookup it makes anyway. */
 struct qlb_lb_vip_ent {
-	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
-	__u16 port;    /* network order */
-	__u8 family;   /* 4 or 6; 0 = empty bucket (ends a probe) */
-	__u8 pad;
-	__u32 idx; /* counter row, stable across applies */
+	__u8 addr[16];	  /* IPv4 in the first 4 bytes, rest zero */
+	__u16 port;	  /* network order */
+	__u8 family;	  /* 4 or 6; 0 = empty bucket (ends a probe) */
+	__u8 pad;	  /* zero: read with port and family as one word */
+	__u32 idx;	  /* counter row, stable across applies */
+	__u32 service;	  /* service index, < QLB_LB_MAX_SERVICES */
+	__u32 maglev_off; /* the service's Maglev table: entries
+			     [maglev_off, maglev_off + settings maglev_size)
+			     of the slot's part of qlb_maglev_v2 (and _est) */
+	__u8 live_cfgs;	  /* bit N: the service's config N is routed */
+	__u8 pad2[3];
 };
-_Static_assert(sizeof(struct qlb_lb_vip_ent) == 24, "qlb_lb_vip_ent is ABI");
+_Static_assert(sizeof(struct qlb_lb_vip_ent) == 36, "qlb_lb_vip_ent is ABI");
 
-/* ---- qlb_cid_cfgs (ARRAY, slot * QLB_CONFIG_MAX + config id) ------------- */
+/* ---- qlb_cid_cfgs_v2 (ARRAY, slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX +
+ * QLB_LB_CFG_KEY(service, config id)) -------------------------------------- */
 struct qlb_lb_cid {
 	struct qlb_cid_cfg c; /* filled by qlb_cid_cfg_init() */
 	__u32 live;	      /* 1: routed (routable, active or retiring) */
@@ -136,15 +176,17 @@ struct qlb_lb_cid {
 };
 _Static_assert(sizeof(struct qlb_lb_cid) == 424, "qlb_lb_cid is ABI");
 
-/* ---- qlb_sids (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) ---------------- */
+/* ---- qlb_sids_v2 (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) --------------
+ * _v2: keyed by service and config (cfg_key), and host is a member index:
+ * a server ID is looked up only among the members of the VIP's service. */
 struct qlb_lb_sid_ent {
-	__u8 sid[16]; /* host part: worker bits and bytes past sid_len zero */
-	__u8 config_id;
-	__u8 used; /* 0 = empty bucket (ends a probe) */
-	__u8 pad[2];
-	__u32 host; /* host index */
-	/* A copy of the host entry's fields the fast path needs, written by
-	 * the same apply (so it saves the packet a lookup in qlb_hosts): */
+	__u8 sid[16];  /* host part: worker bits and bytes past sid_len zero */
+	__u16 cfg_key; /* QLB_LB_CFG_KEY(service, config id) */
+	__u8 used;     /* 0 = empty bucket (ends a probe) */
+	__u8 pad;
+	__u32 host; /* member index */
+	/* A copy of the member entry's fields the fast path needs, written by
+	 * the same apply (so it saves the packet a lookup in qlb_hosts_v2): */
 	__u8 h_family; /* 4 or 6 */
 	__u8 h_encap;  /* enum qlb_lb_encap */
 	__u8 h_state;  /* enum qlb_lb_host_state */
@@ -153,7 +195,9 @@ struct qlb_lb_sid_ent {
 } __attribute__((aligned(8))); /* sid read as two 64-bit words */
 _Static_assert(sizeof(struct qlb_lb_sid_ent) == 32, "qlb_lb_sid_ent is ABI");
 
-/* ---- qlb_hosts (ARRAY, slot * QLB_LB_MAX_HOSTS + host index) ------------- */
+/* ---- qlb_hosts_v2 (ARRAY, slot * QLB_LB_MAX_MEMBERS + member index) -------
+ * _v2: one entry per member, (service, host): state is the host's state in
+ * that service. */
 enum qlb_lb_host_state { /* same numbers as enum qlb_host_state */
 			 QLB_LB_HOST_ACTIVE = 0,
 			 QLB_LB_HOST_DRAINING = 1,
@@ -167,20 +211,23 @@ enum qlb_lb_encap { /* same numbers as enum qlb_encap */
 
 struct qlb_lb_host {
 	__u8 addr[16]; /* IPv4 in the first 4 bytes */
-	__u8 family;   /* 4 or 6; 0 = no host at this index */
+	__u8 family;   /* 4 or 6; 0 = no member at this index */
 	__u8 encap;    /* enum qlb_lb_encap */
-	__u8 state;    /* enum qlb_lb_host_state */
+	__u8 state;    /* enum qlb_lb_host_state, in this service */
 	__u8 pad;
 	__u32 weight;
-	char name[64]; /* for status and metrics only */
+	char name[64]; /* the host's, for status and metrics only */
+	__u32 host;    /* index of the host in the file's hosts[] */
+	__u32 service; /* service index */
 };
-_Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
+_Static_assert(sizeof(struct qlb_lb_host) == 96, "qlb_lb_host is ABI");
 
-/* ---- qlb_maglev (ARRAY, slot * QLB_LB_MAGLEV_MAX + entry) -> host index ----
- * The table of new flows (TCP SYN, QUIC long headers): weighted over the
- * active hosts.
+/* ---- qlb_maglev_v2 (ARRAY, slot * QLB_LB_MAGLEV_POOL + vip maglev_off +
+ * entry) -> member index ----------------------------------------------------
+ * Each service's table of new flows (TCP SYN, QUIC long headers): weighted
+ * over the service's active members.
  *
- * ---- qlb_maglev_est (same layout): the table of established flows ----------
+ * ---- qlb_mglv_est_v2 (same layout): the tables of established flows -------
  * Read instead of qlb_maglev by a TCP segment that is not a SYN and a QUIC
  * short header taking the fallback, when the slot's settings have
  * est_table set. Draining without per-flow state: qlbctl builds it over
@@ -195,11 +242,12 @@ _Static_assert(sizeof(struct qlb_lb_host) == 88, "qlb_lb_host is ABI");
  */
 
 /* ---- counters (PERCPU_ARRAY) --------------------------------------------- */
-/* qlb_stats_v2: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason (_v2:
- * QLB_R_MAX grew, so the rows moved).
- * qlb_host_stats: host index.
- * qlb_cfg_stats: config id, packets routed by a CID of that config (how
- * rotation sees that an old config is no longer in use). */
+/* qlb_stats_v3: row (vip idx or QLB_LB_NO_VIP) * QLB_R_MAX + reason (_v3:
+ * 512 VIPs; a service's counters are the sum of its VIPs' rows).
+ * qlb_host_stats_v2: member index (a host's are the sum over its members).
+ * qlb_cfg_stats_v2: QLB_LB_CFG_KEY(service, config id), packets routed by a
+ * CID of that config (how rotation sees that an old config is no longer in
+ * use). */
 struct qlb_lb_counter {
 	__u64 packets;
 	__u64 bytes; /* of the frame as received */
@@ -212,12 +260,22 @@ _Static_assert(sizeof(struct qlb_lb_counter) == 16, "qlb_lb_counter is ABI");
  * Decoded CIDs of keyed configs, direct-mapped by qlb_lb_cid_hash(): every
  * CPU has its own table, so an entry is only written and read by one CPU
  * (never seen half-written) and a lookup is an inlined array access, not a
- * helper call. A CID that lands on a used entry replaces it.
+ * helper call. A CID that lands on a used entry replaces it. The same CID
+ * decodes differently under another service's key, so an entry holds the
+ * service it was decoded for: QLB_LB_CACHE_SVC(service) is XORed into
+ * cid[2] (a CID has at most 20 bytes: bytes 20..23 of the three words are
+ * always zero, so this takes no room and no extra compare).
  */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define QLB_LB_CACHE_SVC(svc) ((__u64)((svc) + 1) << 56)
+#else
+#define QLB_LB_CACHE_SVC(svc) ((__u64)((svc) + 1))
+#endif
 struct qlb_lb_cache_ent {
-	__u64 cid[3]; /* as qlb_lb_cid_hash() reads it */
+	__u64 cid[3]; /* as qlb_lb_cid_hash() reads it, cid[2] ^
+			 QLB_LB_CACHE_SVC(service) */
 	__u32 gen;    /* settings gen it was decoded under; 0 = empty */
-	__u32 host;   /* host index */
+	__u32 host;   /* member index */
 	__u8 sid[16]; /* the decoded server ID, worker bits kept */
 };
 _Static_assert(sizeof(struct qlb_lb_cache_ent) == 48,
@@ -229,14 +287,15 @@ enum qlb_lb_action { QLB_ACT_PASS = 0, QLB_ACT_TX = 1, QLB_ACT_DROP = 2 };
 struct qlb_lb_trace {
 	__u32 action;	/* enum qlb_lb_action */
 	__u32 reason;	/* enum qlb_reason */
-	__u32 host;	/* host index or QLB_LB_NO_HOST */
+	__u32 host;	/* member index or QLB_LB_NO_HOST */
 	__u32 vip;	/* vip idx or QLB_LB_NO_VIP */
 	__u8 config_id; /* 0xff when no config decoded */
 	__u8 sid_len;	/* 0 when no server ID decoded */
 	__u8 pad[2];
 	__u8 sid[16];
+	__u32 service; /* service index or QLB_LB_NO_SERVICE */
 };
-_Static_assert(sizeof(struct qlb_lb_trace) == 36, "qlb_lb_trace is ABI");
+_Static_assert(sizeof(struct qlb_lb_trace) == 40, "qlb_lb_trace is ABI");
 
 /* ---- the flow hash: fallback choice and GUE entropy -------------------------
  * Every LB node must pick the same host for a flow, so this hash is part of
@@ -351,7 +410,8 @@ QLB_INLINE __u32 qlb_lb_vip_hash(__u32 seed, __u8 family, const __u32 *addr,
 }
 
 /* Bucket of a server ID's host part under a config: @k is the ID as two
- * words (bytes 0..7 and 8..15 in memory order, zero past its length). */
+ * words (bytes 0..7 and 8..15 in memory order, zero past its length);
+ * @config_id: QLB_LB_CFG_KEY(service, config id). */
 QLB_INLINE __u32 qlb_lb_sid_hash_m(__u64 m, __u32 config_id, const __u64 *k)
 {
 	__u64 x = (k[0] * m + k[1]) * m + config_id;
