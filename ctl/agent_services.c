@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * The host's view of services: which service a socket group serves.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "agent_services.h"
+
+static bool addr_is_any(int family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(a, zero, family == AF_INET ? 4 : 16);
+}
+
+static const char *group_str(int family, const void *addr, uint16_t port,
+			     char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(family, addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+	return buf;
+}
+
+int qlb_group_service(const struct qlb_config *cfg, int family,
+		      const void *addr, uint16_t port, char *err, size_t errlen)
+{
+	const size_t alen = family == AF_INET ? 4 : 16;
+	bool cand[QLB_MAX_SERVICES] = {false};
+	char g[INET6_ADDRSTRLEN + 8], names[256];
+	unsigned int i, n = 0;
+	size_t off = 0;
+	int found = -1;
+
+	if (family != AF_INET && family != AF_INET6) {
+		snprintf(err, errlen,
+			 "socket group of address family %d: "
+			 "not IPv4 or IPv6",
+			 family);
+		return -1;
+	}
+	/* One service (services: absent, or a list of one) serves every
+	 * group, as before services existed. */
+	if (cfg->nservices <= 1)
+		return 0;
+	for (i = 0; i < cfg->lb.nvips; i++) {
+		const struct qlb_conf_vip *v = &cfg->lb.vips[i];
+
+		if (v->port == port && v->addr.family == family &&
+		    !memcmp(v->addr.bytes, addr, alen))
+			return (int)v->service;
+	}
+	if (addr_is_any(family, addr)) {
+		for (i = 0; i < cfg->lb.nvips; i++) {
+			const struct qlb_conf_vip *v = &cfg->lb.vips[i];
+
+			if (v->port != port || v->addr.family != family ||
+			    v->service >= cfg->nservices ||
+			    v->service >= QLB_MAX_SERVICES || cand[v->service])
+				continue;
+			cand[v->service] = true;
+			found = (int)v->service;
+			n++;
+		}
+		if (n == 1)
+			return found;
+	}
+	group_str(family, addr, port, g, sizeof(g));
+	if (!n) {
+		snprintf(err, errlen,
+			 "socket group %s is not a VIP of any of the %u "
+			 "services in %s (bind to a service's VIP address "
+			 "and port)",
+			 g, cfg->nservices, cfg->path);
+		return -1;
+	}
+	names[0] = '\0';
+	for (i = 0; i < cfg->nservices && i < QLB_MAX_SERVICES; i++) {
+		int w;
+
+		if (!cand[i] || off >= sizeof(names))
+			continue;
+		w = snprintf(names + off, sizeof(names) - off, "%s\"%s\"",
+			     off ? ", " : "", cfg->services[i].name);
+		if (w > 0)
+			off += (size_t)w;
+	}
+	snprintf(err, errlen,
+		 "socket group %s is ambiguous: services %s of %s all have a "
+		 "VIP on port %u (bind to one service's VIP address)",
+		 g, names, cfg->path, port);
+	return -1;
+}
