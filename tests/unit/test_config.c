@@ -600,16 +600,29 @@ static void check_services(const char *dir)
 }
 
 /* Write a file of @nsvc services with @nvip VIPs each over @nhost hosts
- * (every service serves every host). */
-static int write_big(const char *path, int nsvc, int nvip, int nhost)
+ * (every service serves every host), with @ncfg configs and, when
+ * @maglev is not 0, an lb: section of that Maglev table size. */
+static int write_big_lb(const char *path, int nsvc, int nvip, int nhost,
+			int ncfg, unsigned int maglev)
 {
 	FILE *f = fopen(path, "w");
 	int s, v, h;
 
 	if (!f)
 		return -1;
-	fprintf(f, "quic_lb:\n  configs:\n    - {id: 0, server_id_len: 2, "
-		   "nonce_len: 6}\nhosts:\n");
+	fprintf(f, "quic_lb:\n  configs:\n");
+	for (v = 0; v < ncfg; v++)
+		fprintf(f,
+			"    - {id: %d, server_id_len: 2, nonce_len: 6, "
+			"state: %s}\n",
+			v, v ? "routable" : "active");
+	if (maglev)
+		fprintf(f,
+			"lb:\n  interface: eth0\n  gateway_mac: "
+			"\"02:00:00:00:00:01\"\n  encap_source_v4: "
+			"198.18.0.10\n  maglev_table_size: %u\n",
+			maglev);
+	fprintf(f, "hosts:\n");
 	for (h = 0; h < nhost; h++)
 		fprintf(f,
 			"  - {name: h%d, address: 198.18.%d.%d, server_id: "
@@ -629,6 +642,11 @@ static int write_big(const char *path, int nsvc, int nvip, int nhost)
 		fprintf(f, "]\n");
 	}
 	return fclose(f);
+}
+
+static int write_big(const char *path, int nsvc, int nvip, int nhost)
+{
+	return write_big_lb(path, nsvc, nvip, nhost, 1, 0);
 }
 
 /* 64 services, 512 VIPs and 4096 hosts are fine; one more of each is not. */
@@ -682,6 +700,43 @@ static void check_limits(void)
 		      strstr(d.v[0].msg, "hosts: 4097 hosts, more than the "
 					 "maximum 4096"),
 	      "4097 hosts: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+
+	/* what one LB node holds over all services: (service, host) pairs,
+	 * server-ID entries and Maglev entries */
+	CHECK(write_big(y, 5, 1, QLB_MAX_HOSTS) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	/* (as many server IDs: both are said) */
+	CHECK(n == 2 &&
+		      (strstr(d.v[0].msg, "services: 20480 (service, host) "
+					  "pairs, more than the maximum "
+					  "16384") ||
+		       strstr(d.v[1].msg, "services: 20480 (service, host) "
+					  "pairs, more than the maximum "
+					  "16384")),
+	      "20480 members: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+
+	CHECK(write_big_lb(y, 3, 1, QLB_MAX_HOSTS, 2, 0) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && strstr(d.v[0].msg, "services: 24576 server IDs over "
+					   "all services and configs, more "
+					   "than the maximum 16384"),
+	      "24576 server IDs: %d %s", n, n ? d.v[0].msg : "");
+	qlb_diags_free(&d);
+
+	CHECK(write_big_lb(y, QLB_MAX_SERVICES, 1, 8, 1, 65537) == 0);
+	n = qlb_config_load(y, &cfg, stderr);
+	CHECK(n == 0, "64 services x 65537 Maglev entries: %d", n);
+	qlb_config_free(&cfg);
+
+	CHECK(write_big_lb(y, QLB_MAX_SERVICES, 1, 8, 1, 65539) == 0);
+	n = qlb_config_load_diag(y, &cfg, NULL, &d);
+	CHECK(n == 1 && d.v[0].line == 8 &&
+		      strstr(d.v[0].msg, "lb.maglev_table_size: 64 services x "
+					 "65539 entries is more than the "
+					 "4194368"),
+	      "64 x 65539 Maglev entries: %d %s", n, n ? d.v[0].msg : "");
 	qlb_diags_free(&d);
 	unlink(y);
 	rmdir(dir);
