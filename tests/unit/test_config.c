@@ -707,13 +707,12 @@ static void check_limits(void)
 	CHECK(write_big(y, 5, 1, QLB_MAX_HOSTS) == 0);
 	n = qlb_config_load_diag(y, &cfg, NULL, &d);
 	/* (as many server IDs: both are said) */
-	CHECK(n == 2 &&
-		      (strstr(d.v[0].msg, "services: 20480 (service, host) "
-					  "pairs, more than the maximum "
-					  "16384") ||
-		       strstr(d.v[1].msg, "services: 20480 (service, host) "
-					  "pairs, more than the maximum "
-					  "16384")),
+	CHECK(n == 2 && (strstr(d.v[0].msg, "services: 20480 (service, host) "
+					    "pairs, more than the maximum "
+					    "16384") ||
+			 strstr(d.v[1].msg, "services: 20480 (service, host) "
+					    "pairs, more than the maximum "
+					    "16384")),
 	      "20480 members: %d %s", n, n ? d.v[0].msg : "");
 	qlb_diags_free(&d);
 
