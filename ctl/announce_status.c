@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * VIP announcement in `qlbctl lb status` and the metrics (announce.h):
- * per VIP whether it is announced, and why not.
+ * per VIP (and its service) whether it is announced, and why not.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
 
 #include "announce_int.h"
 #include "common.h"
+
+/* The name of the service of @cfg's VIP @i. */
+static const char *vip_service(const struct qlb_config *cfg, unsigned int i)
+{
+	unsigned int s = cfg->lb.vips[i].service;
+
+	return s < cfg->nservices ? cfg->services[s].name : "?";
+}
 
 struct vip_view {
 	bool in_table, exported;
@@ -28,7 +36,8 @@ static void vip_views(const struct qlb_config *cfg, bool attached,
 			v[i].why = "the XDP program is not attached";
 		else if (!in_table[i])
 			v[i].why = "not in the announcement table: no healthy "
-				   "host, or qlbctl lb run is not running";
+				   "host in its service, or qlbctl lb run is "
+				   "not running";
 		else if (st->state == QLB_DAEMON_NONE)
 			v[i].why = "no routing daemon configured";
 		else if (st->state == QLB_DAEMON_MISSING)
@@ -89,6 +98,7 @@ void qlb_announce_status_show(const struct qlb_config *cfg, bool attached,
 			       qlb_addr_str(&cfg->lb.vips[i].addr, abuf,
 					    sizeof(abuf)));
 			jw_uint(w, "port", cfg->lb.vips[i].port);
+			jw_str(w, "service", vip_service(cfg, i));
 			jw_bool(w, "announced", !v[i].why);
 			jw_bool(w, "in_table", v[i].in_table);
 			jw_bool(w, "exported", v[i].exported);
@@ -110,12 +120,17 @@ void qlb_announce_status_show(const struct qlb_config *cfg, bool attached,
 			printf("            %s\n", st->error);
 		if (rerr)
 			printf("            %s\n", err);
-		for (unsigned int i = 0; i < cfg->lb.nvips; i++)
-			printf("  %-40s %s%s\n",
+		for (unsigned int i = 0; i < cfg->lb.nvips; i++) {
+			printf("  %-40s %s%s",
 			       qlb_addr_str(&cfg->lb.vips[i].addr, abuf,
 					    sizeof(abuf)),
 			       v[i].why ? "NOT ANNOUNCED: " : "announced",
 			       v[i].why ? v[i].why : "");
+			/* one service: the lines stay as they were */
+			if (cfg->nservices > 1)
+				printf(" (service %s)", vip_service(cfg, i));
+			printf("\n");
+		}
 	}
 	free(st);
 }
@@ -134,16 +149,20 @@ void qlb_announce_metrics(FILE *f, const struct qlb_config *cfg)
 		   "announcement table (qlb wants it announced).\n"
 		   "# TYPE qlb_lb_vip_announced gauge\n");
 	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
-		fprintf(f, "qlb_lb_vip_announced{vip=\"%s\",port=\"%u\"} %d\n",
+		fprintf(f,
+			"qlb_lb_vip_announced{vip=\"%s\",port=\"%u\","
+			"service=\"%s\"} %d\n",
 			qlb_addr_str(&cfg->lb.vips[i].addr, abuf, sizeof(abuf)),
-			cfg->lb.vips[i].port, in_table[i]);
+			cfg->lb.vips[i].port, vip_service(cfg, i), in_table[i]);
 	fprintf(f, "# HELP qlb_lb_vip_exported The routing daemon exports "
 		   "the VIP to an established BGP session.\n"
 		   "# TYPE qlb_lb_vip_exported gauge\n");
 	for (unsigned int i = 0; i < cfg->lb.nvips; i++)
-		fprintf(f, "qlb_lb_vip_exported{vip=\"%s\",port=\"%u\"} %d\n",
+		fprintf(f,
+			"qlb_lb_vip_exported{vip=\"%s\",port=\"%u\","
+			"service=\"%s\"} %d\n",
 			qlb_addr_str(&cfg->lb.vips[i].addr, abuf, sizeof(abuf)),
-			cfg->lb.vips[i].port,
+			cfg->lb.vips[i].port, vip_service(cfg, i),
 			st->state == QLB_DAEMON_ESTABLISHED && st->exported[i]);
 	fprintf(f,
 		"# HELP qlb_lb_routing_daemon_up The routing daemon "

@@ -3,6 +3,14 @@
  * `qlbctl lb status`, `lb stats` and `lb metrics`: what the pinned maps
  * say, as a table, as JSON and as Prometheus text. Read-only: they work
  * from the pins alone and never change the data plane.
+ *
+ * Services: the maps say which service each VIP (qlb_vips_v2 .service)
+ * and each member (qlb_hosts_v2 .service, .host) belongs to, by index; a
+ * service's counters are the sum of its VIPs' rows, a host's the sum over
+ * its members. Service names live only in the file: with -f FILE they are
+ * taken from it when it describes what the slot in use holds (same VIPs
+ * in the same services, same members), else a service is shown by its
+ * index.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +27,7 @@
 #include "announce.h"
 #include "bpf_util.h"
 #include "common.h"
+#include "config.h"
 #include "health.h"
 #include "lb_cmd.h"
 #include "metrics_http.h"
@@ -35,30 +44,300 @@ static const char *host_state_name(unsigned int s)
 					   : "active";
 }
 
-/* The VIPs of the slot in use, by counter row. */
+/* ---- the slot in use: VIPs, services, members ---------------------------- */
+
+/* A VIP of the slot in use, by counter row. */
 struct vip_row {
 	bool used;
+	__u32 service;
+	struct qlb_addr addr; /* to find it in the file */
+	uint16_t port;	      /* host order */
 	char name[INET6_ADDRSTRLEN + 8];
 };
 
-static void read_vips(const struct qlb_lb_maps *m, __u32 slot,
-		      struct vip_row *rows)
-{
-	__u32 j;
+struct svc_row {
+	bool used; /* has a VIP or a member in the slot */
+	char name[QLB_NAME_MAX];
+	__u8 live_cfgs; /* bit N: its config N is routed (qlb_cid_cfgs_v2) */
+	bool has_state; /* state[] from the file */
+	enum qlb_conf_state state[QLB_CONFIG_MAX];
+};
 
-	memset(rows, 0, sizeof(*rows) * QLB_LB_MAX_VIPS);
+struct member_row {
+	__u32 idx; /* member index */
+	struct qlb_lb_host h;
+};
+
+struct lb_view {
+	__u32 slot;
+	bool named;	       /* service names from the file */
+	unsigned int nsvcs;    /* services used */
+	unsigned int nmembers; /* members[] filled, by member index */
+	struct vip_row vips[QLB_LB_MAX_VIPS];
+	struct svc_row svcs[QLB_LB_MAX_SERVICES];
+	struct member_row members[QLB_LB_MAX_MEMBERS];
+};
+
+static __u32 cfg_map_key(__u32 slot, __u32 svc, __u32 id)
+{
+	return slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX +
+	       QLB_LB_CFG_KEY(svc, id);
+}
+
+/* Does @cfg describe the slot @v holds? Every VIP in the service of that
+ * index, every member a host of that name serving that service. */
+static bool file_matches(const struct qlb_config *cfg, const struct lb_view *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+		if (v->vips[i].used &&
+		    qlb_config_vip_service(cfg, &v->vips[i].addr,
+					   v->vips[i].port) !=
+			    (int)v->vips[i].service)
+			return false;
+	for (i = 0; i < QLB_LB_MAX_SERVICES; i++)
+		if (v->svcs[i].used && i >= cfg->nservices)
+			return false;
+	for (i = 0; i < v->nmembers; i++) {
+		const struct qlb_lb_host *h = &v->members[i].h;
+
+		if (h->service >= cfg->nservices || h->host >= cfg->nhosts ||
+		    strncmp(cfg->hosts[h->host].name, h->name,
+			    sizeof(h->name)) ||
+		    !qlb_service_host(&cfg->services[h->service], h->host))
+			return false;
+	}
+	return true;
+}
+
+/* Names (and config states) of the services from @file, if it matches. */
+static void name_services(struct lb_view *v, const char *file)
+{
+	static bool warned;
+	struct qlb_config cfg;
+	unsigned int s, id;
+
+	if (!file || qlb_config_load_diag(file, &cfg, NULL, NULL))
+		return;
+	if (!file_matches(&cfg, v)) {
+		if (!warned)
+			fprintf(stderr,
+				"qlbctl: %s does not describe what the LB "
+				"node holds (not applied yet?): services "
+				"shown by index\n",
+				file);
+		warned = true;
+		qlb_config_free(&cfg);
+		return;
+	}
+	for (s = 0; s < QLB_LB_MAX_SERVICES && s < cfg.nservices; s++) {
+		struct svc_row *r = &v->svcs[s];
+
+		snprintf(r->name, sizeof(r->name), "%s", cfg.services[s].name);
+		r->has_state = true;
+		for (id = 0; id < QLB_CONFIG_MAX; id++)
+			r->state[id] = cfg.services[s].configs[id].state;
+	}
+	v->named = true;
+	qlb_config_free(&cfg);
+}
+
+static void read_view(const struct qlb_lb_maps *m, __u32 slot, const char *file,
+		      struct lb_view *v)
+{
+	__u32 j, s, id;
+
+	memset(v, 0, sizeof(*v));
+	v->slot = slot;
 	for (j = 0; j < QLB_LB_VIP_BUCKETS; j++) {
 		struct qlb_lb_vip_ent e;
 		__u32 key = slot * QLB_LB_VIP_BUCKETS + j;
+		struct vip_row *r;
 		char a[INET6_ADDRSTRLEN];
 
 		if (bpf_map_lookup_elem(m->vips, &key, &e) || !e.family ||
-		    e.idx >= QLB_LB_MAX_VIPS)
+		    e.idx >= QLB_LB_MAX_VIPS ||
+		    e.service >= QLB_LB_MAX_SERVICES)
 			continue;
+		r = &v->vips[e.idx];
 		fmt_addr(e.addr, e.family, a, sizeof(a));
-		rows[e.idx].used = true;
-		snprintf(rows[e.idx].name, sizeof(rows[e.idx].name),
-			 e.family == 6 ? "[%s]:%u" : "%s:%u", a, ntohs(e.port));
+		r->used = true;
+		r->service = e.service;
+		r->addr.family = e.family == 6 ? AF_INET6 : AF_INET;
+		memcpy(r->addr.bytes, e.addr, e.family == 6 ? 16 : 4);
+		r->port = ntohs(e.port);
+		snprintf(r->name, sizeof(r->name),
+			 e.family == 6 ? "[%s]:%u" : "%s:%u", a, r->port);
+		v->svcs[e.service].used = true;
+	}
+	for (j = 0; j < QLB_LB_MAX_MEMBERS; j++) {
+		struct member_row *r = &v->members[v->nmembers];
+		__u32 key = slot * QLB_LB_MAX_MEMBERS + j;
+
+		if (bpf_map_lookup_elem(m->hosts, &key, &r->h) ||
+		    !r->h.family || r->h.service >= QLB_LB_MAX_SERVICES ||
+		    r->h.host >= QLB_LB_MAX_HOSTS)
+			continue;
+		r->h.name[sizeof(r->h.name) - 1] = 0;
+		r->idx = j;
+		v->svcs[r->h.service].used = true;
+		v->nmembers++;
+	}
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++) {
+		if (!v->svcs[s].used)
+			continue;
+		v->nsvcs++;
+		snprintf(v->svcs[s].name, sizeof(v->svcs[s].name), "%u", s);
+		for (id = 0; id < QLB_CONFIG_MAX; id++) {
+			struct qlb_lb_cid c;
+			__u32 key = cfg_map_key(slot, s, id);
+
+			if (!bpf_map_lookup_elem(m->cid_cfgs, &key, &c) &&
+			    c.live)
+				v->svcs[s].live_cfgs |= 1u << id;
+			explicit_bzero(&c, sizeof(c));
+		}
+	}
+	name_services(v, file);
+}
+
+/* The config's state as the file says, or "live" without the file. */
+static const char *cfg_state(const struct svc_row *r, unsigned int id)
+{
+	return r->has_state ? qlb_conf_state_name(r->state[id]) : "live";
+}
+
+/* ---- lb status ----------------------------------------------------------- */
+
+static void status_member_json(struct qlb_json_w *w, const struct lb_view *v,
+			       const struct qlb_lb_host *h, bool with_svc)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	fmt_addr(h->addr, h->family, a, sizeof(a));
+	jw_obj_open(w, NULL);
+	jw_str(w, "name", h->name);
+	if (with_svc)
+		jw_str(w, "service", v->svcs[h->service].name);
+	jw_str(w, "address", a);
+	jw_str(w, "encap", h->encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue");
+	jw_str(w, "state", host_state_name(h->state));
+	jw_uint(w, "weight", h->weight);
+	jw_obj_close(w);
+}
+
+/* The configs of service @s the slot routes, as JSON objects. */
+static void status_configs_json(struct qlb_json_w *w,
+				const struct qlb_lb_maps *m,
+				const struct lb_view *v, unsigned int s,
+				bool with_svc)
+{
+	unsigned int id;
+
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		struct qlb_lb_cid c;
+		__u32 key = cfg_map_key(v->slot, s, id);
+
+		if (!(v->svcs[s].live_cfgs & (1u << id)) ||
+		    bpf_map_lookup_elem(m->cid_cfgs, &key, &c))
+			continue;
+		jw_obj_open(w, NULL);
+		if (with_svc)
+			jw_str(w, "service", v->svcs[s].name);
+		jw_uint(w, "id", id);
+		jw_str(w, "state", cfg_state(&v->svcs[s], id));
+		jw_uint(w, "server_id_len", c.c.sid_len);
+		jw_uint(w, "nonce_len", c.c.nonce_len);
+		jw_uint(w, "worker_bits", c.c.worker_bits);
+		jw_bool(w, "encrypted", c.c.flags & QLB_CID_F_KEY);
+		jw_bool(w, "encode_length", c.c.flags & QLB_CID_F_ENCODE_LEN);
+		jw_obj_close(w);
+		explicit_bzero(&c, sizeof(c));
+	}
+}
+
+static void status_json(struct qlb_json_w *w, const struct qlb_lb_maps *m,
+			const struct lb_view *v)
+{
+	unsigned int s, i;
+
+	/* node-wide lists as before services, each entry naming its service */
+	jw_arr_open(w, "configs");
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+		if (v->svcs[s].used)
+			status_configs_json(w, m, v, s, true);
+	jw_arr_close(w);
+	jw_arr_open(w, "vips");
+	for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+		if (v->vips[i].used)
+			jw_str(w, NULL, v->vips[i].name);
+	jw_arr_close(w);
+	jw_arr_open(w, "hosts"); /* one entry per member */
+	for (i = 0; i < v->nmembers; i++)
+		status_member_json(w, v, &v->members[i].h, true);
+	jw_arr_close(w);
+	jw_bool(w, "service_names", v->named);
+	jw_arr_open(w, "services");
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++) {
+		if (!v->svcs[s].used)
+			continue;
+		jw_obj_open(w, NULL);
+		jw_str(w, "name", v->svcs[s].name);
+		jw_uint(w, "index", s);
+		jw_arr_open(w, "vips");
+		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+			if (v->vips[i].used && v->vips[i].service == s)
+				jw_str(w, NULL, v->vips[i].name);
+		jw_arr_close(w);
+		jw_arr_open(w, "configs");
+		status_configs_json(w, m, v, s, false);
+		jw_arr_close(w);
+		jw_arr_open(w, "members");
+		for (i = 0; i < v->nmembers; i++)
+			if (v->members[i].h.service == s)
+				status_member_json(w, v, &v->members[i].h,
+						   false);
+		jw_arr_close(w);
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+}
+
+static void status_text(const struct lb_view *v)
+{
+	unsigned int s, i;
+
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++) {
+		const struct svc_row *r = &v->svcs[s];
+
+		if (!r->used)
+			continue;
+		printf("service     %s", r->name);
+		if (v->named)
+			printf(" (index %u)", s);
+		printf("\nconfigs    ");
+		for (i = 0; i < QLB_CONFIG_MAX; i++)
+			if (r->live_cfgs & (1u << i))
+				printf(r->has_state ? " %u (%s)" : " %u", i,
+				       cfg_state(r, i));
+		printf("\nvips       ");
+		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+			if (v->vips[i].used && v->vips[i].service == s)
+				printf(" %s", v->vips[i].name);
+		printf("\n%-20s %-40s %-6s %-9s %s\n", "HOST", "ADDRESS",
+		       "ENCAP", "STATE", "WEIGHT");
+		for (i = 0; i < v->nmembers; i++) {
+			const struct qlb_lb_host *h = &v->members[i].h;
+			char a[INET6_ADDRSTRLEN];
+
+			if (h->service != s)
+				continue;
+			fmt_addr(h->addr, h->family, a, sizeof(a));
+			printf("%-20s %-40s %-6s %-9s %u\n", h->name, a,
+			       h->encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue",
+			       host_state_name(h->state), h->weight);
+		}
 	}
 }
 
@@ -66,17 +345,23 @@ int lb_status(struct lb_opts *o)
 {
 	struct qlb_lb_maps m;
 	struct qlb_lb_ctrl ctrl;
-	struct qlb_lb_settings st;
-	struct vip_row vips[QLB_LB_MAX_VIPS];
+	struct qlb_lb_settings st = {0};
+	struct lb_view *v;
 	struct qlb_json_w w;
 	char ifname[IF_NAMESIZE] = "?", path[PATH_MAX + 64];
-	__u32 zero = 0, slot, i, att = 0, pid = 0;
+	__u32 zero = 0, slot, att = 0, pid = 0;
 	int pfd;
 
 	if (lb_open_or_complain(o, &m))
 		return QLB_EXIT_ERR;
 	if (bpf_map_lookup_elem(m.ctrl, &zero, &ctrl)) {
 		qlb_err("cannot read qlb_ctrl: %s", strerror(errno));
+		qlb_lb_maps_close(&m);
+		return QLB_EXIT_ERR;
+	}
+	v = malloc(sizeof(*v));
+	if (!v) {
+		qlb_err("out of memory");
 		qlb_lb_maps_close(&m);
 		return QLB_EXIT_ERR;
 	}
@@ -90,7 +375,7 @@ int lb_status(struct lb_opts *o)
 		close(pfd);
 	}
 	att = ctrl.ifindex ? qlb_xdp_attached(ctrl.ifindex, ctrl.xdp_mode) : 0;
-	read_vips(&m, slot, vips);
+	read_view(&m, slot, o->file, v);
 
 	if (qlb_json) {
 		jw_init(&w, stdout);
@@ -107,32 +392,14 @@ int lb_status(struct lb_opts *o)
 		jw_uint(&w, "maglev_table_size", st.maglev_size);
 		jw_uint(&w, "mtu", st.mtu);
 		jw_uint(&w, "gue_port", ntohs(st.gue_port));
-		jw_arr_open(&w, "configs");
-		for (i = 0; i < QLB_CONFIG_MAX; i++) {
-			struct qlb_lb_cid c;
-			__u32 key = slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX + i;
-
-			if (bpf_map_lookup_elem(m.cid_cfgs, &key, &c) ||
-			    !c.live)
-				continue;
-			jw_obj_open(&w, NULL);
-			jw_uint(&w, "id", i);
-			jw_uint(&w, "server_id_len", c.c.sid_len);
-			jw_uint(&w, "nonce_len", c.c.nonce_len);
-			jw_uint(&w, "worker_bits", c.c.worker_bits);
-			jw_bool(&w, "encrypted", c.c.flags & QLB_CID_F_KEY);
-			jw_bool(&w, "encode_length",
-				c.c.flags & QLB_CID_F_ENCODE_LEN);
-			jw_obj_close(&w);
-			explicit_bzero(&c, sizeof(c));
-		}
-		jw_arr_close(&w);
-		jw_arr_open(&w, "vips");
-		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
-			if (vips[i].used)
-				jw_str(&w, NULL, vips[i].name);
-		jw_arr_close(&w);
-		jw_arr_open(&w, "hosts");
+		status_json(&w, &m, v);
+		qlb_health_status(NULL, &w, o->pin_dir);
+		/* per VIP: announced, or why not (needs the file's VIPs) */
+		if (o->file)
+			qlb_announce_status_file(o->file, pid && att == pid,
+						 &w);
+		jw_obj_close(&w);
+		jw_end(&w);
 	} else {
 		printf("pin_dir     %s\n", o->pin_dir);
 		printf("interface   %s (%s mode), program id %u, %s\n", ifname,
@@ -142,67 +409,29 @@ int lb_status(struct lb_opts *o)
 		       "gue port %u\n",
 		       ctrl.gen, slot, st.maglev_size, st.mtu,
 		       ntohs(st.gue_port));
-		printf("configs    ");
-		for (i = 0; i < QLB_CONFIG_MAX; i++)
-			if (st.live_cfgs & (1u << i))
-				printf(" %u", i);
-		printf("\nvips       ");
-		for (i = 0; i < QLB_LB_MAX_VIPS; i++)
-			if (vips[i].used)
-				printf(" %s", vips[i].name);
-		printf("\n%-20s %-40s %-6s %-9s %s\n", "HOST", "ADDRESS",
-		       "ENCAP", "STATE", "WEIGHT");
-	}
-	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
-		struct qlb_lb_host h;
-		__u32 key = slot * QLB_LB_MAX_MEMBERS + i;
-		char a[INET6_ADDRSTRLEN];
-
-		if (bpf_map_lookup_elem(m.hosts, &key, &h) || !h.family)
-			continue;
-		fmt_addr(h.addr, h.family, a, sizeof(a));
-		if (qlb_json) {
-			jw_obj_open(&w, NULL);
-			jw_str(&w, "name", h.name);
-			jw_str(&w, "address", a);
-			jw_str(&w, "encap",
-			       h.encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue");
-			jw_str(&w, "state", host_state_name(h.state));
-			jw_uint(&w, "weight", h.weight);
-			jw_obj_close(&w);
-		} else {
-			printf("%-20s %-40s %-6s %-9s %u\n", h.name, a,
-			       h.encap == QLB_LB_ENCAP_IPIP ? "ipip" : "gue",
-			       host_state_name(h.state), h.weight);
-		}
-	}
-	if (qlb_json) {
-		jw_arr_close(&w);
-		qlb_health_status(NULL, &w, o->pin_dir);
-		/* per VIP: announced, or why not (needs the file's VIPs) */
-		if (o->file)
-			qlb_announce_status_file(o->file, pid && att == pid,
-						 &w);
-		jw_obj_close(&w);
-		jw_end(&w);
-	} else {
+		status_text(v);
 		qlb_health_status(stdout, NULL, o->pin_dir);
 		if (o->file)
 			qlb_announce_status_file(o->file, pid && att == pid,
 						 NULL);
 	}
+	free(v);
 	qlb_lb_maps_close(&m);
 	return QLB_EXIT_OK;
 }
 
-/* Counters summed over CPUs. */
+/* ---- counters ------------------------------------------------------------ */
+
+/* Counters summed over CPUs, with the view they were read under. */
 struct lb_counts {
 	struct qlb_lb_counter vip[QLB_LB_MAX_VIPS + 1][QLB_R_MAX];
-	struct qlb_lb_counter host[QLB_LB_MAX_HOSTS];
-	struct qlb_lb_counter cfg[QLB_CONFIG_MAX]; /* routed by CID */
-	__u8 live_cfgs;
-	char host_name[QLB_LB_MAX_HOSTS][64];
-	struct vip_row vips[QLB_LB_MAX_VIPS];
+	struct qlb_lb_counter svc[QLB_LB_MAX_SERVICES][QLB_R_MAX];
+	struct qlb_lb_counter member[QLB_LB_MAX_MEMBERS]; /* by member idx */
+	struct qlb_lb_counter host[QLB_LB_MAX_HOSTS];	  /* by file index */
+	char host_name[QLB_LB_MAX_HOSTS][64];		  /* "" = none */
+	/* routed by a CID of config id of service s */
+	struct qlb_lb_counter cfg[QLB_LB_MAX_SERVICES][QLB_CONFIG_MAX];
+	struct lb_view v;
 };
 
 /* Add row @key of per-CPU counter map @fd (@pc: room for @ncpu values)
@@ -220,169 +449,298 @@ static void sum_row(int fd, __u32 key, struct qlb_lb_counter *pc, int ncpu,
 	}
 }
 
-static int read_counts(const struct qlb_lb_maps *m, struct lb_counts *c)
+static void add_counter(struct qlb_lb_counter *to,
+			const struct qlb_lb_counter *c)
+{
+	to->packets += c->packets;
+	to->bytes += c->bytes;
+}
+
+static int read_counts(const struct qlb_lb_maps *m, const char *file,
+		       struct lb_counts *c)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct qlb_lb_counter *pc;
-	struct qlb_lb_settings st;
 	struct qlb_lb_ctrl ctrl;
-	__u32 zero = 0, row, i, slot;
+	__u32 zero = 0, row, i, s, id;
 
 	if (ncpu < 1 || bpf_map_lookup_elem(m->ctrl, &zero, &ctrl))
 		return -1;
-	slot = ctrl.slot & 1;
 	pc = calloc(ncpu, sizeof(*pc));
 	if (!pc)
 		return -1;
 	memset(c, 0, sizeof(*c));
+	read_view(m, ctrl.slot & 1, file, &c->v);
 	for (row = 0; row < QLB_LB_STATS_ROWS; row++)
 		sum_row(m->stats, row, pc, ncpu,
 			&c->vip[row / QLB_R_MAX][row % QLB_R_MAX]);
-	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
-		struct qlb_lb_host h;
-		__u32 key = slot * QLB_LB_MAX_MEMBERS + i;
+	/* a service's counters: the sum of its VIPs' rows */
+	for (i = 0; i < QLB_LB_MAX_VIPS; i++)
+		for (row = 0; c->v.vips[i].used && row < QLB_R_MAX; row++)
+			add_counter(&c->svc[c->v.vips[i].service][row],
+				    &c->vip[i][row]);
+	/* a host's: the sum over its members */
+	for (i = 0; i < c->v.nmembers; i++) {
+		const struct member_row *r = &c->v.members[i];
 
-		if (bpf_map_lookup_elem(m->hosts, &key, &h) || !h.family)
-			continue;
-		snprintf(c->host_name[i], sizeof(c->host_name[i]), "%s",
-			 h.name);
-		sum_row(m->host_stats, i, pc, ncpu, &c->host[i]);
+		sum_row(m->host_stats, r->idx, pc, ncpu, &c->member[r->idx]);
+		add_counter(&c->host[r->h.host], &c->member[r->idx]);
+		_Static_assert(sizeof(c->host_name[0]) == sizeof(r->h.name),
+			       "a host's name");
+		memcpy(c->host_name[r->h.host], r->h.name,
+		       sizeof(r->h.name)); /* NUL-terminated by read_view() */
 	}
-	read_vips(m, slot, c->vips);
-	if (!bpf_map_lookup_elem(m->settings, &slot, &st))
-		c->live_cfgs = st.live_cfgs;
-	for (i = 0; i < QLB_CONFIG_MAX; i++)
-		sum_row(m->cfg_stats, i, pc, ncpu, &c->cfg[i]);
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+		for (id = 0; c->v.svcs[s].used && id < QLB_CONFIG_MAX; id++)
+			sum_row(m->cfg_stats, QLB_LB_CFG_KEY(s, id), pc, ncpu,
+				&c->cfg[s][id]);
 	free(pc);
 	return 0;
 }
 
 static const char *vip_label(const struct lb_counts *c, unsigned int v)
 {
-	return v == QLB_LB_NO_VIP ? "none" : c->vips[v].name;
+	return v == QLB_LB_NO_VIP ? "none" : c->v.vips[v].name;
+}
+
+/* The service label of VIP row @v: "" for packets that hit no VIP. */
+static const char *vip_svc_label(const struct lb_counts *c, unsigned int v)
+{
+	return v == QLB_LB_NO_VIP ? "" : c->v.svcs[c->v.vips[v].service].name;
 }
 
 static bool vip_shown(const struct lb_counts *c, unsigned int v)
 {
-	return v == QLB_LB_NO_VIP || c->vips[v].used;
+	return v == QLB_LB_NO_VIP || c->v.vips[v].used;
 }
 
-static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
-			double dt)
+/* Configs shown for service @s: routed now, or with packets counted. */
+static bool cfg_shown(const struct lb_counts *c, unsigned int s,
+		      unsigned int id)
 {
-	unsigned int v, r, i;
+	return c->v.svcs[s].used &&
+	       ((c->v.svcs[s].live_cfgs & (1u << id)) || c->cfg[s][id].packets);
+}
 
-	if (qlb_json) {
-		struct qlb_json_w w;
+/* ---- lb stats ------------------------------------------------------------ */
 
-		jw_init(&w, stdout);
+/* One counter as JSON members: packets, bytes (named @pk / @by) and, with
+ * a previous sample, the packet rate. */
+static void json_counter(struct qlb_json_w *w, const char *pk, const char *by,
+			 const struct qlb_lb_counter *now,
+			 const struct qlb_lb_counter *was, double dt)
+{
+	jw_uint(w, pk, now->packets);
+	jw_uint(w, by, now->bytes);
+	if (was)
+		jw_double(w, "pps", (now->packets - was->packets) / dt);
+}
+
+static void json_reasons(struct qlb_json_w *w, const struct qlb_lb_counter *now,
+			 const struct qlb_lb_counter *was, double dt)
+{
+	unsigned int r;
+
+	jw_obj_open(w, "reasons");
+	for (r = 0; r < QLB_R_MAX; r++) {
+		jw_obj_open(w, qlb_lb_reason_name(r));
+		json_counter(w, "packets", "bytes", &now[r],
+			     was ? &was[r] : NULL, dt);
+		jw_obj_close(w);
+	}
+	jw_obj_close(w);
+}
+
+static void print_stats_json(const struct lb_counts *c,
+			     const struct lb_counts *prev, double dt)
+{
+	struct qlb_json_w w;
+	unsigned int v, i, s;
+
+	jw_init(&w, stdout);
+	jw_obj_open(&w, NULL);
+	jw_arr_open(&w, "vips");
+	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
+		if (!vip_shown(c, v))
+			continue;
 		jw_obj_open(&w, NULL);
-		jw_arr_open(&w, "vips");
-		for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
-			if (!vip_shown(c, v))
+		jw_str(&w, "vip", v == QLB_LB_NO_VIP ? NULL : vip_label(c, v));
+		jw_str(&w, "service",
+		       v == QLB_LB_NO_VIP ? NULL : vip_svc_label(c, v));
+		json_reasons(&w, c->vip[v], prev ? prev->vip[v] : NULL, dt);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	/* hosts: summed over their services (the objects stay flat: scripts
+	 * sum their "packets") */
+	jw_arr_open(&w, "hosts");
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
+		if (!c->host_name[i][0])
+			continue;
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "host", c->host_name[i]);
+		json_counter(&w, "packets", "bytes", &c->host[i],
+			     prev ? &prev->host[i] : NULL, dt);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	jw_arr_open(&w, "configs");
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+		for (i = 0; i < QLB_CONFIG_MAX; i++) {
+			if (!cfg_shown(c, s, i))
 				continue;
 			jw_obj_open(&w, NULL);
-			jw_str(&w, "vip",
-			       v == QLB_LB_NO_VIP ? NULL : vip_label(c, v));
-			jw_obj_open(&w, "reasons");
-			for (r = 0; r < QLB_R_MAX; r++) {
-				jw_obj_open(&w, qlb_lb_reason_name(r));
-				jw_uint(&w, "packets", c->vip[v][r].packets);
-				jw_uint(&w, "bytes", c->vip[v][r].bytes);
-				if (prev)
-					jw_double(&w, "pps",
-						  (c->vip[v][r].packets -
-						   prev->vip[v][r].packets) /
-							  dt);
-				jw_obj_close(&w);
-			}
-			jw_obj_close(&w);
+			jw_str(&w, "service", c->v.svcs[s].name);
+			jw_uint(&w, "config", i);
+			json_counter(&w, "routed_packets", "routed_bytes",
+				     &c->cfg[s][i],
+				     prev ? &prev->cfg[s][i] : NULL, dt);
 			jw_obj_close(&w);
 		}
+	jw_arr_close(&w);
+	jw_bool(&w, "service_names", c->v.named);
+	jw_arr_open(&w, "services");
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++) {
+		if (!c->v.svcs[s].used)
+			continue;
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "service", c->v.svcs[s].name);
+		jw_uint(&w, "index", s);
+		jw_arr_open(&w, "vips");
+		for (v = 0; v < QLB_LB_MAX_VIPS; v++)
+			if (c->v.vips[v].used && c->v.vips[v].service == s)
+				jw_str(&w, NULL, c->v.vips[v].name);
 		jw_arr_close(&w);
-		jw_arr_open(&w, "hosts");
-		for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
-			if (!c->host_name[i][0])
+		json_reasons(&w, c->svc[s], prev ? prev->svc[s] : NULL, dt);
+		jw_arr_open(&w, "members");
+		for (i = 0; i < c->v.nmembers; i++) {
+			const struct member_row *r = &c->v.members[i];
+
+			if (r->h.service != s)
 				continue;
 			jw_obj_open(&w, NULL);
-			jw_str(&w, "host", c->host_name[i]);
-			jw_uint(&w, "packets", c->host[i].packets);
-			jw_uint(&w, "bytes", c->host[i].bytes);
-			if (prev)
-				jw_double(&w, "pps",
-					  (c->host[i].packets -
-					   prev->host[i].packets) /
-						  dt);
+			jw_str(&w, "host", r->h.name);
+			json_counter(&w, "packets", "bytes", &c->member[r->idx],
+				     prev ? &prev->member[r->idx] : NULL, dt);
 			jw_obj_close(&w);
 		}
 		jw_arr_close(&w);
 		jw_arr_open(&w, "configs");
 		for (i = 0; i < QLB_CONFIG_MAX; i++) {
-			if (!(c->live_cfgs & (1u << i)) && !c->cfg[i].packets)
+			if (!cfg_shown(c, s, i))
 				continue;
 			jw_obj_open(&w, NULL);
 			jw_uint(&w, "config", i);
-			jw_uint(&w, "routed_packets", c->cfg[i].packets);
-			jw_uint(&w, "routed_bytes", c->cfg[i].bytes);
-			if (prev)
-				jw_double(&w, "pps",
-					  (c->cfg[i].packets -
-					   prev->cfg[i].packets) /
-						  dt);
+			json_counter(&w, "routed_packets", "routed_bytes",
+				     &c->cfg[s][i],
+				     prev ? &prev->cfg[s][i] : NULL, dt);
 			jw_obj_close(&w);
 		}
 		jw_arr_close(&w);
 		jw_obj_close(&w);
-		jw_end(&w);
-		fflush(stdout);
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	jw_end(&w);
+	fflush(stdout);
+}
+
+/* The counter columns of a table line and the rate with --watch. */
+static void text_counts(const struct qlb_lb_counter *now,
+			const struct qlb_lb_counter *was, double dt)
+{
+	printf(" %14llu %16llu", (unsigned long long)now->packets,
+	       (unsigned long long)now->bytes);
+	if (was)
+		printf(" %10.1f", (now->packets - was->packets) / dt);
+	putchar('\n');
+}
+
+static void text_row(const char *label, const struct qlb_lb_counter *now,
+		     const struct qlb_lb_counter *was, double dt)
+{
+	printf("%-28s", label);
+	text_counts(now, was, dt);
+}
+
+/* Per-reason lines of @now, labelled @label (only reasons with packets). */
+static void text_reasons(const char *label, const struct qlb_lb_counter *now,
+			 const struct qlb_lb_counter *was, double dt)
+{
+	unsigned int r;
+
+	for (r = 0; r < QLB_R_MAX; r++) {
+		if (!now[r].packets)
+			continue;
+		printf("%-28s %-28s", label, qlb_lb_reason_name(r));
+		text_counts(&now[r], was ? &was[r] : NULL, dt);
+	}
+}
+
+/*
+ * The table: per VIP and reason, per host, per config, as before services;
+ * with several services also per service and reason and per member, and
+ * the configs are SERVICE/ID.
+ */
+static void print_stats(const struct lb_counts *c, const struct lb_counts *prev,
+			double dt)
+{
+	const char *rate = prev ? "      PKT/S" : "";
+	bool several = c->v.nsvcs > 1;
+	unsigned int v, i, s;
+	char lab[QLB_NAME_MAX + 72];
+
+	if (qlb_json) {
+		print_stats_json(c, prev, dt);
 		return;
 	}
 	printf("%-28s %-28s %14s %16s%s\n", "VIP", "REASON", "PACKETS", "BYTES",
-	       prev ? "      PKT/S" : "");
-	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
-		if (!vip_shown(c, v))
-			continue;
-		for (r = 0; r < QLB_R_MAX; r++) {
-			if (!c->vip[v][r].packets)
-				continue;
-			printf("%-28s %-28s %14llu %16llu", vip_label(c, v),
-			       qlb_lb_reason_name(r),
-			       (unsigned long long)c->vip[v][r].packets,
-			       (unsigned long long)c->vip[v][r].bytes);
-			if (prev)
-				printf(" %10.1f", (c->vip[v][r].packets -
-						   prev->vip[v][r].packets) /
-							  dt);
-			putchar('\n');
+	       rate);
+	for (v = 0; v <= QLB_LB_MAX_VIPS; v++)
+		if (vip_shown(c, v))
+			text_reasons(vip_label(c, v), c->vip[v],
+				     prev ? prev->vip[v] : NULL, dt);
+	if (several) {
+		printf("%-28s %-28s %14s %16s%s\n", "SERVICE", "REASON",
+		       "PACKETS", "BYTES", rate);
+		for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+			if (c->v.svcs[s].used)
+				text_reasons(c->v.svcs[s].name, c->svc[s],
+					     prev ? prev->svc[s] : NULL, dt);
+	}
+	printf("%-28s %14s %16s%s\n", "HOST", "PACKETS", "BYTES", rate);
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
+		if (c->host_name[i][0])
+			text_row(c->host_name[i], &c->host[i],
+				 prev ? &prev->host[i] : NULL, dt);
+	if (several) {
+		printf("%-28s %14s %16s%s\n", "MEMBER (SERVICE/HOST)",
+		       "PACKETS", "BYTES", rate);
+		for (i = 0; i < c->v.nmembers; i++) {
+			const struct member_row *r = &c->v.members[i];
+
+			snprintf(lab, sizeof(lab), "%s/%s",
+				 c->v.svcs[r->h.service].name, r->h.name);
+			text_row(lab, &c->member[r->idx],
+				 prev ? &prev->member[r->idx] : NULL, dt);
 		}
 	}
-	printf("%-28s %14s %16s%s\n", "HOST", "PACKETS", "BYTES",
-	       prev ? "      PKT/S" : "");
-	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
-		if (!c->host_name[i][0])
-			continue;
-		printf("%-28s %14llu %16llu", c->host_name[i],
-		       (unsigned long long)c->host[i].packets,
-		       (unsigned long long)c->host[i].bytes);
-		if (prev)
-			printf(" %10.1f",
-			       (c->host[i].packets - prev->host[i].packets) /
-				       dt);
-		putchar('\n');
-	}
-	printf("%-28s %14s %16s%s\n", "CONFIG (routed by CID)", "PACKETS",
-	       "BYTES", prev ? "      PKT/S" : "");
-	for (i = 0; i < QLB_CONFIG_MAX; i++) {
-		if (!(c->live_cfgs & (1u << i)) && !c->cfg[i].packets)
-			continue;
-		printf("%-28u %14llu %16llu", i,
-		       (unsigned long long)c->cfg[i].packets,
-		       (unsigned long long)c->cfg[i].bytes);
-		if (prev)
-			printf(" %10.1f",
-			       (c->cfg[i].packets - prev->cfg[i].packets) / dt);
-		putchar('\n');
-	}
+	printf("%-28s %14s %16s%s\n",
+	       several ? "CONFIG (SERVICE/ID, by CID)"
+		       : "CONFIG (routed by CID)",
+	       "PACKETS", "BYTES", rate);
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+		for (i = 0; i < QLB_CONFIG_MAX; i++) {
+			if (!cfg_shown(c, s, i))
+				continue;
+			if (several)
+				snprintf(lab, sizeof(lab), "%s/%u",
+					 c->v.svcs[s].name, i);
+			else
+				snprintf(lab, sizeof(lab), "%u", i);
+			text_row(lab, &c->cfg[s][i],
+				 prev ? &prev->cfg[s][i] : NULL, dt);
+		}
 	fflush(stdout);
 }
 
@@ -397,7 +755,7 @@ int lb_stats(struct lb_opts *o)
 		return QLB_EXIT_ERR;
 	c = calloc(1, sizeof(*c));
 	prev = calloc(1, sizeof(*prev));
-	if (!c || !prev || read_counts(&m, c)) {
+	if (!c || !prev || read_counts(&m, o->file, c)) {
 		qlb_err("cannot read the counters under %s", o->pin_dir);
 		goto out;
 	}
@@ -414,7 +772,7 @@ int lb_stats(struct lb_opts *o)
 		t = prev;
 		prev = c;
 		c = t;
-		if (read_counts(&m, c))
+		if (read_counts(&m, o->file, c))
 			break;
 		if (!qlb_json)
 			printf("\n");
@@ -428,75 +786,142 @@ out:
 	return rc;
 }
 
+/* ---- lb metrics ---------------------------------------------------------- */
+
+static void prom_family(FILE *f, const char *name, const char *type,
+			const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* qlb_lb_packets_total / _bytes_total: per VIP (with its service). */
+static void prom_vips(FILE *f, const struct lb_counts *c, bool bytes)
+{
+	unsigned int v, r;
+
+	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
+		if (!vip_shown(c, v))
+			continue;
+		for (r = 0; r < QLB_R_MAX; r++)
+			fprintf(f,
+				"qlb_lb_%s_total{vip=\"%s\",service=\"%s\","
+				"reason=\"%s\",action=\"%s\"} %llu\n",
+				bytes ? "bytes" : "packets", vip_label(c, v),
+				vip_svc_label(c, v), qlb_lb_reason_name(r),
+				qlb_lb_action_name(qlb_lb_reason_action(r)),
+				(unsigned long long)(bytes ? c->vip[v][r].bytes
+							   : c->vip[v][r]
+								     .packets));
+	}
+}
+
+static void prom_services(FILE *f, const struct lb_counts *c, bool bytes)
+{
+	unsigned int s, r;
+
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++) {
+		if (!c->v.svcs[s].used)
+			continue;
+		for (r = 0; r < QLB_R_MAX; r++)
+			fprintf(f,
+				"qlb_lb_service_%s_total{service=\"%s\","
+				"reason=\"%s\",action=\"%s\"} %llu\n",
+				bytes ? "bytes" : "packets", c->v.svcs[s].name,
+				qlb_lb_reason_name(r),
+				qlb_lb_action_name(qlb_lb_reason_action(r)),
+				(unsigned long long)(bytes ? c->svc[s][r].bytes
+							   : c->svc[s][r]
+								     .packets));
+	}
+}
+
+static void prom_hosts(FILE *f, const struct lb_counts *c, bool bytes)
+{
+	unsigned int i;
+
+	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
+		if (c->host_name[i][0])
+			fprintf(f, "qlb_lb_host_%s_total{host=\"%s\"} %llu\n",
+				bytes ? "bytes" : "packets", c->host_name[i],
+				(unsigned long long)(bytes ? c->host[i].bytes
+							   : c->host[i]
+								     .packets));
+}
+
+static void prom_members(FILE *f, const struct lb_counts *c, bool bytes)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->v.nmembers; i++) {
+		const struct member_row *r = &c->v.members[i];
+		const struct qlb_lb_counter *k = &c->member[r->idx];
+
+		fprintf(f,
+			"qlb_lb_member_%s_total{service=\"%s\",host=\"%s\"} "
+			"%llu\n",
+			bytes ? "bytes" : "packets",
+			c->v.svcs[r->h.service].name, r->h.name,
+			(unsigned long long)(bytes ? k->bytes : k->packets));
+	}
+}
+
 /* Prometheus text exposition (version 0.0.4) of every counter. */
 static void write_metrics(FILE *f, const struct qlb_lb_maps *m,
 			  const struct lb_counts *c)
 {
 	struct qlb_lb_ctrl ctrl = {0};
 	__u32 zero = 0;
-	unsigned int v, r, i;
+	unsigned int s, i;
 
 	bpf_map_lookup_elem(m->ctrl, &zero, &ctrl);
-	fprintf(f, "# HELP qlb_lb_packets_total Packets seen by the LB node's "
-		   "XDP program, by VIP, reason and action.\n"
-		   "# TYPE qlb_lb_packets_total counter\n");
-	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
-		if (!vip_shown(c, v))
-			continue;
-		for (r = 0; r < QLB_R_MAX; r++)
+	prom_family(f, "qlb_lb_packets_total", "counter",
+		    "Packets seen by the LB node's XDP program, by VIP (and "
+		    "its service), reason and action.");
+	prom_vips(f, c, false);
+	prom_family(f, "qlb_lb_bytes_total", "counter",
+		    "Bytes (frames as received) seen by the LB node's XDP "
+		    "program.");
+	prom_vips(f, c, true);
+	prom_family(f, "qlb_lb_service_packets_total", "counter",
+		    "Packets to each service's VIPs, by reason and action.");
+	prom_services(f, c, false);
+	prom_family(f, "qlb_lb_service_bytes_total", "counter",
+		    "Bytes (frames as received) to each service's VIPs.");
+	prom_services(f, c, true);
+	prom_family(f, "qlb_lb_host_packets_total", "counter",
+		    "Packets sent to each backend host, over all its "
+		    "services.");
+	prom_hosts(f, c, false);
+	prom_family(f, "qlb_lb_host_bytes_total", "counter",
+		    "Bytes (before encapsulation) sent to each backend host.");
+	prom_hosts(f, c, true);
+	prom_family(f, "qlb_lb_member_packets_total", "counter",
+		    "Packets sent to each backend host for each service it "
+		    "serves.");
+	prom_members(f, c, false);
+	prom_family(f, "qlb_lb_member_bytes_total", "counter",
+		    "Bytes (before encapsulation) sent to each backend host "
+		    "for each service it serves.");
+	prom_members(f, c, true);
+	prom_family(f, "qlb_lb_config_routed_packets_total", "counter",
+		    "Packets routed by a CID of each config of each service.");
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+		for (i = 0; c->v.svcs[s].used && i < QLB_CONFIG_MAX; i++)
 			fprintf(f,
-				"qlb_lb_packets_total{vip=\"%s\",reason=\"%s\","
-				"action=\"%s\"} %llu\n",
-				vip_label(c, v), qlb_lb_reason_name(r),
-				qlb_lb_action_name(qlb_lb_reason_action(r)),
-				(unsigned long long)c->vip[v][r].packets);
-	}
-	fprintf(f, "# HELP qlb_lb_bytes_total Bytes (frames as received) seen "
-		   "by the LB node's XDP program.\n"
-		   "# TYPE qlb_lb_bytes_total counter\n");
-	for (v = 0; v <= QLB_LB_MAX_VIPS; v++) {
-		if (!vip_shown(c, v))
-			continue;
-		for (r = 0; r < QLB_R_MAX; r++)
+				"qlb_lb_config_routed_packets_total{service="
+				"\"%s\",config=\"%u\"} %llu\n",
+				c->v.svcs[s].name, i,
+				(unsigned long long)c->cfg[s][i].packets);
+	prom_family(f, "qlb_lb_config_live", "gauge",
+		    "Configs (rotation codepoints) of each service the LB node "
+		    "routes.");
+	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
+		for (i = 0; c->v.svcs[s].used && i < QLB_CONFIG_MAX; i++)
 			fprintf(f,
-				"qlb_lb_bytes_total{vip=\"%s\",reason=\"%s\","
-				"action=\"%s\"} %llu\n",
-				vip_label(c, v), qlb_lb_reason_name(r),
-				qlb_lb_action_name(qlb_lb_reason_action(r)),
-				(unsigned long long)c->vip[v][r].bytes);
-	}
-	fprintf(f, "# HELP qlb_lb_host_packets_total Packets sent to each "
-		   "backend host.\n"
-		   "# TYPE qlb_lb_host_packets_total counter\n");
-	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
-		if (c->host_name[i][0])
-			fprintf(f,
-				"qlb_lb_host_packets_total{host=\"%s\"} %llu\n",
-				c->host_name[i],
-				(unsigned long long)c->host[i].packets);
-	fprintf(f, "# HELP qlb_lb_host_bytes_total Bytes (before "
-		   "encapsulation) sent to each backend host.\n"
-		   "# TYPE qlb_lb_host_bytes_total counter\n");
-	for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
-		if (c->host_name[i][0])
-			fprintf(f,
-				"qlb_lb_host_bytes_total{host=\"%s\"} %llu\n",
-				c->host_name[i],
-				(unsigned long long)c->host[i].bytes);
-	fprintf(f, "# HELP qlb_lb_config_routed_packets_total Packets routed "
-		   "by a CID of each config.\n"
-		   "# TYPE qlb_lb_config_routed_packets_total counter\n");
-	for (i = 0; i < QLB_CONFIG_MAX; i++)
-		fprintf(f,
-			"qlb_lb_config_routed_packets_total{config=\"%u\"} "
-			"%llu\n",
-			i, (unsigned long long)c->cfg[i].packets);
-	fprintf(f, "# HELP qlb_lb_config_live Configs (rotation codepoints) "
-		   "the LB node routes.\n"
-		   "# TYPE qlb_lb_config_live gauge\n");
-	for (i = 0; i < QLB_CONFIG_MAX; i++)
-		fprintf(f, "qlb_lb_config_live{config=\"%u\"} %u\n", i,
-			(c->live_cfgs >> i) & 1);
+				"qlb_lb_config_live{service=\"%s\",config="
+				"\"%u\"} %u\n",
+				c->v.svcs[s].name, i,
+				(c->v.svcs[s].live_cfgs >> i) & 1);
 	fprintf(f,
 		"# HELP qlb_lb_generation Apply generation in use.\n"
 		"# TYPE qlb_lb_generation gauge\nqlb_lb_generation %u\n"
@@ -511,7 +936,7 @@ struct lb_scrape {
 	struct qlb_lb_maps *m;
 	struct lb_counts *c;
 	const char *pin_dir; /* the health view of `lb run`, if any */
-	const char *file;    /* for the announcement's lines; may be NULL */
+	const char *file;    /* service names, the announcement; may be NULL */
 };
 
 /* qlb_metrics_fn for --listen: the counters as they are at each scrape. */
@@ -519,7 +944,7 @@ static int write_scrape(FILE *f, void *arg)
 {
 	struct lb_scrape *s = arg;
 
-	if (read_counts(s->m, s->c))
+	if (read_counts(s->m, s->file, s->c))
 		return -1;
 	write_metrics(f, s->m, s->c);
 	qlb_health_metrics(f, s->pin_dir);
