@@ -84,6 +84,9 @@ struct ag_group {
 	struct qlb_group_key key; /* slot 0 */
 	struct qlb_work_set ws;	  /* what its live buffer holds */
 	uint32_t working;	  /* its working generation, 0 = none */
+	/* the service it serves (ag_group_service()), -1 when the file
+	 * names none this host serves: its datagrams take the fallback */
+	int svc;
 	bool used;
 };
 
@@ -95,6 +98,11 @@ struct agent {
 	const char *cfg_path;
 	struct qlb_config cfg;
 	const struct qlb_conf_host *me;
+	unsigned int me_idx; /* me - cfg.hosts */
+	/* the host serves several services: qlb_hcfg_v2 row 0 sends the
+	 * program to the group's row (qlb/abi/host_abi.h) */
+	bool multi;
+	uint32_t epoch; /* the highest qlb_hcfg_v2 epoch written */
 	char sock_path[PATH_MAX];
 	char pin_dir[PATH_MAX];
 	struct qlb_reuseport *rp;
@@ -173,6 +181,23 @@ uint64_t ag_slot_cookie(struct agent *ag, uint32_t id);
 /* The group of a bound socket, from getsockname(). Return: 0 or -errno. */
 int ag_group_of(int fd, struct qlb_group_key *g);
 const char *ag_group_name(const struct qlb_group_key *k, char *buf, size_t len);
+/*
+ * ag_group_service() - the service group @k serves under ag->cfg, when the
+ * host serves it. Return: its index, or -1 with the reason in @err.
+ */
+int ag_group_service(const struct agent *ag, const struct qlb_group_key *k,
+		     char *err, size_t errlen);
+/* The qlb_hcfg_v2 row of group @g's datagrams (0 with one service). */
+uint32_t ag_group_row(const struct agent *ag, const struct ag_group *g);
+/* The group of @k, or NULL. */
+struct ag_group *ag_group_find(struct agent *ag, const struct qlb_group_key *k);
+/* The service of worker @id's group, or -1. */
+int ag_worker_service(struct agent *ag, uint32_t id);
+/*
+ * ag_write_group_rows() - settle every group's service under ag->cfg and
+ * write its row into qlb_worksel (the slot it names kept).
+ */
+void ag_write_group_rows(struct agent *ag);
 /* The working generation of group @k, 0 when none (or no such group). */
 uint32_t ag_group_working(struct agent *ag, const struct qlb_group_key *k);
 /* The lowest and highest working generation over the groups (0: none). */

@@ -22,66 +22,168 @@
 
 #include "agent_daemon.h"
 #include "agent_probe.h"
+#include "agent_services.h"
 #include "bpf_util.h"
 #include "common.h"
 #include "qlb_decap.skel.h"
 #include "qlb_reuseport.skel.h"
 
 /*
- * ag_write_hcfg() - publish the decode state of every config. An entry
- * that changes is first written absent, then whole: an array update is a
- * plain copy, and a program reading it meanwhile must never see a key
- * half old and half new as a present config.
+ * ag_put_hcfg() - make qlb_hcfg_v2[@k] hold @hc (its epoch ignored). An
+ * entry that changes is first written absent, then whole: an array update
+ * is a plain copy, and a program reading it meanwhile must never see a key
+ * half old and half new as a present config. A changed entry takes a new
+ * epoch, unique over all rows, so decisions cached under the old entry, or
+ * under another service's, are never reused.
+ */
+static int ag_put_hcfg(struct agent *ag, __u32 k, struct qlb_host_cfg *hc)
+{
+	struct qlb_host_cfg old;
+	int err = 0;
+
+	if (bpf_map_lookup_elem(ag->m_hcfg, &k, &old))
+		memset(&old, 0, sizeof(old));
+	hc->epoch = old.epoch;
+	if (!memcmp(&old, hc, sizeof(*hc)))
+		goto out;
+	if (old.present) {
+		old.present = 0;
+		if (bpf_map_update_elem(ag->m_hcfg, &k, &old, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	ag->epoch = ag->epoch + 1 ? ag->epoch + 1 : 1;
+	hc->epoch = ag->epoch;
+	if (hc->present) {
+		hc->present = 0;
+		if (bpf_map_update_elem(ag->m_hcfg, &k, hc, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+		hc->present = 1;
+	}
+	if (bpf_map_update_elem(ag->m_hcfg, &k, hc, BPF_ANY))
+		err = -errno;
+out:
+	/* round keys do not stay on the stack */
+	explicit_bzero(&old, sizeof(old));
+	return err;
+}
+
+/* Service @s's config @id for this host: its codec state and server ID
+ * (host part), or absent when the host has no server ID under it. */
+static int ag_build_hcfg(struct agent *ag, unsigned int s, unsigned int id,
+			 struct qlb_host_cfg *hc)
+{
+	const struct qlb_conf_service *svc = &ag->cfg.services[s];
+	const struct qlb_conf_svc_host *sh =
+		qlb_host_service(&ag->cfg, s, ag->me_idx);
+	const struct qlb_conf_cid *c = &svc->configs[id];
+
+	memset(hc, 0, sizeof(*hc));
+	if (!sh || !c->present || !sh->has_sid[id])
+		return 0;
+	if (qlb_service_cid_cfg(svc, id, &hc->cid)) {
+		ag_log("service \"%s\" config %u: cannot build its codec state",
+		       svc->name, id);
+		return -EINVAL;
+	}
+	memcpy(hc->host_sid, sh->sid[id], c->sid_len);
+	hc->present = 1;
+	return 0;
+}
+
+/*
+ * ag_write_rows() - rows 1 + s of qlb_hcfg_v2: service s's configs when the
+ * host serves several services and s is one of them, else absent.
+ */
+static int ag_write_rows(struct agent *ag)
+{
+	struct qlb_host_cfg hc;
+	unsigned int s, id;
+	int err = 0;
+
+	for (s = 0; s < QLB_HOST_MAX_SERVICES && !err; s++) {
+		for (id = 0; id < QLB_CONFIG_MAX && !err; id++) {
+			if (ag->multi && s < ag->cfg.nservices)
+				err = ag_build_hcfg(ag, s, id, &hc);
+			else
+				memset(&hc, 0, sizeof(hc));
+			if (!err)
+				err = ag_put_hcfg(
+					ag, QLB_HOST_CFG_KEY(1 + s, id), &hc);
+		}
+	}
+	explicit_bzero(&hc, sizeof(hc));
+	return err;
+}
+
+/* Row 0 of qlb_hcfg_v2: the one service's configs, or by_group. */
+static int ag_write_row0(struct agent *ag, int one)
+{
+	struct qlb_host_cfg hc;
+	unsigned int id;
+	int err = 0;
+
+	for (id = 0; id < QLB_CONFIG_MAX && !err; id++) {
+		memset(&hc, 0, sizeof(hc));
+		if (ag->multi)
+			hc.by_group = 1;
+		else if (one >= 0)
+			err = ag_build_hcfg(ag, (unsigned int)one, id, &hc);
+		if (!err)
+			err = ag_put_hcfg(ag, QLB_HOST_CFG_KEY(0, id), &hc);
+	}
+	explicit_bzero(&hc, sizeof(hc));
+	return err;
+}
+
+/*
+ * ag_write_hcfg() - publish the decode state of every service this host
+ * serves (qlb/abi/host_abi.h): with one service, its configs in row 0, as
+ * before services; with several, each service's in its row, the groups'
+ * rows in qlb_worksel, and row 0 sending the program there. The order
+ * keeps every datagram decoded under its own service's configs or none:
+ * the rows a change needs exist before row 0 points at them.
  */
 int ag_write_hcfg(struct agent *ag)
 {
-	unsigned int id;
+	unsigned int s, n = 0;
+	int one = -1, err;
+	uint32_t k;
 
-	for (id = 0; id < QLB_CONFIG_MAX; id++) {
-		struct qlb_host_cfg old, hc;
-		const struct qlb_conf_cid *c = &ag->cfg.configs[id];
-		__u32 k = id;
-
-		memset(&hc, 0, sizeof(hc));
-		if (c->present && ag->me->has_sid[id]) {
-			if (qlb_config_cid_cfg(&ag->cfg, id, &hc.cid)) {
-				ag_log("config %u: cannot build its codec "
-				       "state",
-				       id);
-				return -EINVAL;
-			}
-			memcpy(hc.host_sid, ag->me->sid[id], c->sid_len);
-			hc.present = 1;
-		}
-		if (bpf_map_lookup_elem(ag->m_hcfg, &k, &old))
-			memset(&old, 0, sizeof(old));
-		/* same content, same epoch; changed content, a new epoch, so
-		 * decisions cached under the old entry are never reused */
-		hc.epoch = old.epoch;
-		if (!memcmp(&old, &hc, sizeof(hc))) {
-			/* round keys do not stay on the stack */
-			explicit_bzero(&old, sizeof(old));
-			explicit_bzero(&hc, sizeof(hc));
+	ag->me_idx = (unsigned int)(ag->me - ag->cfg.hosts);
+	for (s = 0; s < ag->cfg.nservices; s++) {
+		if (!qlb_host_service(&ag->cfg, s, ag->me_idx))
 			continue;
-		}
-		if (old.present) {
-			old.present = 0;
-			if (bpf_map_update_elem(ag->m_hcfg, &k, &old, BPF_ANY))
-				return -errno;
-		}
-		hc.epoch = old.epoch + 1 ? old.epoch + 1 : 1;
-		if (hc.present) {
-			hc.present = 0;
-			if (bpf_map_update_elem(ag->m_hcfg, &k, &hc, BPF_ANY))
-				return -errno;
-			hc.present = 1;
-		}
-		if (bpf_map_update_elem(ag->m_hcfg, &k, &hc, BPF_ANY))
-			return -errno;
-		explicit_bzero(&old, sizeof(old));
+		if (one < 0)
+			one = (int)s;
+		n++;
+	}
+	/* epochs are unique over all rows: the highest one written so far */
+	for (k = 0; k < QLB_HOST_CFG_ROWS * QLB_CONFIG_MAX; k++) {
+		struct qlb_host_cfg hc;
+
+		if (!bpf_map_lookup_elem(ag->m_hcfg, &k, &hc) &&
+		    hc.epoch > ag->epoch)
+			ag->epoch = hc.epoch;
 		explicit_bzero(&hc, sizeof(hc));
 	}
-	return 0;
+	ag->multi = n > 1;
+	if (!ag->multi) {
+		/* row 0 first: the groups' rows no longer matter then */
+		err = ag_write_row0(ag, one);
+		if (!err)
+			err = ag_write_rows(ag);
+		ag_write_group_rows(ag);
+		return err;
+	}
+	err = ag_write_rows(ag);
+	if (err)
+		return err;
+	ag_write_group_rows(ag);
+	return ag_write_row0(ag, one);
 }
 
 /* Whom decapsulation takes packets from, and for what (agent_probe.h). */
@@ -301,7 +403,7 @@ static void ag_take_fds(struct agent *ag)
 	ag->prog_rp = bpf_program__fd(ag->rp->progs.qlb_reuseport_select);
 	ag->prog_dc = bpf_program__fd(ag->dc->progs.qlb_decap);
 	ag->m_socks = bpf_map__fd(ag->rp->maps.qlb_socks);
-	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg);
+	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg_v2);
 	ag->m_work = bpf_map__fd(ag->rp->maps.qlb_work);
 	ag->m_worksel = bpf_map__fd(ag->rp->maps.qlb_worksel);
 	ag->m_workers = bpf_map__fd(ag->rp->maps.qlb_workers);
@@ -480,7 +582,8 @@ int qlb_agent_detach(const char *cfg_path)
 		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,   QLB_PIN_DC_STATS,
 		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,  QLB_PIN_DC_SRC,
 		QLB_PIN_DC_VIP,	  QLB_PIN_RP_CACHE, QLB_PIN_FLOWS,
-		QLB_PIN_FLOW_CFG,
+		QLB_PIN_FLOW_CFG, "qlb_hcfg", /* of an agent from before
+						 services */
 	};
 	const struct qlb_conf_host *me;
 	struct qlb_config cfg;

@@ -18,6 +18,7 @@
 
 #include "agent_daemon.h"
 #include "agent_probe.h"
+#include "agent_services.h"
 
 /* The cookie of the socket in slot @id, 0 when the slot is empty. */
 uint64_t ag_slot_cookie(struct agent *ag, uint32_t id)
@@ -111,8 +112,7 @@ const char *ag_group_name(const struct qlb_group_key *k, char *buf, size_t len)
 	return buf;
 }
 
-static struct ag_group *ag_group_find(struct agent *ag,
-				      const struct qlb_group_key *k)
+struct ag_group *ag_group_find(struct agent *ag, const struct qlb_group_key *k)
 {
 	unsigned int i;
 
@@ -162,11 +162,97 @@ static struct ag_group *ag_group_get(struct agent *ag,
 			free_g = g;
 	}
 	if (free_g) {
+		char err[256];
+
 		memset(free_g, 0, sizeof(*free_g));
 		free_g->key = *k;
 		free_g->used = true;
+		free_g->svc = ag_group_service(ag, k, err, sizeof(err));
+		if (free_g->svc < 0)
+			ag_log("%s: its datagrams take the fallback", err);
 	}
 	return free_g;
+}
+
+int ag_group_service(const struct agent *ag, const struct qlb_group_key *k,
+		     char *err, size_t errlen)
+{
+	const struct qlb_config *cfg = &ag->cfg;
+	char name[64];
+	int s;
+
+	s = qlb_group_service(cfg, (int)k->family, k->addr, (uint16_t)k->port,
+			      err, errlen);
+	if (s < 0)
+		return -1;
+	if (!qlb_host_service(cfg, (unsigned int)s, ag->me_idx)) {
+		snprintf(err, errlen,
+			 "socket group %s serves service \"%s\" of %s, which "
+			 "host \"%s\" does not serve",
+			 ag_group_name(k, name, sizeof(name)),
+			 cfg->services[s].name, cfg->path, ag->me->name);
+		return -1;
+	}
+	return s;
+}
+
+uint32_t ag_group_row(const struct agent *ag, const struct ag_group *g)
+{
+	if (!ag->multi || g->svc < 0)
+		return 0;
+	return 1 + (uint32_t)g->svc;
+}
+
+int ag_worker_service(struct agent *ag, uint32_t id)
+{
+	const struct ag_group *g;
+
+	if (id >= QLB_HOST_MAX_WORKERS || !ag->workers[id].rec.in_use)
+		return -1;
+	g = ag_group_find(ag, &ag->workers[id].rec.group);
+	if (g)
+		return g->svc;
+	/* not in a group yet (registering): its group's service */
+	{
+		char err[256];
+
+		return ag_group_service(ag, &ag->workers[id].rec.group, err,
+					sizeof(err));
+	}
+}
+
+void ag_write_group_rows(struct agent *ag)
+{
+	unsigned int i;
+
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++) {
+		struct ag_group *g = &ag->groups[i];
+		struct qlb_group_key k;
+		char err[256], name[64];
+		__u32 sel, nsel;
+		int s;
+
+		if (!g->used)
+			continue;
+		s = ag_group_service(ag, &g->key, err, sizeof(err));
+		if (s < 0 && g->svc >= 0)
+			ag_log("%s: its datagrams now take the fallback", err);
+		else if (s >= 0 && s != g->svc)
+			ag_log("group %s: service \"%s\"",
+			       ag_group_name(&g->key, name, sizeof(name)),
+			       ag->cfg.services[s].name);
+		g->svc = s;
+		k = g->key;
+		k.slot = 0;
+		if (bpf_map_lookup_elem(ag->m_worksel, &k, &sel))
+			continue; /* not published yet: ag_publish() will */
+		nsel = QLB_WORKSEL(QLB_WORKSEL_SLOT(sel), ag_group_row(ag, g));
+		if (nsel != sel &&
+		    bpf_map_update_elem(ag->m_worksel, &k, &nsel, BPF_EXIST))
+			ag_log("group %s: cannot write its row: %s",
+			       ag_group_name(&g->key, name, sizeof(name)),
+			       strerror(errno));
+	}
 }
 
 /* Publish @ws as group @g's working set: fill the slot the program does
@@ -179,12 +265,13 @@ static int ag_publish(struct agent *ag, struct ag_group *g,
 
 	k.slot = 0;
 	bpf_map_lookup_elem(ag->m_worksel, &k, &sel);
-	slot = (sel & 1) ^ 1;
+	slot = QLB_WORKSEL_SLOT(sel) ^ 1;
 	k.slot = slot;
 	if (bpf_map_update_elem(ag->m_work, &k, ws, BPF_ANY))
 		return -errno;
 	k.slot = 0;
-	if (bpf_map_update_elem(ag->m_worksel, &k, &slot, BPF_ANY))
+	sel = QLB_WORKSEL(slot, ag_group_row(ag, g));
+	if (bpf_map_update_elem(ag->m_worksel, &k, &sel, BPF_ANY))
 		return -errno;
 	g->ws = *ws;
 	return 0;
@@ -243,7 +330,7 @@ void ag_recover(struct agent *ag)
 				continue;
 			g = ag_group_get(ag, &gk);
 			gnext = gk;
-			gnext.slot = sel & 1;
+			gnext.slot = QLB_WORKSEL_SLOT(sel);
 			if (!g || bpf_map_lookup_elem(ag->m_work, &gnext, &ws))
 				continue;
 			g->ws = ws;

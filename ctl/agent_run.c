@@ -173,10 +173,12 @@ static void ag_reload(struct agent *ag)
 	memcpy(oldif, ag->cfg.host.interface, sizeof(oldif));
 	ag->cfg = ncfg;
 	ag->me = nme;
+	ag->me_idx = (unsigned int)(nme - ncfg.hosts);
 	if (ag_apply(ag)) {
 		ag_log("reload failed; keeping the running state");
 		ag->cfg = ocfg;
 		ag->me = ome;
+		ag->me_idx = (unsigned int)(ome - ocfg.hosts);
 		ag_apply(ag);
 		qlb_config_free(&ncfg);
 		return;
@@ -212,6 +214,7 @@ struct agent *ag_new(const char *cfg_path)
 		free(ag);
 		return NULL;
 	}
+	ag->me_idx = (unsigned int)(ag->me - ag->cfg.hosts);
 	snprintf(ag->sock_path, sizeof(ag->sock_path), "%s",
 		 ag->cfg.host.agent_socket);
 	snprintf(ag->pin_dir, sizeof(ag->pin_dir), "%s", ag->cfg.host.pin_dir);

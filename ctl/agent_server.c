@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "agent_daemon.h"
+#include "agent_services.h"
 #include "bpf_util.h"
 #include "common.h"
 #include "qlb/abi/agent_frame.h"
@@ -139,21 +140,32 @@ int ag_result(struct ag_conn *c, int code, const char *fmt, ...)
 	return ag_send(c, QLB_AP_RESULT, &r, sizeof(r));
 }
 
-/* The configs a worker mints under, with its own server IDs. */
+/* The configs a worker mints under: those of the service its socket
+ * group serves, with its own server IDs in that service. */
 static void ag_build_configs(struct agent *ag, uint32_t worker,
 			     struct qlb_ap_configs *m)
 {
+	const struct qlb_conf_svc_host *sh;
+	const struct qlb_conf_service *svc;
+	int s = ag_worker_service(ag, worker);
 	unsigned int id;
 
 	memset(m, 0, sizeof(*m));
+	if (s < 0)
+		return; /* none: nothing to mint under (never registered) */
+	svc = &ag->cfg.services[s];
+	sh = qlb_host_service(&ag->cfg, (unsigned int)s, ag->me_idx);
+	if (!sh)
+		return;
+	m->service = (uint32_t)s;
 	for (id = 0; id < QLB_CONFIG_MAX; id++) {
-		const struct qlb_conf_cid *c = &ag->cfg.configs[id];
+		const struct qlb_conf_cid *c = &svc->configs[id];
 		struct qlb_ap_config *a;
 		unsigned int sl, b;
 
 		/* never a server ID whose worker part spills into the host
 		 * part (a reload that would do this is refused) */
-		if (!c->present || !ag->me->has_sid[id] ||
+		if (!c->present || !sh->has_sid[id] ||
 		    (c->worker_bits < 32 && worker >> c->worker_bits))
 			continue;
 		a = &m->cfg[m->count++];
@@ -167,7 +179,7 @@ static void ag_build_configs(struct agent *ag, uint32_t worker,
 		if (c->has_key)
 			memcpy(a->key, c->key, 16);
 		sl = c->sid_len;
-		memcpy(a->sid, ag->me->sid[id], sl);
+		memcpy(a->sid, sh->sid[id], sl);
 		/* server ID = host part | worker ID in the low worker bits */
 		for (b = 0; b < c->worker_bits && b < 32; b += 8)
 			a->sid[sl - 1 - b / 8] |= (uint8_t)(worker >> b);

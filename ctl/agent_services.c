@@ -30,7 +30,10 @@ static const char *group_str(int family, const void *addr, uint16_t port,
 int qlb_group_service(const struct qlb_config *cfg, int family,
 		      const void *addr, uint16_t port, char *err, size_t errlen)
 {
-	const size_t alen = family == AF_INET ? 4 : 16;
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	size_t alen = family == AF_INET ? 4 : 16;
+	uint8_t v4[4];
 	bool cand[QLB_MAX_SERVICES] = {false};
 	char g[INET6_ADDRSTRLEN + 8], names[256];
 	unsigned int i, n = 0;
@@ -48,6 +51,13 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 	 * group, as before services existed. */
 	if (cfg->nservices <= 1)
 		return 0;
+	/* an IPv4 address in an IPv6 socket's bind is that IPv4 address */
+	if (family == AF_INET6 && !memcmp(addr, mapped, sizeof(mapped))) {
+		memcpy(v4, (const uint8_t *)addr + 12, 4);
+		addr = v4;
+		family = AF_INET;
+		alen = 4;
+	}
 	for (i = 0; i < cfg->lb.nvips; i++) {
 		const struct qlb_conf_vip *v = &cfg->lb.vips[i];
 
@@ -61,6 +71,19 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 
 			if (v->port != port || v->addr.family != family ||
 			    v->service >= cfg->nservices ||
+			    v->service >= QLB_MAX_SERVICES || cand[v->service])
+				continue;
+			cand[v->service] = true;
+			found = (int)v->service;
+			n++;
+		}
+		/* [::] takes IPv4 too (unless IPV6_V6ONLY): with no IPv6
+		 * VIP at its port, the IPv4 ones decide */
+		for (i = 0; !n && family == AF_INET6 && i < cfg->lb.nvips;
+		     i++) {
+			const struct qlb_conf_vip *v = &cfg->lb.vips[i];
+
+			if (v->port != port || v->service >= cfg->nservices ||
 			    v->service >= QLB_MAX_SERVICES || cand[v->service])
 				continue;
 			cand[v->service] = true;
@@ -95,4 +118,22 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 		 "VIP on port %u (bind to one service's VIP address)",
 		 g, names, cfg->path, port);
 	return -1;
+}
+
+const struct qlb_conf_svc_host *qlb_host_service(const struct qlb_config *cfg,
+						 unsigned int s,
+						 unsigned int host)
+{
+	if (s >= cfg->nservices)
+		return NULL;
+	return qlb_service_host(&cfg->services[s], host);
+}
+
+unsigned int qlb_host_nservices(const struct qlb_config *cfg, unsigned int host)
+{
+	unsigned int s, n = 0;
+
+	for (s = 0; s < cfg->nservices; s++)
+		n += qlb_service_host(&cfg->services[s], host) != NULL;
+	return n;
 }

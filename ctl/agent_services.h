@@ -26,4 +26,16 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 		      const void *addr, uint16_t port, char *err,
 		      size_t errlen);
 
+/*
+ * qlb_host_service() - host @host's entry (an index into @cfg->hosts) in
+ * service @s, or NULL when the host does not serve it.
+ */
+const struct qlb_conf_svc_host *qlb_host_service(const struct qlb_config *cfg,
+						 unsigned int s,
+						 unsigned int host);
+
+/* How many services host @host serves. */
+unsigned int qlb_host_nservices(const struct qlb_config *cfg,
+				unsigned int host);
+
 #endif /* QLB_CTL_AGENT_SERVICES_H */

@@ -18,64 +18,89 @@
 
 #include "agent_daemon.h"
 #include "agent_probe.h"
+#include "agent_services.h"
 
-/* Worker IDs must fit the worker bits of every config this host uses. */
+/* Worker IDs must fit the worker bits of every config this host uses, in
+ * every service it serves (one ID space for all its socket groups). */
 uint32_t ag_max_workers(const struct qlb_config *cfg,
 			const struct qlb_conf_host *me)
 {
 	uint32_t max = QLB_HOST_MAX_WORKERS;
-	unsigned int id;
+	unsigned int id, s;
 
-	for (id = 0; id < QLB_CONFIG_MAX; id++) {
-		const struct qlb_conf_cid *c = &cfg->configs[id];
+	for (s = 0; s < cfg->nservices; s++) {
+		const struct qlb_conf_svc_host *sh = qlb_host_service(
+			cfg, s, (unsigned int)(me - cfg->hosts));
 
-		if (c->present && me->has_sid[id] &&
-		    (1u << c->worker_bits) < max)
-			max = 1u << c->worker_bits;
+		for (id = 0; sh && id < QLB_CONFIG_MAX; id++) {
+			const struct qlb_conf_cid *c =
+				&cfg->services[s].configs[id];
+
+			if (c->present && sh->has_sid[id] &&
+			    (1u << c->worker_bits) < max)
+				max = 1u << c->worker_bits;
+		}
 	}
 	return max;
+}
+
+/* Live workers whose IDs config @c of service @s (when @has_sid) cannot
+ * hold in its worker bits; each is logged. */
+static unsigned int ag_cfg_fits(const struct agent *ag,
+				const struct qlb_config *cfg, unsigned int s,
+				const struct qlb_conf_cid *c, bool has_sid)
+{
+	uint32_t limit, w, n = 0;
+	char list[160];
+	size_t off = 0;
+
+	if (!c->present || !has_sid ||
+	    (1u << c->worker_bits) >= QLB_HOST_MAX_WORKERS)
+		return 0;
+	limit = 1u << c->worker_bits;
+	list[0] = 0;
+	for (w = limit; w < QLB_HOST_MAX_WORKERS; w++) {
+		const struct qlb_worker_rec *r = &ag->workers[w].rec;
+
+		if (!r->in_use)
+			continue;
+		if (off < sizeof(list) - 40)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+						"%s%u (generation %u, pid %u)",
+						n ? ", " : "", w, r->generation,
+						r->pid);
+		else if (off < sizeof(list) - 4)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+						", ...");
+		n++;
+	}
+	if (!n)
+		return 0;
+	if (cfg->nservices > 1)
+		ag_log("service \"%s\" config %u (worker_bits %u: worker IDs "
+		       "< %u) cannot hold %u live worker%s: %s",
+		       cfg->services[s].name, c->id, c->worker_bits, limit, n,
+		       n > 1 ? "s" : "", list);
+	else
+		ag_log("config %u (worker_bits %u: worker IDs < %u) cannot "
+		       "hold %u live worker%s: %s",
+		       c->id, c->worker_bits, limit, n, n > 1 ? "s" : "", list);
+	return n;
 }
 
 int ag_workers_fit(const struct agent *ag, const struct qlb_config *cfg,
 		   const struct qlb_conf_host *me)
 {
-	unsigned int id, bad = 0;
+	unsigned int id, s, bad = 0;
 
-	for (id = 0; id < QLB_CONFIG_MAX; id++) {
-		const struct qlb_conf_cid *c = &cfg->configs[id];
-		uint32_t limit, w, n = 0;
-		char list[160];
-		size_t off = 0;
+	for (s = 0; s < cfg->nservices; s++) {
+		const struct qlb_conf_svc_host *sh = qlb_host_service(
+			cfg, s, (unsigned int)(me - cfg->hosts));
 
-		if (!c->present || !me->has_sid[id] ||
-		    (1u << c->worker_bits) >= QLB_HOST_MAX_WORKERS)
-			continue;
-		limit = 1u << c->worker_bits;
-		list[0] = 0;
-		for (w = limit; w < QLB_HOST_MAX_WORKERS; w++) {
-			const struct qlb_worker_rec *r = &ag->workers[w].rec;
-
-			if (!r->in_use)
-				continue;
-			if (off < sizeof(list) - 40)
-				off += (size_t)snprintf(
-					list + off, sizeof(list) - off,
-					"%s%u (generation %u, pid %u)",
-					n ? ", " : "", w, r->generation,
-					r->pid);
-			else if (off < sizeof(list) - 4)
-				off += (size_t)snprintf(list + off,
-							sizeof(list) - off,
-							", ...");
-			n++;
-		}
-		if (!n)
-			continue;
-		ag_log("config %u (worker_bits %u: worker IDs < %u) cannot "
-		       "hold "
-		       "%u live worker%s: %s",
-		       id, c->worker_bits, limit, n, n > 1 ? "s" : "", list);
-		bad += n;
+		for (id = 0; sh && id < QLB_CONFIG_MAX; id++)
+			bad += ag_cfg_fits(ag, cfg, s,
+					   &cfg->services[s].configs[id],
+					   sh->has_sid[id]);
 	}
 	return bad ? -ERANGE : 0;
 }
@@ -241,6 +266,16 @@ void ag_do_register(struct agent *ag, int ci, uint32_t gen, uint32_t gen_size,
 		ag_result(c, -EINVAL, "socket refused: %s: %s",
 			  ag_group_name(&rec.group, name, sizeof(name)), bad);
 		return;
+	}
+	{
+		char why[QLB_AP_MSG_LEN];
+
+		/* a group serves one service: its CIDs decode under that
+		 * service's configs only */
+		if (ag_group_service(ag, &rec.group, why, sizeof(why)) < 0) {
+			ag_result(c, -EINVAL, "socket refused: %s", why);
+			return;
+		}
 	}
 	/* generations are scoped to the socket's group */
 	w = ag_group_working(ag, &rec.group);

@@ -50,12 +50,13 @@ struct {
 	__type(value, __u64);
 } qlb_socks SEC(".maps");
 
+/* rows of decode state: row 0, or row 1 + service (qlb/abi/host_abi.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, QLB_CONFIG_MAX);
+	__uint(max_entries, QLB_HOST_CFG_ROWS *QLB_CONFIG_MAX);
 	__type(key, __u32);
 	__type(value, struct qlb_host_cfg);
-} qlb_hcfg SEC(".maps");
+} qlb_hcfg_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -128,6 +129,17 @@ struct {
  * worst two sweeps). */
 __u64 qlb_flow_swept_ns;
 
+/*
+ * The datagram's socket group, looked up at most once per datagram: by the
+ * fallback (its working set) or, on a host serving several services, by
+ * the decode (its service's row); whichever comes first keeps it here.
+ */
+struct qlb_grp {
+	struct qlb_group_key k;
+	__u32 *sel; /* qlb_worksel[k], NULL until looked up or when none */
+	__u32 looked;
+};
+
 /* A DCID in a zeroed, word-aligned buffer (the codec reads 20 bytes). */
 union qlb_rp_cid {
 	__u8 b[32];
@@ -169,6 +181,61 @@ static __always_inline __u32 qlb_dcid_hash(__u8 *cid, __u32 len)
 	return h;
 }
 
+/* The qlb_worksel value of the group of the socket the lookup found (every
+ * member of a group has the same bound address), NULL when none. */
+static __always_inline __u32 *qlb_group_sel(struct sk_reuseport_md *md,
+					    struct qlb_grp *grp)
+{
+	struct qlb_group_key *g = &grp->k;
+	struct bpf_sock *sk;
+
+	if (grp->looked)
+		return grp->sel;
+	grp->looked = 1;
+	grp->sel = NULL;
+	sk = md->sk;
+	if (!sk)
+		return NULL;
+	g->family = sk->family;
+	g->port = sk->src_port;
+	g->slot = 0;
+	if (g->family == 2 /* AF_INET */) {
+		g->addr[0] = sk->src_ip4;
+		g->addr[1] = 0;
+		g->addr[2] = 0;
+		g->addr[3] = 0;
+	} else {
+		g->addr[0] = sk->src_ip6[0];
+		g->addr[1] = sk->src_ip6[1];
+		g->addr[2] = sk->src_ip6[2];
+		g->addr[3] = sk->src_ip6[3];
+	}
+	grp->sel = bpf_map_lookup_elem(&qlb_worksel, g);
+	return grp->sel;
+}
+
+/*
+ * qlb_cfg_of() - the decode state of config @cr for this datagram: row 0's
+ * entry, which is the config itself when the host serves one service;
+ * when it serves several (by_group), the entry of the row of the socket
+ * group's service.
+ */
+static __always_inline struct qlb_host_cfg *
+qlb_cfg_of(struct sk_reuseport_md *md, __u32 cr, struct qlb_grp *grp)
+{
+	struct qlb_host_cfg *hc = bpf_map_lookup_elem(&qlb_hcfg_v2, &cr);
+	__u32 *sel, k;
+
+	if (!hc || !hc->by_group)
+		return hc;
+	sel = qlb_group_sel(md, grp);
+	if (!sel)
+		return NULL;
+	/* row 0 again for a group without a row: by_group, never present */
+	k = QLB_HOST_CFG_KEY(QLB_WORKSEL_ROW(*sel), cr);
+	return bpf_map_lookup_elem(&qlb_hcfg_v2, &k);
+}
+
 /*
  * qlb_fallback_pick() - select a socket of the working generation by @hash.
  * Probes a few neighbours when the hashed worker's socket just closed.
@@ -177,34 +244,19 @@ static __always_inline __u32 qlb_dcid_hash(__u8 *cid, __u32 len)
  * hashes itself: only when no working socket is left at all).
  */
 static __always_inline int qlb_fallback_pick(struct sk_reuseport_md *md,
-					     __u32 hash, __u32 *picked)
+					     __u32 hash, __u32 *picked,
+					     struct qlb_grp *grp)
 {
-	struct qlb_group_key g = {};
 	struct qlb_work_set *ws;
-	struct bpf_sock *sk;
 	__u32 *sel, n, idx, key;
 	int i;
 
-	/* the group is named by the bound address of the socket the lookup
-	 * found (every member of a group has the same) */
-	sk = md->sk;
-	if (!sk)
-		goto none;
-	g.family = sk->family;
-	g.port = sk->src_port;
-	if (g.family == 2 /* AF_INET */) {
-		g.addr[0] = sk->src_ip4;
-	} else {
-		g.addr[0] = sk->src_ip6[0];
-		g.addr[1] = sk->src_ip6[1];
-		g.addr[2] = sk->src_ip6[2];
-		g.addr[3] = sk->src_ip6[3];
-	}
-	sel = bpf_map_lookup_elem(&qlb_worksel, &g);
+	sel = qlb_group_sel(md, grp);
 	if (!sel)
 		goto none;
-	g.slot = *sel & 1;
-	ws = bpf_map_lookup_elem(&qlb_work, &g);
+	/* the key is not used after this: its slot may change in place */
+	grp->k.slot = QLB_WORKSEL_SLOT(*sel);
+	ws = bpf_map_lookup_elem(&qlb_work, &grp->k);
 	if (!ws)
 		goto none;
 	n = ws->nworkers;
@@ -231,11 +283,12 @@ none:
 	return -1;
 }
 
-static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash)
+static __always_inline int qlb_fallback(struct sk_reuseport_md *md, __u32 hash,
+					struct qlb_grp *grp)
 {
 	__u32 w;
 
-	qlb_fallback_pick(md, hash, &w);
+	qlb_fallback_pick(md, hash, &w, grp);
 	return SK_PASS;
 }
 
@@ -264,7 +317,8 @@ static long qlb_flow_expire(struct bpf_map *map, struct qlb_rp_flow_key *k,
  * fallback and record where it went.
  */
 static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
-					  struct qlb_rp_flow_key *k, __u8 *cid)
+					  struct qlb_rp_flow_key *k, __u8 *cid,
+					  struct qlb_grp *grp)
 {
 	struct qlb_rp_flow_cfg *fc;
 	struct qlb_worker_rec *rec;
@@ -277,7 +331,8 @@ static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
 	fc = bpf_map_lookup_elem(&qlb_rp_flowcfg, &zero);
 	if (fc) {
 		if (fc->off)
-			return qlb_fallback(md, qlb_dcid_hash(cid, k->len));
+			return qlb_fallback(md, qlb_dcid_hash(cid, k->len),
+					    grp);
 		if (fc->timeout_ns)
 			timeout = fc->timeout_ns;
 	}
@@ -302,7 +357,7 @@ static __always_inline int qlb_flow_steer(struct sk_reuseport_md *md,
 		}
 	}
 	/* the DCID's hash only now: a followed record does not need it */
-	if (qlb_fallback_pick(md, qlb_dcid_hash(cid, k->len), &w))
+	if (qlb_fallback_pick(md, qlb_dcid_hash(cid, k->len), &w, grp))
 		return SK_PASS;
 	rec = bpf_map_lookup_elem(&qlb_workers, &w);
 	v.cookie = rec ? rec->cookie : 0;
@@ -427,7 +482,8 @@ static __always_inline void qlb_keep_cid(__u64 *k0, __u64 *k1, __u64 *k2,
  * (no config, a length the config does not allow, a plaintext CID that
  * is not ours or a closed worker's: rare in steady traffic).
  */
-static __always_inline int qlb_fast_short(struct sk_reuseport_md *md, void *p)
+static __always_inline int qlb_fast_short(struct sk_reuseport_md *md, void *p,
+					  struct qlb_grp *grp)
 {
 	union qlb_rp_cid c;
 	struct qlb_rp_cache_set *set;
@@ -441,7 +497,7 @@ static __always_inline int qlb_fast_short(struct sk_reuseport_md *md, void *p)
 	cr = qlb_cid_config_id(first);
 	if (cr == QLB_CR_UNROUTABLE)
 		return -1;
-	hc = bpf_map_lookup_elem(&qlb_hcfg, &cr);
+	hc = qlb_cfg_of(md, cr, grp);
 	if (!hc || !hc->present)
 		return -1;
 	clen = qlb_cid_len(&hc->cid);
@@ -487,12 +543,12 @@ static __always_inline int qlb_fast_short(struct sk_reuseport_md *md, void *p)
 	c.q[3] = 0;
 	if (qlb_codec_sid(hc, c.b, &worker)) {
 		qlb_rp_count(QLB_RP_FB_FOREIGN);
-		return qlb_fallback(md, qlb_dcid_hash(c.b, clen));
+		return qlb_fallback(md, qlb_dcid_hash(c.b, clen), grp);
 	}
 	if (bpf_sk_select_reuseport(md, &qlb_socks, &worker, 0)) {
 		/* worker < 2^16: never beyond the socket map */
 		qlb_rp_count(QLB_RP_FB_EMPTY_SLOT);
-		return qlb_fallback(md, qlb_dcid_hash(c.b, clen));
+		return qlb_fallback(md, qlb_dcid_hash(c.b, clen), grp);
 	}
 	/* admitted: a CID of this host whose worker lives. It goes to way 0,
 	 * the others move down one and the oldest leaves (the set keeps its
@@ -525,14 +581,16 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 	void *data_end = (void *)(long)md->data_end;
 	__u8 hdr[QLB_HDR_READ] = {};
 	union qlb_rp_cid c = {};
+	struct qlb_grp grp;
 	struct qlb_host_cfg *hc;
 	__u32 plen, cr, clen, hlen, worker, reason;
 	__u8 is_long;
 
+	grp.looked = 0;
 	if (!qlb_rp_ref && data + QLB_UDP_HLEN + QLB_FAST_READ <= data_end &&
 	    !(*(__u8 *)(data + QLB_UDP_HLEN) & 0x80)) {
-		int r = qlb_fast_short(md, data + QLB_UDP_HLEN +
-						   QLB_SHORT_DCID_OFF);
+		int r = qlb_fast_short(
+			md, data + QLB_UDP_HLEN + QLB_SHORT_DCID_OFF, &grp);
 
 		if (r >= 0)
 			return r;
@@ -583,7 +641,7 @@ int qlb_reuseport_select(struct sk_reuseport_md *md)
 		reason = QLB_RP_FB_UNROUTABLE;
 		goto fallback;
 	}
-	hc = bpf_map_lookup_elem(&qlb_hcfg, &cr);
+	hc = qlb_cfg_of(md, cr, &grp);
 	if (!hc || !hc->present) {
 		reason = is_long ? QLB_RP_FB_INITIAL : QLB_RP_FB_NO_CONFIG;
 		goto fallback;
@@ -628,12 +686,12 @@ fallback:
 		k.dcid[2] = c.q[2] & qlb__head64(qlb__clamp8(hlen - 16));
 		k.len = hlen;
 		k.pad = 0;
-		return qlb_flow_steer(md, &k, c.b);
+		return qlb_flow_steer(md, &k, c.b, &grp);
 	}
-	return qlb_fallback(md, qlb_dcid_hash(c.b, hlen));
+	return qlb_fallback(md, qlb_dcid_hash(c.b, hlen), &grp);
 fallback_counted:
 	qlb_rp_count(reason);
-	return qlb_fallback(md, qlb_dcid_hash(hdr, hlen));
+	return qlb_fallback(md, qlb_dcid_hash(hdr, hlen), &grp);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -28,9 +28,9 @@ rp_stat() {
 		python3 -c 'import json,sys; print(sum(v["value"] for v in json.load(sys.stdin)["formatted"]["values"]))'
 }
 ST_CACHE_HIT=12
-# epoch ID: qlb_hcfg[ID].epoch
+# epoch ID: qlb_hcfg_v2[ID].epoch (row 0: the one service)
 epoch() {
-	bpftool -j map lookup pinned "$H_PIN/qlb_hcfg" key "$1" 0 0 0 |
+	bpftool -j map lookup pinned "$H_PIN/qlb_hcfg_v2" key "$1" 0 0 0 |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"]["epoch"])'
 }
 

@@ -227,7 +227,7 @@ void rps_setup(struct prog_set *ps, int with_ref)
 	if (connect(rps_client, (struct sockaddr *)&rps_dst, sizeof(rps_dst)))
 		rps_die("connect");
 	ps->rp = load_copy(NULL, 0, 0);
-	ps->m_hcfg = bpf_map__fd(ps->rp->maps.qlb_hcfg);
+	ps->m_hcfg = bpf_map__fd(ps->rp->maps.qlb_hcfg_v2);
 	ps->m_socks = bpf_map__fd(ps->rp->maps.qlb_socks);
 	ps->m_work = bpf_map__fd(ps->rp->maps.qlb_work);
 	ps->m_worksel = bpf_map__fd(ps->rp->maps.qlb_worksel);

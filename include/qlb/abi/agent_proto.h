@@ -121,11 +121,12 @@ struct qlb_ap_config {
 };
 _Static_assert(sizeof(struct qlb_ap_config) == 40, "qlb_ap_config is ABI");
 
-/* Every config this host has a server ID under (configs without one are
- * not usable by its workers). */
+/* Every config this host has a server ID under in the service of the
+ * worker's socket group (configs without one are not usable by its
+ * workers); config ids are that service's. */
 struct qlb_ap_configs {
 	__u32 count;
-	__u32 pad;
+	__u32 service; /* index of the service in the file (was padding) */
 	struct qlb_ap_config cfg[QLB_AP_NCONFIGS];
 };
 _Static_assert(sizeof(struct qlb_ap_configs) == 288, "qlb_ap_configs is ABI");

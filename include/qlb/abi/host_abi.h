@@ -33,36 +33,60 @@
 #define QLB_HOST_STATS_SLOTS	 32
 
 /* Pinned names (BPF object names are limited to 15 characters). */
-#define QLB_PIN_SOCKS	 "qlb_socks"	  /* REUSEPORT_SOCKARRAY */
-#define QLB_PIN_HCFG	 "qlb_hcfg"	  /* per-config decode state */
-#define QLB_PIN_WORK	 "qlb_work"	  /* working set, double buffered */
-#define QLB_PIN_WORKSEL	 "qlb_worksel"	  /* which buffer is live */
-#define QLB_PIN_WORKERS	 "qlb_workers"	  /* agent's per-worker records */
-#define QLB_PIN_GENS	 "qlb_gens"	  /* agent's per-generation records */
-#define QLB_PIN_RP_STATS "qlb_rp_stats"	  /* SK_REUSEPORT counters */
-#define QLB_PIN_DC_CFG	 "qlb_dc_cfg"	  /* decapsulation addresses */
-#define QLB_PIN_DC_STATS "qlb_dc_stats"	  /* decapsulation counters */
-#define QLB_PIN_RP_CACHE "qlb_rp_cache"	  /* decoded-CID cache, per CPU */
-#define QLB_PIN_FLOWS	 "qlb_rp_flows"	  /* client-chosen DCID -> socket */
+#define QLB_PIN_SOCKS	 "qlb_socks"	/* REUSEPORT_SOCKARRAY */
+#define QLB_PIN_HCFG	 "qlb_hcfg_v2"	/* per-(service, config) decode state */
+#define QLB_PIN_WORK	 "qlb_work"	/* working set, double buffered */
+#define QLB_PIN_WORKSEL	 "qlb_worksel"	/* which buffer is live */
+#define QLB_PIN_WORKERS	 "qlb_workers"	/* agent's per-worker records */
+#define QLB_PIN_GENS	 "qlb_gens"	/* agent's per-generation records */
+#define QLB_PIN_RP_STATS "qlb_rp_stats" /* SK_REUSEPORT counters */
+#define QLB_PIN_DC_CFG	 "qlb_dc_cfg"	/* decapsulation addresses */
+#define QLB_PIN_DC_STATS "qlb_dc_stats" /* decapsulation counters */
+#define QLB_PIN_RP_CACHE "qlb_rp_cache" /* decoded-CID cache, per CPU */
+#define QLB_PIN_FLOWS	 "qlb_rp_flows" /* client-chosen DCID -> socket */
 #define QLB_PIN_FLOW_CFG "qlb_rp_flowcfg" /* flow table settings */
 #define QLB_PIN_PROG_RP	 "qlb_reuseport_select"
 #define QLB_PIN_PROG_DC	 "qlb_decap"
 
 /*
- * qlb_hcfg[config id]: what the SK_REUSEPORT program needs to decode CIDs
- * of one QUIC-LB config and to tell this host's server IDs from others'.
- * present == 0: this host has no server ID under that config (CIDs of it
- * are foreign and take the fallback).
+ * Services (docs/host.md): a host may serve several services, each with its
+ * own QUIC-LB configs (config ids are per service) and its own server IDs.
+ * A socket group serves one service (ctl/agent_services.h), and the
+ * program decodes a group's datagrams under that service's configs only.
+ *
+ * qlb_hcfg_v2[QLB_HOST_CFG_KEY(row, config id)]: rows of decode state.
+ *  - Row 0 is read first, by config id alone, as qlb_hcfg was: when the
+ *    host serves one service it holds that service's configs and the
+ *    program reads nothing else (the cost of one service is unchanged).
+ *  - When the host serves several services, every row 0 entry has
+ *    by_group set (and present clear): the program then takes the row of
+ *    the datagram's socket group from the qlb_worksel value it reads for
+ *    the group anyway (QLB_WORKSEL_ROW()), and decodes with row 1 + s,
+ *    service s's configs.
+ * (qlb_hcfg, keyed by config id alone, was one service's; the key's
+ * meaning changed, hence the new name.)
+ */
+#define QLB_HOST_MAX_SERVICES	  64 /* QLB_MAX_SERVICES of the config */
+#define QLB_HOST_CFG_ROWS	  (1 + QLB_HOST_MAX_SERVICES)
+#define QLB_HOST_CFG_KEY(row, id) ((row)*QLB_CONFIG_MAX + (id))
+
+/*
+ * One entry: what the SK_REUSEPORT program needs to decode CIDs of one
+ * QUIC-LB config of one service and to tell this host's server ID in that
+ * service from others'. present == 0: this host has no server ID under
+ * that config (CIDs of it are foreign and take the fallback).
  */
 struct qlb_host_cfg {
 	struct qlb_cid_cfg cid; /* round keys included */
 	__u8 host_sid[16];	/* host part, worker bits zero, bytes
 				   past sid_len zero */
 	__u8 present;
-	__u8 pad[3];
+	__u8 by_group; /* row 0 only: the host serves several services, the
+			  row is the socket group's (was padding) */
+	__u8 pad[2];
 	__u32 epoch; /* changes whenever the agent rewrites this entry (reload,
-			rotation): a decision cached under another epoch is
-			stale */
+			rotation), unique over all rows: a decision cached
+			under another epoch (or another service) is stale */
 };
 _Static_assert(sizeof(struct qlb_host_cfg) == 384, "qlb_host_cfg is ABI");
 
@@ -81,6 +105,16 @@ struct qlb_group_key {
 };
 _Static_assert(sizeof(struct qlb_group_key) == 28, "qlb_group_key is ABI");
 #define QLB_HOST_MAX_GROUPS 64
+
+/*
+ * qlb_worksel[group]: bit 0 names the qlb_work buffer the program reads;
+ * bits 8..15 the group's row of qlb_hcfg_v2 (1 + its service) when the
+ * host serves several services (added: an older reader masks with 1).
+ */
+#define QLB_WORKSEL_SLOT(v)    ((v)&1u)
+#define QLB_WORKSEL_ROW(v)     (((v) >> 8) & 0xffu)
+#define QLB_WORKSEL(slot, row) (((slot)&1u) | (((row)&0xffu) << 8))
+_Static_assert(QLB_HOST_CFG_ROWS <= 256, "a row fits QLB_WORKSEL_ROW");
 
 /*
  * qlb_work[group, slot]: the working generation's sockets of one group, by
@@ -160,7 +194,7 @@ _Static_assert(QLB_RP_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
  * sets max_entries to QLB_RP_CACHE_SETS * possible CPUs; each CPU reads and
  * writes its own range only): encrypted CIDs of this host
  * decoded before. An entry holds the CID's bytes (first octet included,
- * zero past the config's length), the epoch of qlb_hcfg[config] it was
+ * zero past the config's length), the epoch of its qlb_hcfg_v2 entry it was
  * decoded under and the worker ID it names; it is used only when all of
  * them match, so a reload or a key rotation (a new epoch) makes every
  * older entry of that config a miss. Only CIDs that decode to this host's
@@ -172,7 +206,7 @@ _Static_assert(QLB_RP_STAT_MAX <= QLB_HOST_STATS_SLOTS, "room for counters");
 #define QLB_RP_CACHE_WAYS 4
 struct qlb_rp_cache_ent {
 	__u64 cid[3]; /* CID bytes, zero past its length */
-	__u32 epoch;  /* qlb_hcfg[config].epoch; 0 = empty */
+	__u32 epoch;  /* qlb_hcfg_v2 entry's epoch; 0 = empty */
 	__u32 worker;
 };
 _Static_assert(sizeof(struct qlb_rp_cache_ent) == 32,
