@@ -84,11 +84,27 @@ static __u32 cfg_map_key(__u32 slot, __u32 svc, __u32 id)
 	       QLB_LB_CFG_KEY(svc, id);
 }
 
+/* Index in @cfg->hosts of the host named @name, -1 if none; @hint (the
+ * member entry's .host) is tried first. */
+static int cfg_host(const struct qlb_config *cfg, const char *name,
+		    unsigned int hint)
+{
+	unsigned int i;
+
+	if (hint < cfg->nhosts && !strcmp(cfg->hosts[hint].name, name))
+		return (int)hint;
+	for (i = 0; i < cfg->nhosts; i++)
+		if (!strcmp(cfg->hosts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
 /* Does @cfg describe the slot @v holds? Every VIP in the service of that
  * index, every member a host of that name serving that service. */
 static bool file_matches(const struct qlb_config *cfg, const struct lb_view *v)
 {
 	unsigned int i;
+	int h;
 
 	for (i = 0; i < QLB_LB_MAX_VIPS; i++)
 		if (v->vips[i].used &&
@@ -100,12 +116,12 @@ static bool file_matches(const struct qlb_config *cfg, const struct lb_view *v)
 		if (v->svcs[i].used && i >= cfg->nservices)
 			return false;
 	for (i = 0; i < v->nmembers; i++) {
-		const struct qlb_lb_host *h = &v->members[i].h;
+		const struct qlb_lb_host *m = &v->members[i].h;
 
-		if (h->service >= cfg->nservices || h->host >= cfg->nhosts ||
-		    strncmp(cfg->hosts[h->host].name, h->name,
-			    sizeof(h->name)) ||
-		    !qlb_service_host(&cfg->services[h->service], h->host))
+		h = cfg_host(cfg, m->name, m->host);
+		if (h < 0 || m->service >= cfg->nservices ||
+		    !qlb_service_host(&cfg->services[m->service],
+				      (unsigned int)h))
 			return false;
 	}
 	return true;
@@ -456,6 +472,31 @@ static void add_counter(struct qlb_lb_counter *to,
 	to->bytes += c->bytes;
 }
 
+/*
+ * The row of @r's host in @c->host: its file index (.host), unless that
+ * row holds another name already (an apply that numbered hosts otherwise):
+ * then the row of its name, or a free one. Return: the row, -1 if full.
+ */
+static int host_slot(struct lb_counts *c, const struct member_row *r)
+{
+	unsigned int i, h = r->h.host;
+
+	_Static_assert(sizeof(c->host_name[0]) == sizeof(r->h.name),
+		       "a host's name");
+	if (c->host_name[h][0] && strcmp(c->host_name[h], r->h.name)) {
+		for (i = 0; i < QLB_LB_MAX_HOSTS; i++)
+			if (!c->host_name[i][0] ||
+			    !strcmp(c->host_name[i], r->h.name))
+				break;
+		if (i == QLB_LB_MAX_HOSTS)
+			return -1;
+		h = i;
+	}
+	/* NUL-terminated by read_view() */
+	memcpy(c->host_name[h], r->h.name, sizeof(r->h.name));
+	return (int)h;
+}
+
 static int read_counts(const struct qlb_lb_maps *m, const char *file,
 		       struct lb_counts *c)
 {
@@ -463,6 +504,7 @@ static int read_counts(const struct qlb_lb_maps *m, const char *file,
 	struct qlb_lb_counter *pc;
 	struct qlb_lb_ctrl ctrl;
 	__u32 zero = 0, row, i, s, id;
+	int h;
 
 	if (ncpu < 1 || bpf_map_lookup_elem(m->ctrl, &zero, &ctrl))
 		return -1;
@@ -484,11 +526,9 @@ static int read_counts(const struct qlb_lb_maps *m, const char *file,
 		const struct member_row *r = &c->v.members[i];
 
 		sum_row(m->host_stats, r->idx, pc, ncpu, &c->member[r->idx]);
-		add_counter(&c->host[r->h.host], &c->member[r->idx]);
-		_Static_assert(sizeof(c->host_name[0]) == sizeof(r->h.name),
-			       "a host's name");
-		memcpy(c->host_name[r->h.host], r->h.name,
-		       sizeof(r->h.name)); /* NUL-terminated by read_view() */
+		h = host_slot(c, r);
+		if (h >= 0)
+			add_counter(&c->host[h], &c->member[r->idx]);
 	}
 	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
 		for (id = 0; c->v.svcs[s].used && id < QLB_CONFIG_MAX; id++)

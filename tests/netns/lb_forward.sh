@@ -70,16 +70,24 @@ diff "$L_DIR/want.txt" "$L_DIR/got.txt" >/dev/null || {
 
 # counters and metrics
 lexec "$QLBCTL" lb stats --pin-dir "$L_PIN"
-m=$(lexec "$QLBCTL" lb metrics --pin-dir "$L_PIN")
-echo "$m" | grep -q '^qlb_lb_packets_total{vip="198.18.1.1:443",reason="routed_cid",action="tx"} 3$' ||
+# with -f the one (implicit) service has its name, without it its index
+m=$(lexec "$QLBCTL" lb metrics -f "$CFG")
+echo "$m" | grep -q '^qlb_lb_packets_total{vip="198.18.1.1:443",service="default",reason="routed_cid",action="tx"} 3$' ||
 	fail "metrics: routed_cid for the IPv4 VIP is not 3"
-echo "$m" | grep -q '^qlb_lb_packets_total{vip="198.18.1.1:443",reason="fallback_unroutable",action="tx"} 1$' ||
+echo "$m" | grep -q '^qlb_lb_packets_total{vip="198.18.1.1:443",service="default",reason="fallback_unroutable",action="tx"} 1$' ||
 	fail "metrics: fallback_unroutable is not 1"
+echo "$m" | grep -q '^qlb_lb_service_packets_total{service="default",reason="fallback_initial",action="tx"} 7$' ||
+	fail "metrics: the service's fallback_initial is not 7 (6 IPv4 and 1 IPv6 Initials)"
+lexec "$QLBCTL" lb metrics --pin-dir "$L_PIN" |
+	grep -q '^qlb_lb_packets_total{vip="198.18.1.1:443",service="0",reason="routed_cid",action="tx"} 3$' ||
+	fail "metrics without the file: service index 0 expected"
 w2=$(grep -c '"host":"web2"' "$L_DIR/trace.json")
 echo "$m" | grep -q "^qlb_lb_host_packets_total{host=\"web2\"} $w2\$" ||
 	fail "metrics: web2 did not count the $w2 packets trace sent it"
-echo "$m" | grep -q '^qlb_lb_config_routed_packets_total{config="1"} 3$' &&
-	echo "$m" | grep -q '^qlb_lb_config_routed_packets_total{config="2"} 1$' ||
+echo "$m" | grep -q "^qlb_lb_member_packets_total{service=\"default\",host=\"web2\"} $w2\$" ||
+	fail "metrics: member default/web2 did not count the $w2 packets trace sent it"
+echo "$m" | grep -q '^qlb_lb_config_routed_packets_total{service="default",config="1"} 3$' &&
+	echo "$m" | grep -q '^qlb_lb_config_routed_packets_total{service="default",config="2"} 1$' ||
 	fail "metrics: per-config routed packets (config 1: 3, config 2: 1)"
 lexec "$QLBCTL" -j lb stats --pin-dir "$L_PIN" | grep -q '"fallback_initial":{"packets":6' ||
 	fail "stats -j: 6 IPv4 Initials expected"
