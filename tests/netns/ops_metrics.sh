@@ -3,8 +3,10 @@
 # Metrics (issue 5) after a known load through the LB node to qlb-echo on
 # three hosts (tests/lib/faults.sh):
 # - `qlbctl lb metrics`: only the documented metric names, each with its
-#   documented label names (vip, reason, action / host / config), every
-#   value equal to what `qlbctl -j lb stats` says; the routed_cid and
+#   documented label names (vip, service, reason, action / host / service,
+#   host / service, config), every value equal to what `qlbctl -j lb
+#   stats` says, the service's counters the sum of its VIPs', each host's
+#   the sum over its members; the routed_cid and
 #   fallback_initial counters grew by exactly the CID and Initial
 #   datagrams the load sent (and had answered);
 # - the same text served by `qlbctl lb metrics --listen` on lb1's address,
@@ -97,9 +99,13 @@ def j(p):
     return json.load(open(f'{d}/{p}'))
 
 # LB node: names and label sets
-want_lb = {'qlb_lb_packets_total': {'vip', 'reason', 'action'}, 'qlb_lb_bytes_total': {'vip', 'reason', 'action'},
+want_lb = {'qlb_lb_packets_total': {'vip', 'service', 'reason', 'action'},
+           'qlb_lb_bytes_total': {'vip', 'service', 'reason', 'action'},
+           'qlb_lb_service_packets_total': {'service', 'reason', 'action'},
+           'qlb_lb_service_bytes_total': {'service', 'reason', 'action'},
            'qlb_lb_host_packets_total': {'host'}, 'qlb_lb_host_bytes_total': {'host'},
-           'qlb_lb_config_routed_packets_total': {'config'}, 'qlb_lb_config_live': {'config'},
+           'qlb_lb_member_packets_total': {'service', 'host'}, 'qlb_lb_member_bytes_total': {'service', 'host'},
+           'qlb_lb_config_routed_packets_total': {'service', 'config'}, 'qlb_lb_config_live': {'service', 'config'},
            'qlb_lb_generation': set(), 'qlb_lb_applied_timestamp_seconds': set()}
 M, types = prom(f'{d}/lb.prom')
 for (n, lab) in M:
@@ -127,14 +133,36 @@ for v in S['vips']:
         continue
     for r, c in v['reasons'].items():
         act = next(dict(l)['action'] for (n, l) in M if n == 'qlb_lb_packets_total' and dict(l)['reason'] == r)
-        lab = tuple(sorted({'vip': v['vip'], 'reason': r, 'action': act}.items()))
+        lab = tuple(sorted({'vip': v['vip'], 'service': v['service'], 'reason': r, 'action': act}.items()))
         cmp(('qlb_lb_packets_total', lab), c['packets'])
         cmp(('qlb_lb_bytes_total', lab), c['bytes'])
 for h in S['hosts']:
     cmp(('qlb_lb_host_packets_total', (('host', h['host']),)), h['packets'])
     cmp(('qlb_lb_host_bytes_total', (('host', h['host']),)), h['bytes'])
 for c in S['configs']:
-    cmp(('qlb_lb_config_routed_packets_total', (('config', str(c['config'])),)), c['routed_packets'])
+    cmp(('qlb_lb_config_routed_packets_total', (('config', str(c['config'])), ('service', c['service']))),
+        c['routed_packets'])
+# per service: its reasons are the sum of its VIPs' rows; a host's totals
+# the sum over its members (one implicit service here, named by the file)
+if [s['service'] for s in S['services']] != ['default'] or not S['service_names']:
+    print(f'services: {[s["service"] for s in S["services"]]}, expected the implicit "default"'); bad += 1
+for sv in S['services']:
+    for r, c in sv['reasons'].items():
+        act = next(dict(l)['action'] for (n, l) in M if n == 'qlb_lb_packets_total' and dict(l)['reason'] == r)
+        lab = tuple(sorted({'service': sv['service'], 'reason': r, 'action': act}.items()))
+        cmp(('qlb_lb_service_packets_total', lab), c['packets'])
+        cmp(('qlb_lb_service_bytes_total', lab), c['bytes'])
+        want = sum(v['reasons'][r]['packets'] for v in S['vips'] if v['service'] == sv['service'])
+        if c['packets'] != want:
+            print(f'service {sv["service"]} {r}: {c["packets"]}, its VIPs {want}'); bad += 1
+    for mb in sv['members']:
+        lab = (('host', mb['host']), ('service', sv['service']))
+        cmp(('qlb_lb_member_packets_total', lab), mb['packets'])
+        cmp(('qlb_lb_member_bytes_total', lab), mb['bytes'])
+for h in S['hosts']:
+    ms = sum(mb['packets'] for sv in S['services'] for mb in sv['members'] if mb['host'] == h['host'])
+    if ms != h['packets']:
+        print(f'host {h["host"]}: {h["packets"]} packets, its members {ms}'); bad += 1
 print(f'LB: {len(M)} samples, {checked} compared with lb stats')
 
 # the load: sent CIDs and Initials, exactly
