@@ -17,6 +17,7 @@
 #include <linux/if_link.h>
 
 #include "agent_probe.h"
+#include "agent_services.h"
 #include "qlb/abi/health_proto.h"
 #include "qlb/abi/host_abi.h"
 
@@ -168,7 +169,9 @@ fail:
 
 /* ---- the responder ------------------------------------------------------- */
 
-#define RESP_RATE 200 /* answers per second at most */
+/* Answers per second at most, per service of the file: an LB node probes
+ * each (service, host) pair once per interval. */
+#define RESP_RATE 200
 
 struct qlb_probe_resp {
 	const struct qlb_config *cfg;
@@ -381,7 +384,63 @@ static bool worker_live(struct qlb_probe_resp *r, __u32 id)
 	return true;
 }
 
-unsigned int qlb_probe_resp_check(struct qlb_probe_resp *r,
+int qlb_hp_service_of(const struct qlb_config *cfg, unsigned int flags,
+		      uint32_t tag, const struct qlb_addr *dst)
+{
+	unsigned int s, v;
+	int found = -1, n = 0;
+
+	/* one service: every group is its, whatever the probe names */
+	if (!cfg->services || cfg->nservices <= 1)
+		return -1;
+	if (flags & QLB_HP_F_SERVICE) {
+		for (s = 0; s < cfg->nservices; s++) {
+			if (qlb_hp_service_tag(cfg->services[s].name) != tag)
+				continue;
+			found = (int)s;
+			n++;
+		}
+		if (n == 1)
+			return found;
+	}
+	/* the service of the VIP the probe went to, when the address names
+	 * one (two services may share it on different ports) */
+	found = -1;
+	n = 0;
+	for (v = 0; dst && dst->family && v < cfg->lb.nvips; v++) {
+		const struct qlb_conf_vip *vp = &cfg->lb.vips[v];
+
+		if (!addr_eq(&vp->addr, dst) || (int)vp->service == found)
+			continue;
+		if (found >= 0) {
+			n = 2;
+			break;
+		}
+		found = (int)vp->service;
+		n = 1;
+	}
+	return n == 1 && found < (int)cfg->nservices ? found : -1;
+}
+
+/* Whether group @g counts for service @svc (-1: any service). */
+static bool svc_group(const struct qlb_probe_resp *r,
+		      const struct qlb_group_key *g, int svc)
+{
+	char err[256];
+	int family = (int)g->family;
+
+	if (!vip_group(r, g))
+		return false;
+	if (svc < 0)
+		return true;
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	/* a group of no service (refused at registration) counts for none */
+	return qlb_group_service(r->cfg, family, g->addr, g->port, err,
+				 sizeof(err)) == svc;
+}
+
+unsigned int qlb_probe_resp_check(struct qlb_probe_resp *r, int svc,
 				  unsigned int *ngroups, unsigned int *nbad)
 {
 	static struct qlb_work_set ws;
@@ -400,7 +459,7 @@ unsigned int qlb_probe_resp_check(struct qlb_probe_resp *r,
 
 		k = next;
 		prev = &k;
-		if (!vip_group(r, &k))
+		if (!svc_group(r, &k, svc))
 			continue;
 		if (bpf_map_lookup_elem(r->m_worksel, &k, &sel))
 			continue;
@@ -441,6 +500,7 @@ static bool src_trusted(const struct qlb_probe_resp *r,
 
 static bool rate_ok(struct qlb_probe_resp *r)
 {
+	unsigned int nsvc = r->cfg->nservices ? r->cfg->nservices : 1;
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -448,7 +508,7 @@ static bool rate_ok(struct qlb_probe_resp *r)
 		r->tb_sec = (uint64_t)t.tv_sec;
 		r->tb_used = 0;
 	}
-	return r->tb_used++ < RESP_RATE;
+	return r->tb_used++ < RESP_RATE * nsvc;
 }
 
 /* Write one control message into @o; returns the control length it takes. */
@@ -479,9 +539,11 @@ static int resp_one(struct qlb_probe_resp *r, int fd)
 			    .msg_control = cin.buf,
 			    .msg_controllen = sizeof(cin.buf)};
 	struct cmsghdr *c;
+	struct qlb_addr dst = {0};
 	unsigned int ng, nb, st;
 	bool have_dst = false;
 	ssize_t n;
+	int svc;
 
 	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0)
@@ -507,6 +569,8 @@ static int resp_one(struct qlb_probe_resp *r, int fd)
 				struct in_pktinfo pi;
 
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				dst.family = AF_INET;
+				dst.v4 = pi.ipi_addr;
 				pi.ipi_spec_dst = pi.ipi_addr;
 				pi.ipi_ifindex = 0;
 				mh.msg_controllen =
@@ -518,6 +582,8 @@ static int resp_one(struct qlb_probe_resp *r, int fd)
 				struct in6_pktinfo pi;
 
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				dst.family = AF_INET6;
+				dst.v6 = pi.ipi6_addr;
 				pi.ipi6_ifindex = 0;
 				mh.msg_controllen =
 					put_cmsg(o, IPPROTO_IPV6, IPV6_PKTINFO,
@@ -531,12 +597,22 @@ static int resp_one(struct qlb_probe_resp *r, int fd)
 		mh.msg_controllen = 0;
 	}
 	m.host[sizeof(m.host) - 1] = 0;
+	/* the service the probe is for: the one it names, else the one of
+	 * the VIP it went to; -1 = every VIP group, as before services */
+	svc = qlb_hp_service_of(r->cfg, m.flags, ntohl(m.service), &dst);
 	if (strcmp(m.host, r->cfg->host.name)) {
 		st = QLB_HP_WRONG_HOST;
 		ng = nb = 0;
 	} else {
-		st = qlb_probe_resp_check(r, &ng, &nb);
+		st = qlb_probe_resp_check(r, svc, &ng, &nb);
 	}
+	/* the verdict speaks for the service the probe named when it
+	 * checked that service's groups, or every group of a file with one
+	 * service (they are all that service's) */
+	m.flags &= QLB_HP_F_SERVICE;
+	if ((m.flags & QLB_HP_F_SERVICE) &&
+	    (svc >= 0 || r->cfg->nservices <= 1))
+		m.flags |= QLB_HP_F_SERVICE_CHECKED;
 	m.type = QLB_HP_ANSWER;
 	m.status = (uint8_t)st;
 	m.ngroups = htons((uint16_t)(ng > 0xffff ? 0xffff : ng));

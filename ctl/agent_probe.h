@@ -9,9 +9,11 @@
  *    the maps of include/qlb/abi/decap_trust.h.
  *  - the probe responder: answers the LB nodes' probes
  *    (include/qlb/abi/health_proto.h) on the VIPs at the health port, after
- *    checking that decapsulation is attached and that every VIP socket
- *    group's working generation has a live socket. It lives in the agent's
- *    process: a dead agent answers nothing.
+ *    checking that decapsulation is attached and that every socket group
+ *    of the probed service (qlb_hp_service_of(); the groups mapped by
+ *    qlb_group_service(), ctl/agent_services.h) has a live socket in its
+ *    working generation. It lives in the agent's process: a dead agent
+ *    answers nothing.
  */
 #ifndef QLB_CTL_AGENT_PROBE_H
 #define QLB_CTL_AGENT_PROBE_H
@@ -74,11 +76,25 @@ int qlb_probe_resp_fds(const struct qlb_probe_resp *r, int *fds, int max);
 void qlb_probe_resp_input(struct qlb_probe_resp *r, int fd);
 
 /*
- * qlb_probe_resp_check() - the verdict an answer would carry now (enum
- * qlb_hp_status), with the VIP socket groups seen and how many of them
- * have no live socket.
+ * qlb_hp_service_of() - the service a probe is answered for: @flags/@tag
+ * of the probe (QLB_HP_F_SERVICE, qlb_hp_service_tag()), @dst the VIP it
+ * was sent to (family 0: unknown), over the services of the host's file
+ * @cfg: the one service of that tag; else the one service with a VIP at
+ * @dst; else -1.
+ * Return: an index into cfg->services, or -1: every VIP group of the host
+ * (a file of one service, an LB node's probe without a service to a VIP
+ * address that two services share, or a service this file lacks).
  */
-unsigned int qlb_probe_resp_check(struct qlb_probe_resp *r,
+int qlb_hp_service_of(const struct qlb_config *cfg, unsigned int flags,
+		      uint32_t tag, const struct qlb_addr *dst);
+
+/*
+ * qlb_probe_resp_check() - the verdict an answer for service @svc (-1:
+ * every VIP group of the host) would carry now (enum qlb_hp_status), with
+ * the socket groups of the service seen and how many of them have no live
+ * socket.
+ */
+unsigned int qlb_probe_resp_check(struct qlb_probe_resp *r, int svc,
 				  unsigned int *ngroups, unsigned int *nbad);
 
 /* Answers sent and probes refused (bad format, untrusted source, rate). */

@@ -15,6 +15,7 @@
 
 #include "common.h"
 #include "health.h"
+#include "qlb/abi/lb_abi.h"
 
 /* ---- the state machine ------------------------------------------------- */
 
@@ -41,30 +42,91 @@ bool qlb_hsm_feed(struct qlb_hsm *s, const struct qlb_health_params *p, bool ok)
 	return s->health != old;
 }
 
-bool qlb_health_effective(const struct qlb_config *cfg,
-			  const enum qlb_health *h, enum qlb_host_state *eff)
+unsigned int qlb_health_nmembers(const struct qlb_config *cfg)
 {
-	unsigned int i, active = 0, healthy_active = 0;
+	const struct qlb_conf_service *last;
 
-	for (i = 0; i < cfg->nhosts; i++) {
-		if (cfg->hosts[i].state != QLB_HOST_ACTIVE)
-			continue;
-		active++;
-		if (h[i] != QLB_HEALTH_DOWN)
-			healthy_active++;
+	if (!cfg->services || !cfg->nservices)
+		return 0;
+	last = &cfg->services[cfg->nservices - 1];
+	return last->member_first + last->nhosts;
+}
+
+int qlb_health_member(const struct qlb_config *cfg, unsigned int m,
+		      unsigned int *svc, unsigned int *j)
+{
+	unsigned int s;
+
+	for (s = 0; cfg->services && s < cfg->nservices; s++) {
+		const struct qlb_conf_service *sv = &cfg->services[s];
+
+		if (m >= sv->member_first &&
+		    m < sv->member_first + sv->nhosts) {
+			*svc = s;
+			*j = m - sv->member_first;
+			return 0;
+		}
 	}
-	/* Every host the operator wants to take new connections looks dead
-	 * at once: the node's own uplink is the likelier culprit. Keep
-	 * forwarding as the file says rather than drop everything. */
-	if (active && !healthy_active) {
-		for (i = 0; i < cfg->nhosts; i++)
-			eff[i] = cfg->hosts[i].state;
-		return true;
+	return -1;
+}
+
+bool qlb_health_effective(const struct qlb_config *cfg,
+			  const enum qlb_health *h, enum qlb_host_state *eff,
+			  bool *fail_open)
+{
+	bool any = false;
+	unsigned int s, j;
+
+	for (s = 0; cfg->services && s < cfg->nservices; s++) {
+		const struct qlb_conf_service *sv = &cfg->services[s];
+		const enum qlb_health *sh = h + sv->member_first;
+		enum qlb_host_state *se = eff + sv->member_first;
+		unsigned int active = 0, healthy_active = 0;
+		bool fo;
+
+		for (j = 0; j < sv->nhosts; j++) {
+			if (sv->hosts[j].state != QLB_HOST_ACTIVE)
+				continue;
+			active++;
+			if (sh[j] != QLB_HEALTH_DOWN)
+				healthy_active++;
+		}
+		/* Every host the operator wants to take this service's new
+		 * connections looks dead at once: the node's own uplink is
+		 * the likelier culprit. Keep forwarding as the file says
+		 * rather than drop the service's traffic. Per service: one
+		 * service's dead pool says nothing about another's. */
+		fo = active && !healthy_active;
+		for (j = 0; j < sv->nhosts; j++)
+			se[j] = !fo && sh[j] == QLB_HEALTH_DOWN
+					? QLB_HOST_DOWN
+					: sv->hosts[j].state;
+		if (fail_open)
+			fail_open[s] = fo;
+		any |= fo;
 	}
-	for (i = 0; i < cfg->nhosts; i++)
-		eff[i] = h[i] == QLB_HEALTH_DOWN ? QLB_HOST_DOWN
-						 : cfg->hosts[i].state;
-	return false;
+	return any;
+}
+
+enum qlb_host_state qlb_health_host_state(const struct qlb_config *cfg,
+					  const enum qlb_host_state *eff,
+					  unsigned int i)
+{
+	bool member = false;
+	unsigned int s, j;
+
+	for (s = 0; cfg->services && s < cfg->nservices; s++) {
+		const struct qlb_conf_service *sv = &cfg->services[s];
+
+		for (j = 0; j < sv->nhosts; j++) {
+			if (sv->hosts[j].host != i)
+				continue;
+			member = true;
+			if (eff[sv->member_first + j] != QLB_HOST_DOWN)
+				return cfg->hosts[i].state;
+		}
+	}
+	return member ? QLB_HOST_DOWN : cfg->hosts[i].state;
 }
 
 const char *qlb_health_name(enum qlb_health h)
@@ -113,10 +175,6 @@ uint64_t qlb_health_real_ns(void)
 
 /* ---- the published view -------------------------------------------------- */
 
-struct hv_key {
-	char name[QLB_NAME_MAX];
-};
-
 static int hv_open(const char *pin_dir, const char *name, __u32 vsize)
 {
 	char path[PATH_MAX + 64];
@@ -158,21 +216,61 @@ static int hv_open_or_create(const char *pin_dir, const char *name,
 	return fd;
 }
 
+static void hv_key_of(struct qlb_health_key *k, const char *svc,
+		      const char *host)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->service, sizeof(k->service), "%s", svc);
+	snprintf(k->host, sizeof(k->host), "%s", host);
+}
+
+/* Whether @k is a member of @cfg. */
+static bool hv_is_member(const struct qlb_config *cfg,
+			 const struct qlb_health_key *k)
+{
+	const struct qlb_conf_service *sv;
+	const struct qlb_conf_host *h;
+
+	if (!memchr(k->service, 0, sizeof(k->service)) ||
+	    !memchr(k->host, 0, sizeof(k->host)))
+		return false;
+	sv = qlb_config_service(cfg, k->service);
+	h = qlb_config_host(cfg, k->host);
+	return sv && h && qlb_service_host(sv, (unsigned int)(h - cfg->hosts));
+}
+
+/* The pins of before services: one record per host. A node that ran an
+ * older `lb run` would otherwise keep showing them. */
+static void hv_unlink_old(const char *pin_dir)
+{
+	static const char *const old[] = {"qlb_health", "qlb_health_sum"};
+	char path[PATH_MAX + 64];
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, old[i]);
+		unlink(path);
+	}
+}
+
 int qlb_health_publish(const char *pin_dir, const struct qlb_config *cfg,
 		       const struct qlb_prober *pr,
-		       const enum qlb_host_state *eff, bool fail_open,
+		       const enum qlb_host_state *eff, const bool *fail_open,
 		       uint64_t fail_open_events,
 		       const struct qlb_health_params *p)
 {
+	static struct qlb_health_key stale[256];
 	struct qlb_health_sum sum = {0};
-	struct hv_key k, next;
-	unsigned int i;
+	struct qlb_health_key k, next;
+	unsigned int s, j, nstale;
 	__u32 zero = 0;
 	int fd, sfd, err = 0;
+	bool more;
 
 	fd = hv_open_or_create(pin_dir, QLB_PIN_HEALTH, BPF_MAP_TYPE_HASH,
-			       sizeof(struct hv_key),
-			       sizeof(struct qlb_health_rec), QLB_MAX_HOSTS);
+			       sizeof(struct qlb_health_key),
+			       sizeof(struct qlb_health_rec),
+			       QLB_LB_MAX_MEMBERS);
 	if (fd < 0)
 		return fd;
 	sfd = hv_open_or_create(pin_dir, QLB_PIN_HEALTH_SUM, BPF_MAP_TYPE_ARRAY,
@@ -182,37 +280,50 @@ int qlb_health_publish(const char *pin_dir, const struct qlb_config *cfg,
 		close(fd);
 		return sfd;
 	}
-	for (i = 0; i < cfg->nhosts; i++) {
-		const struct qlb_hprobe *h = qlb_prober_host(pr, i);
-		struct qlb_health_rec r = {0};
+	hv_unlink_old(pin_dir);
+	for (s = 0; cfg->services && s < cfg->nservices; s++) {
+		const struct qlb_conf_service *sv = &cfg->services[s];
 
-		memset(&k, 0, sizeof(k));
-		snprintf(k.name, sizeof(k.name), "%s", cfg->hosts[i].name);
-		r.intent = (uint8_t)cfg->hosts[i].state;
-		r.health = (uint8_t)h->sm.health;
-		r.effective = (uint8_t)eff[i];
-		r.last_status = h->last_status;
-		r.last_rtt_us = h->last_rtt_us;
-		r.since_ns = h->since_ns;
-		r.sent = h->sent;
-		r.ok = h->ok;
-		r.failed = h->failed;
-		r.transitions = h->transitions;
-		if (bpf_map_update_elem(fd, &k, &r, BPF_ANY))
-			err = -errno;
+		sum.services_fail_open += fail_open[s];
+		for (j = 0; j < sv->nhosts; j++) {
+			unsigned int m = sv->member_first + j;
+			const struct qlb_hprobe *h = qlb_prober_member(pr, m);
+			struct qlb_health_rec r = {0};
+
+			hv_key_of(&k, sv->name,
+				  cfg->hosts[sv->hosts[j].host].name);
+			r.intent = (uint8_t)sv->hosts[j].state;
+			r.health = (uint8_t)h->sm.health;
+			r.effective = (uint8_t)eff[m];
+			r.fail_open = fail_open[s];
+			r.last_status = h->last_status;
+			r.last_rtt_us = h->last_rtt_us;
+			r.last_flags = (uint8_t)h->last_flags;
+			r.since_ns = h->since_ns;
+			r.sent = h->sent;
+			r.ok = h->ok;
+			r.failed = h->failed;
+			r.transitions = h->transitions;
+			if (bpf_map_update_elem(fd, &k, &r, BPF_ANY))
+				err = -errno;
+		}
 	}
-	/* hosts no longer in the file leave the view */
-	if (!bpf_map_get_next_key(fd, NULL, &next)) {
-		do {
+	/* members no longer in the file leave the view (deleted after the
+	 * walk: deleting under it restarts it; a walk per 256) */
+	do {
+		nstale = 0;
+		more = !bpf_map_get_next_key(fd, NULL, &next);
+		while (more && nstale < 256) {
 			k = next;
-			if (bpf_map_get_next_key(fd, &k, &next))
-				memset(&next, 0, sizeof(next));
-			if (!qlb_config_host(cfg, k.name))
-				bpf_map_delete_elem(fd, &k);
-		} while (next.name[0]);
-	}
+			more = !bpf_map_get_next_key(fd, &k, &next);
+			if (!hv_is_member(cfg, &k))
+				stale[nstale++] = k;
+		}
+		for (j = 0; j < nstale; j++)
+			bpf_map_delete_elem(fd, &stale[j]);
+	} while (nstale == 256);
 	sum.pid = (uint32_t)getpid();
-	sum.fail_open = fail_open;
+	sum.fail_open = sum.services_fail_open > 0;
 	sum.interval_ms = p->interval_ms;
 	sum.timeout_ms = p->timeout_ms;
 	sum.rise = p->rise;
@@ -220,6 +331,8 @@ int qlb_health_publish(const char *pin_dir, const struct qlb_config *cfg,
 	sum.port = p->port;
 	sum.updated_ns = qlb_health_real_ns();
 	sum.fail_open_events = fail_open_events;
+	sum.nservices = cfg->nservices;
+	sum.nmembers = qlb_health_nmembers(cfg);
 	if (bpf_map_update_elem(sfd, &zero, &sum, BPF_ANY))
 		err = -errno;
 	close(fd);
@@ -235,6 +348,7 @@ void qlb_health_unpublish(const char *pin_dir)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, QLB_PIN_HEALTH_SUM);
 	unlink(path);
+	hv_unlink_old(pin_dir);
 }
 
 /* The view: both maps opened, or -errno. */
@@ -267,7 +381,8 @@ int qlb_health_view_apply(struct qlb_config *cfg, const char *pin_dir,
 			  char *err, size_t errlen)
 {
 	struct qlb_health_sum sum;
-	unsigned int i;
+	enum qlb_host_state *eff;
+	unsigned int i, s, j, nm = qlb_health_nmembers(cfg);
 	int fd, e;
 
 	e = hv_read_sum(pin_dir, &fd, &sum);
@@ -278,18 +393,32 @@ int qlb_health_view_apply(struct qlb_config *cfg, const char *pin_dir,
 			 pin_dir, e == -ENOENT ? "not found" : strerror(-e));
 		return e;
 	}
-	for (i = 0; i < cfg->nhosts; i++) {
-		struct qlb_health_rec r;
-		struct hv_key k = {{0}};
-
-		snprintf(k.name, sizeof(k.name), "%s", cfg->hosts[i].name);
-		if (bpf_map_lookup_elem(fd, &k, &r))
-			continue; /* not probed: as the file says */
-		if (sum.fail_open)
-			continue;
-		if (r.health == QLB_HEALTH_DOWN)
-			cfg->hosts[i].state = QLB_HOST_DOWN;
+	eff = calloc(nm + 1, sizeof(*eff));
+	if (!eff) {
+		close(fd);
+		snprintf(err, errlen, "health view: out of memory");
+		return -ENOMEM;
 	}
+	for (s = 0; cfg->services && s < cfg->nservices; s++) {
+		struct qlb_conf_service *sv = &cfg->services[s];
+
+		for (j = 0; j < sv->nhosts; j++) {
+			struct qlb_conf_svc_host *sh = &sv->hosts[j];
+			struct qlb_health_key k;
+			struct qlb_health_rec r;
+
+			hv_key_of(&k, sv->name, cfg->hosts[sh->host].name);
+			/* not probed: as the file says; a service failing
+			 * open forwards as the file says */
+			if (!bpf_map_lookup_elem(fd, &k, &r) && !r.fail_open &&
+			    r.health == QLB_HEALTH_DOWN)
+				sh->state = QLB_HOST_DOWN;
+			eff[sv->member_first + j] = sh->state;
+		}
+	}
+	for (i = 0; i < cfg->nhosts; i++)
+		cfg->hosts[i].state = qlb_health_host_state(cfg, eff, i);
+	free(eff);
 	close(fd);
 	return 0;
 }
@@ -311,15 +440,75 @@ static void fmt_since(uint64_t ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The view's records, sorted by service then host. */
+struct hv_ent {
+	struct qlb_health_key k;
+	struct qlb_health_rec r;
+};
+
+static int hv_ent_cmp(const void *a, const void *b)
+{
+	const struct hv_ent *x = a, *y = b;
+	int c = strcmp(x->k.service, y->k.service);
+
+	return c ? c : strcmp(x->k.host, y->k.host);
+}
+
+/* Every record of @fd into a malloc'd array (*@n entries), or NULL. */
+static struct hv_ent *hv_read_all(int fd, unsigned int *n)
+{
+	struct qlb_health_key k, next;
+	struct hv_ent *v = NULL;
+	unsigned int cap = 0;
+	bool more;
+
+	*n = 0;
+	more = !bpf_map_get_next_key(fd, NULL, &next);
+	while (more && *n < QLB_LB_MAX_MEMBERS) {
+		k = next;
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (*n == cap) {
+			struct hv_ent *nv;
+
+			cap = cap ? 2 * cap : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		if (bpf_map_lookup_elem(fd, &k, &v[*n].r))
+			continue;
+		k.service[sizeof(k.service) - 1] = 0;
+		k.host[sizeof(k.host) - 1] = 0;
+		v[*n].k = k;
+		(*n)++;
+	}
+	if (v)
+		qsort(v, *n, sizeof(*v), hv_ent_cmp);
+	return v;
+}
+
+/* What the last probe's answer spoke for: its service alone, or the whole
+ * host (a responder of before services); NULL when it was not answered. */
+static const char *answered_for(const struct qlb_health_rec *r)
+{
+	if (r->last_status >= QLB_HP_STATUS_MAX)
+		return NULL;
+	return r->last_flags & QLB_HP_F_SERVICE_CHECKED ? "service" : "host";
+}
+
 void qlb_health_status(FILE *f, struct qlb_json_w *w, const char *pin_dir)
 {
 	struct qlb_health_sum sum;
-	struct hv_key k, next;
-	bool running, more;
+	struct hv_ent *v;
+	unsigned int n, i, k;
+	bool running;
 	int fd;
 
 	if (hv_read_sum(pin_dir, &fd, &sum))
 		return;
+	v = hv_read_all(fd, &n);
+	close(fd);
 	running = hv_running(&sum);
 	if (w) {
 		jw_obj_open(w, "health");
@@ -333,100 +522,133 @@ void qlb_health_status(FILE *f, struct qlb_json_w *w, const char *pin_dir)
 		jw_uint(w, "fall", sum.fall);
 		jw_uint(w, "port", sum.port);
 		jw_uint(w, "updated_ns", sum.updated_ns);
-		jw_arr_open(w, "hosts");
+		jw_arr_open(w, "services");
 	} else {
 		fprintf(f,
 			"health checking: %s (pid %u), every %u ms, timeout %u "
-			"ms, rise %u, fall %u, port %u\n",
+			"ms, rise %u, fall %u, port %u; %u member%s in %u "
+			"service%s\n",
 			running ? "running" : "NOT RUNNING, stale view",
 			sum.pid, sum.interval_ms, sum.timeout_ms, sum.rise,
-			sum.fall, sum.port);
-		if (sum.fail_open)
-			fprintf(f, "FAIL OPEN: no active host answers probes; "
-				   "forwarding to the hosts as configured\n");
-		fprintf(f, "  %-16s %-9s %-10s %-9s %-20s %9s %-14s %s\n",
-			"host", "intent", "health", "effective", "since",
-			"rtt_ms", "last_probe", "failed/sent");
+			sum.fall, sum.port, n, n == 1 ? "" : "s", sum.nservices,
+			sum.nservices == 1 ? "" : "s");
 	}
-	more = !bpf_map_get_next_key(fd, NULL, &next);
-	while (more) {
-		struct qlb_health_rec r;
-		char since[32];
+	/* per service: its members are consecutive once sorted */
+	for (i = 0; i < n; i = k) {
+		unsigned int healthy = 0;
 
-		k = next;
-		more = !bpf_map_get_next_key(fd, &k, &next);
-		if (bpf_map_lookup_elem(fd, &k, &r))
-			continue;
-		k.name[sizeof(k.name) - 1] = 0;
-		fmt_since(r.since_ns, since, sizeof(since));
+		for (k = i; k < n && !strcmp(v[k].k.service, v[i].k.service);
+		     k++)
+			healthy += v[k].r.health != QLB_HEALTH_DOWN;
 		if (w) {
 			jw_obj_open(w, NULL);
-			jw_str(w, "name", k.name);
-			jw_str(w, "intent", intent_name(r.intent));
-			jw_str(w, "health", qlb_health_name(r.health));
-			jw_str(w, "effective", intent_name(r.effective));
-			if (r.since_ns)
+			jw_str(w, "name", v[i].k.service);
+			jw_bool(w, "fail_open", v[i].r.fail_open);
+			jw_uint(w, "members", k - i);
+			jw_uint(w, "healthy", healthy);
+			jw_obj_close(w);
+		} else if (v[i].r.fail_open) {
+			fprintf(f,
+				"FAIL OPEN: service %s: no active host answers "
+				"probes; forwarding to its hosts as "
+				"configured\n",
+				v[i].k.service);
+		}
+	}
+	if (w)
+		jw_arr_close(w);
+	if (w)
+		jw_arr_open(w, "hosts");
+	else
+		fprintf(f, "  %-16s %-16s %-9s %-10s %-9s %-20s %9s %-14s %s\n",
+			"service", "host", "intent", "health", "effective",
+			"since", "rtt_ms", "last_probe", "failed/sent");
+	for (i = 0; i < n; i++) {
+		const struct qlb_health_rec *r = &v[i].r;
+		const char *af = answered_for(r);
+		char since[32];
+
+		fmt_since(r->since_ns, since, sizeof(since));
+		if (w) {
+			jw_obj_open(w, NULL);
+			jw_str(w, "name", v[i].k.host);
+			jw_str(w, "service", v[i].k.service);
+			jw_str(w, "intent", intent_name(r->intent));
+			jw_str(w, "health", qlb_health_name(r->health));
+			jw_str(w, "effective", intent_name(r->effective));
+			if (r->since_ns)
 				jw_str(w, "since", since);
 			else
 				jw_null(w, "since");
-			jw_uint(w, "last_rtt_us", r.last_rtt_us);
+			jw_uint(w, "last_rtt_us", r->last_rtt_us);
 			jw_str(w, "last_probe",
-			       qlb_hp_status_name(r.last_status));
-			jw_uint(w, "probes_sent", r.sent);
-			jw_uint(w, "probes_ok", r.ok);
-			jw_uint(w, "probes_failed", r.failed);
-			jw_uint(w, "transitions", r.transitions);
+			       qlb_hp_status_name(r->last_status));
+			if (af)
+				jw_str(w, "answered_for", af);
+			else
+				jw_null(w, "answered_for");
+			jw_uint(w, "probes_sent", r->sent);
+			jw_uint(w, "probes_ok", r->ok);
+			jw_uint(w, "probes_failed", r->failed);
+			jw_uint(w, "transitions", r->transitions);
 			jw_obj_close(w);
 		} else {
 			fprintf(f,
-				"  %-16s %-9s %-10s %-9s %-20s %9.3f %-14s "
+				"  %-16s %-16s %-9s %-10s %-9s %-20s %9.3f "
+				"%-14s "
 				"%llu/%llu\n",
-				k.name, intent_name(r.intent),
-				qlb_health_name(r.health),
-				intent_name(r.effective), since,
-				r.last_rtt_us / 1000.0,
-				qlb_hp_status_name(r.last_status),
-				(unsigned long long)r.failed,
-				(unsigned long long)r.sent);
+				v[i].k.service, v[i].k.host,
+				intent_name(r->intent),
+				qlb_health_name(r->health),
+				intent_name(r->effective), since,
+				r->last_rtt_us / 1000.0,
+				qlb_hp_status_name(r->last_status),
+				(unsigned long long)r->failed,
+				(unsigned long long)r->sent);
 		}
 	}
 	if (w) {
 		jw_arr_close(w);
 		jw_obj_close(w);
 	}
-	close(fd);
+	free(v);
 }
 
 void qlb_health_metrics(FILE *f, const char *pin_dir)
 {
 	struct qlb_health_sum sum;
-	struct hv_key k, next;
-	bool more;
+	struct hv_ent *v;
+	unsigned int n, i;
 	int fd, pass;
 
 	if (hv_read_sum(pin_dir, &fd, &sum))
 		return;
+	v = hv_read_all(fd, &n);
+	close(fd);
 	fprintf(f,
 		"# HELP qlb_lb_health_running 1 while qlbctl lb run "
 		"checks the hosts' health\n"
 		"# TYPE qlb_lb_health_running gauge\n"
 		"qlb_lb_health_running %d\n",
 		hv_running(&sum));
+	fprintf(f, "# HELP qlb_lb_health_fail_open 1 while no active host "
+		   "of the service answers probes and the node forwards to "
+		   "its hosts as configured\n"
+		   "# TYPE qlb_lb_health_fail_open gauge\n");
+	for (i = 0; i < n; i++)
+		if (!i || strcmp(v[i].k.service, v[i - 1].k.service))
+			fprintf(f,
+				"qlb_lb_health_fail_open{service=\"%s\"} %u\n",
+				v[i].k.service, v[i].r.fail_open);
 	fprintf(f,
-		"# HELP qlb_lb_health_fail_open 1 while no active host "
-		"answers probes and the node forwards as configured\n"
-		"# TYPE qlb_lb_health_fail_open gauge\n"
-		"qlb_lb_health_fail_open %u\n",
-		sum.fail_open);
-	fprintf(f,
-		"# HELP qlb_lb_health_fail_open_total times the node "
+		"# HELP qlb_lb_health_fail_open_total times a service "
 		"started failing open\n"
 		"# TYPE qlb_lb_health_fail_open_total counter\n"
 		"qlb_lb_health_fail_open_total %llu\n",
 		(unsigned long long)sum.fail_open_events);
 	static const char *const heads[] = {
-		"# HELP qlb_lb_host_healthy 1 when the host answers probes "
-		"(or is not judged yet), 0 when unhealthy\n"
+		"# HELP qlb_lb_host_healthy 1 when the host answers the "
+		"service's probes (or is not judged yet), 0 when unhealthy\n"
 		"# TYPE qlb_lb_host_healthy gauge\n",
 		"# HELP qlb_lb_host_probes_total health probes by result\n"
 		"# TYPE qlb_lb_host_probes_total counter\n",
@@ -439,45 +661,41 @@ void qlb_health_metrics(FILE *f, const char *pin_dir)
 	};
 	for (pass = 0; pass < 4; pass++) {
 		fputs(heads[pass], f);
-		more = !bpf_map_get_next_key(fd, NULL, &next);
-		while (more) {
-			struct qlb_health_rec r;
+		for (i = 0; i < n; i++) {
+			const struct qlb_health_rec *r = &v[i].r;
+			const char *h = v[i].k.host, *sv = v[i].k.service;
 
-			k = next;
-			more = !bpf_map_get_next_key(fd, &k, &next);
-			if (bpf_map_lookup_elem(fd, &k, &r))
-				continue;
-			k.name[sizeof(k.name) - 1] = 0;
 			switch (pass) {
 			case 0:
 				fprintf(f,
-					"qlb_lb_host_healthy{host=\"%s\"} %d\n",
-					k.name, r.health != QLB_HEALTH_DOWN);
+					"qlb_lb_host_healthy{host=\"%s\","
+					"service=\"%s\"} %d\n",
+					h, sv, r->health != QLB_HEALTH_DOWN);
 				break;
 			case 1:
 				fprintf(f,
 					"qlb_lb_host_probes_total{host=\"%s\","
-					"result=\"ok\"} %llu\n"
+					"service=\"%s\",result=\"ok\"} %llu\n"
 					"qlb_lb_host_probes_total{host=\"%s\","
-					"result=\"failed\"} %llu\n",
-					k.name, (unsigned long long)r.ok,
-					k.name, (unsigned long long)r.failed);
+					"service=\"%s\",result=\"failed\"} "
+					"%llu\n",
+					h, sv, (unsigned long long)r->ok, h, sv,
+					(unsigned long long)r->failed);
 				break;
 			case 2:
 				fprintf(f,
-					"qlb_lb_host_probe_rtt_seconds{host=\"%"
-					"s\"}"
-					" %.6f\n",
-					k.name, r.last_rtt_us / 1e6);
+					"qlb_lb_host_probe_rtt_seconds{host=\""
+					"%s\",service=\"%s\"} %.6f\n",
+					h, sv, r->last_rtt_us / 1e6);
 				break;
 			default:
 				fprintf(f,
 					"qlb_lb_host_health_transitions_total{"
-					"host=\"%s\"} %llu\n",
-					k.name,
-					(unsigned long long)r.transitions);
+					"host=\"%s\",service=\"%s\"} %llu\n",
+					h, sv,
+					(unsigned long long)r->transitions);
 			}
 		}
 	}
-	close(fd);
+	free(v);
 }

@@ -103,7 +103,10 @@ size_t qlb_probe_build(uint8_t *buf, size_t len, const struct qlb_addr *src,
 
 /* ---- the prober ---------------------------------------------------------- */
 
+/* What member m is probed with: cfg->services[svc].hosts[j]. */
 struct hp_target {
+	unsigned int svc, j, host; /* host: index into cfg->hosts */
+	uint32_t tag;		   /* qlb_hp_service_tag() of the service */
 	int vip;   /* index into lb.vips of the inner destination, -1 */
 	int outer; /* 0 = IPv4, 1 = IPv6 */
 	int inner; /* likewise */
@@ -114,10 +117,10 @@ struct qlb_prober {
 	struct qlb_health_params p;
 	int udp[2]; /* by family index: answers, and GUE sends */
 	uint16_t port[2];
-	int raw[2][2]; /* [outer][inner]: IP-in-IP sends */
-	struct hp_target *t;
+	int raw[2][2];	     /* [outer][inner]: IP-in-IP sends */
+	struct hp_target *t; /* by member */
 	struct qlb_hprobe *h;
-	unsigned int n;
+	unsigned int n; /* members */
 	bool started;
 };
 
@@ -226,7 +229,7 @@ struct qlb_prober *qlb_prober_new(const struct qlb_config *cfg,
 	}
 	pr->cfg = cfg;
 	pr->p = *p;
-	pr->n = cfg->nhosts;
+	pr->n = qlb_health_nmembers(cfg);
 	pr->udp[0] = pr->udp[1] = -1;
 	for (f = 0; f < 2; f++)
 		for (g = 0; g < 2; g++)
@@ -252,20 +255,35 @@ struct qlb_prober *qlb_prober_new(const struct qlb_config *cfg,
 				      : ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	for (i = 0; i < pr->n; i++) {
-		const struct qlb_conf_host *h = &cfg->hosts[i];
+		const struct qlb_conf_service *sv;
+		const struct qlb_conf_host *h;
 		struct hp_target *t = &pr->t[i];
+		unsigned int first, end;
 
 		t->vip = -1;
-		t->outer = fam_idx(h->address.family);
 		pr->h[i].last_status = QLB_HP_UNPROBED;
+		if (qlb_health_member(cfg, i, &t->svc, &t->j))
+			continue;
+		sv = &cfg->services[t->svc];
+		t->host = sv->hosts[t->j].host;
+		t->tag = qlb_hp_service_tag(sv->name);
+		h = &cfg->hosts[t->host];
+		t->outer = fam_idx(h->address.family);
 		if (!src_of(pr, t->outer))
 			continue;
-		/* inner family: the host's own if a VIP has it (the common
-		 * path), otherwise any VIP we can be answered on */
-		for (v = 0; v < cfg->lb.nvips && t->vip < 0; v++)
+		/* one of the service's own VIPs: the responder answers for
+		 * the service the probe names, the address is the fallback
+		 * of older responders. Inner family: the host's own if a
+		 * VIP has it (the common path), otherwise any VIP we can
+		 * be answered on */
+		first = sv->vip_first;
+		end = sv->vip_first + sv->nvips;
+		if (end > cfg->lb.nvips)
+			end = cfg->lb.nvips;
+		for (v = first; v < end && t->vip < 0; v++)
 			if (cfg->lb.vips[v].addr.family == h->address.family)
 				t->vip = (int)v;
-		for (v = 0; v < cfg->lb.nvips && t->vip < 0; v++)
+		for (v = first; v < end && t->vip < 0; v++)
 			if (src_of(pr, fam_idx(cfg->lb.vips[v].addr.family)))
 				t->vip = (int)v;
 		if (t->vip < 0)
@@ -309,10 +327,10 @@ int qlb_prober_fds(const struct qlb_prober *pr, int *fds, int max)
 	return n;
 }
 
-const struct qlb_hprobe *qlb_prober_host(const struct qlb_prober *pr,
-					 unsigned int i)
+const struct qlb_hprobe *qlb_prober_member(const struct qlb_prober *pr,
+					   unsigned int m)
 {
-	return i < pr->n ? &pr->h[i] : NULL;
+	return m < pr->n ? &pr->h[m] : NULL;
 }
 
 bool qlb_prober_can_probe(const struct qlb_prober *pr, unsigned int i)
@@ -322,23 +340,35 @@ bool qlb_prober_can_probe(const struct qlb_prober *pr, unsigned int i)
 
 void qlb_prober_adopt(struct qlb_prober *pr, const struct qlb_prober *old)
 {
-	unsigned int i, j;
+	const struct qlb_config *oc = old->cfg;
+	unsigned int i;
 
 	for (i = 0; i < pr->n; i++) {
-		for (j = 0; j < old->n; j++) {
-			struct qlb_hprobe *h = &pr->h[i];
+		const struct hp_target *t = &pr->t[i];
+		const struct qlb_conf_service *os;
+		const struct qlb_conf_svc_host *osh;
+		const struct qlb_conf_host *oh;
+		struct qlb_hprobe *h = &pr->h[i];
+		unsigned int m;
 
-			if (strcmp(pr->cfg->hosts[i].name,
-				   old->cfg->hosts[j].name))
-				continue;
-			*h = old->h[j];
-			h->sent_ns = 0; /* its answer goes to the old socket */
-			break;
-		}
+		if (t->svc >= pr->cfg->nservices)
+			continue;
+		os = qlb_config_service(oc, pr->cfg->services[t->svc].name);
+		oh = qlb_config_host(oc, pr->cfg->hosts[t->host].name);
+		if (!os || !oh)
+			continue;
+		osh = qlb_service_host(os, (unsigned int)(oh - oc->hosts));
+		if (!osh)
+			continue;
+		m = os->member_first + (unsigned int)(osh - os->hosts);
+		if (m >= old->n)
+			continue;
+		*h = old->h[m];
+		h->sent_ns = 0; /* its answer goes to the old socket */
 	}
 }
 
-/* One result for host @i; true when its health changed. */
+/* One result for member @i; true when its health changed. */
 static bool hp_result(struct qlb_prober *pr, unsigned int i, unsigned int st)
 {
 	struct qlb_hprobe *h = &pr->h[i];
@@ -359,11 +389,12 @@ static bool hp_result(struct qlb_prober *pr, unsigned int i, unsigned int st)
 	return true;
 }
 
-/* Send host @i its probe; true when a failure to send changed its health. */
+/* Send member @i its probe; true when a failure to send changed its
+ * health. */
 static bool hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
 {
-	const struct qlb_conf_host *host = &pr->cfg->hosts[i];
 	const struct hp_target *t = &pr->t[i];
+	const struct qlb_conf_host *host = &pr->cfg->hosts[t->host];
 	struct qlb_hprobe *h = &pr->h[i];
 	const struct qlb_conf_vip *vip = &pr->cfg->lb.vips[t->vip];
 	struct sockaddr_storage ss;
@@ -377,6 +408,8 @@ static bool hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
 	m.magic = htonl(QLB_HP_MAGIC);
 	m.version = QLB_HP_VERSION;
 	m.type = QLB_HP_PROBE;
+	m.flags = QLB_HP_F_SERVICE;
+	m.service = htonl(t->tag);
 	if (getrandom(h->nonce, sizeof(h->nonce), 0) != sizeof(h->nonce)) {
 		unsigned int k;
 
@@ -407,7 +440,7 @@ static bool hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
 
 /*
  * Take one datagram from @fd.
- * Return: -1 when none is queued, 1 when a host's health changed, else 0.
+ * Return: -1 when none is queued, 1 when a member's health changed, else 0.
  */
 static int hp_read(struct qlb_prober *pr, int fd, uint64_t now)
 {
@@ -429,6 +462,7 @@ static int hp_read(struct qlb_prober *pr, int fd, uint64_t now)
 		if (!h->sent_ns || memcmp(h->nonce, m.nonce, sizeof(m.nonce)))
 			continue;
 		h->last_rtt_us = (uint32_t)((now - h->sent_ns) / 1000);
+		h->last_flags = m.flags;
 		h->sent_ns = 0;
 		return hp_result(pr, i,
 				 m.status < QLB_HP_STATUS_MAX ? m.status : 255);
@@ -456,7 +490,7 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 		changed |= st > 0;
 	}
 	if (!pr->started) {
-		/* spread the hosts over one interval: no burst */
+		/* spread the members over one interval: no burst */
 		for (i = 0; i < pr->n; i++)
 			if (!pr->h[i].next_ns)
 				pr->h[i].next_ns =

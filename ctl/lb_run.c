@@ -3,10 +3,13 @@
  * `qlbctl lb run -f FILE`: see lb_run.h.
  *
  * One loop, one thread: probe answers and signals through poll(), probes
- * and timeouts by the clock. A change of any host's health recomputes the
- * effective host states and applies them through the same path as
- * `lb apply` (one slot flip); the file is not re-read for that (a changed
- * file waits for SIGHUP).
+ * and timeouts by the clock. Health is per member, a (service, host) pair
+ * (ctl/health.h). A change of any member's health recomputes the
+ * effective states and applies them through the same path as `lb apply`
+ * (one slot flip), each service's tables from its own members' states;
+ * the file is not re-read for that (a changed file waits for SIGHUP).
+ * Each service's VIPs are announced while that service has a healthy
+ * member and the program is attached, independently of the others.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,9 +46,12 @@ struct lr {
 	struct qlb_config cfg;
 	struct qlb_health_params hp;
 	struct qlb_prober *pr;
-	enum qlb_health *health;  /* cfg.nhosts */
-	enum qlb_host_state *eff; /* applied */
-	bool fail_open, attached, announced;
+	unsigned int nm;	  /* members */
+	enum qlb_health *health;  /* by member */
+	enum qlb_host_state *eff; /* by member: applied */
+	bool *fail_open;	  /* by service */
+	bool *announced;	  /* by service */
+	bool attached;
 	uint64_t fail_open_events;
 	int sfd;
 };
@@ -93,8 +99,56 @@ static void params_of(const struct qlb_config *cfg, struct qlb_health_params *p)
 
 static bool lr_attached(const struct lr *r);
 
+/* The tables' view of @cfg with member states @eff: a copy whose
+ * services[s].hosts[j].state are @eff, and whose hosts[i].state are what
+ * qlb_health_host_state() says. Only the arrays it changes are its own
+ * (lr_view_free()). */
+static int lr_view(struct qlb_config *c, const struct qlb_config *cfg,
+		   const enum qlb_host_state *eff)
+{
+	unsigned int i, s, j;
+
+	*c = *cfg;
+	c->hosts = calloc(cfg->nhosts + 1, sizeof(*c->hosts));
+	c->services = calloc(cfg->nservices + 1, sizeof(*c->services));
+	if (!c->hosts || !c->services)
+		return -1;
+	memcpy(c->hosts, cfg->hosts, cfg->nhosts * sizeof(*c->hosts));
+	memcpy(c->services, cfg->services,
+	       cfg->nservices * sizeof(*c->services));
+	for (s = 0; s < cfg->nservices; s++)
+		c->services[s].hosts = NULL;
+	for (s = 0; s < cfg->nservices; s++) {
+		struct qlb_conf_service *sv = &c->services[s];
+
+		sv->hosts = calloc(sv->nhosts + 1, sizeof(*sv->hosts));
+		if (!sv->hosts)
+			return -1;
+		memcpy(sv->hosts, cfg->services[s].hosts,
+		       sv->nhosts * sizeof(*sv->hosts));
+		for (j = 0; j < sv->nhosts; j++)
+			sv->hosts[j].state = eff[sv->member_first + j];
+	}
+	for (i = 0; i < cfg->nhosts; i++)
+		c->hosts[i].state = qlb_health_host_state(cfg, eff, i);
+	return 0;
+}
+
+static void lr_view_free(struct qlb_config *c)
+{
+	unsigned int s;
+
+	for (s = 0; c->services && s < c->nservices; s++)
+		free(c->services[s].hosts);
+	if (c->services) /* the copies of the services' keys */
+		explicit_bzero(c->services,
+			       c->nservices * sizeof(*c->services));
+	free(c->services);
+	free(c->hosts);
+}
+
 /*
- * lr_apply() - make the data plane run @cfg with host states @eff: with
+ * lr_apply() - make the data plane run @cfg with member states @eff: with
  * @load, a program not pinned and attached goes through `lb apply` first
  * (start, SIGHUP: what the operator asked for; a health change never
  * brings back a data plane somebody detached); then the effective states
@@ -104,12 +158,11 @@ static bool lr_attached(const struct lr *r);
 static int lr_apply(struct lr *r, const struct qlb_config *cfg,
 		    const enum qlb_host_state *eff, bool load)
 {
-	struct qlb_config c = *cfg;
+	struct qlb_config c;
 	struct qlb_lb_maps m;
 	struct qlb_lb_ctrl ctrl = {0};
 	char err[512];
 	uint8_t mac[6];
-	unsigned int i;
 	__u32 zero = 0;
 	int rc = -1, lock = -1;
 
@@ -121,13 +174,11 @@ static int lr_apply(struct lr *r, const struct qlb_config *cfg,
 		if (lb_apply(&o) != QLB_EXIT_OK)
 			return -1;
 	}
-	c.hosts = calloc(cfg->nhosts + 1, sizeof(*c.hosts));
-	if (!c.hosts)
-		return -1;
-	memcpy(c.hosts, cfg->hosts, cfg->nhosts * sizeof(*c.hosts));
-	for (i = 0; i < cfg->nhosts; i++)
-		c.hosts[i].state = eff[i];
 	qlb_lb_maps_init(&m);
+	if (lr_view(&c, cfg, eff)) {
+		lr_log("applying the host states: out of memory");
+		goto out;
+	}
 	/* the apply lock, as every writer of the slots takes it */
 	lock = qlb_lb_lock(r->pin_dir);
 	if (lock < 0) {
@@ -155,7 +206,7 @@ out:
 	qlb_lb_maps_close(&m);
 	if (lock >= 0)
 		close(lock);
-	free(c.hosts);
+	lr_view_free(&c);
 	return rc;
 }
 
@@ -185,35 +236,60 @@ static bool lr_attached(const struct lr *r)
 	       qlb_xdp_attached((int)ctrl.ifindex, ctrl.xdp_mode) == pid;
 }
 
-static bool lr_any_healthy(const struct lr *r)
+/* Whether service @s has a member that is healthy (or not judged yet)
+ * and not down: one that takes its traffic. A service failing open has
+ * none. */
+static bool lr_svc_healthy(const struct lr *r, unsigned int s)
 {
-	unsigned int i;
+	const struct qlb_conf_service *sv = &r->cfg.services[s];
+	unsigned int j;
 
-	for (i = 0; i < r->cfg.nhosts; i++)
-		if (r->eff[i] != QLB_HOST_DOWN &&
-		    r->health[i] != QLB_HEALTH_DOWN)
+	for (j = 0; j < sv->nhosts; j++) {
+		unsigned int m = sv->member_first + j;
+
+		if (r->eff[m] != QLB_HOST_DOWN &&
+		    r->health[m] != QLB_HEALTH_DOWN)
 			return true;
+	}
 	return false;
 }
 
-/* Announce the VIPs while the program is attached and a host is healthy;
- * withdraw them otherwise. */
+/*
+ * Announce each service's VIPs while the program is attached and the
+ * service has a healthy member; withdraw them otherwise. Services are
+ * independent (routes are per address: one shared by two services' VIPs
+ * stays while either wants it, announce.c).
+ */
 static void lr_announce(struct lr *r, bool log_always)
 {
-	bool want = r->attached && lr_any_healthy(r), w[QLB_MAX_VIPS];
+	static bool w[QLB_MAX_VIPS];
 	char err[512];
-	unsigned int i;
+	unsigned int i, s;
 
-	for (i = 0; i < r->cfg.lb.nvips; i++)
-		w[i] = want;
+	for (s = 0; s < r->cfg.nservices; s++) {
+		const struct qlb_conf_service *sv = &r->cfg.services[s];
+		bool want = r->attached && lr_svc_healthy(r, s);
+
+		for (i = sv->vip_first;
+		     i < sv->vip_first + sv->nvips && i < QLB_MAX_VIPS; i++)
+			w[i] = want;
+		if (want != r->announced[s] || log_always)
+			lr_log("service %s: VIPs %s (%s)", sv->name,
+			       want ? "announced" : "withdrawn",
+			       !r->attached ? "the XDP program is not attached"
+			       : want	    ? "program attached, hosts healthy"
+			       : r->fail_open[s]
+				       ? "no host of the service is healthy; "
+					 "failing open"
+				       : "no host of the service is healthy");
+		r->announced[s] = want;
+	}
+	/* VIPs of no service (none once loaded): as the node */
+	for (i = 0; i < r->cfg.lb.nvips && i < QLB_MAX_VIPS; i++)
+		if (r->cfg.lb.vips[i].service >= r->cfg.nservices)
+			w[i] = false;
 	if (qlb_announce_sync(&r->cfg, w, err, sizeof(err)))
 		lr_log("%s", err);
-	if (want != r->announced || log_always)
-		lr_log("VIPs %s (%s)", want ? "announced" : "withdrawn",
-		       !r->attached ? "the XDP program is not attached"
-		       : want	    ? "program attached, hosts healthy"
-				    : "no host is healthy");
-	r->announced = want;
 }
 
 /* ---- health ------------------------------------------------------------- */
@@ -228,60 +304,90 @@ static void lr_publish(struct lr *r)
 		       r->pin_dir, strerror(-e));
 }
 
+/* The names of member @m for the log. */
+static void lr_member_names(const struct lr *r, unsigned int m,
+			    const char **svc, const char **host)
+{
+	unsigned int s = 0, j = 0;
+
+	qlb_health_member(&r->cfg, m, &s, &j);
+	*svc = r->cfg.services[s].name;
+	*host = r->cfg.hosts[r->cfg.services[s].hosts[j].host].name;
+}
+
 /* Health changed: log each transition once, recompute, apply. */
 static void lr_health_changed(struct lr *r)
 {
 	enum qlb_host_state *eff;
-	unsigned int i;
-	bool fo;
+	bool *fo;
+	unsigned int i, s;
+	const char *sn, *hn;
 
-	eff = calloc(r->cfg.nhosts ? r->cfg.nhosts : 1, sizeof(*eff));
-	if (!eff)
+	eff = calloc(r->nm + 1, sizeof(*eff));
+	fo = calloc(r->cfg.nservices + 1, sizeof(*fo));
+	if (!eff || !fo) {
+		free(eff);
+		free(fo);
 		return;
-	for (i = 0; i < r->cfg.nhosts; i++) {
-		const struct qlb_hprobe *h = qlb_prober_host(r->pr, i);
+	}
+	for (i = 0; i < r->nm; i++) {
+		const struct qlb_hprobe *h = qlb_prober_member(r->pr, i);
 
 		if (h->sm.health != r->health[i] &&
 		    !(r->health[i] == QLB_HEALTH_UNKNOWN &&
-		      h->sm.health == QLB_HEALTH_UP))
-			lr_log("host %s: %s -> %s (%s; last probe: %s)",
-			       r->cfg.hosts[i].name,
-			       qlb_health_name(r->health[i]),
+		      h->sm.health == QLB_HEALTH_UP)) {
+			lr_member_names(r, i, &sn, &hn);
+			lr_log("service %s: host %s: %s -> %s (%s; last probe: "
+			       "%s)",
+			       sn, hn, qlb_health_name(r->health[i]),
 			       qlb_health_name(h->sm.health),
 			       h->sm.health == QLB_HEALTH_DOWN
 				       ? "failed probes in a row"
 				       : "answered probes in a row",
 			       qlb_hp_status_name(h->last_status));
+		}
 		r->health[i] = h->sm.health;
 	}
-	fo = qlb_health_effective(&r->cfg, r->health, eff);
-	if (fo && !r->fail_open) {
-		r->fail_open_events++;
-		lr_log("FAIL OPEN: no active host answers probes; forwarding "
-		       "to every host as %s says (check this node's uplink)",
-		       r->file);
-	} else if (!fo && r->fail_open) {
-		lr_log("fail-open over: an active host answers again");
+	qlb_health_effective(&r->cfg, r->health, eff, fo);
+	for (s = 0; s < r->cfg.nservices; s++) {
+		if (fo[s] && !r->fail_open[s]) {
+			r->fail_open_events++;
+			lr_log("service %s: FAIL OPEN: no active host of the "
+			       "service answers probes; forwarding to its "
+			       "hosts as %s says (check this node's uplink)",
+			       r->cfg.services[s].name, r->file);
+		} else if (!fo[s] && r->fail_open[s]) {
+			lr_log("service %s: fail-open over: an active host "
+			       "answers again",
+			       r->cfg.services[s].name);
+		}
+		r->fail_open[s] = fo[s];
 	}
-	r->fail_open = fo;
-	if (memcmp(eff, r->eff, r->cfg.nhosts * sizeof(*eff))) {
+	if (memcmp(eff, r->eff, r->nm * sizeof(*eff))) {
 		if (lr_apply(r, &r->cfg, eff, false)) {
 			lr_log("applying the new host states failed; the "
 			       "tables are unchanged");
 		} else {
-			for (i = 0; i < r->cfg.nhosts; i++)
-				if (eff[i] != r->eff[i])
-					lr_log("host %s: effective state %s -> "
-					       "%s (intent %s)",
-					       r->cfg.hosts[i].name,
-					       qlb_host_state_name(r->eff[i]),
-					       qlb_host_state_name(eff[i]),
-					       qlb_host_state_name(
-						       r->cfg.hosts[i].state));
-			memcpy(r->eff, eff, r->cfg.nhosts * sizeof(*eff));
+			for (i = 0; i < r->nm; i++) {
+				unsigned int sv = 0, j = 0;
+
+				if (eff[i] == r->eff[i])
+					continue;
+				lr_member_names(r, i, &sn, &hn);
+				qlb_health_member(&r->cfg, i, &sv, &j);
+				lr_log("service %s: host %s: effective state "
+				       "%s -> %s (intent %s)",
+				       sn, hn, qlb_host_state_name(r->eff[i]),
+				       qlb_host_state_name(eff[i]),
+				       qlb_host_state_name(r->cfg.services[sv]
+								   .hosts[j]
+								   .state));
+			}
+			memcpy(r->eff, eff, r->nm * sizeof(*eff));
 		}
 	}
 	free(eff);
+	free(fo);
 	lr_publish(r);
 	lr_announce(r, false);
 }
@@ -292,8 +398,10 @@ struct lr_state {
 	struct qlb_config cfg;
 	struct qlb_health_params hp;
 	struct qlb_prober *pr;
+	unsigned int nm;
 	enum qlb_health *health;
 	enum qlb_host_state *eff;
+	bool *fail_open, *announced;
 };
 
 static void lr_state_free(struct lr_state *s)
@@ -301,6 +409,8 @@ static void lr_state_free(struct lr_state *s)
 	qlb_prober_free(s->pr);
 	free(s->health);
 	free(s->eff);
+	free(s->fail_open);
+	free(s->announced);
 	qlb_config_free(&s->cfg);
 }
 
@@ -308,7 +418,7 @@ static void lr_state_free(struct lr_state *s)
 static int lr_load(struct lr *r, struct lr_state *s)
 {
 	char err[512];
-	unsigned int i;
+	unsigned int i, sv, j;
 	int n;
 
 	memset(s, 0, sizeof(*s));
@@ -327,16 +437,25 @@ static int lr_load(struct lr *r, struct lr_state *s)
 		lr_log("%s", err);
 		goto fail;
 	}
-	s->health = calloc(s->cfg.nhosts + 1, sizeof(*s->health));
-	s->eff = calloc(s->cfg.nhosts + 1, sizeof(*s->eff));
-	if (!s->health || !s->eff)
+	s->nm = qlb_health_nmembers(&s->cfg);
+	s->health = calloc(s->nm + 1, sizeof(*s->health));
+	s->eff = calloc(s->nm + 1, sizeof(*s->eff));
+	s->fail_open = calloc(s->cfg.nservices + 1, sizeof(*s->fail_open));
+	s->announced = calloc(s->cfg.nservices + 1, sizeof(*s->announced));
+	if (!s->health || !s->eff || !s->fail_open || !s->announced)
 		goto fail;
-	for (i = 0; i < s->cfg.nhosts; i++) {
-		s->eff[i] = s->cfg.hosts[i].state;
+	for (i = 0; i < s->nm; i++) {
+		if (qlb_health_member(&s->cfg, i, &sv, &j))
+			continue;
+		s->eff[i] = s->cfg.services[sv].hosts[j].state;
 		if (!qlb_prober_can_probe(s->pr, i))
-			lr_log("host %s cannot be probed: no VIP of a family "
-			       "with an encap source; it stays as %s says",
-			       s->cfg.hosts[i].name, r->file);
+			lr_log("service %s: host %s cannot be probed: no VIP "
+			       "of the service of a family with an encap "
+			       "source; it stays as %s says",
+			       s->cfg.services[sv].name,
+			       s->cfg.hosts[s->cfg.services[sv].hosts[j].host]
+				       .name,
+			       r->file);
 	}
 	return 0;
 fail:
@@ -349,8 +468,11 @@ static void lr_take(struct lr *r, struct lr_state *s)
 	r->cfg = s->cfg;
 	r->hp = s->hp;
 	r->pr = s->pr;
+	r->nm = s->nm;
 	r->health = s->health;
 	r->eff = s->eff;
+	r->fail_open = s->fail_open;
+	r->announced = s->announced;
 }
 
 static void lr_give(struct lr *r, struct lr_state *s)
@@ -358,14 +480,17 @@ static void lr_give(struct lr *r, struct lr_state *s)
 	s->cfg = r->cfg;
 	s->hp = r->hp;
 	s->pr = r->pr;
+	s->nm = r->nm;
 	s->health = r->health;
 	s->eff = r->eff;
+	s->fail_open = r->fail_open;
+	s->announced = r->announced;
 }
 
 static void lr_reload(struct lr *r)
 {
 	struct lr_state n, old;
-	unsigned int i;
+	unsigned int i, s;
 
 	lr_log("SIGHUP: reloading %s", r->file);
 	if (lr_load(r, &n)) {
@@ -374,11 +499,19 @@ static void lr_reload(struct lr *r)
 	}
 	if (strcmp(n.cfg.lb.pin_dir, r->cfg.lb.pin_dir))
 		lr_log("lb.pin_dir takes effect at the next start only");
-	/* health carries over by host name; new hosts start unknown */
+	/* health carries over by service and host name; new members start
+	 * unknown; so do announcement and fail-open by service name */
 	qlb_prober_adopt(n.pr, r->pr);
-	for (i = 0; i < n.cfg.nhosts; i++)
-		n.health[i] = qlb_prober_host(n.pr, i)->sm.health;
-	r->fail_open = qlb_health_effective(&n.cfg, n.health, n.eff);
+	for (i = 0; i < n.nm; i++)
+		n.health[i] = qlb_prober_member(n.pr, i)->sm.health;
+	qlb_health_effective(&n.cfg, n.health, n.eff, n.fail_open);
+	for (s = 0; s < n.cfg.nservices; s++) {
+		const struct qlb_conf_service *o =
+			qlb_config_service(&r->cfg, n.cfg.services[s].name);
+
+		if (o)
+			n.announced[s] = r->announced[o - r->cfg.services];
+	}
 	if (lr_apply(r, &n.cfg, n.eff, true)) {
 		lr_log("reload failed; keeping the running state");
 		lr_state_free(&n);
@@ -387,7 +520,8 @@ static void lr_reload(struct lr *r)
 	lr_give(r, &old);
 	lr_take(r, &n);
 	lr_state_free(&old);
-	lr_log("reloaded %s (%u hosts, %u VIPs)", r->file, r->cfg.nhosts,
+	lr_log("reloaded %s (%u hosts, %u services, %u members, %u VIPs)",
+	       r->file, r->cfg.nhosts, r->cfg.nservices, r->nm,
 	       r->cfg.lb.nvips);
 	lr_publish(r);
 	lr_announce(r, false);
@@ -458,15 +592,17 @@ int cmd_lb_run(int argc, char **argv)
 		lr_log("signalfd: %s", strerror(errno));
 		goto out;
 	}
-	/* health unknown: every host as the file says */
+	/* health unknown: every member as the file says */
 	if (lr_apply(&r, &r.cfg, r.eff, true)) {
 		lr_log("cannot apply %s; not starting", r.file);
 		goto out;
 	}
-	lr_log("applied %s under %s; probing %u hosts every %u ms (timeout "
-	       "%u ms, rise %u, fall %u, port %u)",
-	       r.file, r.pin_dir, r.cfg.nhosts, r.hp.interval_ms,
-	       r.hp.timeout_ms, r.hp.rise, r.hp.fall, r.hp.port);
+	lr_log("applied %s under %s; probing %u members (%u hosts in %u "
+	       "services) every %u ms (timeout %u ms, rise %u, fall %u, port "
+	       "%u)",
+	       r.file, r.pin_dir, r.nm, r.cfg.nhosts, r.cfg.nservices,
+	       r.hp.interval_ms, r.hp.timeout_ms, r.hp.rise, r.hp.fall,
+	       r.hp.port);
 	r.attached = lr_attached(&r);
 	lr_publish(&r);
 	lr_announce(&r, true);

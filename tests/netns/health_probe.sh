@@ -149,7 +149,7 @@ grep -q "FAIL OPEN" <(tail -n +"$((HC_MARK + 1))" "$HC_DIR/lbrun.log") || fail "
 for n in h1 h2 h3 h4; do
 	[ "$(hc_field "$n" effective)" = active ] || fail "failing open, $n must stay active"
 done
-hc_in lb "$QLBCTL" lb metrics -f "$HC_DIR/lb.yaml" | grep -q '^qlb_lb_health_fail_open 1$' ||
+hc_in lb "$QLBCTL" lb metrics -f "$HC_DIR/lb.yaml" | grep -q '^qlb_lb_health_fail_open{service="default"} 1$' ||
 	fail "metric qlb_lb_health_fail_open is not 1"
 [ "$(announced)" = 0 ] || fail "VIPs still announced with no healthy host"
 hc_in lb "$QLBCTL" lb status -f "$HC_DIR/lb.yaml" | sed -n '/^health/,$p'

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * The LB node's health state machine (rise/fall, hysteresis), the
- * effective host states (intent x health, fail-open) and the probe packet
- * builder (ctl/health.c).
+ * effective member states (intent x health, fail-open per service), the
+ * probe packet builder (ctl/health.c) and the service a host's responder
+ * answers a probe for (ctl/agent_probe.c).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
 
 #include "t.h"
+#include "agent_probe.h"
 #include "health.h"
 
 static const struct qlb_health_params P = {.interval_ms = 1000,
@@ -93,16 +95,28 @@ static void test_hysteresis(void)
 	CHECK(s.health == QLB_HEALTH_UP, " ");
 }
 
+/* One implicit service over four hosts: a member is a host, as in a file
+ * without services: (what the LB node did before services). */
 static struct qlb_conf_host hosts[4];
-static struct qlb_config cfg = {.nhosts = 4, .hosts = hosts};
+static struct qlb_conf_svc_host members[4];
+static struct qlb_conf_service svc1 = {
+	.name = "default", .nhosts = 4, .hosts = members};
+static struct qlb_config cfg = {
+	.nhosts = 4, .hosts = hosts, .nservices = 1, .services = &svc1};
 
 static void set_intent(enum qlb_host_state a, enum qlb_host_state b,
 		       enum qlb_host_state c, enum qlb_host_state d)
 {
+	unsigned int i;
+
 	hosts[0].state = a;
 	hosts[1].state = b;
 	hosts[2].state = c;
 	hosts[3].state = d;
+	for (i = 0; i < 4; i++) {
+		members[i].host = i;
+		members[i].state = hosts[i].state;
+	}
 }
 
 static void test_effective(void)
@@ -129,7 +143,7 @@ static void test_effective(void)
 			h[0] = healths[j];
 			h[1] = QLB_HEALTH_UP;
 			h[2] = h[3] = QLB_HEALTH_UNKNOWN;
-			fo = qlb_health_effective(&cfg, h, eff);
+			fo = qlb_health_effective(&cfg, h, eff, NULL);
 			CHECK(!fo, " ");
 			if (healths[j] == QLB_HEALTH_DOWN)
 				CHECK(eff[0] == QLB_HOST_DOWN,
@@ -146,29 +160,29 @@ static void test_effective(void)
 	set_intent(QLB_HOST_DRAINING, QLB_HOST_ACTIVE, QLB_HOST_ACTIVE,
 		   QLB_HOST_ACTIVE);
 	h[0] = h[1] = h[2] = h[3] = QLB_HEALTH_UP;
-	CHECK(!qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(!qlb_health_effective(&cfg, h, eff, NULL), " ");
 	CHECK(eff[0] == QLB_HOST_DRAINING, " ");
 
 	/* one active host unhealthy of three: it leaves, the others stay */
 	h[2] = QLB_HEALTH_DOWN;
-	CHECK(!qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(!qlb_health_effective(&cfg, h, eff, NULL), " ");
 	CHECK(eff[2] == QLB_HOST_DOWN && eff[1] == QLB_HOST_ACTIVE &&
 		      eff[3] == QLB_HOST_ACTIVE,
 	      " ");
 
 	/* fail open: every active host unhealthy -> the intent for all */
 	h[1] = h[3] = QLB_HEALTH_DOWN;
-	CHECK(qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(qlb_health_effective(&cfg, h, eff, NULL), " ");
 	CHECK(eff[0] == QLB_HOST_DRAINING && eff[1] == QLB_HOST_ACTIVE &&
 		      eff[2] == QLB_HOST_ACTIVE && eff[3] == QLB_HOST_ACTIVE,
 	      " ");
 	/* ... even when a draining host is healthy: new connections would
 	 * otherwise have nowhere to go */
 	h[0] = QLB_HEALTH_UP;
-	CHECK(qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(qlb_health_effective(&cfg, h, eff, NULL), " ");
 	/* one active host back: no longer open */
 	h[3] = QLB_HEALTH_UP;
-	CHECK(!qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(!qlb_health_effective(&cfg, h, eff, NULL), " ");
 	CHECK(eff[1] == QLB_HOST_DOWN && eff[2] == QLB_HOST_DOWN &&
 		      eff[3] == QLB_HOST_ACTIVE,
 	      " ");
@@ -176,16 +190,176 @@ static void test_effective(void)
 	set_intent(QLB_HOST_DOWN, QLB_HOST_DRAINING, QLB_HOST_DOWN,
 		   QLB_HOST_DOWN);
 	h[1] = QLB_HEALTH_DOWN;
-	CHECK(!qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(!qlb_health_effective(&cfg, h, eff, NULL), " ");
 	CHECK(eff[1] == QLB_HOST_DOWN, " ");
 	/* unknown counts as healthy: a node that just started does not
 	 * fail open nor take hosts out */
 	set_intent(QLB_HOST_ACTIVE, QLB_HOST_ACTIVE, QLB_HOST_ACTIVE,
 		   QLB_HOST_ACTIVE);
 	h[0] = h[1] = h[2] = h[3] = QLB_HEALTH_UNKNOWN;
-	CHECK(!qlb_health_effective(&cfg, h, eff), " ");
+	CHECK(!qlb_health_effective(&cfg, h, eff, NULL), " ");
 	for (i = 0; i < 4; i++)
 		CHECK(eff[i] == QLB_HOST_ACTIVE, " ");
+}
+
+/*
+ * Two services on three hosts, "web" = {w1, both} and "api" = {both, a1}:
+ * members web/w1 0, web/both 1, api/both 2, api/a1 3.
+ */
+static struct qlb_conf_host h3[3];
+static struct qlb_conf_svc_host web_m[2], api_m[2];
+static struct qlb_conf_service svc2[2];
+static struct qlb_config cfg2;
+
+static void two_services(void)
+{
+	static const char *const names[] = {"w1", "both", "a1"};
+	struct qlb_conf_vip *vips2 = cfg2.lb.vips;
+	unsigned int i;
+
+	memset(&cfg2, 0, sizeof(cfg2));
+	memset(svc2, 0, sizeof(svc2));
+	for (i = 0; i < 3; i++) {
+		memset(&h3[i], 0, sizeof(h3[i]));
+		snprintf(h3[i].name, sizeof(h3[i].name), "%s", names[i]);
+		h3[i].state = QLB_HOST_ACTIVE;
+	}
+	snprintf(svc2[0].name, sizeof(svc2[0].name), "web");
+	snprintf(svc2[1].name, sizeof(svc2[1].name), "api");
+	web_m[0] = (struct qlb_conf_svc_host){.host = 0};
+	web_m[1] = (struct qlb_conf_svc_host){.host = 1};
+	api_m[0] = (struct qlb_conf_svc_host){.host = 1};
+	api_m[1] = (struct qlb_conf_svc_host){.host = 2};
+	svc2[0].hosts = web_m;
+	svc2[0].nhosts = 2;
+	svc2[0].member_first = 0;
+	svc2[1].hosts = api_m;
+	svc2[1].nhosts = 2;
+	svc2[1].member_first = 2;
+	/* web: 198.18.1.1:443 and [2001:db8:1::1]:443; api:
+	 * 198.18.1.1:8443 (the same address as web's, another port) */
+	for (i = 0; i < 3; i++)
+		vips2[i].addr.family = i == 1 ? AF_INET6 : AF_INET;
+	inet_pton(AF_INET, "198.18.1.1", &vips2[0].addr.v4);
+	inet_pton(AF_INET6, "2001:db8:1::1", &vips2[1].addr.v6);
+	inet_pton(AF_INET, "198.18.1.1", &vips2[2].addr.v4);
+	vips2[0].port = vips2[1].port = 443;
+	vips2[2].port = 8443;
+	vips2[2].service = 1;
+	svc2[0].vip_first = 0;
+	svc2[0].nvips = 2;
+	svc2[1].vip_first = 2;
+	svc2[1].nvips = 1;
+	cfg2.nhosts = 3;
+	cfg2.hosts = h3;
+	cfg2.nservices = 2;
+	cfg2.services = svc2;
+	cfg2.lb.nvips = 3;
+	for (i = 0; i < 2; i++)
+		web_m[i].state = api_m[i].state = QLB_HOST_ACTIVE;
+}
+
+static void test_services(void)
+{
+	enum qlb_host_state eff[4];
+	enum qlb_health h[4];
+	unsigned int s, j;
+	bool fo[2];
+
+	two_services();
+	CHECK(qlb_health_nmembers(&cfg2) == 4, "%u",
+	      qlb_health_nmembers(&cfg2));
+	CHECK(!qlb_health_member(&cfg2, 2, &s, &j) && s == 1 && j == 0, " ");
+	CHECK(!qlb_health_member(&cfg2, 1, &s, &j) && s == 0 && j == 1, " ");
+	CHECK(qlb_health_member(&cfg2, 4, &s, &j) == -1, " ");
+	CHECK(qlb_health_nmembers(&cfg) == 4, " ");
+
+	/* "both" unhealthy for api only: out of api's tables, in web's */
+	h[0] = h[1] = h[3] = QLB_HEALTH_UP;
+	h[2] = QLB_HEALTH_DOWN;
+	CHECK(!qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(!fo[0] && !fo[1], " ");
+	CHECK(eff[1] == QLB_HOST_ACTIVE, "web/both %u", eff[1]);
+	CHECK(eff[2] == QLB_HOST_DOWN, "api/both %u", eff[2]);
+	CHECK(eff[0] == QLB_HOST_ACTIVE && eff[3] == QLB_HOST_ACTIVE, " ");
+	/* a reader of hosts[].state: kept while a service keeps it */
+	CHECK(qlb_health_host_state(&cfg2, eff, 1) == QLB_HOST_ACTIVE, " ");
+
+	/* every api member unhealthy: api fails open, web does not */
+	h[3] = QLB_HEALTH_DOWN;
+	CHECK(qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(!fo[0] && fo[1], " ");
+	CHECK(eff[2] == QLB_HOST_ACTIVE && eff[3] == QLB_HOST_ACTIVE,
+	      "api failing open keeps the intent");
+	CHECK(eff[0] == QLB_HOST_ACTIVE && eff[1] == QLB_HOST_ACTIVE, " ");
+
+	/* web/w1 down too: web keeps "both", api still open */
+	h[0] = QLB_HEALTH_DOWN;
+	CHECK(qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(!fo[0] && fo[1], " ");
+	CHECK(eff[0] == QLB_HOST_DOWN && eff[1] == QLB_HOST_ACTIVE, " ");
+	CHECK(qlb_health_host_state(&cfg2, eff, 0) == QLB_HOST_DOWN,
+	      "w1 down in its only service");
+
+	/* api back, web's "both" gone: "both" down in both services */
+	h[3] = QLB_HEALTH_UP;
+	h[1] = QLB_HEALTH_DOWN;
+	h[0] = QLB_HEALTH_UP;
+	CHECK(!qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(!fo[0] && !fo[1], " ");
+	CHECK(eff[1] == QLB_HOST_DOWN && eff[2] == QLB_HOST_DOWN, " ");
+	CHECK(qlb_health_host_state(&cfg2, eff, 1) == QLB_HOST_DOWN, " ");
+	CHECK(qlb_health_host_state(&cfg2, eff, 2) == QLB_HOST_ACTIVE, " ");
+
+	/* the intent is per member: api has "both" draining, web active */
+	api_m[0].state = QLB_HOST_DRAINING;
+	h[0] = h[1] = h[2] = h[3] = QLB_HEALTH_UP;
+	CHECK(!qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(eff[1] == QLB_HOST_ACTIVE && eff[2] == QLB_HOST_DRAINING, " ");
+	/* api's only active member down: api fails open (its draining
+	 * member does not take new connections) */
+	h[3] = QLB_HEALTH_DOWN;
+	CHECK(qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(!fo[0] && fo[1], " ");
+	CHECK(eff[3] == QLB_HOST_ACTIVE && eff[2] == QLB_HOST_DRAINING, " ");
+}
+
+static void test_service_of(void)
+{
+	struct qlb_addr any = {0}, v4 = {.family = AF_INET},
+			v6 = {.family = AF_INET6}, other = {.family = AF_INET};
+	uint32_t web = qlb_hp_service_tag("web"),
+		 api = qlb_hp_service_tag("api");
+
+	two_services();
+	inet_pton(AF_INET, "198.18.1.1", &v4.v4);
+	inet_pton(AF_INET6, "2001:db8:1::1", &v6.v6);
+	inet_pton(AF_INET, "198.18.9.9", &other.v4);
+	CHECK(web != api && web && api, " ");
+	CHECK(qlb_hp_service_tag("") == 2166136261u, "FNV-1a offset basis");
+	/* the probe names its service: that one, whatever the address */
+	CHECK(qlb_hp_service_of(&cfg2, QLB_HP_F_SERVICE, api, &v4) == 1, " ");
+	CHECK(qlb_hp_service_of(&cfg2, QLB_HP_F_SERVICE, web, &v4) == 0, " ");
+	CHECK(qlb_hp_service_of(&cfg2, QLB_HP_F_SERVICE, web, &any) == 0, " ");
+	/* an LB node of before services: by the address when it names one
+	 * service; 198.18.1.1 is web's and api's: every group */
+	CHECK(qlb_hp_service_of(&cfg2, 0, 0, &v6) == 0, " ");
+	CHECK(qlb_hp_service_of(&cfg2, 0, 0, &v4) == -1, " ");
+	CHECK(qlb_hp_service_of(&cfg2, 0, 0, &other) == -1, " ");
+	CHECK(qlb_hp_service_of(&cfg2, 0, 0, &any) == -1, " ");
+	/* a tag without the flag is not a service */
+	CHECK(qlb_hp_service_of(&cfg2, 0, api, &v6) == 0, " ");
+	/* a service this file lacks: the address, else every group */
+	CHECK(qlb_hp_service_of(&cfg2, QLB_HP_F_SERVICE,
+				qlb_hp_service_tag("mail"), &v6) == 0,
+	      " ");
+	CHECK(qlb_hp_service_of(&cfg2, QLB_HP_F_SERVICE,
+				qlb_hp_service_tag("mail"), &v4) == -1,
+	      " ");
+	/* a file of one service: every group, whatever the probe names */
+	set_intent(QLB_HOST_ACTIVE, QLB_HOST_ACTIVE, QLB_HOST_ACTIVE,
+		   QLB_HOST_ACTIVE);
+	CHECK(qlb_hp_service_of(&cfg, QLB_HP_F_SERVICE, web, &v4) == -1, " ");
 }
 
 static uint16_t fold(uint32_t s)
@@ -252,6 +426,8 @@ int main(void)
 	test_rise_fall();
 	test_hysteresis();
 	test_effective();
+	test_services();
+	test_service_of();
 	test_packet();
 	return t_done("test_health");
 }

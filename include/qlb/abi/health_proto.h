@@ -14,6 +14,19 @@
  *
  * Multi-byte fields are in network order. The nonce is random per probe:
  * the LB node takes an answer only for the probe it has outstanding.
+ *
+ * Services (docs/config.md): an LB node probes each (service, host) pair
+ * at one of that service's VIPs, and names the service in the probe
+ * (QLB_HP_F_SERVICE, .service = qlb_hp_service_tag() of its name: two
+ * services may share a VIP address on different ports, so the address
+ * alone does not say which one is meant). The responder answers for the
+ * socket groups of that service only. The extension keeps version 1 and
+ * the size: the fields were padding, which a responder of before services
+ * copies back untouched while it checks every VIP group of the host (so
+ * an answer without QLB_HP_F_SERVICE_CHECKED speaks for the whole host);
+ * a probe without QLB_HP_F_SERVICE (an LB node of before services) is
+ * answered for the service of the VIP it was sent to when the address
+ * names one service, for every VIP group of the host otherwise.
  */
 #ifndef QLB_HEALTH_PROTO_H
 #define QLB_HEALTH_PROTO_H
@@ -23,6 +36,12 @@
 #define QLB_HP_MAGIC	0x514c4248u /* "QLBH" */
 #define QLB_HP_VERSION	1
 #define QLB_HP_NAME_MAX 64
+
+/* .flags */
+#define QLB_HP_F_SERVICE 0x01 /* probe and answer: .service is set */
+#define QLB_HP_F_SERVICE_CHECKED                                               \
+	0x02 /* answer: the verdict covers that                                \
+		service's socket groups only */
 
 enum qlb_hp_type {
 	QLB_HP_PROBE = 1,
@@ -45,14 +64,29 @@ struct qlb_hp_msg {
 	__u8 version;
 	__u8 type;   /* enum qlb_hp_type */
 	__u8 status; /* answer: enum qlb_hp_status; probe: 0 */
-	__u8 pad;
+	__u8 flags;  /* QLB_HP_F_*; 0 before services */
 	__u8 nonce[16];
-	__u16 ngroups; /* answer: VIP socket groups seen */
+	__u16 ngroups; /* answer: VIP socket groups seen (of the service) */
 	__u16 nbad;    /* answer: of which without a live socket */
-	__u32 pad2;
+	__u32 service; /* with QLB_HP_F_SERVICE: qlb_hp_service_tag() */
 	char host[QLB_HP_NAME_MAX]; /* probe: the host meant; answer: the
 				       responder's own name; NUL padded */
 };
 _Static_assert(sizeof(struct qlb_hp_msg) == 96, "qlb_hp_msg is ABI");
+
+/* The tag of a service name: 32-bit FNV-1a of its bytes, never 0. Both
+ * ends compute it from the name in their own file; a responder with two
+ * services of one tag (about 1 in 10^7 for 64 names) falls back to the
+ * VIP address. */
+static inline __u32 qlb_hp_service_tag(const char *name)
+{
+	__u32 h = 2166136261u;
+
+	for (; *name; name++) {
+		h ^= (__u8)*name;
+		h *= 16777619u;
+	}
+	return h ? h : 1;
+}
 
 #endif /* QLB_HEALTH_PROTO_H */
