@@ -266,6 +266,7 @@ int qlb_lb_if_mac(const char *ifname, uint8_t mac[6])
 int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen)
 {
 	const struct qlb_conf_lb *lb = &cfg->lb;
+	unsigned long members = 0, sids = 0;
 	unsigned int i;
 
 	if (!lb->present) {
@@ -282,6 +283,40 @@ int qlb_lb_check(const struct qlb_config *cfg, char *err, size_t errlen)
 	if (lb->nvips > QLB_LB_MAX_VIPS || cfg->nhosts > QLB_LB_MAX_HOSTS) {
 		snprintf(err, errlen, "%s: at most %u VIPs and %u hosts",
 			 cfg->path, QLB_LB_MAX_VIPS, QLB_LB_MAX_HOSTS);
+		return -1;
+	}
+	if (cfg->nservices > QLB_LB_MAX_SERVICES) {
+		snprintf(err, errlen,
+			 "%s: %u services, more than the %u an LB "
+			 "node holds",
+			 cfg->path, cfg->nservices, QLB_LB_MAX_SERVICES);
+		return -1;
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct qlb_conf_service *svc = &cfg->services[i];
+		unsigned int j, id;
+
+		members += svc->nhosts;
+		for (j = 0; j < svc->nhosts; j++)
+			for (id = 0; id < QLB_CONFIG_MAX; id++)
+				sids += svc->configs[id].present &&
+					svc->hosts[j].has_sid[id];
+	}
+	if (members > QLB_LB_MAX_MEMBERS || sids > QLB_LB_MAX_SIDS) {
+		snprintf(err, errlen,
+			 "%s: %lu (service, host) pairs and %lu server IDs; "
+			 "an LB node holds at most %u and %u",
+			 cfg->path, members, sids, QLB_LB_MAX_MEMBERS,
+			 QLB_LB_MAX_SIDS);
+		return -1;
+	}
+	if ((unsigned long)cfg->nservices * lb->maglev_table_size >
+	    QLB_LB_MAGLEV_POOL) {
+		snprintf(err, errlen,
+			 "%s: %u services x lb.maglev_table_size %u is more "
+			 "than the %u Maglev entries an LB node holds",
+			 cfg->path, cfg->nservices, lb->maglev_table_size,
+			 (unsigned int)QLB_LB_MAGLEV_POOL);
 		return -1;
 	}
 	if (lb->mtu > 0xffff) {

@@ -43,19 +43,40 @@ static void usage(FILE *f)
 		"prints\n"
 		"one line per packet: action (tx, pass, drop), host, reason, "
 		"config\n"
-		"and server ID where decoded. -j prints one JSON object per "
-		"line.\n"
+		"and server ID where decoded, the service of the VIP. -j "
+		"prints one\nJSON object per line.\n"
 		"--write saves the frames the program sends (tx) or passes.\n"
 		"--health takes the hosts' health as `qlbctl lb run` under "
 		"lb.pin_dir\nsees it (unhealthy hosts down, as in its "
 		"tables).\n");
 }
 
-/* Names of the private copy's host and VIP indexes (one fill: file order). */
-static const char *host_name(const struct qlb_config *cfg, __u32 idx)
+/* Name of the host of member @m (qlb/abi/lb_abi.h: members are numbered
+ * service by service, from each service's member_first). */
+static const char *host_name(const struct qlb_config *cfg, __u32 m)
 {
-	return idx < cfg->nhosts ? cfg->hosts[idx].name : NULL;
+	unsigned int s;
+
+	for (s = 0; s < cfg->nservices; s++) {
+		const struct qlb_conf_service *svc = &cfg->services[s];
+
+		if (m >= svc->member_first &&
+		    m - svc->member_first < svc->nhosts &&
+		    svc->hosts[m - svc->member_first].host < cfg->nhosts)
+			return cfg
+				->hosts[svc->hosts[m - svc->member_first].host]
+				.name;
+	}
+	return NULL;
 }
+
+/* Name of service index @s, or NULL (QLB_LB_NO_SERVICE: no VIP). */
+static const char *service_name(const struct qlb_config *cfg, __u32 s)
+{
+	return s < cfg->nservices ? cfg->services[s].name : NULL;
+}
+
+/* Names of the private copy's VIP indexes (one fill: file order). */
 
 static void vip_name(const struct qlb_config *cfg, __u32 idx, char *buf,
 		     size_t len)
@@ -183,7 +204,7 @@ int cmd_trace(int argc, char **argv)
 		struct qlb_pcap_rec rec;
 		struct qlb_lb_trace t = {0};
 		__u32 zero = 0;
-		const char *action, *reason, *host = NULL;
+		const char *action, *reason, *host = NULL, *svc = NULL;
 		char sid[40] = "", vip[INET6_ADDRSTRLEN + 8] = "";
 		int got = qlb_pcap_next(&r, in, FRAME_MAX, &rec), ran = 0;
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in,
@@ -222,6 +243,7 @@ int cmd_trace(int argc, char **argv)
 			if (t.sid_len && t.sid_len <= 16)
 				qlb_hex(t.sid, t.sid_len, sid);
 			vip_name(&cfg, t.vip, vip, sizeof(vip));
+			svc = service_name(&cfg, t.service);
 		} else {
 			/* no NIC delivers it; the kernel will not run it
 			 * either */
@@ -245,6 +267,7 @@ int cmd_trace(int argc, char **argv)
 				jw_null(&jw, "config_id");
 			jw_str(&jw, "server_id", sid[0] ? sid : NULL);
 			jw_str(&jw, "vip", vip[0] ? vip : NULL);
+			jw_str(&jw, "service", svc);
 			jw_uint(&jw, "len", rec.caplen);
 			jw_uint(&jw, "out_len",
 				ran && t.action != QLB_ACT_DROP
@@ -258,6 +281,7 @@ int cmd_trace(int argc, char **argv)
 			if (ran && t.sid_len)
 				printf(" config_id=%u server_id=%s",
 				       t.config_id, sid);
+			printf(" service=%s", svc ? svc : "-");
 			if (vip[0])
 				printf(" vip=%s", vip);
 			printf(" len=%u", rec.caplen);

@@ -49,10 +49,18 @@ __attribute__((noinline)) int qlb_decode_sid(const struct qlb_lb_cid *cfg,
 
 struct qlb_verdict {
 	__u32 reason;
-	__u32 host;
+	__u32 host;    /* member index */
+	__u32 service; /* of the VIP, or QLB_LB_NO_SERVICE */
 	__u8 config_id;
 	__u8 sid_len; /* sid in qlb_scratch.io.sid when not 0 (trace only) */
 };
+
+/* The service index of VIP entry @e, kept in range so that no key built
+ * from it reaches another slot's part of a map. */
+static __always_inline __u32 qlb_vip_svc(const struct qlb_lb_vip_ent *e)
+{
+	return e->service & (QLB_LB_MAX_SERVICES - 1);
+}
 
 /* Per-CPU scratch: the codec's input and output off the 512-byte stack.
  * io.sid also holds the server ID of the verdict (worker bits kept) for
@@ -118,8 +126,10 @@ static __always_inline int qlb_read_cid(struct xdp_md *ctx, __u32 off,
 	return 0;
 }
 
-/* The entry of a server ID's host part @k under config @id, within
- * @probes buckets of its hash, or NULL. */
+/* The entry of a server ID's host part @k under @id (QLB_LB_CFG_KEY of
+ * the VIP's service and the config), within @probes buckets of its hash,
+ * or NULL. Keyed by service: only the members of the VIP's service are
+ * found. */
 static __always_inline struct qlb_lb_sid_ent *
 qlb_sid_find(__u32 slot, const struct qlb_lb_settings *s, __u32 id,
 	     const __u64 *k, const unsigned int probes)
@@ -130,7 +140,8 @@ qlb_sid_find(__u32 slot, const struct qlb_lb_settings *s, __u32 id,
 	for (i = 0; i < probes; i++) {
 		__u32 key = slot * QLB_LB_SID_BUCKETS +
 			    ((h + i) & (QLB_LB_SID_BUCKETS - 1));
-		struct qlb_lb_sid_ent *e = bpf_map_lookup_elem(&qlb_sids_v2, &key);
+		struct qlb_lb_sid_ent *e =
+			bpf_map_lookup_elem(&qlb_sids_v2, &key);
 
 		if (qlb_unlikely(!e || !e->used))
 			break;
@@ -144,7 +155,8 @@ qlb_sid_find(__u32 slot, const struct qlb_lb_settings *s, __u32 id,
 	return NULL;
 }
 
-/* Host index of a server ID's host part @k under config @id, or NO_HOST. */
+/* Member index of a server ID's host part @k under cfg_key @id, or
+ * NO_HOST. */
 static __always_inline __u32 qlb_sid_lookup(__u32 slot,
 					    const struct qlb_lb_settings *s,
 					    __u32 id, const __u64 *k)
@@ -170,7 +182,8 @@ qlb_vip_find(__u32 slot, const struct qlb_lb_settings *s, __u8 family,
 	for (i = 0; i < probes; i++) {
 		__u32 key = slot * QLB_LB_VIP_BUCKETS +
 			    ((h + i) & (QLB_LB_VIP_BUCKETS - 1));
-		struct qlb_lb_vip_ent *e = bpf_map_lookup_elem(&qlb_vips_v2, &key);
+		struct qlb_lb_vip_ent *e =
+			bpf_map_lookup_elem(&qlb_vips_v2, &key);
 
 		if (qlb_unlikely(!e || !e->family))
 			break;
@@ -196,12 +209,13 @@ static __always_inline void qlb_plain_sid(const struct qlb_cidw *c, __u64 *sid)
 
 /*
  * The decoded-CID cache entry of CID @c (of hash @hash) when it holds @c
- * decoded under the slot's generation, else NULL. @ep, when not NULL, gets
- * the entry the CID maps to either way (where a decode is then stored).
+ * decoded for the service of @svcw (QLB_LB_CACHE_SVC(service)) under the
+ * slot's generation, else NULL. @ep, when not NULL, gets the entry the CID
+ * maps to either way (where a decode is then stored).
  */
 static __always_inline struct qlb_lb_cache_ent *
 qlb_cache_find(const struct qlb_lb_settings *s, const struct qlb_cidw *c,
-	       __u32 hash, struct qlb_lb_cache_ent **ep)
+	       __u64 svcw, __u32 hash, struct qlb_lb_cache_ent **ep)
 {
 	__u32 idx = hash & (QLB_LB_CACHE_SIZE - 1);
 	struct qlb_lb_cache_ent *ce = bpf_map_lookup_elem(&qlb_cid_cache, &idx);
@@ -209,13 +223,13 @@ qlb_cache_find(const struct qlb_lb_settings *s, const struct qlb_cidw *c,
 	if (ep)
 		*ep = ce;
 	if (!ce || ((ce->gen ^ s->gen) | (ce->cid[0] ^ c->w[0]) |
-		    (ce->cid[1] ^ c->w[1]) | (ce->cid[2] ^ c->w[2])))
+		    (ce->cid[1] ^ c->w[1]) | (ce->cid[2] ^ c->w[2] ^ svcw)))
 		return NULL;
 	return ce;
 }
 
 /*
- * The host entry of index @host, when it can take a packet routed by CID:
+ * The member entry of index @host, when it can take a packet routed by CID:
  * fills @v and returns 1, or returns 0 with v->reason set.
  */
 static __always_inline int qlb_cid_host(__u32 slot, __u32 host,
@@ -246,19 +260,22 @@ static __always_inline int qlb_cid_host(__u32 slot, __u32 host,
 }
 
 /**
- * qlb_keyed_host() - host index of a CID @c of the encrypted config @cfg.
+ * qlb_keyed_host() - member index of a CID @c of the encrypted config @cfg
+ * of service @svc.
  * @cache: use the decoded-CID cache (short headers only: the few long
  * headers of a handshake gain nothing from it, and a flood of Initials
  * must cost the LB node no state).
- * Return: the host index or QLB_LB_NO_HOST; the server ID is left in
+ * Return: the member index or QLB_LB_NO_HOST; the server ID is left in
  * the scratch for trace.
  */
 static __always_inline __u32 qlb_keyed_host(__u32 slot,
 					    const struct qlb_lb_settings *s,
 					    const struct qlb_lb_cid *cfg,
-					    const struct qlb_cidw *c,
+					    const struct qlb_cidw *c, __u32 svc,
 					    __u32 hash, int cache)
 {
+	/* the same CID decodes differently under another service's key */
+	__u64 svcw = QLB_LB_CACHE_SVC(svc);
 	struct qlb_lb_cache_ent *ce = NULL, *hit;
 	struct qlb_scratch *sc;
 	__u32 zero = 0, host;
@@ -266,7 +283,7 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 	__u64 k[2];
 
 	if (cache && !qlb_cache_off) {
-		hit = qlb_cache_find(s, c, hash, &ce);
+		hit = qlb_cache_find(s, c, svcw, hash, &ce);
 		if (hit) {
 			if (qlb_trace_on) {
 				sc = bpf_map_lookup_elem(&qlb_scratch, &zero);
@@ -287,12 +304,12 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 	hm = (const __u64 *)cfg->host_mask;
 	k[0] = ((__u64 *)sc->io.sid)[0] & hm[0];
 	k[1] = ((__u64 *)sc->io.sid)[1] & hm[1];
-	host = qlb_sid_lookup(slot, s, cfg->c.id, k);
+	host = qlb_sid_lookup(slot, s, QLB_LB_CFG_KEY(svc, cfg->c.id), k);
 	if (ce && host != QLB_LB_NO_HOST) {
 		/* only CIDs of a host enter: most random ones do not */
 		ce->cid[0] = c->w[0];
 		ce->cid[1] = c->w[1];
-		ce->cid[2] = c->w[2];
+		ce->cid[2] = c->w[2] ^ svcw;
 		ce->gen = s->gen;
 		ce->host = host;
 		__builtin_memcpy(ce->sid, sc->io.sid, 16);
@@ -300,17 +317,19 @@ static __always_inline __u32 qlb_keyed_host(__u32 slot,
 	return host;
 }
 
-/* The config of codepoint @cr when it is routed, else NULL (live_cfgs has
- * no bit for 0b111, QLB_CR_UNROUTABLE). */
-static __always_inline struct qlb_lb_cid *
-qlb_live_cfg(__u32 slot, const struct qlb_lb_settings *s, __u32 cr)
+/* The config of codepoint @cr of service @svc when it is routed (bit @cr
+ * of the VIP entry's @live), else NULL (live has no bit for 0b111,
+ * QLB_CR_UNROUTABLE). */
+static __always_inline struct qlb_lb_cid *qlb_live_cfg(__u32 slot, __u32 live,
+						       __u32 svc, __u32 cr)
 {
 	struct qlb_lb_cid *cfg;
 	__u32 key;
 
-	if (qlb_unlikely(!(s->live_cfgs & (1u << cr))))
+	if (qlb_unlikely(!(live & (1u << cr))))
 		return NULL;
-	key = slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX + cr;
+	key = slot * QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX +
+	      QLB_LB_CFG_KEY(svc, cr);
 	cfg = bpf_map_lookup_elem(&qlb_cid_cfgs_v2, &key);
 	if (qlb_unlikely(!cfg || !cfg->live))
 		return NULL;
@@ -327,13 +346,14 @@ static __always_inline int qlb_quic_v1_v2(const __u8 *q)
 }
 
 /**
- * qlb_quic() - classify a QUIC datagram whose payload starts at @q_off.
+ * qlb_quic() - classify a QUIC datagram whose payload starts at @q_off,
+ * sent to a VIP of service v->service whose entry has @live (live_cfgs).
  * Return: 1 routed by CID (v->host set), 0 fallback (v->reason set), -1
- * drop (v->reason set). @entropy gets the CID hash and @hp the host's
+ * drop (v->reason set). @entropy gets the CID hash and @hp the member's
  * entry when routed.
  */
 static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
-				    const struct qlb_lb_settings *s,
+				    const struct qlb_lb_settings *s, __u32 live,
 				    __u32 q_off, __u32 qlen,
 				    struct qlb_verdict *v, __u32 *entropy,
 				    struct qlb_lb_host **hp)
@@ -391,7 +411,7 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 			v->reason = QLB_R_FB_UNROUTABLE;
 		return 0;
 	}
-	cfg = qlb_live_cfg(slot, s, cr);
+	cfg = qlb_live_cfg(slot, live, v->service, cr);
 	if (!cfg)
 		return 0;
 	clen = qlb_cid_len(&cfg->c);
@@ -426,7 +446,8 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 		qlb_plain_sid(&c, sid);
 		k[0] = sid[0] & hm[0];
 		k[1] = sid[1] & hm[1];
-		host = qlb_sid_lookup(slot, s, cfg->c.id, k);
+		host = qlb_sid_lookup(slot, s,
+				      QLB_LB_CFG_KEY(v->service, cfg->c.id), k);
 		if (qlb_trace_on) {
 			const __u64 *sm = (const __u64 *)cfg->sid_mask;
 			struct qlb_scratch *sc;
@@ -439,7 +460,8 @@ static __always_inline int qlb_quic(struct xdp_md *ctx, __u32 slot,
 			}
 		}
 	} else {
-		host = qlb_keyed_host(slot, s, cfg, &c, hash, cid_off == 1);
+		host = qlb_keyed_host(slot, s, cfg, &c, v->service, hash,
+				      cid_off == 1);
 	}
 	if (!qlb_cid_host(slot, host, v, hp)) {
 		/* a long header that is not ours starts a new connection */
@@ -476,7 +498,10 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 
 	qlb_count(row, action == QLB_ACT_TX ? v->host : QLB_LB_NO_HOST, bytes);
 	if (v->reason == QLB_R_ROUTED_CID) {
-		__u32 id = v->config_id;
+		/* routed: the service is a VIP's, in range */
+		__u32 id =
+			QLB_LB_CFG_KEY(v->service & (QLB_LB_MAX_SERVICES - 1),
+				       v->config_id & (QLB_CONFIG_MAX - 1));
 		struct qlb_lb_counter *c =
 			bpf_map_lookup_elem(&qlb_cfg_stats_v2, &id);
 
@@ -498,6 +523,7 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 			t->reason = v->reason;
 			t->host = v->host;
 			t->vip = vip;
+			t->service = v->service;
 			t->config_id = v->config_id;
 			t->sid_len = v->sid_len;
 			__builtin_memcpy(t->sid, sc->io.sid, 16);
@@ -532,7 +558,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 	__u8 *q = (void *)(udp + 1);
 	__u32 zero = 0, slot, key, tot, ulen, clen, host, hash, over, vidx;
-	__u32 dlen;
+	__u32 dlen, svc;
 	__u8 *d;
 	__u32 daddr[4] __attribute__((aligned(8))), da;
 	struct qlb_verdict v = {.reason = QLB_R_ROUTED_CID};
@@ -594,6 +620,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	if (!e)
 		return -1;
 	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
+	/* the service comes with the VIP entry: no lookup of its own */
+	svc = qlb_vip_svc(e);
 
 	/* a long header whose DCID is a server's CID (the Handshake, 0-RTT
 	 * after a Retry) takes this path too; a client's Initial DCID fails
@@ -608,7 +636,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		d = q + 1;
 	}
 	c0 = d[0];
-	cfg = qlb_live_cfg(slot, s, qlb_cid_config_id(c0));
+	cfg = qlb_live_cfg(slot, e->live_cfgs, svc, qlb_cid_config_id(c0));
 	if (!cfg)
 		return -1;
 	clen = qlb_cid_len(&cfg->c);
@@ -637,7 +665,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		qlb_plain_sid(&c, k);
 		k[0] &= hm[0];
 		k[1] &= hm[1];
-		se = qlb_sid_find(slot, s, cfg->c.id, k, 1);
+		se = qlb_sid_find(slot, s, QLB_LB_CFG_KEY(svc, cfg->c.id), k,
+				  1);
 		if (!se)
 			return -1;
 		host = se->host;
@@ -651,13 +680,14 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 
 		if (qlb_cache_off)
 			return -1;
-		ce = qlb_cache_find(s, &c, hash, NULL);
+		ce = qlb_cache_find(s, &c, QLB_LB_CACHE_SVC(svc), hash, NULL);
 		if (!ce)
 			return -1;
 		host = ce->host;
 		if (host == QLB_LB_NO_HOST)
 			return -1;
-		key = slot * QLB_LB_MAX_MEMBERS + (host & (QLB_LB_MAX_MEMBERS - 1));
+		key = slot * QLB_LB_MAX_MEMBERS +
+		      (host & (QLB_LB_MAX_MEMBERS - 1));
 		hst = bpf_map_lookup_elem(&qlb_hosts_v2, &key);
 		if (!hst)
 			return -1;
@@ -684,6 +714,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		return -1; /* unchanged: the general path counts it */
 
 	v.host = host;
+	v.service = svc;
 	v.config_id = cfg->c.id;
 	v.sid_len = cfg->c.sid_len;
 	data = (void *)(long)ctx->data;
@@ -956,6 +987,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	void *data, *end;
 	struct qlb_verdict v = {.reason = QLB_R_PASSED,
 				.host = QLB_LB_NO_HOST,
+				.service = QLB_LB_NO_SERVICE,
 				.config_id = 0xff};
 	struct qlb_lb_settings *s;
 	struct qlb_lb_ctrl *ctrl;
@@ -963,7 +995,8 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	struct qlb_lb_vip_ent *vip;
 	struct qlb_pkt p;
 	__u32 zero = 0, slot, vidx = QLB_LB_NO_VIP, entropy, hkey, l4len;
-	__u32 est; /* a flow already established: see qlb_maglev_est */
+	__u32 live, moff; /* of the VIP's service: live_cfgs, maglev_off */
+	__u32 est;	  /* a flow already established: see qlb_maglev_est */
 	__u64 bytes;
 	__u16 *ports;
 	__be16 eproto;
@@ -1019,6 +1052,10 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 	if (!vip)
 		goto pass;
 	vidx = vip->idx < QLB_LB_MAX_VIPS ? vip->idx : QLB_LB_NO_VIP;
+	/* the VIP selects the service: its configs, members, Maglev table */
+	v.service = qlb_vip_svc(vip);
+	live = vip->live_cfgs;
+	moff = vip->maglev_off;
 
 	/* from here on the packet is ours: judge it */
 	if (qlb_unlikely(p.frag || p.l3_off + p.ip_len > bytes ||
@@ -1036,7 +1073,7 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		ulen = bpf_ntohs(udp->len);
 		if (qlb_unlikely(ulen < sizeof(*udp) || ulen > l4len))
 			goto malformed;
-		r = qlb_quic(ctx, slot, s, p.l4_off + sizeof(*udp),
+		r = qlb_quic(ctx, slot, s, live, p.l4_off + sizeof(*udp),
 			     ulen - sizeof(*udp), &v, &entropy, &h);
 		if (qlb_unlikely(r < 0))
 			return qlb_finish(QLB_ACT_DROP, vidx, &v, bytes);
@@ -1060,9 +1097,13 @@ int qlb_xdp_ingress(struct xdp_md *ctx)
 		__u32 *m, mkey;
 
 		entropy = fh;
-		if (!s->maglev_size || s->maglev_size > QLB_LB_MAGLEV_MAX)
+		/* the service's table lies within the slot's part of the
+		 * pool (a bound the verifier sees, and one no entry may
+		 * cross into the other slot's part) */
+		if (!s->maglev_size || s->maglev_size > QLB_LB_MAGLEV_MAX ||
+		    moff > QLB_LB_MAGLEV_POOL - s->maglev_size)
 			goto no_host;
-		mkey = slot * QLB_LB_MAGLEV_POOL +
+		mkey = slot * QLB_LB_MAGLEV_POOL + moff +
 		       qlb_lb_maglev_index(fh, s->maglev_size);
 		/* a short header's fallback is an established flow's (long
 		 * headers all take FB_INITIAL) */

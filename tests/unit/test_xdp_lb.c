@@ -35,6 +35,7 @@ static void cache_poison(const uint8_t *cid, size_t cl, int host, int to)
 
 	CHECK(v && ncpu > 0, "out of memory");
 	memcpy(w, cid, cl);
+	w[2] ^= QLB_LB_CACHE_SVC(0); /* an entry holds its service: here 0 */
 	k = fx_cid_hash(cid, cl) & (QLB_LB_CACHE_SIZE - 1);
 	for (i = 0; v && ncpu > 0 && i < 2; i++) {
 		struct qlb_lb_cache_ent e = {0};
@@ -455,31 +456,45 @@ static void three_pass(void)
 	qlb_xdp__destroy(f.skel);
 }
 
-/* The largest config the maps take: 64 VIPs, 1024 hosts, 7 configs. Every
- * VIP and every host's server ID under every config must be found. */
+/*
+ * The largest config the maps take: 512 VIPs, 4096 hosts, 8 services of
+ * 64 VIPs and 1024 members each (its own 512 hosts and the next service's
+ * 512: every host serves two services), two configs per service (ids
+ * differ from one service to the next, one of them keyed): 16384 server
+ * IDs, QLB_LB_MAX_SIDS. Every VIP must be found with its service, and
+ * every member's server ID under each of its service's configs must route
+ * to that member through a VIP of that service.
+ */
+#define MAX_SVCS 8
 static void max_tables(void)
 {
 	struct fx f = {0};
 	struct qlb_conf_host *hosts = calloc(QLB_LB_MAX_HOSTS, sizeof(*hosts));
+	struct qlb_conf_service *svcs = calloc(MAX_SVCS, sizeof(*svcs));
+	unsigned int per = QLB_LB_MAX_HOSTS / MAX_SVCS;
+	unsigned int vper = QLB_LB_MAX_VIPS / MAX_SVCS;
 	struct qlb_lb_trace t;
 	uint8_t q[1300], cid[32], out[2048];
-	unsigned int i, id, bad_vip = 0, bad_sid = 0;
+	unsigned int i, j, s, id, bad_vip = 0, bad_sid = 0, nsid = 0;
 	struct pkt k;
 	char a[64];
 	size_t n, ol;
 
+	if (!hosts || !svcs)
+		return;
 	fx_base(&f);
 	f.cfg.hosts = hosts;
 	f.cfg.lb.nvips = QLB_LB_MAX_VIPS;
 	for (i = 0; i < QLB_LB_MAX_VIPS; i++) {
-		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u",
-			 i);
+		if (i % 2)
+			snprintf(a, sizeof(a), "2001:db8:1::%x", i);
+		else
+			snprintf(a, sizeof(a), "198.18.%u.%u", i / 256 + 2,
+				 i % 256);
 		fx_addr(&f.cfg.lb.vips[i].addr, a);
 		f.cfg.lb.vips[i].port = 443 + i % 3;
+		f.cfg.lb.vips[i].service = i / vper;
 	}
-	for (id = 0; id < QLB_CONFIG_MAX; id++)
-		fx_cid_conf(&f.cfg, id, 2 + id % 2, 6,
-			    id == 3 ? FX_VECTOR_KEY : NULL, 4);
 	f.cfg.nhosts = QLB_LB_MAX_HOSTS;
 	for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
 		struct qlb_conf_host *h = &hosts[i];
@@ -488,54 +503,118 @@ static void max_tables(void)
 		snprintf(a, sizeof(a), "198.19.%u.%u", i / 256, i % 256);
 		fx_addr(&h->address, a);
 		h->weight = 100;
-		for (id = 0; id < QLB_CONFIG_MAX; id++) {
-			h->has_sid[id] = true;
-			h->sid[id][0] = (uint8_t)(i >> 4);
-			h->sid[id][1] = (uint8_t)(i << 4); /* worker bits 0 */
+	}
+	f.cfg.nservices = MAX_SVCS;
+	f.cfg.services = svcs;
+	for (s = 0; s < MAX_SVCS; s++) {
+		struct qlb_conf_service *svc = &svcs[s];
+		unsigned int ids[2] = {s % 7, (s + 1) % 7};
+
+		snprintf(svc->name, sizeof(svc->name), "svc%u", s);
+		svc->vip_first = s * vper;
+		svc->nvips = vper;
+		svc->member_first = s * 2 * per;
+		svc->nhosts = 2 * per;
+		svc->hosts = calloc(svc->nhosts, sizeof(*svc->hosts));
+		if (!svc->hosts)
+			return;
+		for (j = 0; j < 2; j++) {
+			struct qlb_conf_cid *c = &svc->configs[ids[j]];
+
+			c->present = true;
+			c->id = ids[j];
+			c->sid_len = 2 + ids[j] % 2;
+			c->nonce_len = 6;
+			c->worker_bits = 4;
+			c->encode_length = true;
+			if (ids[j] == 3) {
+				c->has_key = true;
+				fx_unhex(FX_VECTOR_KEY, c->key);
+			}
+		}
+		for (j = 0; j < svc->nhosts; j++) {
+			struct qlb_conf_svc_host *sh = &svc->hosts[j];
+			unsigned int hi = (s * per + j) % QLB_LB_MAX_HOSTS;
+
+			sh->host = hi;
+			sh->state = QLB_HOST_ACTIVE;
+			for (id = 0; id < 2; id++) {
+				/* the host's index, worker bits 0 */
+				sh->has_sid[ids[id]] = true;
+				sh->sid[ids[id]][0] = (uint8_t)(hi >> 4);
+				sh->sid[ids[id]][1] = (uint8_t)(hi << 4);
+			}
 		}
 	}
 	CHECK(fx_load(&f, 1) == 0 && fx_fill(&f) == 0,
 	      "fill the largest config");
 	for (i = 0; i < QLB_LB_MAX_VIPS; i++) {
-		snprintf(a, sizeof(a), i % 2 ? "2001:db8:1::%x" : "198.18.2.%u",
-			 i);
+		if (i % 2)
+			snprintf(a, sizeof(a), "2001:db8:1::%x", i);
+		else
+			snprintf(a, sizeof(a), "198.18.%u.%u", i / 256 + 2,
+				 i % 256);
 		n = fx_long(q, 0, 1, (const uint8_t *)"\1\2\3\4\5\6\7\x8", 8,
 			    1200);
 		fx_frame(&k, -1, i % 2 ? "2001:db8:5::1" : "198.18.5.1", a,
 			 IPPROTO_UDP, 40000, 443 + i % 3, q, n, 0, 0);
 		ol = sizeof(out);
 		if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX ||
-		    fx_trace(&f, &t) || t.vip != i)
+		    fx_trace(&f, &t) || t.vip != i || t.service != i / vper ||
+		    t.host < svcs[i / vper].member_first ||
+		    t.host >= svcs[i / vper].member_first + 2 * per)
 			bad_vip++;
 	}
-	CHECK(bad_vip == 0, "%u of %u VIPs not found", bad_vip,
-	      QLB_LB_MAX_VIPS);
-	for (id = 0; id < QLB_CONFIG_MAX; id++) {
-		struct qlb_cid_cfg c;
+	CHECK(bad_vip == 0, "%u of %u VIPs not found or not in their service",
+	      bad_vip, QLB_LB_MAX_VIPS);
+	for (s = 0; s < MAX_SVCS; s++) {
+		const struct qlb_conf_service *svc = &svcs[s];
+		unsigned int ids[2] = {s % 7, (s + 1) % 7};
 
-		qlb_config_cid_cfg(&f.cfg, id, &c);
-		for (i = 0; i < QLB_LB_MAX_HOSTS; i++) {
-			uint8_t sid[2] = {(uint8_t)(i >> 4),
-					  (uint8_t)(i << 4 | (i & 15))};
-			uint8_t sid3[3] = {sid[0], (uint8_t)(i << 4), 7};
-			int cl = qlb_cid_encode(
-				&c, c.sid_len == 3 ? sid3 : sid,
-				(const uint8_t *)"\x11\x22\x33\x44\x55\x66", 0,
-				cid);
+		/* the service's first VIP, an IPv4 one */
+		snprintf(a, sizeof(a), "198.18.%u.%u", (s * vper) / 256 + 2,
+			 (s * vper) % 256);
+		for (id = 0; id < 2; id++) {
+			struct qlb_cid_cfg c;
 
-			n = fx_short(q, cid, (size_t)cl, 20);
-			fx_frame(&k, -1, "198.18.5.1", "198.18.2.0",
-				 IPPROTO_UDP, 40000, 443, q, n, 0, 0);
-			ol = sizeof(out);
-			if (fx_run(&f, k.b, k.len, out, &ol) != XDP_TX ||
-			    fx_trace(&f, &t) || t.reason != QLB_R_ROUTED_CID ||
-			    t.host != i)
-				bad_sid++;
+			qlb_service_cid_cfg(svc, ids[id], &c);
+			for (j = 0; j < svc->nhosts; j++) {
+				unsigned int hi = svc->hosts[j].host;
+				uint8_t sid[2] = {
+					(uint8_t)(hi >> 4),
+					(uint8_t)(hi << 4 | (hi & 15))};
+				uint8_t sid3[3] = {sid[0], (uint8_t)(hi << 4),
+						   7};
+				int cl = qlb_cid_encode(
+					&c, c.sid_len == 3 ? sid3 : sid,
+					(const uint8_t *)"\x11\x22\x33\x44\x55"
+							 "\x66",
+					0, cid);
+
+				n = fx_short(q, cid, (size_t)cl, 20);
+				fx_frame(&k, -1, "198.18.5.1", a, IPPROTO_UDP,
+					 40000, 443 + (s * vper) % 3, q, n, 0,
+					 0);
+				ol = sizeof(out);
+				nsid++;
+				if (fx_run(&f, k.b, k.len, out, &ol) !=
+					    XDP_TX ||
+				    fx_trace(&f, &t) ||
+				    t.reason != QLB_R_ROUTED_CID ||
+				    t.service != s ||
+				    t.host != svc->member_first + j)
+					bad_sid++;
+			}
 		}
 	}
-	CHECK(bad_sid == 0, "%u of %u server IDs not routed to their host",
-	      bad_sid, QLB_LB_MAX_HOSTS * QLB_CONFIG_MAX);
+	CHECK(nsid == QLB_LB_MAX_SIDS, "%u server IDs, want %u", nsid,
+	      QLB_LB_MAX_SIDS);
+	CHECK(bad_sid == 0, "%u of %u server IDs not routed to their member",
+	      bad_sid, nsid);
 	qlb_xdp__destroy(f.skel);
+	for (s = 0; s < MAX_SVCS; s++)
+		free(svcs[s].hosts);
+	free(svcs);
 	free(hosts);
 }
 
