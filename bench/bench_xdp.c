@@ -547,7 +547,7 @@ int main(void)
 			 &m[7], y, NSVC - 1, NULL},
 			{"short header, four-pass CID, routed (IPv6 VIP)",
 			 many.prog_fd, &m[8], y, NSVC - 1, hl},
-			{"the first's four-pass CID (its key): fallback",
+			{"the first service's four-pass CID: fallback",
 			 many.prog_fd, &m[9], y, NSVC - 1, NULL},
 			{"  the same, decoded every packet (no cache)",
 			 many_nc.prog_fd, &m[9], y, NSVC - 1, NULL},
