@@ -498,10 +498,10 @@ static __always_inline int qlb_finish(__u32 action, __u32 vip,
 
 	qlb_count(row, action == QLB_ACT_TX ? v->host : QLB_LB_NO_HOST, bytes);
 	if (v->reason == QLB_R_ROUTED_CID) {
-		/* routed: the service is a VIP's, in range */
-		__u32 id =
-			QLB_LB_CFG_KEY(v->service & (QLB_LB_MAX_SERVICES - 1),
-				       v->config_id & (QLB_CONFIG_MAX - 1));
+		/* routed: the service is a VIP's, in range; config_id is a
+		 * live config's (< QLB_CONFIG_MAX, which is 7: no mask) */
+		__u32 id = QLB_LB_CFG_KEY(
+			v->service & (QLB_LB_MAX_SERVICES - 1), v->config_id);
 		struct qlb_lb_counter *c =
 			bpf_map_lookup_elem(&qlb_cfg_stats_v2, &id);
 
