@@ -10,6 +10,7 @@
  * status and promote go through the agent's socket, so they need a uid or
  * gid the agent allows (host.allow_uids / allow_gids, or the agent's own).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -161,9 +162,156 @@ static int agent_connect(const char *path)
 	return fd;
 }
 
+/* SERVICES, split into its arrays (NULL from an agent without it). */
+struct svc_view {
+	const struct qlb_ap_services *h;
+	const struct qlb_ap_service *sv;
+	const struct qlb_ap_group *gr;
+	const struct qlb_ap_group_gen *gg;
+};
+
+static const char *ap_group_name(const struct qlb_ap_group *g, char *buf,
+				 size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop((int)g->family, g->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, len, g->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+		 g->port);
+	return buf;
+}
+
+/* The groups of service @index (file index; -1: groups of none). */
+static void print_svc_groups_json(struct qlb_json_w *j,
+				  const struct svc_view *v, int index)
+{
+	unsigned int i, k;
+	char name[64];
+
+	jw_arr_open(j, "groups");
+	for (i = 0; i < v->h->ngroups; i++) {
+		const struct qlb_ap_group *g = &v->gr[i];
+
+		if (g->service != index)
+			continue;
+		jw_obj_open(j, NULL);
+		jw_str(j, "group", ap_group_name(g, name, sizeof(name)));
+		jw_uint(j, "working_generation", g->working_generation);
+		jw_uint(j, "workers", g->nworkers);
+		jw_arr_open(j, "generations");
+		for (k = 0; k < v->h->ngroup_gens; k++) {
+			const struct qlb_ap_group_gen *e = &v->gg[k];
+
+			if (e->group != i)
+				continue;
+			jw_obj_open(j, NULL);
+			jw_uint(j, "generation", e->generation);
+			jw_str(j, "state", gen_state_name(e->state));
+			jw_uint(j, "workers", e->nworkers);
+			jw_obj_close(j);
+		}
+		jw_arr_close(j);
+		jw_obj_close(j);
+	}
+	jw_arr_close(j);
+}
+
+static void print_services_json(struct qlb_json_w *j, const struct svc_view *v)
+{
+	unsigned int i, id;
+
+	jw_arr_open(j, "services");
+	for (i = 0; v->h && i < v->h->nservices; i++) {
+		const struct qlb_ap_service *s = &v->sv[i];
+
+		jw_obj_open(j, NULL);
+		jw_str(j, "name", s->name);
+		jw_uint(j, "index", s->index);
+		jw_uint(j, "row", s->row);
+		jw_uint(j, "configs", s->nconfigs);
+		if (s->active < QLB_AP_NCONFIGS)
+			jw_uint(j, "active_config", s->active);
+		jw_arr_open(j, "epochs");
+		for (id = 0; id < QLB_AP_NCONFIGS; id++) {
+			if (!s->epoch[id])
+				continue;
+			jw_obj_open(j, NULL);
+			jw_uint(j, "config", id);
+			jw_uint(j, "epoch", s->epoch[id]);
+			jw_obj_close(j);
+		}
+		jw_arr_close(j);
+		print_svc_groups_json(j, v, (int)s->index);
+		jw_obj_close(j);
+	}
+	jw_arr_close(j);
+	if (!v->h)
+		return;
+	for (i = 0; i < v->h->ngroups; i++)
+		if (v->gr[i].service < 0)
+			break;
+	if (i < v->h->ngroups) {
+		jw_obj_open(j, "no_service");
+		print_svc_groups_json(j, v, -1);
+		jw_obj_close(j);
+	}
+}
+
+static void print_svc_groups(const struct svc_view *v, int index)
+{
+	unsigned int i, k;
+	char name[64];
+
+	for (i = 0; i < v->h->ngroups; i++) {
+		const struct qlb_ap_group *g = &v->gr[i];
+
+		if (g->service != index)
+			continue;
+		printf("  group %s: working generation %u, %u sockets\n",
+		       ap_group_name(g, name, sizeof(name)),
+		       g->working_generation, g->nworkers);
+		for (k = 0; k < v->h->ngroup_gens; k++)
+			if (v->gg[k].group == i)
+				printf("    generation %u: %-8s %u sockets\n",
+				       v->gg[k].generation,
+				       gen_state_name(v->gg[k].state),
+				       v->gg[k].nworkers);
+	}
+}
+
+static void print_services(const struct svc_view *v)
+{
+	unsigned int i, id;
+
+	if (!v->h)
+		return;
+	for (i = 0; i < v->h->nservices; i++) {
+		const struct qlb_ap_service *s = &v->sv[i];
+
+		printf("service %s: %u configs", s->name, s->nconfigs);
+		if (s->active < QLB_AP_NCONFIGS)
+			printf(", minting under config %u", s->active);
+		printf(", epochs");
+		for (id = 0; id < QLB_AP_NCONFIGS; id++)
+			if (s->epoch[id])
+				printf(" %u:%u", id, s->epoch[id]);
+		printf("\n");
+		print_svc_groups(v, (int)s->index);
+	}
+	for (i = 0; i < v->h->ngroups; i++)
+		if (v->gr[i].service < 0)
+			break;
+	if (i < v->h->ngroups) {
+		printf("no service (datagrams take the fallback):\n");
+		print_svc_groups(v, -1);
+	}
+}
+
 static void print_status(const struct qlb_ap_status *s,
 			 const struct qlb_ap_worker *w,
-			 const struct qlb_ap_gen *g, const char *path)
+			 const struct qlb_ap_gen *g, const char *path,
+			 const struct svc_view *v)
 {
 	unsigned int i;
 
@@ -193,6 +341,7 @@ static void print_status(const struct qlb_ap_status *s,
 			jw_obj_close(&j);
 		}
 		jw_arr_close(&j);
+		print_services_json(&j, v);
 		jw_arr_open(&j, "workers");
 		for (i = 0; i < s->nworkers; i++) {
 			jw_obj_open(&j, NULL);
@@ -229,6 +378,7 @@ static void print_status(const struct qlb_ap_status *s,
 		printf("generation %u: %-8s %u sockets (size %u)\n",
 		       g[i].generation, gen_state_name(g[i].state),
 		       g[i].nworkers, g[i].size);
+	print_services(v);
 	if (s->nworkers)
 		printf("%-7s %-10s %-8s %-6s %-10s %s\n", "worker",
 		       "generation", "pid", "uid", "connected", "cookie");
@@ -302,8 +452,48 @@ static void print_metrics(FILE *f, const struct qlb_ap_status *s,
 		s->host, s->nclients);
 }
 
-/* Ask the agent at @path for its status; *body is the checked answer. */
-static int fetch_status(const char *path, void **body)
+/*
+ * fetch_services() - SERVICES on @fd into @v (*@body holds it), checked;
+ * an agent without it leaves @v empty.
+ */
+static void fetch_services(int fd, const char *path, void **body,
+			   struct svc_view *v)
+{
+	const struct qlb_ap_services *h;
+	uint32_t len;
+	int t;
+
+	memset(v, 0, sizeof(*v));
+	*body = NULL;
+	if (send_msg(fd, QLB_AP_SERVICES_REQ, NULL, 0))
+		return;
+	t = read_msg(fd, body, &len);
+	if (t != QLB_AP_SERVICES || len < sizeof(*h))
+		goto none; /* RESULT -EOPNOTSUPP: an older agent */
+	h = *body;
+	if (h->nservices > QLB_HOST_MAX_SERVICES ||
+	    h->ngroups > QLB_HOST_MAX_GROUPS ||
+	    h->ngroup_gens > QLB_HOST_MAX_GROUPS * QLB_HOST_MAX_GENS ||
+	    len != sizeof(*h) + h->nservices * sizeof(*v->sv) +
+			    h->ngroups * sizeof(*v->gr) +
+			    h->ngroup_gens * sizeof(*v->gg)) {
+		qlb_err("malformed service view from the agent at %s", path);
+		goto none;
+	}
+	v->h = h;
+	v->sv = (const void *)(h + 1);
+	v->gr = (const void *)(v->sv + h->nservices);
+	v->gg = (const void *)(v->gr + h->ngroups);
+	return;
+none:
+	free(*body);
+	*body = NULL;
+}
+
+/* Ask the agent at @path for its status; *body is the checked answer,
+ * *@svc_body (may be NULL) the service view in @v. */
+static int fetch_status(const char *path, void **body, void **svc_body,
+			struct svc_view *v)
 {
 	const struct qlb_ap_status *s;
 	uint32_t len;
@@ -329,6 +519,8 @@ static int fetch_status(const char *path, void **body)
 		qlb_err("malformed status from the agent at %s", path);
 		goto out;
 	}
+	if (svc_body)
+		fetch_services(fd, path, svc_body, v);
 	rc = 0;
 out:
 	if (rc) {
@@ -350,7 +542,7 @@ static int write_agent_metrics(FILE *f, void *arg)
 {
 	void *body;
 
-	if (fetch_status(arg, &body))
+	if (fetch_status(arg, &body, NULL, NULL))
 		return -1;
 	print_metrics(f, body, status_gens(body));
 	free(body);
@@ -360,19 +552,22 @@ static int write_agent_metrics(FILE *f, void *arg)
 static int do_status(const char *path, bool metrics, const char *listen)
 {
 	const struct qlb_ap_status *s;
-	void *body;
+	struct svc_view v;
+	void *body, *svc_body = NULL;
 
 	if (metrics && listen)
 		return qlb_metrics_listen(listen, write_agent_metrics,
 					  (void *)path);
-	if (fetch_status(path, &body))
+	if (fetch_status(path, &body, metrics ? NULL : &svc_body, &v))
 		return QLB_EXIT_ERR;
 	s = body;
 	if (metrics)
 		print_metrics(stdout, s, status_gens(s));
 	else
-		print_status(s, (const void *)(s + 1), status_gens(s), path);
+		print_status(s, (const void *)(s + 1), status_gens(s), path,
+			     &v);
 	free(body);
+	free(svc_body);
 	return QLB_EXIT_OK;
 }
 

@@ -309,6 +309,118 @@ static void ag_do_status(struct agent *ag, struct ag_conn *c)
 	free(buf);
 }
 
+/* One row of SERVICES: service @s as this host serves it. */
+static void ag_service_row(struct agent *ag, unsigned int s,
+			   struct qlb_ap_service *o)
+{
+	const struct qlb_conf_service *svc = &ag->cfg.services[s];
+	const struct qlb_conf_svc_host *sh =
+		qlb_host_service(&ag->cfg, s, ag->me_idx);
+	unsigned int id;
+
+	snprintf(o->name, sizeof(o->name), "%s", svc->name);
+	o->index = s;
+	o->row = ag->multi ? 1 + s : 0;
+	o->active = QLB_AP_NCONFIGS;
+	for (id = 0; id < QLB_CONFIG_MAX; id++) {
+		const struct qlb_conf_cid *c = &svc->configs[id];
+		struct qlb_host_cfg hc;
+		__u32 k = QLB_HOST_CFG_KEY(o->row, id);
+
+		if (!c->present || !sh || !sh->has_sid[id])
+			continue;
+		o->nconfigs++;
+		if (c->state == QLB_CONF_ACTIVE)
+			o->active = id;
+		if (!bpf_map_lookup_elem(ag->m_hcfg, &k, &hc) && hc.present)
+			o->epoch[id] = hc.epoch;
+		explicit_bzero(&hc, sizeof(hc));
+	}
+}
+
+/* SERVICES: the services this host serves, its socket groups (each with
+ * its service) and the generations live in each group. */
+static void ag_do_services(struct agent *ag, struct ag_conn *c)
+{
+	static uint32_t cnt[QLB_HOST_MAX_GROUPS][QLB_HOST_MAX_GENS];
+	unsigned int ns = 0, ng = 0, ngg = 0, s, i, j;
+	int gidx[QLB_HOST_MAX_GROUPS];
+	struct qlb_ap_services *h;
+	struct qlb_ap_service *sv;
+	struct qlb_ap_group *gr;
+	struct qlb_ap_group_gen *gg;
+	size_t len;
+	uint32_t id;
+	char *buf;
+
+	memset(cnt, 0, sizeof(cnt));
+	for (s = 0; s < ag->cfg.nservices; s++)
+		ns += qlb_host_service(&ag->cfg, s, ag->me_idx) != NULL;
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++)
+		gidx[i] = ag->groups[i].used ? (int)ng++ : -1;
+	for (id = 0; id < QLB_HOST_MAX_WORKERS; id++) {
+		const struct qlb_worker_rec *r = &ag->workers[id].rec;
+		const struct ag_group *g;
+		struct ag_gen *e;
+
+		if (!r->in_use)
+			continue;
+		g = ag_group_find(ag, &r->group);
+		e = ag_gen_find(ag, r->generation);
+		if (g && e)
+			cnt[g - ag->groups][e - ag->gens]++;
+	}
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++)
+		for (j = 0; gidx[i] >= 0 && j < ag->ngens; j++)
+			ngg += cnt[i][j] != 0;
+	len = sizeof(*h) + ns * sizeof(*sv) + ng * sizeof(*gr) +
+	      ngg * sizeof(*gg);
+	buf = calloc(1, len);
+	if (!buf) {
+		ag_result(c, -ENOMEM, "out of memory");
+		return;
+	}
+	h = (void *)buf;
+	sv = (void *)(h + 1);
+	gr = (void *)(sv + ns);
+	gg = (void *)(gr + ng);
+	h->nservices = ns;
+	h->ngroups = ng;
+	h->ngroup_gens = ngg;
+	for (s = 0, j = 0; s < ag->cfg.nservices; s++)
+		if (qlb_host_service(&ag->cfg, s, ag->me_idx))
+			ag_service_row(ag, s, &sv[j++]);
+	for (i = 0, ngg = 0; i < QLB_HOST_MAX_GROUPS; i++) {
+		const struct ag_group *g = &ag->groups[i];
+		struct qlb_ap_group *o;
+
+		if (gidx[i] < 0)
+			continue;
+		o = &gr[gidx[i]];
+		o->family = g->key.family;
+		o->port = g->key.port;
+		memcpy(o->addr, g->key.addr, sizeof(o->addr));
+		o->service = g->svc;
+		o->working_generation = g->working;
+		for (j = 0; j < ag->ngens; j++) {
+			if (!cnt[i][j])
+				continue;
+			o->nworkers += cnt[i][j];
+			gg[ngg].group = (uint32_t)gidx[i];
+			gg[ngg].generation = ag->gens[j].gen;
+			gg[ngg].state = ag->gens[j].gen == g->working
+						? QLB_GEN_WORKING
+					: ag->gens[j].rec.state == QLB_GEN_NEW
+						? QLB_GEN_NEW
+						: QLB_GEN_DRAINING;
+			gg[ngg].nworkers = cnt[i][j];
+			ngg++;
+		}
+	}
+	ag_send(c, QLB_AP_SERVICES, buf, (uint32_t)len);
+	free(buf);
+}
+
 int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 			 const uint8_t *body)
 {
@@ -391,6 +503,9 @@ int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 	}
 	case QLB_AP_STATUS_REQ:
 		ag_do_status(ag, c);
+		break;
+	case QLB_AP_SERVICES_REQ:
+		ag_do_services(ag, c);
 		break;
 	default:
 		ag_result(c, -EOPNOTSUPP, "unknown request %u", h->type);

@@ -56,6 +56,10 @@ enum qlb_ap_type {
 	QLB_AP_PROMOTE = 9,	/* peer: struct qlb_ap_gen_req */
 	QLB_AP_STATUS_REQ = 10, /* peer: no body */
 	QLB_AP_STATUS = 11,	/* agent: struct qlb_ap_status + arrays */
+	/* added after version 1 shipped: an older agent answers RESULT
+	 * -EOPNOTSUPP, which a peer takes as "no service view" */
+	QLB_AP_SERVICES_REQ = 12, /* peer: no body */
+	QLB_AP_SERVICES = 13,	  /* agent: struct qlb_ap_services + arrays */
 };
 
 struct qlb_ap_hello {
@@ -186,5 +190,50 @@ struct qlb_ap_status {
 };
 _Static_assert(sizeof(struct qlb_ap_status) == 48 + 64 + 16 * 32,
 	       "qlb_ap_status is ABI");
+
+/* One service this host serves (SERVICES). */
+struct qlb_ap_service {
+	char name[QLB_AP_HOST_LEN];
+	__u32 index;	/* in the file's services (0: the implicit one) */
+	__u32 row;	/* its qlb_hcfg_v2 row (qlb/abi/host_abi.h) */
+	__u32 nconfigs; /* configs this host has a server ID under */
+	__u32 active;	/* the config id minted under, QLB_AP_NCONFIGS = none */
+	__u32 epoch[QLB_AP_NCONFIGS]; /* of its qlb_hcfg_v2 entries, 0 =
+					 absent: changes with rotation */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_ap_service) == 112, "qlb_ap_service is ABI");
+
+/* One socket group (SERVICES). */
+struct qlb_ap_group {
+	__u32 family; /* AF_INET, AF_INET6 */
+	__u32 port;
+	__u8 addr[16];		  /* network order; IPv4 in the first 4 */
+	__s32 service;		  /* file index of its service, -1 = none */
+	__u32 working_generation; /* 0 = none */
+	__u32 nworkers;		  /* live sockets */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_ap_group) == 40, "qlb_ap_group is ABI");
+
+/* Live sockets of one generation in one group (SERVICES). */
+struct qlb_ap_group_gen {
+	__u32 group; /* index into the groups array */
+	__u32 generation;
+	__u32 state; /* enum qlb_gen_state */
+	__u32 nworkers;
+};
+_Static_assert(sizeof(struct qlb_ap_group_gen) == 16,
+	       "qlb_ap_group_gen is ABI");
+
+/* SERVICES body: this, then nservices qlb_ap_service, ngroups
+ * qlb_ap_group, ngroup_gens qlb_ap_group_gen. */
+struct qlb_ap_services {
+	__u32 nservices;
+	__u32 ngroups;
+	__u32 ngroup_gens;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_ap_services) == 16, "qlb_ap_services is ABI");
 
 #endif /* QLB_AGENT_PROTO_H */
