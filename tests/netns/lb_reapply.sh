@@ -41,7 +41,7 @@ CID_W1=280a13a1b2c3d4e5f6
 PAY=00112233445566778899aabbccddeeff0011
 N=6000
 w1_0=$(metric 'qlb_lb_host_packets_total{host="web1"}')
-r_0=$(metric 'qlb_lb_packets_total{vip="198.18.1.1:443",reason="routed_cid",action="tx"}')
+r_0=$(metric 'qlb_lb_packets_total{vip="198.18.1.1:443",service="0",reason="routed_cid",action="tx"}')
 
 # one connection's packets while the config flips between A and B
 send $VIP4 "41${CID_W1}${PAY}" 443 $N &
@@ -57,7 +57,7 @@ kill -0 $SENDER 2>/dev/null && log "the applies finished while the sender was st
 wait $SENDER || fail "sender"
 sleep 0.3
 w1=$(( $(metric 'qlb_lb_host_packets_total{host="web1"}') - w1_0 ))
-r=$(( $(metric 'qlb_lb_packets_total{vip="198.18.1.1:443",reason="routed_cid",action="tx"}') - r_0 ))
+r=$(( $(metric 'qlb_lb_packets_total{vip="198.18.1.1:443",service="0",reason="routed_cid",action="tx"}') - r_0 ))
 log "during $applies applies: $N sent, $r routed by CID, $w1 to web1"
 [ "$r" = $N ] || fail "$r of $N packets routed by CID across the applies"
 [ "$w1" = $N ] || fail "web1 got $w1 of its $N packets across the applies"
