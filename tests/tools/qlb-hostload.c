@@ -18,10 +18,17 @@
  *         [--window W] ADDR PORT
  *       datagrams/s: CIDs of config C for those workers (no --config:
  *       Initials), W in flight; prints the answer rate (a benchmark)
+ *   minted -f FILE --host NAME --count N ADDR PORT
+ *       Initials: each answer carries a CID its worker minted with libqlb;
+ *       it must decode under the file's configs to the host's server ID
+ *       with the answering worker's ID, and, sent back, reach that worker
  *   load --conns N --rate PPS --duration S --life S ADDR PORT
  *       connections: an Initial, then short-header datagrams on the CID the
  *       worker minted; every answer must come from that worker and
  *       generation. Exit 1 unless sent == received and nothing misrouted.
+ *
+ * --service NAME (with -f): the configs and server IDs are those of that
+ * service of the file (its own quic_lb and its hosts' server IDs).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -280,6 +287,102 @@ static int cmd_initial(unsigned int count, int expect_gen)
 	       "workers=%u generation=%u\n",
 	       count, lost, bad, wrong_gen, distinct, wgen);
 	return lost || bad || wrong_gen ? 1 : 0;
+}
+
+/*
+ * use_service() - make @cfg's top-level configs and hosts' server IDs those
+ * of service @name, so every command above speaks for that service.
+ */
+static int use_service(struct qlb_config *cfg, const char *name)
+{
+	const struct qlb_conf_service *svc = qlb_config_service(cfg, name);
+	unsigned int i;
+
+	if (!svc) {
+		fprintf(stderr, "no service %s in the file\n", name);
+		return -1;
+	}
+	memcpy(cfg->configs, svc->configs, sizeof(cfg->configs));
+	for (i = 0; i < cfg->nhosts; i++)
+		memset(cfg->hosts[i].has_sid, 0, sizeof(cfg->hosts[i].has_sid));
+	for (i = 0; i < svc->nhosts; i++) {
+		struct qlb_conf_host *h = &cfg->hosts[svc->hosts[i].host];
+
+		memcpy(h->has_sid, svc->hosts[i].has_sid, sizeof(h->has_sid));
+		memcpy(h->sid, svc->hosts[i].sid, sizeof(h->sid));
+	}
+	return 0;
+}
+
+/*
+ * cmd_minted() - Initials with random DCIDs; the worker that answers mints
+ * a CID with libqlb (qlb-echo's " cid="): it must decode under @cfg (the
+ * service's configs) to @host's server ID with that worker's ID, and sent
+ * back as a short header it must reach that worker.
+ */
+static int cmd_minted(struct qlb_config *cfg, const char *host,
+		      unsigned int count)
+{
+	const struct qlb_conf_host *h = qlb_config_host(cfg, host);
+	unsigned int i, lost = 0, bad = 0, back = 0, ok = 0;
+	int fd = open_conn();
+
+	if (!h) {
+		fprintf(stderr, "no host %s in the file\n", host);
+		return 2;
+	}
+	for (i = 0; i < count; i++) {
+		uint8_t dcid[8], pkt[1200], sid[QLB_SID_MAX_LEN],
+			want[QLB_SID_MAX_LEN];
+		const struct qlb_conf_cid *q;
+		struct qlb_cid_cfg cc;
+		struct reply r, r2;
+		unsigned int id;
+		size_t len;
+
+		rnd(dcid, sizeof(dcid));
+		pkt[0] = 0;
+		len = initial_packet(pkt, dcid, 8);
+		send(fd, pkt, len, 0);
+		if (wait_reply(fd, 1.0, &r)) {
+			lost++;
+			continue;
+		}
+		id = r.cid_len ? (unsigned int)(r.cid[0] >> 5) : 7;
+		q = id < QLB_CONFIG_MAX ? &cfg->configs[id] : NULL;
+		if (!q || !q->present || !h->has_sid[id] ||
+		    qlb_config_cid_cfg(cfg, id, &cc) ||
+		    r.cid_len != (int)qlb_cid_len(&cc) ||
+		    qlb_decode(&cc, r.cid, (size_t)r.cid_len, sid, NULL)) {
+			printf("worker %u minted a CID of no config of the "
+			       "file (config bits %u, %d bytes)\n",
+			       r.worker, id, r.cid_len);
+			bad++;
+			continue;
+		}
+		worker_sid(q, h->sid[id], r.worker, want);
+		if (memcmp(sid, want, q->sid_len)) {
+			printf("worker %u minted a CID of config %u that "
+			       "decodes to another server ID\n",
+			       r.worker, id);
+			bad++;
+			continue;
+		}
+		send(fd, pkt, short_packet(pkt, r.cid, r.cid_len, i), 0);
+		if (wait_reply(fd, 1.0, &r2)) {
+			lost++;
+			continue;
+		}
+		if (r2.worker != r.worker) {
+			back++;
+			continue;
+		}
+		ok++;
+	}
+	printf("minted: count=%u ok=%u lost=%u undecodable=%u "
+	       "misrouted=%u\n",
+	       count, ok, lost, bad, back);
+	return lost || bad || back || !ok ? 1 : 0;
 }
 
 static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
@@ -616,9 +719,10 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'C'},
 		{"window", required_argument, NULL, 'W'},
 		{"zerocopy", no_argument, NULL, 'Z'},
+		{"service", required_argument, NULL, 'S'},
 		{0},
 	};
-	const char *file = NULL, *host = NULL, *mode;
+	const char *file = NULL, *host = NULL, *mode, *service = NULL;
 	char *workers = NULL;
 	unsigned int count = 64, nconns = 16;
 	double rate = 1000, duration = 5, life = 2;
@@ -667,6 +771,9 @@ int main(int argc, char **argv)
 		case 'Z':
 			zerocopy = 1;
 			break;
+		case 'S':
+			service = optarg;
+			break;
 		case 'W':
 			window = (unsigned int)atoi(optarg);
 			break;
@@ -682,6 +789,10 @@ int main(int argc, char **argv)
 		if (qlb_config_load(file, &cfg, stderr))
 			return 2;
 		have_cfg = true;
+		if (service && use_service(&cfg, service)) {
+			qlb_config_free(&cfg);
+			return 2;
+		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(mode, "probe") && have_cfg && host && workers)
@@ -692,6 +803,8 @@ int main(int argc, char **argv)
 		rc = cmd_fallback(&cfg, host, count, expect_gen);
 	else if (!strcmp(mode, "blast") && have_cfg && host && workers)
 		rc = cmd_blast(&cfg, host, workers, cfg_id, duration, window);
+	else if (!strcmp(mode, "minted") && have_cfg && host)
+		rc = cmd_minted(&cfg, host, count);
 	else if (!strcmp(mode, "load"))
 		rc = cmd_load(nconns, rate, duration, life);
 	else
@@ -701,7 +814,8 @@ int main(int argc, char **argv)
 	return rc;
 usage:
 	fprintf(stderr,
-		"usage: qlb-hostload probe|initial|fallback|load [options] "
+		"usage: qlb-hostload probe|initial|fallback|minted|blast|load "
+		"[options] "
 		"ADDR PORT\n"
 		"(see the comment at the top of tests/tools/qlb-hostload.c)\n");
 	return 2;
