@@ -17,6 +17,9 @@
 #    never reaches h1: `qlbctl trace` on the LB node's file sends it to an
 #    api host by api's fallback, and so do the live LB node's counters
 #    for real packets; the same CID at web's VIP goes to h1;
+#  - `qlbctl rotate --service api` (new, promote) rotates api's key alone:
+#    web's entry stays byte for byte, an api download across it completes,
+#    new api connections mint under api's config 2 and web's under its 1;
 #  - no member was judged down by `qlbctl lb run`'s health checks.
 # The fleet (client, router, one LB node, three hosts with agents) is built
 # in network namespaces with tests/e2e/lib/fleet.sh and torn down on exit.
@@ -29,8 +32,7 @@ FLEET_LBS=(lb1)
 FLEET_HOSTS=(h1 h2 h3)
 WEB_VIP=$VIP4		# 198.18.100.1
 API_VIP=198.18.100.2
-WEB_KEY=
-API_KEY=
+declare -A KEY=()	# "service:config id" -> key (hex)
 # the hosts of each service and their server IDs there (worker bits zero)
 declare -A SVC_HOSTS=([web]="h1 h2" [api]="h2 h3")
 declare -A SVC_VIP=([web]=$WEB_VIP [api]=$API_VIP)
@@ -42,8 +44,8 @@ fail() { e2e_fail "$*"; }
 # The fleet file: a top-level quic_lb (required; no service uses it), the
 # hosts without server IDs, and the two services with their own keys.
 svc_write_fleet_yaml() {
-	WEB_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	API_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	KEY[web:1]=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	KEY[api:1]=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	local top
 	top=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	cat >"$FLEET_DIR/fleet.yaml" <<EOF
@@ -68,7 +70,7 @@ services:
           server_id_len: 2
           nonce_len: 6
           worker_bits: 4
-          key: $WEB_KEY
+          key: ${KEY[web:1]}
     vips:
       - address: $WEB_VIP
         port: $VIP_PORT
@@ -82,7 +84,7 @@ services:
           server_id_len: 2
           nonce_len: 6
           worker_bits: 4
-          key: $API_KEY
+          key: ${KEY[api:1]}
     vips:
       - address: $API_VIP
         port: $VIP_PORT
@@ -138,6 +140,27 @@ EOF
 	done
 }
 
+# svc_distribute: after an edit of fleet.yaml, the LB node first, then the
+# hosts' agents (SIGHUP).
+svc_distribute() {
+	local n
+	svc_distribute_files
+	if [ -n "$FLEET_LB_RUNNING" ]; then
+		fleet_lb_run_reload lb1 || fail "qlbctl lb run did not take up the new file: $(tail -n 3 "$FLEET_DIR/lbrun-lb1.log")"
+	else
+		fleet_lb_apply lb1 || fail "qlbctl lb apply failed: $(tail -n 5 "$FLEET_DIR/lb-lb1.log")"
+	fi
+	for n in "${FLEET_HOSTS[@]}"; do
+		kill -HUP "${FLEET_AGENT_PID[$n]}" 2>/dev/null
+	done
+}
+
+# svc_section NAME: the text of service NAME's entry in fleet.yaml.
+svc_section() {
+	awk -v n="  - name: $1" '$0 == n { on = 1; print; next }
+		on && /^  - name: / { on = 0 } on && /^[^ #]/ { on = 0 } on' "$FLEET_DIR/fleet.yaml"
+}
+
 # svc_server_start HOST SVC: a qlb-h3server for SVC on HOST, bound to the
 # service's VIP (its socket group then belongs to that service).
 svc_server_start() {
@@ -166,6 +189,17 @@ d = json.load(sys.stdin)
 for s in d.get("services", []):
     for m in s.get("members", []):
         print(s.get("service"), m.get("host"), m.get("packets", 0))
+'
+}
+
+# svc_cfgs: "service config routed_packets" per service and config.
+svc_cfgs() {
+	fleet_lb_stats_json lb1 2>"$FLEET_DIR/stats.err" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for s in d.get("services", []):
+    for c in s.get("configs", []):
+        print(s.get("service"), c.get("config"), c.get("routed_packets", 0))
 '
 }
 
@@ -198,12 +232,13 @@ $3"
 	e2e_log "  lb stats: the members of $s counted $grew packets, those of $o none"
 }
 
-# svc_check_whoami SVC FILE: the answer is from a host of SVC, and its CID
-# decodes under SVC's key (not the other's) to that host's server ID in
-# SVC and the answering worker. Sets SVC_HOST to the host.
+# svc_check_whoami SVC FILE [CONFIG]: the answer is from a host of SVC,
+# minted under CONFIG (default 1) of SVC, and its CID decodes under that
+# config's key (not under the other service's config 1) to that host's
+# server ID in SVC and the answering worker. Sets SVC_HOST to the host.
 SVC_HOST=
 svc_check_whoami() {
-	local s=$1 f=$2 h w cid sid want key okey
+	local s=$1 f=$2 id=${3:-1} h w cid sid want o
 	h=$(e2e_field "$f" host)
 	w=$(e2e_field "$f" worker)
 	cid=$(e2e_field "$f" cid)
@@ -211,15 +246,17 @@ svc_check_whoami() {
 		fail "$s: answered by '$h', not a host of $s: $(cat "$f" 2>/dev/null)"
 	[[ $w =~ ^[0-9]+$ && $cid =~ ^[0-9a-f]{18}$ ]] ||
 		fail "$s: malformed answer: $(cat "$f")"
-	[ "$s" = web ] && key=$WEB_KEY okey=$API_KEY || key=$API_KEY okey=$WEB_KEY
-	sid=$("$QLBCTL" cid decode --server-id-len 2 --nonce-len 6 --key "$key" "$cid" |
+	[ "$(e2e_field "$f" config_id)" = "$id" ] ||
+		fail "$s: minted under config $(e2e_field "$f" config_id), not $id: $(cat "$f")"
+	[ "$s" = web ] && o=api || o=web
+	sid=$("$QLBCTL" cid decode --server-id-len 2 --nonce-len 6 --key "${KEY[$s:$id]}" "$cid" |
 		sed -n 's/.*server_id=\([0-9a-f]*\).*/\1/p')
 	want=$(printf '%04x' $((0x${SID[$s:$h]} + w)))
 	[ "$sid" = "$want" ] ||
-		fail "$s: CID $cid from $h worker $w decodes under $s's key to server ID '$sid', not $want"
-	sid=$("$QLBCTL" cid decode --server-id-len 2 --nonce-len 6 --key "$okey" "$cid" |
+		fail "$s: CID $cid from $h worker $w decodes under $s's config $id key to server ID '$sid', not $want"
+	sid=$("$QLBCTL" cid decode --server-id-len 2 --nonce-len 6 --key "${KEY[$o:1]}" "$cid" |
 		sed -n 's/.*server_id=\([0-9a-f]*\).*/\1/p')
-	[ "$sid" != "$want" ] || fail "$s: CID $cid also decodes under the other service's key"
+	[ "$sid" != "$want" ] || fail "$s: CID $cid also decodes under $o's key"
 	SVC_HOST=$h
 }
 
@@ -299,8 +336,9 @@ e2e_log "fleet up: web $WEB_VIP:$VIP_PORT on h1 h2, api $API_VIP:$VIP_PORT on h2
 
 # ---- each service alone: answers, CIDs, downloads, counters ----------------
 for s in web api; do
-	e2e_log "=== $s through $(printf '%s' "${SVC_VIP[$s]}"):$VIP_PORT"
+	e2e_log "=== $s through ${SVC_VIP[$s]}:$VIP_PORT"
 	before=$(svc_members)
+	cbefore=$(svc_cfgs)
 	svc_requests "$s" 8
 	svc_get "$s" "$FLEET_DIR/$s-dl" /whoami "/bytes/$N" ||
 		e2e_log "  (gtlsclient exited non-zero; judged by what it downloaded)"
@@ -310,6 +348,19 @@ for s in web api; do
 	e2e_log "  $s: $N bytes byte-exact from $SVC_HOST"
 	after=$(svc_members)
 	svc_check_only "$s" "$before" "$after" "$s traffic"
+	# routed packets count under the service's config 1, nowhere else
+	cafter=$(svc_cfgs)
+	while read -r cs ci cn; do
+		cb=$(awk -v s="$cs" -v i="$ci" '$1 == s && $2 == i { print $3 }' <<<"$cbefore")
+		d=$((cn - ${cb:-0}))
+		if [ "$cs $ci" = "$s 1" ]; then
+			[ "$d" -gt 0 ] || fail "lb stats: config 1 of $s counted no routed packet"
+		else
+			[ "$d" = 0 ] || fail "lb stats: config $ci of $cs counted $d routed packets during $s traffic"
+		fi
+	done <<<"$cafter"
+	grep -q "^$s 1 " <<<"$cafter" || fail "lb stats: no config 1 of $s: $cafter"
+	e2e_log "  lb stats: routed packets counted under config 1 of $s only"
 done
 
 # ---- both at once ----------------------------------------------------------
@@ -385,6 +436,55 @@ for n in ${SVC_HOSTS[api]}; do
 done
 [ "$grew" -ge 20 ] || fail "live: api's members counted $grew of the 20 packets"
 e2e_log "  live: 20 packets at api's VIP went to api's members ($grew packets), none to h1"
+
+# ---- rotate api's keys alone, during an api download -------------------------
+e2e_log "=== qlbctl rotate --service api (new, promote) during an api download"
+websec=$(svc_section web)
+[ -n "$websec" ] || fail "cannot find web's entry in fleet.yaml"
+NR=20000000
+fleet_shape_client 50mbit
+svc_get api "$FLEET_DIR/rot-dl" /whoami "/bytes/$NR" &
+rot_pid=$!
+fleet_whoami_wait "$FLEET_DIR/rot-dl/whoami" 15 || { fleet_unshape_client; fail "api: the download during the rotation did not start"; }
+"$QLBCTL" rotate new -f "$FLEET_DIR/fleet.yaml" --service api >"$FLEET_DIR/rotate.log" 2>&1 ||
+	fail "rotate new --service api: $(cat "$FLEET_DIR/rotate.log")"
+svc_distribute
+"$QLBCTL" rotate promote -f "$FLEET_DIR/fleet.yaml" --service api 2 >>"$FLEET_DIR/rotate.log" 2>&1 ||
+	fail "rotate promote --service api 2: $(cat "$FLEET_DIR/rotate.log")"
+svc_distribute
+[ "$(svc_section web)" = "$websec" ] || fail "rotate --service api changed web's entry"
+keyf=$(ls "$FLEET_DIR"/fleet-api-cr2-*.key 2>/dev/null | head -n 1)
+[ -n "$keyf" ] || fail "rotate new --service api wrote no fleet-api-cr2-*.key: $(cat "$FLEET_DIR/rotate.log")"
+KEY[api:2]=$(tr -d ' \n' <"$keyf")
+e2e_log "  api: config 2 added and promoted ($(basename "$keyf")); web's entry unchanged byte for byte"
+wait "$rot_pid"
+fleet_unshape_client
+[ "$(e2e_size "$FLEET_DIR/rot-dl/$NR")" = $NR ] && [ "$(tr -d q <"$FLEET_DIR/rot-dl/$NR" | head -c 1 | wc -c)" = 0 ] ||
+	fail "api: the download during the rotation: $(e2e_size "$FLEET_DIR/rot-dl/$NR") of $NR bytes, or not the filler"
+svc_check_whoami api "$FLEET_DIR/rot-dl/whoami" 1
+e2e_log "  api: $NR bytes byte-exact from $SVC_HOST across the rotation (connection under config 1)"
+# new connections: api under config 2 once every agent took the file up
+# (SIGHUP: bounded retries), web still under its config 1
+ok=
+for i in $(seq 1 20); do
+	svc_get api "$FLEET_DIR/rot-req$i" /whoami ||
+		fail "api: request $i after the rotation failed: $(tail -n 3 "$FLEET_DIR/rot-req$i.client.log")"
+	if [ "$(e2e_field "$FLEET_DIR/rot-req$i/whoami" config_id)" = 2 ]; then
+		svc_check_whoami api "$FLEET_DIR/rot-req$i/whoami" 2
+		ok="$ok $SVC_HOST"
+		[[ $ok == *h2* && $ok == *h3* ]] && break
+	else
+		svc_check_whoami api "$FLEET_DIR/rot-req$i/whoami" 1
+		sleep 0.3
+	fi
+done
+[[ $ok == *h2* && $ok == *h3* ]] ||
+	fail "api: after the promotion, not both h2 and h3 minted under config 2 (config 2 from:${ok:- none})"
+for i in 1 2 3; do
+	svc_get web "$FLEET_DIR/rot-web$i" /whoami || fail "web: request after api's rotation failed"
+	svc_check_whoami web "$FLEET_DIR/rot-web$i/whoami" 1
+done
+e2e_log "  api: new connections minted under config 2 (new key) on h2 and h3; web's still under its config 1"
 
 # ---- health ---------------------------------------------------------------
 if [ -n "$FLEET_LB_RUNNING" ]; then
