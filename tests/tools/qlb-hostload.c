@@ -389,7 +389,7 @@ static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
 			unsigned int count, int expect_gen)
 {
 	const struct qlb_conf_host *h = qlb_config_host(cfg, foreign);
-	unsigned int i, lost = 0, wrong = 0, sent = 0, id;
+	unsigned int i, lost = 0, wrong = 0, sent = 0, minted = 0, id;
 	int fd = open_conn();
 
 	if (!h) {
@@ -419,6 +419,7 @@ static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
 					   i % (1u << q->worker_bits), sid);
 				qlb_minter_init(&m, &cc, sid);
 				n = qlb_minter_mint(&m, cid);
+				minted += n > 0;
 				break;
 			}
 			if (n < 0)
@@ -436,8 +437,8 @@ static int cmd_fallback(struct qlb_config *cfg, const char *foreign,
 			       r.worker, r.gen);
 		}
 	}
-	printf("fallback: sent=%u lost=%u wrong_generation=%u\n", sent, lost,
-	       wrong);
+	printf("fallback: sent=%u minted=%u lost=%u wrong_generation=%u\n",
+	       sent, minted, lost, wrong);
 	return lost || wrong ? 1 : 0;
 }
 
