@@ -67,9 +67,11 @@ void qlb_host_trust_of(const struct qlb_config *cfg, struct qlb_host_trust *t)
 	if (cfg->lb.present) {
 		add_src(t, &cfg->lb.encap_source_v4);
 		add_src(t, &cfg->lb.encap_source_v6);
-		for (i = 0; i < cfg->lb.nvips; i++)
-			add_vip(t, &cfg->lb.vips[i]);
 	}
+	/* lb.vips: the lb section's, and every service's VIPs (services:
+	 * list theirs there in a host-only file too) */
+	for (i = 0; i < cfg->lb.nvips; i++)
+		add_vip(t, &cfg->lb.vips[i]);
 	t->health_port = cfg->host.health_port ? cfg->host.health_port
 					       : QLB_DEFAULT_HEALTH_PORT;
 }

@@ -35,8 +35,10 @@ struct qlb_host_trust {
 
 /*
  * qlb_host_trust_of() - the lists of @cfg: host.lb_sources and host.vips,
- * plus lb.encap_source_v4/v6 and lb.vips when the file has an lb section
- * (one file for both roles). Duplicates are kept once.
+ * plus lb.encap_source_v4/v6 when the file has an lb section (one file for
+ * both roles), plus lb.vips: the lb section's and every service's VIPs
+ * (a host-only file's services list theirs there). Duplicates are kept
+ * once.
  */
 void qlb_host_trust_of(const struct qlb_config *cfg, struct qlb_host_trust *t);
 
