@@ -187,10 +187,10 @@ int ag_group_service(const struct agent *ag, const struct qlb_group_key *k,
 		return -1;
 	if (!qlb_host_service(cfg, (unsigned int)s, ag->me_idx)) {
 		snprintf(err, errlen,
-			 "socket group %s serves service \"%s\" of %s, which "
+			 "socket group %s is a VIP of service \"%s\", which "
 			 "host \"%s\" does not serve",
 			 ag_group_name(k, name, sizeof(name)),
-			 cfg->services[s].name, cfg->path, ag->me->name);
+			 cfg->services[s].name, ag->me->name);
 		return -1;
 	}
 	return s;

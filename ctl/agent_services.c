@@ -96,10 +96,9 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 	group_str(family, addr, port, g, sizeof(g));
 	if (!n) {
 		snprintf(err, errlen,
-			 "socket group %s is not a VIP of any of the %u "
-			 "services in %s (bind to a service's VIP address "
-			 "and port)",
-			 g, cfg->nservices, cfg->path);
+			 "socket group %s is a VIP of none of the %u "
+			 "services (bind to a service's VIP and port)",
+			 g, cfg->nservices);
 		return -1;
 	}
 	names[0] = '\0';
@@ -114,9 +113,9 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 			off += (size_t)w;
 	}
 	snprintf(err, errlen,
-		 "socket group %s is ambiguous: services %s of %s all have a "
-		 "VIP on port %u (bind to one service's VIP address)",
-		 g, names, cfg->path, port);
+		 "socket group %s is ambiguous: services %s have a VIP at "
+		 "its port (bind to one service's VIP)",
+		 g, names);
 	return -1;
 }
 

@@ -11,6 +11,7 @@
 #    foreign there (decoded with beta's key: garbage), never as a closed
 #    worker of this host (what alpha's key would make of them);
 #  - CIDs the workers mint with libqlb decode under their own service;
+#  - decapsulation takes LB-encapsulated packets to either service's VIP;
 #  - agent status shows both services with their groups and generations;
 #  - a group bound to no service's VIP is refused at registration;
 #  - qlbctl rotate --service alpha + SIGHUP changes alpha's decode state
@@ -102,6 +103,16 @@ cexec "$LOAD" probe -f "$H_CFG" --service alpha --host web1 --workers "$IDS_A" $
 	fail "alpha's CIDs at alpha's VIP did not reach their workers"
 cexec "$LOAD" probe -f "$H_CFG" --service beta --host web1 --workers "$IDS_B" $VIP4B $PORT ||
 	fail "beta's CIDs at beta's VIP did not reach their workers"
+# encapsulated by the LB node, both services' VIPs are trusted inner
+# destinations (the file has no lb: section: its services name the VIPs)
+mac=$(hexec ip -br link show vh | awk '{print $3}')
+[ -n "$mac" ] || fail "no MAC for vh"
+for v in $VIP4 $VIP4B; do
+	cexec python3 "$PWD/tests/netns/host_encap_send.py" vc "$mac" gue 10 \
+		198.18.0.1 198.18.0.2 198.18.0.1 $v $PORT 6080 >/dev/null ||
+		fail "GUE from the LB source to $v:$PORT was not answered"
+done
+log "GUE to both services' VIPs decapsulated and answered"
 # and the same host's CIDs of the other service do not name its workers:
 # alpha's CIDs at beta's VIP take beta's fallback (generation 7) ...
 fb0=$(rp_stat fallback_foreign)
