@@ -16,6 +16,8 @@
 # Each host runs the agent and a qlb-echo generation on [::]:443; the LB
 # node runs `qlbctl lb run` with a short probe interval. Processes run with
 # nsenter --net so they keep /sys/fs/bpf; every run has its own names.
+# A test may set HC_HOSTS (a subset, e.g. "h1 h4") before sourcing, and
+# write its own files instead of hc_write_files.
 
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -27,7 +29,7 @@ HC_TAG=${HC_TAG:-health}
 HC_P=qlbt-${HC_TAG:0:8}-$$
 HC_DIR=/tmp/$HC_P
 HC_PIN=/sys/fs/bpf/$HC_P
-HC_HOSTS=(h1 h2 h3 h4)
+read -r -a HC_HOSTS <<<"${HC_HOSTS:-h1 h2 h3 h4}"
 VIP4=198.18.100.1
 VIP6=2001:db8:100::1
 PORT=443
