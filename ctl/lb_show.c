@@ -134,8 +134,17 @@ static void name_services(struct lb_view *v, const char *file)
 	struct qlb_config cfg;
 	unsigned int s, id;
 
-	if (!file || qlb_config_load_diag(file, &cfg, NULL, NULL))
+	if (!file)
 		return;
+	if (qlb_config_load_diag(file, &cfg, NULL, NULL)) {
+		if (!warned)
+			fprintf(stderr,
+				"qlbctl: %s does not load (qlbctl validate): "
+				"services shown by index\n",
+				file);
+		warned = true;
+		return;
+	}
 	if (!file_matches(&cfg, v)) {
 		if (!warned)
 			fprintf(stderr,

@@ -15,7 +15,8 @@
 #   that (service, host), each host's total the sum over its members, each
 #   service's config 1 counting its own CIDs;
 # - `lb status -j`: each service with its VIPs, members and config states;
-#   without the file the services are shown by index;
+#   without the file, or with one that does not match the node, the
+#   services are shown by index;
 # - `lb metrics`: valid exposition (one HELP and TYPE per family, no series
 #   twice) and the same figures under the service label.
 L_TAG=lbsvc
@@ -26,8 +27,35 @@ API_KEY=00112233445566778899aabbccddeeff
 
 lb_setup
 rexec ip route add $VIP_API/32 via 198.18.100.2
-CFG=$L_DIR/lb.yaml
-cat >"$CFG" <<EOT
+SVC_WEB="  - name: web
+    vips:
+      - address: $VIP4
+        port: 443
+      - address: \"$VIP6\"
+        port: 443
+    hosts: [web1, web2]"
+SVC_API="  - name: api
+    quic_lb:
+      configs:
+        - id: 1
+          server_id_len: 3
+          nonce_len: 5
+          key: $API_KEY
+    vips:
+      - address: $VIP_API
+        port: 443
+      - address: $VIP4
+        port: 8443
+    hosts:
+      - name: api1
+        server_id: \"0b0000\"
+      - name: web2
+        server_id: \"0c0000\""
+# svc_yaml FILE SERVICES...: the node's file with the services in that order
+svc_yaml() {
+	local f=$1
+	shift
+	cat >"$f" <<EOT
 $(yaml_quic_lb_cfg1)
 lb:
   interface: lb0
@@ -48,31 +76,11 @@ hosts:
   - name: api1
     address: 198.18.0.23
 services:
-  - name: web
-    vips:
-      - address: $VIP4
-        port: 443
-      - address: "$VIP6"
-        port: 443
-    hosts: [web1, web2]
-  - name: api
-    quic_lb:
-      configs:
-        - id: 1
-          server_id_len: 3
-          nonce_len: 5
-          key: $API_KEY
-    vips:
-      - address: $VIP_API
-        port: 443
-      - address: $VIP4
-        port: 8443
-    hosts:
-      - name: api1
-        server_id: "0b0000"
-      - name: web2
-        server_id: "0c0000"
+$(printf '%s\n' "$@")
 EOT
+}
+CFG=$L_DIR/lb.yaml
+svc_yaml "$CFG" "$SVC_WEB" "$SVC_API"
 "$QLBCTL" validate -f "$CFG" || fail "validate"
 lexec "$QLBCTL" lb apply -f "$CFG" || fail "apply"
 
@@ -105,6 +113,13 @@ lexec "$QLBCTL" lb status -f "$CFG"
 lexec "$QLBCTL" -j lb stats -f "$CFG" >"$L_DIR/stats.json" || fail "lb stats -j"
 lexec "$QLBCTL" -j lb status -f "$CFG" >"$L_DIR/status.json" || fail "lb status -j"
 lexec "$QLBCTL" -j lb status --pin-dir "$L_PIN" >"$L_DIR/status-nofile.json" || fail "lb status -j --pin-dir"
+# a file that is not what the node holds (services in the other order):
+# indexes, and a word on stderr
+svc_yaml "$L_DIR/swapped.yaml" "$SVC_API" "$SVC_WEB"
+lexec "$QLBCTL" -j lb status -f "$L_DIR/swapped.yaml" >"$L_DIR/status-swapped.json" 2>"$L_DIR/swapped.err" ||
+	fail "lb status -j -f swapped.yaml"
+grep -q 'does not describe what the LB node holds' "$L_DIR/swapped.err" ||
+	fail "no word about a file that does not match the node: $(cat "$L_DIR/swapped.err")"
 lexec "$QLBCTL" lb metrics -f "$CFG" >"$L_DIR/lb.prom" || fail "lb metrics"
 lexec "$QLBCTL" lb stats -f "$CFG" >"$L_DIR/stats.txt" || fail "lb stats"
 lexec "$QLBCTL" lb status -f "$CFG" >"$L_DIR/status.txt" || fail "lb status"
@@ -250,9 +265,10 @@ else:
 if sorted((h['service'], h['name']) for h in T['hosts']) != \
    [('api', 'api1'), ('api', 'web2'), ('web', 'web1'), ('web', 'web2')]:
     err(f'status hosts (members) {T["hosts"]}')
-N = json.load(open(f'{d}/status-nofile.json'))
-if N.get('service_names') or [s['name'] for s in N['services']] != ['0', '1']:
-    err(f'status without the file: services {[s["name"] for s in N["services"]]}, want by index')
+for f in ('status-nofile', 'status-swapped'):
+    N = json.load(open(f'{d}/{f}.json'))
+    if N.get('service_names') or [s['name'] for s in N['services']] != ['0', '1']:
+        err(f'{f}: services {[s["name"] for s in N["services"]]}, want by index')
 
 # ---- lb metrics ----------------------------------------------------------
 line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
