@@ -120,11 +120,13 @@ static void make_configs(void)
 	}
 }
 
+unsigned int rps_row;
+
 /* the agent's write order: present cleared first, then the new entry */
 void rps_write_hcfg(struct prog_set *ps, unsigned int id)
 {
 	struct qlb_host_cfg off;
-	__u32 k = id;
+	__u32 k = QLB_HOST_CFG_KEY(rps_row, id);
 
 	if (!bpf_map_lookup_elem(ps->m_hcfg, &k, &off) && off.present) {
 		off.present = 0;
@@ -152,6 +154,7 @@ void rps_set_working(struct prog_set *ps, __u32 gen)
 	if (bpf_map_update_elem(ps->m_work, &g, &ws, BPF_ANY))
 		rps_die("qlb_work update");
 	g.slot = 0;
+	next = QLB_WORKSEL(next, rps_row);
 	if (bpf_map_update_elem(ps->m_worksel, &g, &next, BPF_ANY))
 		rps_die("qlb_worksel update");
 }
@@ -242,6 +245,24 @@ void rps_setup(struct prog_set *ps, int with_ref)
 	make_configs();
 	for (i = 0; i < NCFG; i++)
 		rps_write_hcfg(ps, i);
+	/* several services: row 0 sends the program to the group's row (the
+	 * last service's: the agent's layout for a host serving them all),
+	 * the other services' rows hold other server IDs */
+	for (i = 0; rps_row && i < QLB_CONFIG_MAX; i++) {
+		struct qlb_host_cfg hc = {.by_group = 1, .epoch = 1000 + i};
+		__u32 k = QLB_HOST_CFG_KEY(0, i), r;
+
+		if (bpf_map_update_elem(ps->m_hcfg, &k, &hc, BPF_ANY))
+			rps_die("qlb_hcfg_v2 row 0");
+		for (r = 1; i < NCFG && r < rps_row; r++) {
+			hc = rps_hcfg[i];
+			hc.host_sid[0] ^= (uint8_t)r;
+			hc.epoch = 2000 + r * QLB_CONFIG_MAX + i;
+			k = QLB_HOST_CFG_KEY(r, i);
+			if (bpf_map_update_elem(ps->m_hcfg, &k, &hc, BPF_ANY))
+				rps_die("qlb_hcfg_v2 rows");
+		}
+	}
 	register_socks(ps);
 	rps_set_working(ps, 1);
 	rps_attach(bpf_program__fd(ps->rp->progs.qlb_reuseport_select));
@@ -349,17 +370,26 @@ void rps_flows_clear(struct prog_set *ps)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"count", 1, 0, 'n'}, {"rounds", 1, 0, 'r'}, {0, 0, 0, 0}};
-	int o, count = 0, rounds = 7;
+	static const struct option lo[] = {{"count", 1, 0, 'n'},
+					   {"rounds", 1, 0, 'r'},
+					   {"services", 1, 0, 's'},
+					   {0, 0, 0, 0}};
+	int o, count = 0, rounds = 7, nsvc;
 
-	while ((o = getopt_long(argc, argv, "n:r:", lo, NULL)) != -1) {
-		if (o == 'n')
+	while ((o = getopt_long(argc, argv, "n:r:s:", lo, NULL)) != -1) {
+		if (o == 'n') {
 			count = atoi(optarg);
-		else if (o == 'r')
+		} else if (o == 'r') {
 			rounds = atoi(optarg);
-		else
+		} else if (o == 's') {
+			nsvc = atoi(optarg);
+			if (nsvc < 1 || nsvc > QLB_HOST_MAX_SERVICES)
+				goto usage;
+			/* one service: row 0, as the agent writes it */
+			rps_row = nsvc > 1 ? (unsigned int)nsvc : 0;
+		} else {
 			goto usage;
+		}
 	}
 	if (optind + 1 != argc)
 		goto usage;
@@ -369,7 +399,11 @@ int main(int argc, char **argv)
 		return rps_cmd_bench(rounds > 0 ? rounds : 7,
 				     count > 0 ? count : 20000);
 usage:
-	fprintf(stderr, "usage: qlb-rpsteer check [--count N]\n"
-			"       qlb-rpsteer bench [--rounds R] [--count N]\n");
+	fprintf(stderr,
+		"usage: qlb-rpsteer check [--count N] [--services S]\n"
+		"       qlb-rpsteer bench [--rounds R] [--count N] "
+		"[--services S]\n"
+		"--services S (1..64): the host serves S services, the group "
+		"the last\n");
 	return 2;
 }

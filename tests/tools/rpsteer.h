@@ -42,6 +42,9 @@ extern const unsigned int rps_cfg_nl[NCFG];
 extern const unsigned int rps_cfg_wb[NCFG];
 extern const char *const rps_cfg_name[NCFG];
 extern struct qlb_host_cfg rps_hcfg[NCFG];
+/* the group's row of qlb_hcfg_v2: 0 for one service, else row 0 is
+ * by_group and the configs live in this row (--services) */
+extern unsigned int rps_row;
 
 struct prog_set {
 	struct qlb_reuseport *rp;    /* the real program */

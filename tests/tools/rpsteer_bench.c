@@ -269,6 +269,10 @@ int rps_cmd_bench(int rounds, int count)
 	printf("SK_REUSEPORT, %d sockets, %d rounds interleaved, %d datagrams "
 	       "per row and round; median ns per datagram\n",
 	       NGEN1, rounds, count);
+	if (rps_row)
+		printf("host serving %u services: the group's service is the "
+		       "last (qlb_hcfg_v2 row %u, row 0 by_group)\n",
+		       rps_row, rps_row);
 	printf("%-48s %8s %10s %8s\n", "program, CIDs", "ns", "above empty",
 	       "x base");
 	for (i = 0; i < nc; i++) {
