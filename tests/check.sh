@@ -71,6 +71,7 @@ vg cid encode --config-id 0 --server-id ed793a --nonce-len 4 --nonce ee080dbf --
 vg cid decode --server-id-len 3 --nonce-len 4 --key 8f95f09245765f80256934e50c66207f 0720b1d07b359d3c
 vg -j cid decode --server-id-len 3 --nonce-len 4 zz
 [ -f deploy/qlb.yaml ] && vg validate -f deploy/qlb.yaml
+[ -f examples/services.yaml ] && vg validate -f examples/services.yaml
 for f in tests/config/*.yaml; do [ -f "$f" ] && vg validate -f "$f"; done
 
 step "deploy: systemd units, BIRD templates"
