@@ -168,47 +168,105 @@ static void name_services(struct lb_view *v, const char *file)
 	qlb_config_free(&cfg);
 }
 
-static void read_view(const struct qlb_lb_maps *m, __u32 slot, const char *file,
-		      struct lb_view *v)
+/*
+ * read_range() - entries @base..@base+@n-1 of array map @fd into @vals,
+ * @vsize bytes each (a per-CPU map: all CPUs' values of an entry). In
+ * batches where the kernel has them: a view of the node is some 28,000
+ * entries, 0.2 s one lookup at a time. An entry that cannot be read is
+ * zero. Return: 0, or -1 when out of memory.
+ */
+static int read_range(int fd, __u32 base, void *vals, size_t vsize, __u32 n)
 {
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	char *out = vals;
+	__u32 *keys, got = 0, prev, next, cnt, i, key;
+	int rc;
+
+	memset(vals, 0, vsize * n);
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return -1;
+	while (got < n) {
+		/* a batch starts after the key it is given */
+		prev = base + got - 1;
+		cnt = n - got;
+		rc = bpf_map_lookup_batch(fd, base + got ? &prev : NULL, &next,
+					  keys + got, out + got * vsize, &cnt,
+					  &bo);
+		if (rc && errno != ENOENT)
+			break;
+		for (i = got; i < got + cnt && i < n; i++)
+			if (keys[i] != base + i)
+				break;
+		if (i < got + cnt || !cnt)
+			break;
+		got += cnt;
+	}
+	if (got < n) {
+		/* no batch lookups (older kernels), or a short read */
+		memset(vals, 0, vsize * n);
+		for (i = 0; i < n; i++) {
+			key = base + i;
+			if (bpf_map_lookup_elem(fd, &key, out + i * vsize))
+				memset(out + i * vsize, 0, vsize);
+		}
+	}
+	free(keys);
+	return 0;
+}
+
+/* Return: 0, or -1 when out of memory. */
+static int read_view(const struct qlb_lb_maps *m, __u32 slot, const char *file,
+		     struct lb_view *v)
+{
+	struct qlb_lb_vip_ent *vt = calloc(QLB_LB_VIP_BUCKETS, sizeof(*vt));
+	struct qlb_lb_host *ht = calloc(QLB_LB_MAX_MEMBERS, sizeof(*ht));
 	__u32 j, s, id;
 
 	memset(v, 0, sizeof(*v));
 	v->slot = slot;
+	if (!vt || !ht ||
+	    read_range(m->vips, slot * QLB_LB_VIP_BUCKETS, vt, sizeof(*vt),
+		       QLB_LB_VIP_BUCKETS) ||
+	    read_range(m->hosts, slot * QLB_LB_MAX_MEMBERS, ht, sizeof(*ht),
+		       QLB_LB_MAX_MEMBERS)) {
+		free(vt);
+		free(ht);
+		return -1;
+	}
 	for (j = 0; j < QLB_LB_VIP_BUCKETS; j++) {
-		struct qlb_lb_vip_ent e;
-		__u32 key = slot * QLB_LB_VIP_BUCKETS + j;
+		const struct qlb_lb_vip_ent *e = &vt[j];
 		struct vip_row *r;
 		char a[INET6_ADDRSTRLEN];
 
-		if (bpf_map_lookup_elem(m->vips, &key, &e) || !e.family ||
-		    e.idx >= QLB_LB_MAX_VIPS ||
-		    e.service >= QLB_LB_MAX_SERVICES)
+		if (!e->family || e->idx >= QLB_LB_MAX_VIPS ||
+		    e->service >= QLB_LB_MAX_SERVICES)
 			continue;
-		r = &v->vips[e.idx];
-		fmt_addr(e.addr, e.family, a, sizeof(a));
+		r = &v->vips[e->idx];
+		fmt_addr(e->addr, e->family, a, sizeof(a));
 		r->used = true;
-		r->service = e.service;
-		r->addr.family = e.family == 6 ? AF_INET6 : AF_INET;
-		memcpy(r->addr.bytes, e.addr, e.family == 6 ? 16 : 4);
-		r->port = ntohs(e.port);
+		r->service = e->service;
+		r->addr.family = e->family == 6 ? AF_INET6 : AF_INET;
+		memcpy(r->addr.bytes, e->addr, e->family == 6 ? 16 : 4);
+		r->port = ntohs(e->port);
 		snprintf(r->name, sizeof(r->name),
-			 e.family == 6 ? "[%s]:%u" : "%s:%u", a, r->port);
-		v->svcs[e.service].used = true;
+			 e->family == 6 ? "[%s]:%u" : "%s:%u", a, r->port);
+		v->svcs[e->service].used = true;
 	}
 	for (j = 0; j < QLB_LB_MAX_MEMBERS; j++) {
 		struct member_row *r = &v->members[v->nmembers];
-		__u32 key = slot * QLB_LB_MAX_MEMBERS + j;
 
-		if (bpf_map_lookup_elem(m->hosts, &key, &r->h) ||
-		    !r->h.family || r->h.service >= QLB_LB_MAX_SERVICES ||
-		    r->h.host >= QLB_LB_MAX_HOSTS)
+		if (!ht[j].family || ht[j].service >= QLB_LB_MAX_SERVICES ||
+		    ht[j].host >= QLB_LB_MAX_HOSTS)
 			continue;
+		r->h = ht[j];
 		r->h.name[sizeof(r->h.name) - 1] = 0;
 		r->idx = j;
 		v->svcs[r->h.service].used = true;
 		v->nmembers++;
 	}
+	free(vt);
+	free(ht);
 	for (s = 0; s < QLB_LB_MAX_SERVICES; s++) {
 		if (!v->svcs[s].used)
 			continue;
@@ -225,6 +283,7 @@ static void read_view(const struct qlb_lb_maps *m, __u32 slot, const char *file,
 		}
 	}
 	name_services(v, file);
+	return 0;
 }
 
 /* The config's state as the file says, or "live" without the file. */
@@ -400,7 +459,12 @@ int lb_status(struct lb_opts *o)
 		close(pfd);
 	}
 	att = ctrl.ifindex ? qlb_xdp_attached(ctrl.ifindex, ctrl.xdp_mode) : 0;
-	read_view(&m, slot, o->file, v);
+	if (read_view(&m, slot, o->file, v)) {
+		qlb_err("out of memory");
+		free(v);
+		qlb_lb_maps_close(&m);
+		return QLB_EXIT_ERR;
+	}
 
 	if (qlb_json) {
 		jw_init(&w, stdout);
@@ -459,19 +523,29 @@ struct lb_counts {
 	struct lb_view v;
 };
 
-/* Add row @key of per-CPU counter map @fd (@pc: room for @ncpu values)
- * to @out. */
-static void sum_row(int fd, __u32 key, struct qlb_lb_counter *pc, int ncpu,
-		    struct qlb_lb_counter *out)
+/* Add rows @base..@base+@n-1 of per-CPU counter map @fd, summed over
+ * its @ncpu CPUs, to @out[0..@n-1]. Return: 0, or -1 when out of memory. */
+static int sum_range(int fd, __u32 base, __u32 n, int ncpu,
+		     struct qlb_lb_counter *out)
 {
+	struct qlb_lb_counter *pc;
+	__u32 i;
 	int cpu;
 
-	if (bpf_map_lookup_elem(fd, &key, pc))
-		return;
-	for (cpu = 0; cpu < ncpu; cpu++) {
-		out->packets += pc[cpu].packets;
-		out->bytes += pc[cpu].bytes;
+	if (!n)
+		return 0;
+	pc = calloc((size_t)n * ncpu, sizeof(*pc));
+	if (!pc || read_range(fd, base, pc, sizeof(*pc) * ncpu, n)) {
+		free(pc);
+		return -1;
 	}
+	for (i = 0; i < n; i++)
+		for (cpu = 0; cpu < ncpu; cpu++) {
+			out[i].packets += pc[(size_t)i * ncpu + cpu].packets;
+			out[i].bytes += pc[(size_t)i * ncpu + cpu].bytes;
+		}
+	free(pc);
+	return 0;
 }
 
 static void add_counter(struct qlb_lb_counter *to,
@@ -510,21 +584,28 @@ static int read_counts(const struct qlb_lb_maps *m, const char *file,
 		       struct lb_counts *c)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct qlb_lb_counter *pc;
 	struct qlb_lb_ctrl ctrl;
-	__u32 zero = 0, row, i, s, id;
+	__u32 zero = 0, row, i, nm = 0;
 	int h;
 
+	_Static_assert(sizeof(c->vip) / sizeof(c->vip[0][0]) ==
+			       QLB_LB_STATS_ROWS,
+		       "one counter per row of qlb_stats_v3");
+	_Static_assert(sizeof(c->cfg) / sizeof(c->cfg[0][0]) ==
+			       QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX,
+		       "cfg[s][id] is row QLB_LB_CFG_KEY(s, id)");
 	if (ncpu < 1 || bpf_map_lookup_elem(m->ctrl, &zero, &ctrl))
 		return -1;
-	pc = calloc(ncpu, sizeof(*pc));
-	if (!pc)
-		return -1;
 	memset(c, 0, sizeof(*c));
-	read_view(m, ctrl.slot & 1, file, &c->v);
-	for (row = 0; row < QLB_LB_STATS_ROWS; row++)
-		sum_row(m->stats, row, pc, ncpu,
-			&c->vip[row / QLB_R_MAX][row % QLB_R_MAX]);
+	if (read_view(m, ctrl.slot & 1, file, &c->v))
+		return -1;
+	for (i = 0; i < c->v.nmembers; i++)
+		nm = c->v.members[i].idx + 1;
+	if (sum_range(m->stats, 0, QLB_LB_STATS_ROWS, ncpu, &c->vip[0][0]) ||
+	    sum_range(m->host_stats, 0, nm, ncpu, c->member) ||
+	    sum_range(m->cfg_stats, 0, QLB_LB_MAX_SERVICES * QLB_CONFIG_MAX,
+		      ncpu, &c->cfg[0][0]))
+		return -1;
 	/* a service's counters: the sum of its VIPs' rows */
 	for (i = 0; i < QLB_LB_MAX_VIPS; i++)
 		for (row = 0; c->v.vips[i].used && row < QLB_R_MAX; row++)
@@ -534,16 +615,10 @@ static int read_counts(const struct qlb_lb_maps *m, const char *file,
 	for (i = 0; i < c->v.nmembers; i++) {
 		const struct member_row *r = &c->v.members[i];
 
-		sum_row(m->host_stats, r->idx, pc, ncpu, &c->member[r->idx]);
 		h = host_slot(c, r);
 		if (h >= 0)
 			add_counter(&c->host[h], &c->member[r->idx]);
 	}
-	for (s = 0; s < QLB_LB_MAX_SERVICES; s++)
-		for (id = 0; c->v.svcs[s].used && id < QLB_CONFIG_MAX; id++)
-			sum_row(m->cfg_stats, QLB_LB_CFG_KEY(s, id), pc, ncpu,
-				&c->cfg[s][id]);
-	free(pc);
 	return 0;
 }
 
