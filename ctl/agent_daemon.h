@@ -103,6 +103,10 @@ struct agent {
 	 * program to the group's row (qlb/abi/host_abi.h) */
 	bool multi;
 	uint32_t epoch; /* the highest qlb_hcfg_v2 epoch written */
+	int m_grp_rows;
+	/* what qlb_grp_rows holds, once read (ag_write_group_slots()) */
+	bool grp_rows_read;
+	struct qlb_group_row grp_rows[QLB_HOST_GROUP_SLOTS];
 	char sock_path[PATH_MAX];
 	char pin_dir[PATH_MAX];
 	struct qlb_reuseport *rp;
@@ -198,6 +202,11 @@ int ag_worker_service(struct agent *ag, uint32_t id);
  * write its row into qlb_worksel (the slot it names kept).
  */
 void ag_write_group_rows(struct agent *ag);
+/*
+ * ag_write_group_slots() - make qlb_grp_rows hold every group's row at its
+ * slot (a slot two groups share: QLB_GROUP_ROW_SHARED), changed slots only.
+ */
+void ag_write_group_slots(struct agent *ag);
 /* The working generation of group @k, 0 when none (or no such group). */
 uint32_t ag_group_working(struct agent *ag, const struct qlb_group_key *k);
 /* The lowest and highest working generation over the groups (0: none). */

@@ -406,6 +406,7 @@ static void ag_take_fds(struct agent *ag)
 	ag->m_hcfg = bpf_map__fd(ag->rp->maps.qlb_hcfg_v2);
 	ag->m_work = bpf_map__fd(ag->rp->maps.qlb_work);
 	ag->m_worksel = bpf_map__fd(ag->rp->maps.qlb_worksel);
+	ag->m_grp_rows = bpf_map__fd(ag->rp->maps.qlb_grp_rows);
 	ag->m_workers = bpf_map__fd(ag->rp->maps.qlb_workers);
 	ag->m_gens = bpf_map__fd(ag->rp->maps.qlb_gens);
 	ag->m_rp_stats = bpf_map__fd(ag->rp->maps.qlb_rp_stats);
@@ -577,13 +578,25 @@ void ag_sum_stats(int fd, __u64 *out, unsigned int n)
 int qlb_agent_detach(const char *cfg_path)
 {
 	static const char *const pins[] = {
-		QLB_PIN_SOCKS,	  QLB_PIN_HCFG,	    QLB_PIN_WORK,
-		QLB_PIN_WORKSEL,  QLB_PIN_WORKERS,  QLB_PIN_GENS,
-		QLB_PIN_RP_STATS, QLB_PIN_DC_CFG,   QLB_PIN_DC_STATS,
-		QLB_PIN_PROG_RP,  QLB_PIN_PROG_DC,  QLB_PIN_DC_SRC,
-		QLB_PIN_DC_VIP,	  QLB_PIN_RP_CACHE, QLB_PIN_FLOWS,
-		QLB_PIN_FLOW_CFG, "qlb_hcfg", /* of an agent from before
-						 services */
+		QLB_PIN_SOCKS,
+		QLB_PIN_HCFG,
+		QLB_PIN_WORK,
+		QLB_PIN_WORKSEL,
+		QLB_PIN_WORKERS,
+		QLB_PIN_GENS,
+		QLB_PIN_RP_STATS,
+		QLB_PIN_DC_CFG,
+		QLB_PIN_DC_STATS,
+		QLB_PIN_PROG_RP,
+		QLB_PIN_PROG_DC,
+		QLB_PIN_DC_SRC,
+		QLB_PIN_DC_VIP,
+		QLB_PIN_RP_CACHE,
+		QLB_PIN_FLOWS,
+		QLB_PIN_FLOW_CFG,
+		QLB_PIN_GRP_ROWS,
+		/* of an agent from before services */
+		"qlb_hcfg",
 	};
 	const struct qlb_conf_host *me;
 	struct qlb_config cfg;

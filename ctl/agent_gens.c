@@ -253,6 +253,67 @@ void ag_write_group_rows(struct agent *ag)
 			       ag_group_name(&g->key, name, sizeof(name)),
 			       strerror(errno));
 	}
+	ag_write_group_slots(ag);
+}
+
+void ag_write_group_slots(struct agent *ag)
+{
+	static struct qlb_group_row want[QLB_HOST_GROUP_SLOTS];
+	static uint8_t n[QLB_HOST_GROUP_SLOTS];
+	const struct qlb_group_row empty = {0};
+	unsigned int i;
+	__u32 slot;
+
+	memset(want, 0, sizeof(want));
+	memset(n, 0, sizeof(n));
+	for (i = 0; i < QLB_HOST_MAX_GROUPS; i++) {
+		const struct ag_group *g = &ag->groups[i];
+		const __u32 *a = g->key.addr;
+
+		/* a group without a service has no row: fallback */
+		if (!g->used || g->svc < 0)
+			continue;
+		slot = qlb_group_slot(g->key.family, g->key.port, a[0], a[1],
+				      a[2], a[3]);
+		if (n[slot]++) {
+			/* shared: the program reads qlb_worksel's row */
+			memset(&want[slot], 0, sizeof(want[slot]));
+			want[slot].row = QLB_GROUP_ROW_SHARED;
+			continue;
+		}
+		want[slot].family = g->key.family;
+		want[slot].port = g->key.port;
+		memcpy(want[slot].addr, a, sizeof(want[slot].addr));
+		want[slot].row = ag_group_row(ag, g);
+	}
+	if (!ag->grp_rows_read) {
+		for (slot = 0; slot < QLB_HOST_GROUP_SLOTS; slot++)
+			if (bpf_map_lookup_elem(ag->m_grp_rows, &slot,
+						&ag->grp_rows[slot]))
+				memset(&ag->grp_rows[slot], 0xff,
+				       sizeof(ag->grp_rows[slot]));
+		ag->grp_rows_read = true;
+	}
+	for (slot = 0; slot < QLB_HOST_GROUP_SLOTS; slot++) {
+		struct qlb_group_row *have = &ag->grp_rows[slot];
+
+		if (!memcmp(have, &want[slot], sizeof(*have)))
+			continue;
+		/* an array update is a plain copy: emptied first, so a
+		 * reader never takes one group's address with another's
+		 * row */
+		if (have->family &&
+		    bpf_map_update_elem(ag->m_grp_rows, &slot, &empty, BPF_ANY))
+			goto err;
+		if (bpf_map_update_elem(ag->m_grp_rows, &slot, &want[slot],
+					BPF_ANY))
+			goto err;
+		*have = want[slot];
+	}
+	return;
+err:
+	ag_log("%s/%s: cannot write slot %u: %s", ag->pin_dir, QLB_PIN_GRP_ROWS,
+	       slot, strerror(errno));
 }
 
 /* Publish @ws as group @g's working set: fill the slot the program does
@@ -396,6 +457,7 @@ void ag_write_work_set(struct agent *ag)
 			ag_log("cannot write a working set: %s",
 			       strerror(errno));
 	}
+	ag_write_group_slots(ag);
 }
 
 /*

@@ -72,6 +72,13 @@ struct {
 	__type(value, __u32);
 } qlb_worksel SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QLB_HOST_GROUP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct qlb_group_row);
+} qlb_grp_rows SEC(".maps");
+
 /* Agent-only records, kept beside the data plane so they survive it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -171,22 +178,18 @@ static __always_inline __u32 qlb_dcid_hash(__u8 *cid, __u32 len)
 }
 
 /*
- * qlb_group_sel() - the qlb_worksel value of the group of the socket the
- * lookup found (every member of a group has the same bound address), NULL
- * when none; @g gets the group's key (slot 0). A datagram of a host serving
- * several services may look it up twice, for its decode and for the
- * fallback: carrying the first answer to the second doubled the
- * verifier's work (390 000 instructions processed instead of 155 000),
- * and the second is on the fallback path only.
+ * qlb_group_key_of() - @g: the group of the socket the lookup found (every
+ * member of a group has the same bound address), slot 0. Return: 0, or -1
+ * without a socket.
  */
-static __always_inline __u32 *qlb_group_sel(struct sk_reuseport_md *md,
+static __always_inline int qlb_group_key_of(struct sk_reuseport_md *md,
 					    struct qlb_group_key *g)
 {
 	struct bpf_sock *sk;
 
 	sk = md->sk;
 	if (!sk)
-		return NULL;
+		return -1;
 	g->family = sk->family;
 	g->port = sk->src_port;
 	g->slot = 0;
@@ -204,7 +207,46 @@ static __always_inline __u32 *qlb_group_sel(struct sk_reuseport_md *md,
 		g->addr[2] = sk->src_ip6[2];
 		g->addr[3] = sk->src_ip6[3];
 	}
+	return 0;
+}
+
+/* The qlb_worksel value of the datagram's group (@g gets its key), or
+ * NULL. */
+static __always_inline __u32 *qlb_group_sel(struct sk_reuseport_md *md,
+					    struct qlb_group_key *g)
+{
+	if (qlb_group_key_of(md, g))
+		return NULL;
 	return bpf_map_lookup_elem(&qlb_worksel, g);
+}
+
+/*
+ * qlb_group_row() - the qlb_hcfg_v2 row of the datagram's socket group:
+ * its qlb_grp_rows slot when that names the group, qlb_worksel's row bits
+ * when the slot is shared; 0 (row 0: by_group, never present) for a group
+ * without one.
+ */
+static __always_inline __u32 qlb_group_row(struct sk_reuseport_md *md)
+{
+	struct qlb_group_row *e;
+	struct qlb_group_key g;
+	__u32 slot, *sel;
+
+	if (qlb_group_key_of(md, &g))
+		return 0;
+	slot = qlb_group_slot(g.family, g.port, g.addr[0], g.addr[1], g.addr[2],
+			      g.addr[3]);
+	e = bpf_map_lookup_elem(&qlb_grp_rows, &slot);
+	if (!e)
+		return 0;
+	if (!((e->family ^ g.family) | (e->port ^ g.port) |
+	      (e->addr[0] ^ g.addr[0]) | (e->addr[1] ^ g.addr[1]) |
+	      (e->addr[2] ^ g.addr[2]) | (e->addr[3] ^ g.addr[3])))
+		return e->row;
+	if (e->row != QLB_GROUP_ROW_SHARED)
+		return 0;
+	sel = bpf_map_lookup_elem(&qlb_worksel, &g);
+	return sel ? QLB_WORKSEL_ROW(*sel) : 0;
 }
 
 /*
@@ -217,16 +259,11 @@ static __always_inline struct qlb_host_cfg *
 qlb_cfg_of(struct sk_reuseport_md *md, __u32 cr)
 {
 	struct qlb_host_cfg *hc = bpf_map_lookup_elem(&qlb_hcfg_v2, &cr);
-	struct qlb_group_key g;
-	__u32 *sel, k;
+	__u32 k;
 
 	if (!hc || !hc->by_group)
 		return hc;
-	sel = qlb_group_sel(md, &g);
-	if (!sel)
-		return NULL;
-	/* row 0 again for a group without a row: by_group, never present */
-	k = QLB_HOST_CFG_KEY(QLB_WORKSEL_ROW(*sel), cr);
+	k = QLB_HOST_CFG_KEY(qlb_group_row(md) & 0xff, cr);
 	return bpf_map_lookup_elem(&qlb_hcfg_v2, &k);
 }
 

@@ -121,6 +121,7 @@ static void make_configs(void)
 }
 
 unsigned int rps_row;
+int rps_shared_slot;
 
 /* the agent's write order: present cleared first, then the new entry */
 void rps_write_hcfg(struct prog_set *ps, unsigned int id)
@@ -248,6 +249,23 @@ void rps_setup(struct prog_set *ps, int with_ref)
 	/* several services: row 0 sends the program to the group's row (the
 	 * last service's: the agent's layout for a host serving them all),
 	 * the other services' rows hold other server IDs */
+	if (rps_row) {
+		struct qlb_group_row gr = {.family = AF_INET,
+					   .port = PORT,
+					   .addr = {htonl(0x7f000001)},
+					   .row = rps_row};
+		__u32 slot =
+			qlb_group_slot(gr.family, gr.port, gr.addr[0], 0, 0, 0);
+
+		/* --shared-slot: as if another group had the slot too */
+		if (rps_shared_slot)
+			gr = (struct qlb_group_row){
+				.row = QLB_GROUP_ROW_SHARED};
+
+		if (bpf_map_update_elem(bpf_map__fd(ps->rp->maps.qlb_grp_rows),
+					&slot, &gr, BPF_ANY))
+			rps_die("qlb_grp_rows");
+	}
 	for (i = 0; rps_row && i < QLB_CONFIG_MAX; i++) {
 		struct qlb_host_cfg hc = {.by_group = 1, .epoch = 1000 + i};
 		__u32 k = QLB_HOST_CFG_KEY(0, i), r;
@@ -373,14 +391,17 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {{"count", 1, 0, 'n'},
 					   {"rounds", 1, 0, 'r'},
 					   {"services", 1, 0, 's'},
+					   {"shared-slot", 0, 0, 'S'},
 					   {0, 0, 0, 0}};
 	int o, count = 0, rounds = 7, nsvc;
 
-	while ((o = getopt_long(argc, argv, "n:r:s:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:r:s:S", lo, NULL)) != -1) {
 		if (o == 'n') {
 			count = atoi(optarg);
 		} else if (o == 'r') {
 			rounds = atoi(optarg);
+		} else if (o == 'S') {
+			rps_shared_slot = 1;
 		} else if (o == 's') {
 			nsvc = atoi(optarg);
 			if (nsvc < 1 || nsvc > QLB_HOST_MAX_SERVICES)
@@ -404,6 +425,8 @@ usage:
 		"       qlb-rpsteer bench [--rounds R] [--count N] "
 		"[--services S]\n"
 		"--services S (1..64): the host serves S services, the group "
-		"the last\n");
+		"the last\n"
+		"--shared-slot: its qlb_grp_rows slot is shared (row from "
+		"qlb_worksel)\n");
 	return 2;
 }

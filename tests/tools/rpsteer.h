@@ -45,6 +45,7 @@ extern struct qlb_host_cfg rps_hcfg[NCFG];
 /* the group's row of qlb_hcfg_v2: 0 for one service, else row 0 is
  * by_group and the configs live in this row (--services) */
 extern unsigned int rps_row;
+extern int rps_shared_slot; /* --shared-slot */
 
 struct prog_set {
 	struct qlb_reuseport *rp;    /* the real program */

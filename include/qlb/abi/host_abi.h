@@ -45,6 +45,7 @@
 #define QLB_PIN_RP_CACHE "qlb_rp_cache" /* decoded-CID cache, per CPU */
 #define QLB_PIN_FLOWS	 "qlb_rp_flows" /* client-chosen DCID -> socket */
 #define QLB_PIN_FLOW_CFG "qlb_rp_flowcfg" /* flow table settings */
+#define QLB_PIN_GRP_ROWS "qlb_grp_rows"	  /* socket group -> service row */
 #define QLB_PIN_PROG_RP	 "qlb_reuseport_select"
 #define QLB_PIN_PROG_DC	 "qlb_decap"
 
@@ -59,9 +60,9 @@
  *    host serves one service it holds that service's configs and the
  *    program reads nothing else (the cost of one service is unchanged).
  *  - When the host serves several services, every row 0 entry has
- *    by_group set (and present clear): the program then takes the row of
- *    the datagram's socket group from the qlb_worksel value it reads for
- *    the group anyway (QLB_WORKSEL_ROW()), and decodes with row 1 + s,
+ *    by_group set (and present clear): the program then finds the row of
+ *    the datagram's socket group in qlb_grp_rows (below), an array read
+ *    at a slot computed from the group, and decodes with row 1 + s,
  *    service s's configs.
  * (qlb_hcfg, keyed by config id alone, was one service's; the key's
  * meaning changed, hence the new name.)
@@ -110,11 +111,48 @@ _Static_assert(sizeof(struct qlb_group_key) == 28, "qlb_group_key is ABI");
  * qlb_worksel[group]: bit 0 names the qlb_work buffer the program reads;
  * bits 8..15 the group's row of qlb_hcfg_v2 (1 + its service) when the
  * host serves several services (added: an older reader masks with 1).
+ * The program reads the row here only for a group whose qlb_grp_rows slot
+ * it shares with another group.
  */
 #define QLB_WORKSEL_SLOT(v)    ((v)&1u)
 #define QLB_WORKSEL_ROW(v)     (((v) >> 8) & 0xffu)
 #define QLB_WORKSEL(slot, row) (((slot)&1u) | (((row)&0xffu) << 8))
 _Static_assert(QLB_HOST_CFG_ROWS <= 256, "a row fits QLB_WORKSEL_ROW");
+
+/*
+ * qlb_grp_rows[qlb_group_slot(group)]: the group's qlb_hcfg_v2 row, for a
+ * host serving several services. A hash map lookup per datagram costs
+ * about 45 ns here; this is an array read and a compare. The agent writes
+ * the group's bound address and port with its row; a slot two live
+ * groups share holds row QLB_GROUP_ROW_SHARED (and family 0: it matches
+ * no group), which sends the program to qlb_worksel's row bits. A group
+ * found in neither has no row: its datagrams take the fallback.
+ */
+#define QLB_HOST_GROUP_SLOTS 1024 /* a power of two */
+#define QLB_GROUP_ROW_SHARED 0xffffffffu
+struct qlb_group_row {
+	__u32 family; /* 0: empty, or shared */
+	__u32 port;
+	__u32 addr[4];
+	__u32 row;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qlb_group_row) == 32, "qlb_group_row is ABI");
+
+/* The qlb_grp_rows slot of a group: its words mixed, then the top bits of
+ * a multiplicative hash (addresses in network order, as bound). */
+QLB_INLINE __u32 qlb_group_slot(__u32 family, __u32 port, __u32 a0, __u32 a1,
+				__u32 a2, __u32 a3)
+{
+	__u32 h = (family << 16) ^ port;
+
+	h = (h ^ a0) * 0x9e3779b1u;
+	h = (h ^ a1 ^ (h >> 15)) * 0x85ebca6bu;
+	h = (h ^ a2 ^ (h >> 13)) * 0xc2b2ae35u;
+	h = (h ^ a3 ^ (h >> 16)) * 0x9e3779b1u;
+	return h >> (32 - 10); /* QLB_HOST_GROUP_SLOTS */
+}
+_Static_assert(QLB_HOST_GROUP_SLOTS == 1u << 10, "qlb_group_slot's shift");
 
 /*
  * qlb_work[group, slot]: the working generation's sockets of one group, by
