@@ -215,6 +215,57 @@ static struct qlb_reuseport *load_copy(struct qlb_reuseport *share, int ref,
 	return o;
 }
 
+/*
+ * rps_multi_layout() - what the agent writes for a host serving @row
+ * services whose last one the group serves, row 0 aside: the configs in
+ * row @row, other server IDs in rows 1..@row-1, the group's qlb_grp_rows
+ * slot (--shared-slot: a shared one, the row then in qlb_worksel).
+ */
+void rps_multi_layout(struct prog_set *ps, unsigned int row)
+{
+	struct qlb_group_row gr = {.family = AF_INET,
+				   .port = PORT,
+				   .addr = {htonl(0x7f000001)},
+				   .row = row};
+	__u32 slot = qlb_group_slot(gr.family, gr.port, gr.addr[0], 0, 0, 0);
+	unsigned int i, r;
+
+	if (rps_shared_slot)
+		gr = (struct qlb_group_row){.row = QLB_GROUP_ROW_SHARED};
+	if (bpf_map_update_elem(bpf_map__fd(ps->rp->maps.qlb_grp_rows), &slot,
+				&gr, BPF_ANY))
+		rps_die("qlb_grp_rows");
+	for (i = 0; i < NCFG; i++) {
+		for (r = 1; r <= row; r++) {
+			struct qlb_host_cfg hc = rps_hcfg[i];
+			__u32 k = QLB_HOST_CFG_KEY(r, i);
+
+			if (r < row) {
+				hc.host_sid[0] ^= (uint8_t)r;
+				hc.epoch = 2000 + r * QLB_CONFIG_MAX + i;
+			}
+			if (bpf_map_update_elem(ps->m_hcfg, &k, &hc, BPF_ANY))
+				rps_die("qlb_hcfg_v2 rows");
+		}
+	}
+}
+
+/* Row 0: by_group (several services) or the configs (one service). */
+void rps_set_row0(struct prog_set *ps, int by_group)
+{
+	unsigned int i;
+
+	for (i = 0; i < QLB_CONFIG_MAX; i++) {
+		struct qlb_host_cfg hc = {.by_group = 1, .epoch = 1000 + i};
+		__u32 k = QLB_HOST_CFG_KEY(0, i);
+
+		if (!by_group)
+			hc = i < NCFG ? rps_hcfg[i] : (struct qlb_host_cfg){0};
+		if (bpf_map_update_elem(ps->m_hcfg, &k, &hc, BPF_ANY))
+			rps_die("qlb_hcfg_v2 row 0");
+	}
+}
+
 void rps_setup(struct prog_set *ps, int with_ref)
 {
 	unsigned int i;
@@ -246,40 +297,9 @@ void rps_setup(struct prog_set *ps, int with_ref)
 	make_configs();
 	for (i = 0; i < NCFG; i++)
 		rps_write_hcfg(ps, i);
-	/* several services: row 0 sends the program to the group's row (the
-	 * last service's: the agent's layout for a host serving them all),
-	 * the other services' rows hold other server IDs */
 	if (rps_row) {
-		struct qlb_group_row gr = {.family = AF_INET,
-					   .port = PORT,
-					   .addr = {htonl(0x7f000001)},
-					   .row = rps_row};
-		__u32 slot =
-			qlb_group_slot(gr.family, gr.port, gr.addr[0], 0, 0, 0);
-
-		/* --shared-slot: as if another group had the slot too */
-		if (rps_shared_slot)
-			gr = (struct qlb_group_row){
-				.row = QLB_GROUP_ROW_SHARED};
-
-		if (bpf_map_update_elem(bpf_map__fd(ps->rp->maps.qlb_grp_rows),
-					&slot, &gr, BPF_ANY))
-			rps_die("qlb_grp_rows");
-	}
-	for (i = 0; rps_row && i < QLB_CONFIG_MAX; i++) {
-		struct qlb_host_cfg hc = {.by_group = 1, .epoch = 1000 + i};
-		__u32 k = QLB_HOST_CFG_KEY(0, i), r;
-
-		if (bpf_map_update_elem(ps->m_hcfg, &k, &hc, BPF_ANY))
-			rps_die("qlb_hcfg_v2 row 0");
-		for (r = 1; i < NCFG && r < rps_row; r++) {
-			hc = rps_hcfg[i];
-			hc.host_sid[0] ^= (uint8_t)r;
-			hc.epoch = 2000 + r * QLB_CONFIG_MAX + i;
-			k = QLB_HOST_CFG_KEY(r, i);
-			if (bpf_map_update_elem(ps->m_hcfg, &k, &hc, BPF_ANY))
-				rps_die("qlb_hcfg_v2 rows");
-		}
+		rps_multi_layout(ps, rps_row);
+		rps_set_row0(ps, 1);
 	}
 	register_socks(ps);
 	rps_set_working(ps, 1);

@@ -66,6 +66,8 @@ int rps_group_socket_on(int port);
 void rps_attach(int prog_fd);
 void rps_write_hcfg(struct prog_set *ps, unsigned int id);
 void rps_set_working(struct prog_set *ps, __u32 gen);
+void rps_multi_layout(struct prog_set *ps, unsigned int row);
+void rps_set_row0(struct prog_set *ps, int by_group);
 void rps_setup(struct prog_set *ps, int with_ref);
 __u64 rps_stat_sum(struct prog_set *ps, __u32 reason);
 void rps_short_dgram(struct dgram *d, const uint8_t *cid);

@@ -66,14 +66,15 @@ static void prog_stat(int fd, __u64 *ns, __u64 *cnt)
 	*cnt = info.run_cnt;
 }
 
-#define NCASE 24
+#define NCASE 32
 #define MAXR  32
 struct bcase {
 	const char *name, *what;
 	int prog;
 	struct dgram *d;
 	int nd;
-	int warm; /* send the set once before measuring */
+	int warm;  /* send the set once before measuring */
+	int multi; /* measured as a host serving 64 services */
 	double r[MAXR];
 };
 
@@ -111,7 +112,7 @@ int rps_cmd_bench(int rounds, int count)
 	__u64 ng_cookies[NGEN1];
 	int nc = 0, r, i, k, stats_fd, p_rp, p_ref, p_em, p_ng, pool = 256;
 	int miss_n = count;
-	struct dgram *dn, *dcfg[NCFG], *dmiss[NCFG], *dinit, *dinit1;
+	struct dgram *dn, *dcfg[NCFG], *dmiss[NCFG], *dinit, *dinit1, *dmiss64;
 	double base, empty;
 	cpu_set_t cpus;
 
@@ -213,6 +214,47 @@ int rps_cmd_bench(int rounds, int count)
 		"Initial", "DCID seen (flow followed)", p_rp, dinit, pool, 1};
 	c[nc++] = (struct bcase){"Initial", "first datagram (recorded)", p_rp,
 				 dinit1, miss_n};
+	/* the same group as a host serving 64 services, the group the last
+	 * one's: row 0 by_group, the configs in row 64 (rps_multi_layout()) */
+	dmiss64 = set_of(miss_n);
+	if (!rps_row) {
+		rps_multi_layout(&ps, QLB_HOST_MAX_SERVICES);
+		c[nc++] = (struct bcase){"64 svc: plaintext (2+6)",
+					 "",
+					 p_rp,
+					 dcfg[0],
+					 pool,
+					 0,
+					 1};
+		c[nc++] = (struct bcase){"64 svc: four-pass (3+6)",
+					 "seen before, 8 CIDs",
+					 p_rp,
+					 dcfg[1],
+					 8,
+					 1,
+					 1};
+		c[nc++] = (struct bcase){"64 svc: four-pass (3+6)",
+					 "seen before, 256 CIDs",
+					 p_rp,
+					 dcfg[1],
+					 pool,
+					 1,
+					 1};
+		c[nc++] = (struct bcase){"64 svc: four-pass (3+6)",
+					 "first datagram (miss)",
+					 p_rp,
+					 dmiss64,
+					 miss_n,
+					 0,
+					 1};
+		c[nc++] = (struct bcase){"64 svc: Initial",
+					 "DCID seen (flow followed)",
+					 p_rp,
+					 dinit,
+					 pool,
+					 1,
+					 1};
+	}
 	if (rounds > MAXR)
 		rounds = MAXR;
 
@@ -226,6 +268,13 @@ int rps_cmd_bench(int rounds, int count)
 					 (unsigned int)i % NGEN1, 1, cid);
 				rps_short_dgram(&dmiss[k][i], cid);
 			}
+		/* the 64-service miss row's own: never seen by the others */
+		for (i = 0; i < miss_n; i++) {
+			uint8_t cid[QLB_CID_MAX_LEN];
+
+			rps_mint(1, (unsigned int)i % NGEN1, 1, cid);
+			rps_short_dgram(&dmiss64[i], cid);
+		}
 		for (i = 0; i < miss_n; i++) {
 			uint8_t cid[QLB_CID_MAX_LEN];
 
@@ -240,6 +289,8 @@ int rps_cmd_bench(int rounds, int count)
 
 			if (cl == rps_client)
 				rps_attach(c[i].prog);
+			if (c[i].multi)
+				rps_set_row0(&ps, 1);
 			if (c[i].warm)
 				blast_to(cl, c[i].d, c[i].nd, c[i].nd);
 			prog_stat(c[i].prog, &t0, &n0);
@@ -260,6 +311,8 @@ int rps_cmd_bench(int rounds, int count)
 			c[i].r[r] =
 				n1 > n0 ? (double)(t1 - t0) / (double)(n1 - n0)
 					: 0;
+			if (c[i].multi)
+				rps_set_row0(&ps, 0);
 		}
 		/* the first-datagram rows start from an empty table */
 		rps_flows_clear(&ps);
