@@ -126,9 +126,12 @@ void qlb_announce_status_show(const struct qlb_config *cfg, bool attached,
 					    sizeof(abuf)),
 			       v[i].why ? "NOT ANNOUNCED: " : "announced",
 			       v[i].why ? v[i].why : "");
-			/* one service: the lines stay as they were */
+			/* one service: the lines stay as they were; with
+			 * several, an address may be two services' VIPs */
 			if (cfg->nservices > 1)
-				printf(" (service %s)", vip_service(cfg, i));
+				printf(" (service %s, port %u)",
+				       vip_service(cfg, i),
+				       cfg->lb.vips[i].port);
 			printf("\n");
 		}
 	}

@@ -16,7 +16,7 @@
 #   service's config 1 counting its own CIDs;
 # - `lb status -j`: each service with its VIPs, members and config states;
 #   without the file, or with one that does not match the node, the
-#   services are shown by index;
+#   services are shown by index; the announcement names each VIP's service;
 # - `lb metrics`: valid exposition (one HELP and TYPE per family, no series
 #   twice) and the same figures under the service label.
 L_TAG=lbsvc
@@ -65,6 +65,8 @@ lb:
   encap_source_v6: "2001:db8:100::2"
   pin_dir: $L_PIN
   maglev_table_size: 65537
+  announce:
+    table: 4242
 hosts:
   - name: web1
     address: 198.18.0.21
@@ -130,6 +132,9 @@ grep -q '^SERVICE  *REASON' "$L_DIR/stats.txt" &&
 grep -q '^service     web (index 0)$' "$L_DIR/status.txt" &&
 	grep -q '^service     api (index 1)$' "$L_DIR/status.txt" ||
 	fail "lb status: no service blocks"
+grep -q '^  198.18.1.2  .*NOT ANNOUNCED: .* (service api, port 443)$' "$L_DIR/status.txt" &&
+	grep -q '^  198.18.1.1  .*NOT ANNOUNCED: .* (service api, port 8443)$' "$L_DIR/status.txt" ||
+	fail "lb status: the announcement lines do not name the VIPs' services"
 
 python3 - "$L_DIR" "$LB_MAC" <<'EOF' || fail "per-service views disagree with the wire or each other"
 import collections, json, re, socket, struct, sys
@@ -265,6 +270,10 @@ else:
 if sorted((h['service'], h['name']) for h in T['hosts']) != \
    [('api', 'api1'), ('api', 'web2'), ('web', 'web1'), ('web', 'web2')]:
     err(f'status hosts (members) {T["hosts"]}')
+ann = sorted((v['address'], v['port'], v['service']) for v in T['announce']['vips'])
+if ann != [('198.18.1.1', 443, 'web'), ('198.18.1.1', 8443, 'api'), ('198.18.1.2', 443, 'api'),
+           ('2001:db8:1::1', 443, 'web')]:
+    err(f'status announce vips: {ann}')
 for f in ('status-nofile', 'status-swapped'):
     N = json.load(open(f'{d}/{f}.json'))
     if N.get('service_names') or [s['name'] for s in N['services']] != ['0', '1']:
@@ -325,6 +334,10 @@ for s in S['services']:
 for h, n in hosts.items():
     if mv('qlb_lb_host_packets_total', host=h) != n:
         err(f'host metric {h}')
+# the announcement (lb.announce is set; nothing announces here: no lb run)
+for a, p, sv in (('198.18.1.2', '443', 'api'), ('198.18.1.1', '8443', 'api'), ('198.18.1.1', '443', 'web')):
+    if mv('qlb_lb_vip_announced', vip=a, port=p, service=sv) != 0:
+        err(f'qlb_lb_vip_announced of {a}:{p} ({sv})')
 print(f'metrics: {len(M)} samples, {len(helps)} families')
 sys.exit(1 if bad else 0)
 EOF
