@@ -99,6 +99,15 @@ const char *qlb_hp_status_name(unsigned int s);
 
 /* ---- prober -------------------------------------------------------------- */
 
+/*
+ * Probes a second an LB node sends at most: one per member per
+ * interval_ms, so with more than interval_ms x 5 members (4000 at the
+ * default 800 ms) each member is probed every members / 5000 s instead
+ * (qlb_prober_interval_ms()). A host gets one probe per service it serves
+ * per interval from each LB node.
+ */
+#define QLB_HP_MAX_RATE 5000
+
 /* Result of a probe beyond enum qlb_hp_status. */
 #define QLB_HP_TIMEOUT	  250 /* no answer within timeout_ms */
 #define QLB_HP_SEND_ERROR 251 /* could not send (no route, no source) */
@@ -144,6 +153,10 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 /* Per-member state, by member index. */
 const struct qlb_hprobe *qlb_prober_member(const struct qlb_prober *pr,
 					   unsigned int m);
+
+/* The interval the prober probes each member at: lb.health.interval_ms,
+ * or longer for more members than QLB_HP_MAX_RATE allows. */
+unsigned int qlb_prober_interval_ms(const struct qlb_prober *pr);
 
 /* Whether member @m can be probed at all: a VIP of its service to send to
  * and an encap source to be answered on (else it stays "unknown", taken

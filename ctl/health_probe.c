@@ -122,6 +122,7 @@ struct qlb_prober {
 	struct qlb_hprobe *h;
 	unsigned int n; /* members */
 	bool started;
+	uint64_t due; /* earliest probe or timeout of the last scan; 0 = scan */
 };
 
 static int fam_idx(int family)
@@ -230,6 +231,14 @@ struct qlb_prober *qlb_prober_new(const struct qlb_config *cfg,
 	pr->cfg = cfg;
 	pr->p = *p;
 	pr->n = qlb_health_nmembers(cfg);
+	/* at most QLB_HP_MAX_RATE probes a second: beyond that many members
+	 * each is probed less often (rise/fall count probes, so detection
+	 * takes longer; lb run says so) */
+	if ((uint64_t)pr->n * 1000 >
+	    (uint64_t)QLB_HP_MAX_RATE * pr->p.interval_ms)
+		pr->p.interval_ms = (unsigned int)(((uint64_t)pr->n * 1000 +
+						    QLB_HP_MAX_RATE - 1) /
+						   QLB_HP_MAX_RATE);
 	pr->udp[0] = pr->udp[1] = -1;
 	for (f = 0; f < 2; f++)
 		for (g = 0; g < 2; g++)
@@ -333,9 +342,14 @@ const struct qlb_hprobe *qlb_prober_member(const struct qlb_prober *pr,
 	return m < pr->n ? &pr->h[m] : NULL;
 }
 
-bool qlb_prober_can_probe(const struct qlb_prober *pr, unsigned int i)
+unsigned int qlb_prober_interval_ms(const struct qlb_prober *pr)
 {
-	return i < pr->n && pr->t[i].vip >= 0;
+	return pr->p.interval_ms;
+}
+
+bool qlb_prober_can_probe(const struct qlb_prober *pr, unsigned int m)
+{
+	return m < pr->n && pr->t[m].vip >= 0;
 }
 
 void qlb_prober_adopt(struct qlb_prober *pr, const struct qlb_prober *old)
@@ -416,6 +430,13 @@ static bool hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
 		for (k = 0; k < sizeof(h->nonce); k++)
 			h->nonce[k] = (uint8_t)rand();
 	}
+	/* the first 4 bytes name the member (its answer is found at once);
+	 * the other 96 bits stay random, which a forged answer would have
+	 * to guess */
+	h->nonce[0] = (uint8_t)(i >> 24);
+	h->nonce[1] = (uint8_t)(i >> 16);
+	h->nonce[2] = (uint8_t)(i >> 8);
+	h->nonce[3] = (uint8_t)i;
 	memcpy(m.nonce, h->nonce, sizeof(m.nonce));
 	snprintf(m.host, sizeof(m.host), "%s", host->name);
 	len = qlb_probe_build(pkt, sizeof(pkt), src_of(pr, t->inner),
@@ -444,6 +465,7 @@ static bool hp_send(struct qlb_prober *pr, unsigned int i, uint64_t now)
  */
 static int hp_read(struct qlb_prober *pr, int fd, uint64_t now)
 {
+	struct qlb_hprobe *h;
 	struct qlb_hp_msg m;
 	unsigned int i;
 	ssize_t r;
@@ -454,20 +476,19 @@ static int hp_read(struct qlb_prober *pr, int fd, uint64_t now)
 	if (r != (ssize_t)sizeof(m) || ntohl(m.magic) != QLB_HP_MAGIC ||
 	    m.version != QLB_HP_VERSION || m.type != QLB_HP_ANSWER)
 		return 0;
-	for (i = 0; i < pr->n; i++) {
-		struct qlb_hprobe *h = &pr->h[i];
-
-		/* only the probe outstanding now: a late or forged answer
-		 * (wrong nonce) counts for nothing */
-		if (!h->sent_ns || memcmp(h->nonce, m.nonce, sizeof(m.nonce)))
-			continue;
-		h->last_rtt_us = (uint32_t)((now - h->sent_ns) / 1000);
-		h->last_flags = m.flags;
-		h->sent_ns = 0;
-		return hp_result(pr, i,
-				 m.status < QLB_HP_STATUS_MAX ? m.status : 255);
-	}
-	return 0;
+	i = (unsigned int)m.nonce[0] << 24 | (unsigned int)m.nonce[1] << 16 |
+	    (unsigned int)m.nonce[2] << 8 | m.nonce[3];
+	if (i >= pr->n)
+		return 0;
+	h = &pr->h[i];
+	/* only the probe outstanding now: a late or forged answer (wrong
+	 * nonce) counts for nothing */
+	if (!h->sent_ns || memcmp(h->nonce, m.nonce, sizeof(m.nonce)))
+		return 0;
+	h->last_rtt_us = (uint32_t)((now - h->sent_ns) / 1000);
+	h->last_flags = m.flags;
+	h->sent_ns = 0;
+	return hp_result(pr, i, m.status < QLB_HP_STATUS_MAX ? m.status : 255);
 }
 
 bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
@@ -475,12 +496,13 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 {
 	uint64_t iv = (uint64_t)pr->p.interval_ms * 1000000ull;
 	uint64_t to = (uint64_t)pr->p.timeout_ms * 1000000ull;
-	uint64_t next = now_ns + iv;
+	uint64_t next;
 	bool changed = false;
 	unsigned int i, k;
 
 	if (!now_ns)
 		now_ns = mono_ns();
+	next = now_ns + iv;
 	/* bounded: at most one round of answers per call */
 	for (k = 0; fd >= 0 && k < 256; k++) {
 		int st = hp_read(pr, fd, now_ns);
@@ -488,6 +510,12 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 		if (st < 0)
 			break;
 		changed |= st > 0;
+	}
+	/* nothing is due before the earliest deadline of the last scan (an
+	 * answer only removes one): answers cost no scan of every member */
+	if (pr->started && pr->due && now_ns < pr->due) {
+		*next_ns = pr->due;
+		return changed;
 	}
 	if (!pr->started) {
 		/* spread the members over one interval: no burst */
@@ -518,6 +546,7 @@ bool qlb_prober_run(struct qlb_prober *pr, int fd, uint64_t now_ns,
 		if (h->next_ns < next)
 			next = h->next_ns;
 	}
+	pr->due = next;
 	*next_ns = next;
 	return changed;
 }

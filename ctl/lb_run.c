@@ -438,6 +438,14 @@ static int lr_load(struct lr *r, struct lr_state *s)
 		goto fail;
 	}
 	s->nm = qlb_health_nmembers(&s->cfg);
+	if (qlb_prober_interval_ms(s->pr) != s->hp.interval_ms) {
+		lr_log("%u members at lb.health.interval_ms %u would be more "
+		       "than %u probes a second: each member is probed every "
+		       "%u ms instead",
+		       s->nm, s->hp.interval_ms, QLB_HP_MAX_RATE,
+		       qlb_prober_interval_ms(s->pr));
+		s->hp.interval_ms = qlb_prober_interval_ms(s->pr);
+	}
 	s->health = calloc(s->nm + 1, sizeof(*s->health));
 	s->eff = calloc(s->nm + 1, sizeof(*s->eff));
 	s->fail_open = calloc(s->cfg.nservices + 1, sizeof(*s->fail_open));

@@ -2,11 +2,16 @@
 /*
  * The LB node's health state machine (rise/fall, hysteresis), the
  * effective member states (intent x health, fail-open per service), the
- * probe packet builder (ctl/health.c) and the service a host's responder
- * answers a probe for (ctl/agent_probe.c).
+ * probe packet builder (ctl/health.c), the prober over loopback (a probe
+ * per member naming its service, answers matched by nonce, the probe rate
+ * cap; ctl/health_probe.c) and the service a host's responder answers a
+ * probe for (ctl/agent_probe.c).
  */
 #include <arpa/inet.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "t.h"
 #include "agent_probe.h"
@@ -421,6 +426,223 @@ static void test_packet(void)
 	CHECK(qlb_probe_build(buf, 100, &s4, 1, &d4, 2, &m) == 0, " ");
 }
 
+/* The prober on loopback: the LB node's encap source 127.0.0.1, hosts
+ * 127.0.0.2 and .3 (GUE to a port of this test's socket): cfg2's members
+ * web/w1, web/both, api/both (api/a1 is .4, not probed here: no answer). */
+static int gue_sock(uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &l))
+		return -1;
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* One probe off @fd (the inner packet of GUE): its message and inner
+ * destination. 0, or -1 when none came within 1 s. */
+static int take_probe(int fd, struct qlb_hp_msg *m, struct in_addr *dst)
+{
+	uint8_t b[512];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, 1000) != 1)
+		return -1;
+	n = recv(fd, b, sizeof(b), 0);
+	if (n != 20 + 8 + (ssize_t)sizeof(*m) || b[0] != 0x45)
+		return -1;
+	memcpy(dst, b + 16, 4);
+	memcpy(m, b + 28, sizeof(*m));
+	return 0;
+}
+
+static void answer(int fd, uint16_t to, const struct qlb_hp_msg *probe,
+		   unsigned int status, unsigned int flags)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(to)};
+	struct qlb_hp_msg m = *probe;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	m.type = QLB_HP_ANSWER;
+	m.status = (uint8_t)status;
+	m.flags = (uint8_t)flags;
+	sendto(fd, &m, sizeof(m), 0, (struct sockaddr *)&a, sizeof(a));
+}
+
+static void test_prober(void)
+{
+	struct qlb_health_params p = P;
+	struct qlb_prober *pr, *pr2;
+	struct qlb_hp_msg got[4], forged;
+	struct in_addr dst[4];
+	struct sockaddr_in pa;
+	socklen_t pl = sizeof(pa);
+	uint64_t now = 1000000000000ull, next = 0;
+	enum qlb_health h[4];
+	enum qlb_host_state eff[4];
+	unsigned int i, k, n = 0, m;
+	uint16_t gport, pport;
+	char err[256] = "";
+	bool fo[2];
+	int gfd, pfd;
+
+	two_services();
+	gfd = gue_sock(&gport);
+	CHECK(gfd >= 0, "test socket");
+	if (gfd < 0)
+		return;
+	cfg2.lb.gue_port = gport;
+	cfg2.lb.encap_source_v4.family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.1", &cfg2.lb.encap_source_v4.v4);
+	for (i = 0; i < 3; i++) {
+		h3[i].address.family = AF_INET;
+		h3[i].address.v4.s_addr = htonl(INADDR_LOOPBACK + 2 + i);
+		h3[i].encap = QLB_ENCAP_GUE;
+	}
+	/* probes at 0, 25, 50, 75 ms; answered at 101 ms, within 99 */
+	p.interval_ms = 100;
+	p.timeout_ms = 99;
+	p.rise = p.fall = 1;
+	pr = qlb_prober_new(&cfg2, &p, err, sizeof(err));
+	CHECK(pr, "%s", err);
+	if (!pr) {
+		close(gfd);
+		return;
+	}
+	CHECK(qlb_prober_interval_ms(pr) == 100, " ");
+	for (m = 0; m < 4; m++)
+		CHECK(qlb_prober_can_probe(pr, m), "member %u", m);
+	CHECK(qlb_prober_fds(pr, &pfd, 1) == 1, " ");
+	getsockname(pfd, (struct sockaddr *)&pa, &pl);
+	pport = ntohs(pa.sin_port);
+
+	/* one interval: each member probed once, spread over it */
+	for (k = 0; k < 10; k++, now += 10000000ull)
+		qlb_prober_run(pr, -1, now, &next);
+	for (m = 0; m < 4; m++)
+		CHECK(qlb_prober_member(pr, m)->sent == 1,
+		      "member %u sent %llu", m,
+		      (unsigned long long)qlb_prober_member(pr, m)->sent);
+	while (n < 4 && !take_probe(gfd, &got[n], &dst[n]))
+		n++;
+	CHECK(n == 4, "%u probes", n);
+	for (k = 0; k < n; k++) {
+		const char *svc =
+			ntohl(got[k].service) == qlb_hp_service_tag("web")
+				? "web"
+			: ntohl(got[k].service) == qlb_hp_service_tag("api")
+				? "api"
+				: "?";
+		char d[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &dst[k], d, sizeof(d));
+		CHECK(got[k].flags == QLB_HP_F_SERVICE, " ");
+		CHECK(got[k].type == QLB_HP_PROBE &&
+			      got[k].version == QLB_HP_VERSION,
+		      " ");
+		/* to a VIP of its own service: web's 198.18.1.1:443 and
+		 * api's 198.18.1.1:8443 share the address */
+		CHECK(!strcmp(d, "198.18.1.1"), "%s %s", svc, d);
+		CHECK(strcmp(svc, "?"), "tag %08x", ntohl(got[k].service));
+		CHECK(strcmp(svc, "web") || strcmp(got[k].host, "a1"), " ");
+		CHECK(strcmp(svc, "api") || strcmp(got[k].host, "w1"), " ");
+	}
+	/* answers: web's two ok, api/both's groups down, api/a1 silent */
+	for (k = 0; k < n; k++) {
+		bool api = ntohl(got[k].service) == qlb_hp_service_tag("api");
+
+		if (api && !strcmp(got[k].host, "a1"))
+			continue;
+		if (!api && !strcmp(got[k].host, "w1")) {
+			/* first a forged answer: the member's index, the
+			 * rest of the nonce wrong: it counts for nothing */
+			forged = got[k];
+			forged.nonce[15] ^= 1;
+			answer(gfd, pport, &forged, QLB_HP_GROUP_DOWN, 0);
+		}
+		answer(gfd, pport, &got[k], api ? QLB_HP_GROUP_DOWN : QLB_HP_OK,
+		       QLB_HP_F_SERVICE | QLB_HP_F_SERVICE_CHECKED);
+	}
+	usleep(100000);
+	now += 1000000ull;
+	CHECK(qlb_prober_run(pr, pfd, now, &next), "health changed");
+	CHECK(qlb_prober_member(pr, 0)->sm.health == QLB_HEALTH_UP, " ");
+	CHECK(qlb_prober_member(pr, 1)->sm.health == QLB_HEALTH_UP, " ");
+	CHECK(qlb_prober_member(pr, 2)->sm.health == QLB_HEALTH_DOWN, " ");
+	CHECK(qlb_prober_member(pr, 2)->last_status == QLB_HP_GROUP_DOWN, " ");
+	CHECK(qlb_prober_member(pr, 0)->last_flags & QLB_HP_F_SERVICE_CHECKED,
+	      " ");
+	CHECK(qlb_prober_member(pr, 0)->failed == 0, "the forged answer");
+	/* api/a1 (sent at 75 ms): no answer: a timeout at 174 ms */
+	now += 80000000ull;
+	qlb_prober_run(pr, -1, now, &next);
+	CHECK(qlb_prober_member(pr, 3)->last_status == QLB_HP_TIMEOUT, "%u",
+	      qlb_prober_member(pr, 3)->last_status);
+	CHECK(qlb_prober_member(pr, 3)->sm.health == QLB_HEALTH_DOWN, " ");
+	for (m = 0; m < 4; m++)
+		h[m] = qlb_prober_member(pr, m)->sm.health;
+	CHECK(qlb_health_effective(&cfg2, h, eff, fo), " ");
+	CHECK(!fo[0] && fo[1], "api fails open, web does not");
+
+	/* a reload keeps each member's machine by service and host name */
+	pr2 = qlb_prober_new(&cfg2, &p, err, sizeof(err));
+	CHECK(pr2, "%s", err);
+	if (pr2) {
+		qlb_prober_adopt(pr2, pr);
+		for (m = 0; m < 4; m++)
+			CHECK(qlb_prober_member(pr2, m)->sm.health == h[m],
+			      "member %u", m);
+		qlb_prober_free(pr2);
+	}
+	qlb_prober_free(pr);
+	while (!take_probe(gfd, &got[0], &dst[0]))
+		; /* drain */
+	close(gfd);
+}
+
+/* The probe rate cap: more members than QLB_HP_MAX_RATE x interval. */
+static void test_rate_cap(void)
+{
+	static struct qlb_conf_host many_h[600];
+	static struct qlb_conf_svc_host many_m[600];
+	static struct qlb_conf_service one;
+	static struct qlb_config c;
+	struct qlb_health_params p = P;
+	struct qlb_prober *pr;
+	char err[256] = "";
+	unsigned int i;
+
+	for (i = 0; i < 600; i++) {
+		snprintf(many_h[i].name, sizeof(many_h[i].name), "h%u", i);
+		many_h[i].address.family = AF_INET;
+		many_h[i].address.v4.s_addr = htonl(INADDR_LOOPBACK + 2);
+		many_m[i].host = i;
+	}
+	snprintf(one.name, sizeof(one.name), "default");
+	one.hosts = many_m;
+	one.nhosts = 600;
+	c.hosts = many_h;
+	c.nhosts = 600;
+	c.services = &one;
+	c.nservices = 1;
+	p.interval_ms = 100; /* 600 members: 6000 a second, over the cap */
+	pr = qlb_prober_new(&c, &p, err, sizeof(err));
+	CHECK(pr, "%s", err);
+	if (!pr)
+		return;
+	CHECK(qlb_prober_interval_ms(pr) == 600 * 1000 / QLB_HP_MAX_RATE, "%u",
+	      qlb_prober_interval_ms(pr));
+	qlb_prober_free(pr);
+	p.interval_ms = 200; /* 3000 a second: as configured */
+	pr = qlb_prober_new(&c, &p, err, sizeof(err));
+	CHECK(pr && qlb_prober_interval_ms(pr) == 200, " ");
+	qlb_prober_free(pr);
+}
+
 int main(void)
 {
 	test_rise_fall();
@@ -429,5 +651,7 @@ int main(void)
 	test_services();
 	test_service_of();
 	test_packet();
+	test_prober();
+	test_rate_cap();
 	return t_done("test_health");
 }
