@@ -10,7 +10,9 @@
 # host) once each per interval, naming the service. Then:
 #   1. h1's api workers SIGKILLed: api/h1 unhealthy (its responder says
 #      why), web/h1 stays healthy; h1 leaves api's tables only; api's VIPs
-#      stay announced (h4 still serves it).
+#      stay announced (h4 still serves it). A probe as an LB node of
+#      before services sends it (no service named) is answered for the
+#      service of the VIP it went to: down at api's, ok at web's.
 #   2. h4's api workers SIGKILLed too: no api member is healthy: api fails
 #      open and its VIPs are withdrawn; web's stay announced, web's
 #      members healthy, web does not fail open.
@@ -203,6 +205,47 @@ for line in sys.stdin:
 print(" ".join("%s=%d" % kv for kv in sorted(hosts.items())))'
 }
 
+# old_probe HOST_ADDR VIP NAME: a probe as an LB node of before services
+# sends it (no service named; GUE from the encap source), answered by the
+# host's responder; prints "STATUS FLAGS" of the answer.
+old_probe() {
+	hc_in lb python3 - "$@" <<'PY'
+import os, socket, struct, sys
+host, vip, name = sys.argv[1:4]
+src = "198.18.39.1"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.settimeout(2)
+sport = s.getsockname()[1]
+nonce = os.urandom(16)
+# struct qlb_hp_msg: magic, version 1, type PROBE, status, flags 0,
+# nonce, ngroups, nbad, service 0, host
+msg = struct.pack("!IBBBB16sHHI64s", 0x514C4248, 1, 1, 0, 0, nonce, 0, 0, 0,
+                  name.encode())
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xFFFF) + (t >> 16)
+    return ~t & 0xFFFF
+sa, da = socket.inet_aton(src), socket.inet_aton(vip)
+ulen = 8 + len(msg)
+udp = struct.pack("!HHHH", sport, 6070, ulen, 0) + msg
+c = csum(sa + da + struct.pack("!BBH", 0, 17, ulen) + udp) or 0xFFFF
+udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 0, 0x4000, 64, 17, 0, sa, da)
+ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+s.sendto(ip + udp, (host, 6080))
+while True:
+    b, frm = s.recvfrom(512)
+    if len(b) != len(msg) or b[8:24] != nonce:
+        continue
+    print(b[6], b[7], frm[0])
+    break
+PY
+}
+
 hc_net_up
 for n in "${HC_HOSTS[@]}"; do
 	hc_in "$n" ip addr add "$API4/32" dev lo
@@ -273,6 +316,17 @@ grep -q '^qlb_lb_host_healthy{host="h1",service="api"} 0$' "$HC_DIR/m1.prom" ||
 	fail "metrics: api/h1 not unhealthy: $(grep qlb_lb_host_healthy "$HC_DIR/m1.prom")"
 grep -q '^qlb_lb_host_healthy{host="h1",service="web"} 1$' "$HC_DIR/m1.prom" ||
 	fail "metrics: web/h1 not healthy"
+# an LB node of before services: its probe names no service; the
+# responder answers for the service of the VIP it went to (the address
+# names one here), without claiming the verdict is per service
+a=$(old_probe 198.18.31.2 "$API4" h1) || fail "no answer to a probe without a service at api's VIP"
+log "a probe without a service to h1 at api's VIP: status flags from = $a"
+read -r st fl from <<<"$a"
+case $st in 3 | 4) ;; *) fail "h1 at api's VIP: status $st, expected no_vip_socket or no_live_socket" ;; esac
+[ "$fl" = 0 ] && [ "$from" = "$API4" ] || fail "h1 at api's VIP: flags $fl from $from"
+a=$(old_probe 198.18.31.2 "$VIP4" h1) || fail "no answer to a probe without a service at web's VIP"
+log "a probe without a service to h1 at web's VIP: status flags from = $a"
+[ "${a%% *}" = 0 ] || fail "h1 at web's VIP: status ${a%% *}, expected ok"
 if [ $TRACE = 1 ]; then
 	got=$(trace_hosts "$API4" "$API6" $APORT) || fail "trace --health failed"
 	log "api Initials with api/h1 unhealthy: $got"
