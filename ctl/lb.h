@@ -77,8 +77,14 @@ int qlb_lb_lock(const char *dir);
 
 /*
  * qlb_lb_fill() - write @cfg into the slot packets do not use, then flip
- * to it in one word write (see include/qlb/abi/lb_abi.h). VIP and host counter
- * rows keep their index across applies (by address and by name).
+ * to it in one word write (see include/qlb/abi/lb_abi.h): per service its
+ * configs, members (server-ID entries, qlb_hosts_v2) and Maglev table,
+ * and the VIPs naming their service. A config without services (built
+ * without the loader) is one service of every host. VIP counter rows keep
+ * their index across applies (by address and port); a member's row is
+ * zeroed when the slot in use had another (service, host) at its index.
+ * A member's state is the worse of its host's (cfg->hosts[].state) and
+ * its own in the service (services[].hosts[].state).
  * @if_mac: the interface's MAC (source of encapsulated frames).
  * @ifindex, @xdp_mode: recorded in qlb_ctrl for status and detach.
  * Return: 0, or -1 with a message in @err; the active slot is then unchanged.
