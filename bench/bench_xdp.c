@@ -4,13 +4,13 @@
  * XDP program measured the same way, for a file of one service (no
  * services:, as every file before services existed) and for a file of 64
  * services (each with its own VIPs, hosts and keyed configs; packets to a
- * VIP of the first and of the last). Every run is one BPF_PROG_TEST_RUN
- * with repeat=1 on a fresh copy of the original frame (with repeat>1 the
- * kernel would feed the program its own encapsulated output), and the
- * kernel's own duration of that run is taken: median and mean of many,
- * all paths of both files interleaved.
- * Both configs go through qlb_config_load() and qlb_lb_fill(), as a file
- * does on an LB node. Prints figures; never fails on a time.
+ * VIP of the first, the second and the last). Every run is one
+ * BPF_PROG_TEST_RUN with repeat=1 on a fresh copy of the original frame (with
+ * repeat>1 the kernel would feed the program its own encapsulated output), and
+ * the kernel's own duration of that run is taken: median and mean of many, all
+ * paths of both files interleaved. Both configs go through qlb_config_load()
+ * and qlb_lb_fill(), as a file does on an LB node. Prints figures; never fails
+ * on a time.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -492,10 +492,16 @@ int main(void)
 	svc_short(&m[9], &many.cfg, 0, 1, "198.18.5.7", last4);
 	fx_frame(&m[10], -1, "198.18.5.7", "198.18.9.9", IPPROTO_UDP, 50000,
 		 443, q, 100, 0, 0);
+	/* the second service: an index other than 0, a neighbour of the
+	 * first (they share a host) */
+	svc_short(&m[11], &many.cfg, 1, 0, "198.18.5.7", "198.19.1.1");
+	svc_short(&m[12], &many.cfg, 1, 1, "198.18.5.7", "198.19.1.1");
+	initial(&m[13], "198.18.5.7", "198.19.1.1");
 
 	{
 		const struct qlb_config *o = &one.cfg, *y = &many.cfg;
 		const char *h0 = y->hosts[y->services[0].hosts[0].host].name;
+		const char *h1 = y->hosts[y->services[1].hosts[0].host].name;
 		const char *hl =
 			y->hosts[y->services[NSVC - 1].hosts[0].host].name;
 		struct bcase c[] = {
@@ -534,6 +540,12 @@ int main(void)
 			 &m[2], y, 0, h0},
 			{"long header Initial, Maglev fallback", many.prog_fd,
 			 &m[3], y, 0, NULL},
+			{"short header, plaintext CID, routed", many.prog_fd,
+			 &m[11], y, 1, h1, "64 services, a VIP of the second"},
+			{"short header, four-pass CID, routed", many.prog_fd,
+			 &m[12], y, 1, h1},
+			{"long header Initial, Maglev fallback", many.prog_fd,
+			 &m[13], y, 1, NULL},
 			{"short header, plaintext CID, routed", many.prog_fd,
 			 &m[4], y, NSVC - 1, hl,
 			 "64 services, a VIP of the last"},
