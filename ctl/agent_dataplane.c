@@ -139,6 +139,30 @@ static int ag_write_row0(struct agent *ag, int one)
 	return err;
 }
 
+/* The highest epoch in a qlb_hcfg pinned by an agent from before
+ * services, 0 when there is none. */
+static uint32_t ag_old_hcfg_epoch(struct agent *ag)
+{
+	char path[PATH_MAX + 64];
+	uint32_t max = 0;
+	__u32 k;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/qlb_hcfg", ag->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	for (k = 0; k < QLB_CONFIG_MAX; k++) {
+		struct qlb_host_cfg hc;
+
+		if (!bpf_map_lookup_elem(fd, &k, &hc) && hc.epoch > max)
+			max = hc.epoch;
+		explicit_bzero(&hc, sizeof(hc));
+	}
+	close(fd);
+	return max;
+}
+
 /*
  * ag_write_hcfg() - publish the decode state of every service this host
  * serves (qlb/abi/host_abi.h): with one service, its configs in row 0, as
@@ -161,7 +185,11 @@ int ag_write_hcfg(struct agent *ag)
 			one = (int)s;
 		n++;
 	}
-	/* epochs are unique over all rows: the highest one written so far */
+	/* epochs are unique over all rows: the highest one written so far,
+	 * and above those of an agent from before services (qlb_hcfg),
+	 * whose program shares the decoded-CID cache */
+	if (!ag->epoch)
+		ag->epoch = ag_old_hcfg_epoch(ag);
 	for (k = 0; k < QLB_HOST_CFG_ROWS * QLB_CONFIG_MAX; k++) {
 		struct qlb_host_cfg hc;
 
