@@ -153,13 +153,18 @@ static void apply_report(const struct lb_opts *o, const struct qlb_config *cfg,
 		jw_str(&w, "interface", cfg->lb.interface);
 		jw_str(&w, "pin_dir", o->pin_dir);
 		jw_uint(&w, "generation", ctrl.gen);
+		jw_uint(&w, "services", cfg->nservices);
 		jw_bool(&w, "attached", true);
 		jw_obj_close(&w);
 		jw_end(&w);
 	} else {
-		printf("applied %s to %s (generation %u, %u VIPs, %u hosts)\n",
+		printf("applied %s to %s (generation %u, %u VIPs, %u hosts",
 		       o->file, cfg->lb.interface, ctrl.gen, cfg->lb.nvips,
 		       cfg->nhosts);
+		/* a file of one service reads as before services */
+		if (cfg->nservices > 1)
+			printf(", %u services", cfg->nservices);
+		printf(")\n");
 	}
 }
 
