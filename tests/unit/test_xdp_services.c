@@ -594,6 +594,31 @@ static void svc64(void)
 	      "64 services: %u CIDs at another service's VIP not its "
 	      "fallback",
 	      bad_other);
+	/* beyond the limits: refused with a reason, the slot in use kept */
+	{
+		struct qlb_config c = f.cfg;
+		struct qlb_lb_ctrl c1, c2;
+		char err[256] = "";
+		__u32 zero = 0;
+		int r1, r2;
+
+		bpf_map_lookup_elem(f.m.ctrl, &zero, &c1);
+		c.lb.maglev_table_size = 65539; /* 64 x 65539 > the pool */
+		r1 = qlb_lb_fill(&f.m, &c, fx_if_mac, 1, 0, err, sizeof(err));
+		CHECK(r1 == -1 && strstr(err, "Maglev"),
+		      "64 tables of 65539 refused: %d %s", r1, err);
+		c.lb.maglev_table_size = 65537;
+		c.nservices = QLB_LB_MAX_SERVICES + 1;
+		err[0] = 0;
+		r2 = qlb_lb_fill(&f.m, &c, fx_if_mac, 1, 0, err, sizeof(err));
+		CHECK(r2 == -1 && strstr(err, "services"),
+		      "65 services refused: %d %s", r2, err);
+		bpf_map_lookup_elem(f.m.ctrl, &zero, &c2);
+		CHECK(c2.gen == c1.gen && c2.slot == c1.slot,
+		      "a refused fill changes nothing (generation %u -> %u)",
+		      c1.gen, c2.gen);
+		printf("limits: %s\n", err);
+	}
 	qlb_xdp__destroy(f.skel);
 	qlb_config_free(&f.cfg);
 }
