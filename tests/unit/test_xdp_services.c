@@ -359,6 +359,49 @@ static void cache_by_service(void)
 	      "alpha's decodes are cached");
 }
 
+/* Packets routed by config 1 of service @s (qlb_cfg_stats_v2, all CPUs). */
+static unsigned long long cfg_routed(int s)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct qlb_lb_counter *pc =
+		calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*pc));
+	__u32 key = QLB_LB_CFG_KEY((unsigned int)s, 1);
+	unsigned long long n = 0;
+
+	if (pc && ncpu > 0 && !bpf_map_lookup_elem(F.m.cfg_stats, &key, pc))
+		for (i = 0; i < ncpu; i++)
+			n += pc[i].packets;
+	free(pc);
+	return n;
+}
+
+/* A routed packet counts for its service's config, not for the other
+ * service's config of the same id. */
+static void cfg_stats(void)
+{
+	unsigned long long a0 = cfg_routed(A), b0 = cfg_routed(B);
+	struct qlb_lb_trace t;
+	uint8_t cid[32];
+	struct pkt k;
+	int i, cl;
+
+	for (i = 0; i < 10; i++) {
+		cl = mint(&F.cfg, A, "h2", 1, cid);
+		short_hdr(&k, "198.18.1.1", 443, cid, (size_t)cl);
+		run(&F, &k, &t); /* routed: alpha's config 1 */
+		short_hdr(&k, "198.18.1.2", 443, cid, (size_t)cl);
+		run(&F, &k, &t); /* beta's fallback: not routed */
+	}
+	for (i = 0; i < 5; i++) {
+		cl = mint(&F.cfg, B, "h4", 1, cid);
+		short_hdr(&k, "198.18.1.2", 443, cid, (size_t)cl);
+		run(&F, &k, &t);
+	}
+	CHECK(cfg_routed(A) - a0 == 10 && cfg_routed(B) - b0 == 5,
+	      "routed by config 1: alpha +%llu (want 10), beta +%llu (want 5)",
+	      cfg_routed(A) - a0, cfg_routed(B) - b0);
+}
+
 /* h3 down in alpha only (as the health view sets it): it leaves alpha's
  * table and alpha's CID routing, and still serves beta. */
 static void state_per_service(void)
@@ -653,6 +696,7 @@ int main(void)
 	two_initials();
 	two_cids();
 	cache_by_service();
+	cfg_stats();
 	state_per_service();
 	trace_cli();
 	svc64();
