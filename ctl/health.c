@@ -253,6 +253,11 @@ static void hv_unlink_old(const char *pin_dir)
 	}
 }
 
+/* The services array (a new one per load) and pin dir of the last walk
+ * for stale members. */
+static const void *hv_walked;
+static char hv_walked_dir[PATH_MAX];
+
 int qlb_health_publish(const char *pin_dir, const struct qlb_config *cfg,
 		       const struct qlb_prober *pr,
 		       const enum qlb_host_state *eff, const bool *fail_open,
@@ -309,7 +314,13 @@ int qlb_health_publish(const char *pin_dir, const struct qlb_config *cfg,
 		}
 	}
 	/* members no longer in the file leave the view (deleted after the
-	 * walk: deleting under it restarts it; a walk per 256) */
+	 * walk: deleting under it restarts it; a walk per 256). Only when
+	 * the file was (re)loaded since the last publish of this process:
+	 * each walk looks every record up by name. */
+	if (hv_walked == cfg->services && !strcmp(hv_walked_dir, pin_dir))
+		goto sum;
+	hv_walked = cfg->services;
+	snprintf(hv_walked_dir, sizeof(hv_walked_dir), "%s", pin_dir);
 	do {
 		nstale = 0;
 		more = !bpf_map_get_next_key(fd, NULL, &next);
@@ -322,6 +333,7 @@ int qlb_health_publish(const char *pin_dir, const struct qlb_config *cfg,
 		for (j = 0; j < nstale; j++)
 			bpf_map_delete_elem(fd, &stale[j]);
 	} while (nstale == 256);
+sum:
 	sum.pid = (uint32_t)getpid();
 	sum.fail_open = sum.services_fail_open > 0;
 	sum.interval_ms = p->interval_ms;

@@ -18,6 +18,8 @@
 #      members healthy, web does not fail open.
 #   3. h1's api workers back: api/h1 healthy, fail-open over, api's VIPs
 #      announced again; web never moved (no web transition logged).
+#   4. SIGHUP with h4 taken out of api in the file: api/h4 leaves the
+#      view, every other member keeps its health and history.
 # Status (-j and text), metrics and the log name the service throughout.
 # Once the data path routes per service (ctl/lb_fill.c), `trace --health`
 # shows where each service's Initials go in each phase.
@@ -393,6 +395,33 @@ hs_snap
 for n in h1 h4; do
 	[ "$(hs_field web $n transitions)" = 0 ] || fail "web/$n transitions $(hs_field web $n transitions)"
 done
+
+log "SIGHUP with h4 out of api in the file: api/h4 leaves the view, the rest keeps its health"
+python3 - "$HC_DIR/lb.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index("  - name: api")
+s = s[:i] + s[i:].replace("hosts: [h1, h4]", "hosts: [h1]", 1)
+open(p, "w").write(s)
+PY
+hc_mark
+kill -HUP "$HC_RUN"
+for i in $(seq 1 50); do
+	grep -q "reloaded" <(tail -n +"$((HC_MARK + 1))" "$HC_DIR/lbrun.log") && break
+	sleep 0.1
+done
+grep -q "reloaded .*2 services, 3 members" <(tail -n +"$((HC_MARK + 1))" "$HC_DIR/lbrun.log") ||
+	fail "no reload to 3 members logged: $(tail -n 3 "$HC_DIR/lbrun.log")"
+hs_snap
+members=$(python3 -c '
+import json, sys
+print(" ".join(sorted("%s/%s" % (h["service"], h["name"]) for h in json.load(open(sys.argv[1]))["health"]["hosts"])))' "$HC_DIR/status.json")
+[ "$members" = "api/h1 web/h1 web/h4" ] || fail "view after the reload: $members"
+[ "$(hs_field api h1 health)" = healthy ] && [ "$(hs_field web h4 health)" = healthy ] ||
+	fail "health lost on reload"
+[ "$(hs_field api h1 transitions)" -ge 2 ] || fail "api/h1's history lost on reload"
+[ "$(announced "$API4" "$API6" "$VIP4" "$VIP6")" = 4 ] || fail "VIPs not all announced after the reload"
 
 log "SIGTERM: lb run exits cleanly"
 kill -TERM "$HC_RUN"
