@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
-# Services: two services behind one LB node, "web" (VIP 198.18.100.1:443)
-# and "api" (VIP 198.18.100.2:443), each with its own QUIC-LB config 1
-# under a key of its own, served by overlapping hosts: h1 serves web, h2
-# both (one qlb-h3server per service, each bound to its service's VIP),
-# h3 api. With Debian's unmodified gtlsclient through both VIPs:
+# Services: two services behind one LB node, "web" (VIPs 198.18.100.1:443
+# and [2001:db8:100::1]:443) and "api" (VIP 198.18.100.2:443), each with
+# its own QUIC-LB config 1 under a key of its own, served by overlapping
+# hosts: h1 serves web, h2 both, h3 api. A qlb-h3server per socket group:
+# bound to 198.18.100.1 (web), to 198.18.100.2 (api), and to "::" (web:
+# the one service with an IPv6 VIP on port 443). With Debian's unmodified
+# gtlsclient through every VIP:
 #  - every answer comes from a host of the VIP's service, and its CID
 #    decodes under that service's key (and only there) to the answering
 #    host's server ID in that service and its worker; h2 answers for both;
@@ -35,7 +37,12 @@ API_VIP=198.18.100.2
 declare -A KEY=()	# "service:config id" -> key (hex)
 # the hosts of each service and their server IDs there (worker bits zero)
 declare -A SVC_HOSTS=([web]="h1 h2" [api]="h2 h3")
-declare -A SVC_VIP=([web]=$WEB_VIP [api]=$API_VIP)
+# how the client reaches a service ("web6": web over its IPv6 VIP) and
+# what its servers bind: web's IPv6 servers bind the wildcard "::", whose
+# group is web's as the one service with an IPv6 VIP on that port
+declare -A SVC_VIP=([web]=$WEB_VIP [web6]=$VIP6 [api]=$API_VIP)
+declare -A SVC_BIND=([web]=$WEB_VIP [web6]=:: [api]=$API_VIP)
+declare -A SVC_URLHOST=([web]=$WEB_VIP [web6]="[$VIP6]" [api]=$API_VIP)
 declare -A SID=([web:h1]=1000 [web:h2]=2000 [api:h2]=2100 [api:h3]=3000)
 N=3000000	# bytes of each download
 
@@ -74,6 +81,8 @@ services:
     vips:
       - address: $WEB_VIP
         port: $VIP_PORT
+      - address: "$VIP6"
+        port: $VIP_PORT
     hosts:
       - {name: h1, server_id: "${SID[web:h1]}"}
       - {name: h2, server_id: "${SID[web:h2]}"}
@@ -96,7 +105,8 @@ EOF
 
 svc_vips_yaml() {
 	printf '  vips:\n'
-	printf '    - {address: %s, port: %s}\n' "$WEB_VIP" "$VIP_PORT" "$API_VIP" "$VIP_PORT"
+	printf '    - {address: "%s", port: %s}\n' "$WEB_VIP" "$VIP_PORT" "$VIP6" "$VIP_PORT" \
+		"$API_VIP" "$VIP_PORT"
 }
 
 # Each node's file: the fleet file plus its own section.
@@ -161,22 +171,22 @@ svc_section() {
 		on && /^  - name: / { on = 0 } on && /^[^ #]/ { on = 0 } on' "$FLEET_DIR/fleet.yaml"
 }
 
-# svc_server_start HOST SVC: a qlb-h3server for SVC on HOST, bound to the
-# service's VIP (its socket group then belongs to that service).
+# svc_server_start HOST WAY: a qlb-h3server on HOST bound to SVC_BIND[WAY]
+# (its socket group then belongs to that address's service).
 svc_server_start() {
-	local n=$1 s=$2
-	e2e_bg "srv-$n-$s" "$(fleet_ns "$n")" "$H3SERVER" \
+	local n=$1 k=$2
+	e2e_bg "srv-$n-$k" "$(fleet_ns "$n")" "$H3SERVER" \
 		--cert "$FLEET_DIR/cert.pem" --key "$FLEET_DIR/key.pem" \
 		--agent "$FLEET_DIR/$n.sock" -w "$FLEET_WORKERS" -g 1 \
-		--drain-timeout 10 "${SVC_VIP[$s]}" "$VIP_PORT"
+		--drain-timeout 10 "${SVC_BIND[$k]}" "$VIP_PORT"
 }
 
-# svc_get SVC OUTDIR PATH...: gtlsclient through the service's VIP.
+# svc_get WAY OUTDIR PATH...: gtlsclient through SVC_VIP[WAY].
 svc_get() {
-	local s=$1 out=$2 uris=() p
+	local k=$1 out=$2 uris=() p
 	shift 2
-	for p in "$@"; do uris+=("https://${SVC_VIP[$s]}:$VIP_PORT$p"); done
-	e2e_get "$(fleet_ns cli)" "$out" 30 "${SVC_VIP[$s]}" "$VIP_PORT" "${uris[@]}" \
+	for p in "$@"; do uris+=("https://${SVC_URLHOST[$k]}:$VIP_PORT$p"); done
+	e2e_get "$(fleet_ns cli)" "$out" 30 "${SVC_VIP[$k]}" "$VIP_PORT" "${uris[@]}" \
 		>"$out.client.log" 2>&1
 }
 
@@ -260,15 +270,15 @@ svc_check_whoami() {
 	SVC_HOST=$h
 }
 
-# svc_requests SVC COUNT: COUNT /whoami through SVC's VIP (each its own
-# connection); every host of SVC must answer at least one (COUNT more
-# are tried, bounded, for a host not seen yet).
+# svc_requests WAY COUNT: COUNT /whoami through SVC_VIP[WAY] (each its
+# own connection); every host of the service must answer at least one
+# (COUNT more are tried, bounded, for a host not seen yet).
 svc_requests() {
-	local s=$1 count=$2 i seen=" " n
+	local k=$1 s=${1%6} count=$2 i seen=" " n
 	for i in $(seq 1 $((2 * count))); do
-		svc_get "$s" "$FLEET_DIR/$s-req$i" /whoami ||
-			fail "$s: request $i failed: $(tail -n 3 "$FLEET_DIR/$s-req$i.client.log")"
-		svc_check_whoami "$s" "$FLEET_DIR/$s-req$i/whoami"
+		svc_get "$k" "$FLEET_DIR/$k-req$i" /whoami ||
+			fail "$k: request $i failed: $(tail -n 3 "$FLEET_DIR/$k-req$i.client.log")"
+		svc_check_whoami "$s" "$FLEET_DIR/$k-req$i/whoami"
 		[[ $seen == *" $SVC_HOST "* ]] || seen="$seen$SVC_HOST "
 		if [ "$i" -ge "$count" ]; then
 			local all=1
@@ -279,9 +289,9 @@ svc_requests() {
 		fi
 	done
 	for n in ${SVC_HOSTS[$s]}; do
-		[[ $seen == *" $n "* ]] || fail "$s: $i requests, none answered by $n (answered by:$seen)"
+		[[ $seen == *" $n "* ]] || fail "$k: $i requests, none answered by $n (answered by:$seen)"
 	done
-	e2e_log "  $s: $i requests answered by ($seen); every CID decodes under $s's key only, to the answering host and worker"
+	e2e_log "  $k: $i requests answered by ($seen); every CID decodes under $s's key only, to the answering host and worker"
 }
 
 # svc_bytes_ok FILE: exactly N bytes of the server's filler ('q').
@@ -303,22 +313,24 @@ fleet_net_up
 for n in "${FLEET_HOSTS[@]}"; do
 	ip -n "$(fleet_ns "$n")" addr add "$API_VIP/32" dev lo
 done
-e2e_certs "$FLEET_DIR" qlb.test "$WEB_VIP" "$API_VIP"
+e2e_certs "$FLEET_DIR" qlb.test "$WEB_VIP" "$VIP6" "$API_VIP"
 svc_write_fleet_yaml
 svc_distribute_files
 for n in "${FLEET_HOSTS[@]}"; do
 	fleet_agent_start "$n"
 done
+# one server per socket group: h1 web (IPv4 VIP, "::"), h2 the same and
+# api, h3 api
 for n in "${FLEET_HOSTS[@]}"; do
-	for s in web api; do
-		[[ " ${SVC_HOSTS[$s]} " == *" $n "* ]] && svc_server_start "$n" "$s"
+	for k in web web6 api; do
+		[[ " ${SVC_HOSTS[${k%6}]} " == *" $n "* ]] && svc_server_start "$n" "$k"
 	done
 done
 for n in "${FLEET_HOSTS[@]}"; do
-	for s in web api; do
-		[[ " ${SVC_HOSTS[$s]} " == *" $n "* ]] || continue
-		e2e_wait_log "$FLEET_DIR/srv-$n-$s.log" 'ready on' "$FLEET_WORKERS" 15 ||
-			fail "the $s server on $n did not start"
+	for k in web web6 api; do
+		[[ " ${SVC_HOSTS[${k%6}]} " == *" $n "* ]] || continue
+		e2e_wait_log "$FLEET_DIR/srv-$n-$k.log" 'ready on' "$FLEET_WORKERS" 15 ||
+			fail "the server bound to ${SVC_BIND[$k]} on $n did not start"
 	done
 done
 if [ -n "${SVC_LB_APPLY:-}" ] || ! fleet_have_lb_run; then
@@ -332,22 +344,24 @@ fi
 rtr=$(fleet_ns rtr)
 ip -n "$rtr" route replace "$WEB_VIP/32" via 198.18.11.2
 ip -n "$rtr" route replace "$API_VIP/32" via 198.18.11.2
-e2e_log "fleet up: web $WEB_VIP:$VIP_PORT on h1 h2, api $API_VIP:$VIP_PORT on h2 h3 (config 1 each, own keys)"
+ip -n "$rtr" -6 route replace "$VIP6/128" via 2001:db8:11::2
+e2e_log "fleet up: web $WEB_VIP:$VIP_PORT and [$VIP6]:$VIP_PORT on h1 h2, api $API_VIP:$VIP_PORT on h2 h3 (config 1 each, own keys)"
 
 # ---- each service alone: answers, CIDs, downloads, counters ----------------
-for s in web api; do
-	e2e_log "=== $s through ${SVC_VIP[$s]}:$VIP_PORT"
+for k in web web6 api; do
+	s=${k%6}
+	e2e_log "=== $s through ${SVC_URLHOST[$k]}:$VIP_PORT"
 	before=$(svc_members)
 	cbefore=$(svc_cfgs)
-	svc_requests "$s" 8
-	svc_get "$s" "$FLEET_DIR/$s-dl" /whoami "/bytes/$N" ||
+	svc_requests "$k" 8
+	svc_get "$k" "$FLEET_DIR/$k-dl" /whoami "/bytes/$N" ||
 		e2e_log "  (gtlsclient exited non-zero; judged by what it downloaded)"
-	svc_bytes_ok "$FLEET_DIR/$s-dl/$N" ||
-		fail "$s: download: $(e2e_size "$FLEET_DIR/$s-dl/$N") of $N bytes, or not the server's filler"
-	svc_check_whoami "$s" "$FLEET_DIR/$s-dl/whoami"
-	e2e_log "  $s: $N bytes byte-exact from $SVC_HOST"
+	svc_bytes_ok "$FLEET_DIR/$k-dl/$N" ||
+		fail "$k: download: $(e2e_size "$FLEET_DIR/$k-dl/$N") of $N bytes, or not the server's filler"
+	svc_check_whoami "$s" "$FLEET_DIR/$k-dl/whoami"
+	e2e_log "  $k: $N bytes byte-exact from $SVC_HOST"
 	after=$(svc_members)
-	svc_check_only "$s" "$before" "$after" "$s traffic"
+	svc_check_only "$s" "$before" "$after" "$k traffic"
 	# routed packets count under the service's config 1, nowhere else
 	cafter=$(svc_cfgs)
 	while read -r cs ci cn; do
