@@ -30,6 +30,7 @@
 # Usage: BUILD=build tests/e2e/fleet_services.sh   (exit 0 = pass, 77 = skipped)
 . "$(dirname "$0")/lib/fleet.sh"
 
+# shellcheck disable=SC2034 # read by lib/fleet.sh: one LB node
 FLEET_LBS=(lb1)
 FLEET_HOSTS=(h1 h2 h3)
 WEB_VIP=$VIP4		# 198.18.100.1
@@ -219,7 +220,10 @@ svc_delta() {
 	local a b
 	a=$(awk -v s="$3" -v h="$4" '$1 == s && $2 == h { print $3 }' <<<"$1")
 	b=$(awk -v s="$3" -v h="$4" '$1 == s && $2 == h { print $3 }' <<<"$2")
-	[ -n "$a" ] && [ -n "$b" ] || { echo missing; return; }
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		echo missing
+		return
+	fi
 	echo $((b - a))
 }
 
@@ -294,9 +298,10 @@ svc_requests() {
 	e2e_log "  $k: $i requests answered by ($seen); every CID decodes under $s's key only, to the answering host and worker"
 }
 
-# svc_bytes_ok FILE: exactly N bytes of the server's filler ('q').
+# svc_bytes_ok FILE [BYTES]: exactly BYTES (default N) of the server's
+# filler ('q').
 svc_bytes_ok() {
-	[ "$(e2e_size "$1")" = $N ] && [ "$(tr -d q <"$1" | head -c 1 | wc -c)" = 0 ]
+	[ "$(e2e_size "$1")" = "${2:-$N}" ] && [ "$(tr -d q <"$1" | head -c 1 | wc -c)" = 0 ]
 }
 
 # ---- the fleet -------------------------------------------------------------
@@ -467,13 +472,14 @@ svc_distribute
 	fail "rotate promote --service api 2: $(cat "$FLEET_DIR/rotate.log")"
 svc_distribute
 [ "$(svc_section web)" = "$websec" ] || fail "rotate --service api changed web's entry"
-keyf=$(ls "$FLEET_DIR"/fleet-api-cr2-*.key 2>/dev/null | head -n 1)
-[ -n "$keyf" ] || fail "rotate new --service api wrote no fleet-api-cr2-*.key: $(cat "$FLEET_DIR/rotate.log")"
+keyfs=("$FLEET_DIR"/fleet-api-cr2-*.key)
+keyf=${keyfs[0]}
+[ -f "$keyf" ] || fail "rotate new --service api wrote no fleet-api-cr2-*.key: $(cat "$FLEET_DIR/rotate.log")"
 KEY[api:2]=$(tr -d ' \n' <"$keyf")
 e2e_log "  api: config 2 added and promoted ($(basename "$keyf")); web's entry unchanged byte for byte"
 wait "$rot_pid"
 fleet_unshape_client
-[ "$(e2e_size "$FLEET_DIR/rot-dl/$NR")" = $NR ] && [ "$(tr -d q <"$FLEET_DIR/rot-dl/$NR" | head -c 1 | wc -c)" = 0 ] ||
+svc_bytes_ok "$FLEET_DIR/rot-dl/$NR" "$NR" ||
 	fail "api: the download during the rotation: $(e2e_size "$FLEET_DIR/rot-dl/$NR") of $NR bytes, or not the filler"
 svc_check_whoami api "$FLEET_DIR/rot-dl/whoami" 1
 e2e_log "  api: $NR bytes byte-exact from $SVC_HOST across the rotation (connection under config 1)"
