@@ -22,11 +22,14 @@
 #  - `qlbctl rotate --service api` (new, promote) rotates api's key alone:
 #    web's entry stays byte for byte, an api download across it completes,
 #    new api connections mint under api's config 2 and web's under its 1;
-#  - no member was judged down by `qlbctl lb run`'s health checks.
+#  - `qlbctl lb run`'s health checks judge no member unhealthy while every
+#    server runs; when api's server on h2 stops, (api, h2) alone is judged
+#    unhealthy: api's requests all go to h3, web's still to h1 and h2;
+#    when it starts again (generation 2), (api, h2) comes back.
 # The fleet (client, router, one LB node, three hosts with agents) is built
 # in network namespaces with tests/e2e/lib/fleet.sh and torn down on exit.
 # SVC_LB_APPLY=1 applies the LB node's file with `qlbctl lb apply` instead
-# of running `qlbctl lb run` (no health checks).
+# of running `qlbctl lb run` (no health checks: that part is left out).
 # Usage: BUILD=build tests/e2e/fleet_services.sh   (exit 0 = pass, 77 = skipped)
 . "$(dirname "$0")/lib/fleet.sh"
 
@@ -172,14 +175,18 @@ svc_section() {
 		on && /^  - name: / { on = 0 } on && /^[^ #]/ { on = 0 } on' "$FLEET_DIR/fleet.yaml"
 }
 
-# svc_server_start HOST WAY: a qlb-h3server on HOST bound to SVC_BIND[WAY]
-# (its socket group then belongs to that address's service).
+# svc_server_start HOST WAY [GEN]: a qlb-h3server generation (default 1)
+# on HOST bound to SVC_BIND[WAY] (its socket group then belongs to that
+# address's service); log srv-HOST-WAY[-gGEN].log.
+declare -A SVC_SRV_PID=()
 svc_server_start() {
-	local n=$1 k=$2
-	e2e_bg "srv-$n-$k" "$(fleet_ns "$n")" "$H3SERVER" \
+	local n=$1 k=$2 g=${3:-1} log=srv-$1-$2
+	[ "$g" = 1 ] || log=$log-g$g
+	e2e_bg "$log" "$(fleet_ns "$n")" "$H3SERVER" \
 		--cert "$FLEET_DIR/cert.pem" --key "$FLEET_DIR/key.pem" \
-		--agent "$FLEET_DIR/$n.sock" -w "$FLEET_WORKERS" -g 1 \
+		--agent "$FLEET_DIR/$n.sock" -w "$FLEET_WORKERS" -g "$g" \
 		--drain-timeout 10 "${SVC_BIND[$k]}" "$VIP_PORT"
+	SVC_SRV_PID[$n:$k]=$E2E_LAST_PID
 }
 
 # svc_get WAY OUTDIR PATH...: gtlsclient through SVC_VIP[WAY].
@@ -274,15 +281,17 @@ svc_check_whoami() {
 	SVC_HOST=$h
 }
 
-# svc_requests WAY COUNT: COUNT /whoami through SVC_VIP[WAY] (each its
-# own connection); every host of the service must answer at least one
-# (COUNT more are tried, bounded, for a host not seen yet).
+# svc_requests WAY COUNT [CONFIG [PREFIX]]: COUNT /whoami through
+# SVC_VIP[WAY] (each its own connection; answers in PREFIXreqN, PREFIX
+# default WAY-), minted under CONFIG (default 1); every host of the
+# service must answer at least one (COUNT more are tried, bounded, for a
+# host not seen yet).
 svc_requests() {
-	local k=$1 s=${1%6} count=$2 i seen=" " n
+	local k=$1 s=${1%6} count=$2 id=${3:-1} pre=${4:-$1-} i seen=" " n
 	for i in $(seq 1 $((2 * count))); do
-		svc_get "$k" "$FLEET_DIR/$k-req$i" /whoami ||
-			fail "$k: request $i failed: $(tail -n 3 "$FLEET_DIR/$k-req$i.client.log")"
-		svc_check_whoami "$s" "$FLEET_DIR/$k-req$i/whoami"
+		svc_get "$k" "$FLEET_DIR/${pre}req$i" /whoami ||
+			fail "$k: request $i failed: $(tail -n 3 "$FLEET_DIR/${pre}req$i.client.log")"
+		svc_check_whoami "$s" "$FLEET_DIR/${pre}req$i/whoami" "$id"
 		[[ $seen == *" $SVC_HOST "* ]] || seen="$seen$SVC_HOST "
 		if [ "$i" -ge "$count" ]; then
 			local all=1
@@ -506,12 +515,39 @@ for i in 1 2 3; do
 done
 e2e_log "  api: new connections minted under config 2 (new key) on h2 and h3; web's still under its config 1"
 
-# ---- health ---------------------------------------------------------------
+# ---- health: h2 stops serving api, and starts again -------------------------
 if [ -n "$FLEET_LB_RUNNING" ]; then
-	if grep -E 'host .*-> (down|DOWN)|FAIL OPEN' "$FLEET_DIR/lbrun-lb1.log"; then
-		fail "qlbctl lb run judged a member of a running service down"
+	LR=$FLEET_DIR/lbrun-lb1.log
+	if grep -E -- '-> unhealthy|FAIL OPEN' "$LR"; then
+		fail "qlbctl lb run judged a member unhealthy while every server ran"
 	fi
-	e2e_log "lb run: no member judged down ($(grep -c 'service ' "$FLEET_DIR/lbrun-lb1.log") service lines in its log)"
+	e2e_log "lb run: no member judged unhealthy so far"
+	e2e_log "=== api's server on h2 stops: (api, h2) leaves api's table, (web, h2) stays"
+	e2e_stop "${SVC_SRV_PID[h2:api]}" INT
+	e2e_wait_log "$LR" 'service api: host h2: .*-> unhealthy' 1 10 ||
+		fail "lb run did not judge (api, h2) unhealthy: $(tail -n 5 "$LR")"
+	e2e_log "  lb run: $(grep -m1 'service api: host h2: .*-> unhealthy' "$LR" | sed 's/.*qlbctl lb run: //')"
+	for i in 1 2 3 4 5 6; do
+		svc_get api "$FLEET_DIR/hc-api$i" /whoami ||
+			fail "api: request $i with h2 out failed: $(tail -n 3 "$FLEET_DIR/hc-api$i.client.log")"
+		svc_check_whoami api "$FLEET_DIR/hc-api$i/whoami" 2
+		[ "$SVC_HOST" = h3 ] || fail "api: answered by $SVC_HOST while (api, h2) is out"
+	done
+	e2e_log "  api: 6 requests, all answered by h3"
+	svc_requests web 8 1 hc-web-
+	grep -E -- 'service web: .*-> unhealthy' "$LR" &&
+		fail "lb run judged a web member unhealthy when only api's server on h2 stopped"
+	e2e_log "=== api's server on h2 starts again (generation 2)"
+	svc_server_start h2 api 2
+	e2e_wait_log "$FLEET_DIR/srv-h2-api-g2.log" 'ready on' "$FLEET_WORKERS" 15 ||
+		fail "the api server on h2 did not start again"
+	e2e_wait_log "$LR" 'service api: host h2: .*-> healthy' 1 10 ||
+		fail "lb run did not take (api, h2) back: $(tail -n 5 "$LR")"
+	e2e_log "  lb run: $(grep -m1 'service api: host h2: .*-> healthy' "$LR" | sed 's/.*qlbctl lb run: //')"
+	svc_requests api 8 2 hc-api-back-
+	if grep -E -- '-> unhealthy|FAIL OPEN' "$LR" | grep -v 'service api: host h2:'; then
+		fail "lb run judged another member unhealthy"
+	fi
 fi
 
 fleet_lb_stats lb1 | sed 's/^/  /'
