@@ -79,8 +79,9 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 		}
 		/* [::] takes IPv4 too (unless IPV6_V6ONLY): with no IPv6
 		 * VIP at its port, the IPv4 ones decide */
-		for (i = 0; !n && family == AF_INET6 && i < cfg->lb.nvips;
-		     i++) {
+		bool v4too = !n && family == AF_INET6;
+
+		for (i = 0; v4too && i < cfg->lb.nvips; i++) {
 			const struct qlb_conf_vip *v = &cfg->lb.vips[i];
 
 			if (v->port != port || v->service >= cfg->nservices ||
