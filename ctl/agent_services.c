@@ -39,6 +39,7 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 	unsigned int i, n = 0;
 	size_t off = 0;
 	int found = -1;
+	bool v4too;
 
 	if (family != AF_INET && family != AF_INET6) {
 		snprintf(err, errlen,
@@ -79,8 +80,7 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 		}
 		/* [::] takes IPv4 too (unless IPV6_V6ONLY): with no IPv6
 		 * VIP at its port, the IPv4 ones decide */
-		bool v4too = !n && family == AF_INET6;
-
+		v4too = !n && family == AF_INET6;
 		for (i = 0; v4too && i < cfg->lb.nvips; i++) {
 			const struct qlb_conf_vip *v = &cfg->lb.vips[i];
 
