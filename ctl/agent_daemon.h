@@ -8,6 +8,7 @@
  *   agent_gens.c       socket groups and generations
  *   agent_slots.c      worker sockets, IDs and socket-map slots
  *   agent_server.c     the Unix socket: peers, framing, requests
+ *   agent_services.c   which service a socket group serves
  *
  * The data plane lives in the pinned maps: the agent may die and restart
  * at any time and rebuilds this state from them (ag_recover()).
