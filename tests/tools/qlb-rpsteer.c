@@ -122,6 +122,7 @@ static void make_configs(void)
 
 unsigned int rps_row;
 int rps_shared_slot;
+int rps_svc64_rows;
 
 /* the agent's write order: present cleared first, then the new entry */
 void rps_write_hcfg(struct prog_set *ps, unsigned int id)
@@ -408,18 +409,19 @@ void rps_flows_clear(struct prog_set *ps)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"count", 1, 0, 'n'},
-					   {"rounds", 1, 0, 'r'},
-					   {"services", 1, 0, 's'},
-					   {"shared-slot", 0, 0, 'S'},
-					   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+		{"count", 1, 0, 'n'},	   {"rounds", 1, 0, 'r'},
+		{"services", 1, 0, 's'},   {"shared-slot", 0, 0, 'S'},
+		{"svc64-rows", 0, 0, 'R'}, {0, 0, 0, 0}};
 	int o, count = 0, rounds = 7, nsvc;
 
-	while ((o = getopt_long(argc, argv, "n:r:s:S", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:r:s:SR", lo, NULL)) != -1) {
 		if (o == 'n') {
 			count = atoi(optarg);
 		} else if (o == 'r') {
 			rounds = atoi(optarg);
+		} else if (o == 'R') {
+			rps_svc64_rows = 1;
 		} else if (o == 'S') {
 			rps_shared_slot = 1;
 		} else if (o == 's') {
@@ -447,6 +449,8 @@ usage:
 		"--services S (1..64): the host serves S services, the group "
 		"the last\n"
 		"--shared-slot: its qlb_grp_rows slot is shared (row from "
-		"qlb_worksel)\n");
+		"qlb_worksel)\n"
+		"--svc64-rows (bench): add rows for the group on a host "
+		"serving 64 services\n");
 	return 2;
 }

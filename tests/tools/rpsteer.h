@@ -46,6 +46,7 @@ extern struct qlb_host_cfg rps_hcfg[NCFG];
  * by_group and the configs live in this row (--services) */
 extern unsigned int rps_row;
 extern int rps_shared_slot; /* --shared-slot */
+extern int rps_svc64_rows;  /* --svc64-rows (bench) */
 
 struct prog_set {
 	struct qlb_reuseport *rp;    /* the real program */
