@@ -216,9 +216,8 @@ int rps_cmd_bench(int rounds, int count)
 				 dinit1, miss_n};
 	/* --svc64-rows: the same group as a host serving 64 services, the
 	 * group the last one's: row 0 by_group, the configs in row 64
-	 * (rps_multi_layout()). Opt-in: with them in the rounds, the
-	 * one-service rows of the config they use measured 10 to 15% higher
-	 * (0.96 -> 1.11 x base), the others not */
+	 * (rps_multi_layout()). Opt-in, so the default table stays the one
+	 * docs/host.md compares across versions */
 	dmiss64 = set_of(miss_n);
 	if (!rps_row && rps_svc64_rows) {
 		rps_multi_layout(&ps, QLB_HOST_MAX_SERVICES);
