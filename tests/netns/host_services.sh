@@ -157,7 +157,7 @@ hexec "$QLBCTL" agent status -s "$H_SOCK" | grep -q "^service beta:" ||
 
 # a group on no service's VIP is refused with the reason
 start_echo stray --workers 1 --generation 1 0.0.0.0 $PORT
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	grep -q "refused\|not a VIP\|ambiguous\|error" "$H_DIR/stray.log" 2>/dev/null && break
 	kill -0 "$ECHO_PID" 2>/dev/null || break
 	sleep 0.1
@@ -173,7 +173,7 @@ ea0=$(epochs alpha)
 "$QLBCTL" rotate new -f "$H_CFG" --service alpha --id 2 >/dev/null || fail "rotate new --service alpha"
 "$QLBCTL" rotate promote -f "$H_CFG" --service alpha 2 >/dev/null || fail "rotate promote --service alpha 2"
 kill -HUP "$AGENT_PID"
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	[ "$(epochs alpha)" != "$ea0" ] && break
 	sleep 0.1
 done
