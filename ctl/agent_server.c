@@ -447,8 +447,12 @@ int qlb_agent_handle_msg(struct agent *ag, int ci, const struct qlb_ap_hdr *h,
 
 		if (h->len != sizeof(*m))
 			return -1;
-		/* no group yet: bounds over every group's working one */
+		/* no group yet: bounds over every group's working one; on
+		 * a host serving several services, a lower one may be for
+		 * another service's group (REGISTER checks it per group) */
 		ag_working_range(ag, &wmin, &wmax);
+		if (ag->multi)
+			wmin = 0;
 		if (!m->generation || (wmin && m->generation < wmin &&
 				       !ag_gen_find(ag, m->generation))) {
 			ag_result(c, -EINVAL, "generation %u is not a new one",

@@ -89,11 +89,11 @@ svc_config
 "$QLBCTL" validate -f "$H_CFG" >/dev/null || {
 	"$QLBCTL" validate -f "$H_CFG"; fail "the test's file is not valid"; }
 start_agent
-# generation numbers are the host's, over all groups: beta's come after
-start_echo alpha --workers 3 --generation 1 $VIP4 $PORT
-wait_ready alpha 3
+# generations are per group: alpha declares 1 while beta works on 7
 start_echo beta --workers 3 --generation 7 $VIP4B $PORT
 wait_ready beta 3
+start_echo alpha --workers 3 --generation 1 $VIP4 $PORT
+wait_ready alpha 3
 IDS_A=$(worker_ids alpha)
 IDS_B=$(worker_ids beta)
 log "alpha workers $IDS_A (generation 1), beta workers $IDS_B (generation 7)"
