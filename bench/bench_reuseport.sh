@@ -10,7 +10,8 @@
 #    (the kernel's own hash). Figures only; never fails on a time.
 H_TAG=bench
 source "$(dirname "$0")/../tests/lib/host.sh"
-ATTACH=$PWD/$BUILD/tools/qlb-rpattach
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # make passes it absolute
+ATTACH=$BUILD/tools/qlb-rpattach
 SECS=${QLB_BENCH_SECS:-3}
 
 host_setup

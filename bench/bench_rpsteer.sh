@@ -10,6 +10,7 @@
 # while 100 000 random CIDs arrive. Figures only; never fails on a time.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # make passes it absolute
 make -s BUILD="$BUILD" "$BUILD/tools/qlb-rpsteer" >/dev/null || exit 1
 exec "$BUILD/tools/qlb-rpsteer" bench --rounds "${QLB_BENCH_ROUNDS:-7}" \
 	--count "${QLB_BENCH_COUNT:-20000}"

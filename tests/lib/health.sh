@@ -23,8 +23,9 @@ set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . tests/lib/yaml.sh
 BUILD=${BUILD:-build}
-QLBCTL=$PWD/$BUILD/qlbctl
-ECHO=$PWD/$BUILD/qlb-echo
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # make passes it absolute
+QLBCTL=$BUILD/qlbctl
+ECHO=$BUILD/qlb-echo
 HC_TAG=${HC_TAG:-health}
 HC_P=qlbt-${HC_TAG:0:8}-$$
 HC_DIR=/tmp/$HC_P

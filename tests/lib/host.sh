@@ -13,9 +13,10 @@
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BUILD=${BUILD:-build}
-QLBCTL=$PWD/$BUILD/qlbctl
-ECHO=$PWD/$BUILD/qlb-echo
-LOAD=$PWD/$BUILD/tools/qlb-hostload
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # make passes it absolute
+QLBCTL=$BUILD/qlbctl
+ECHO=$BUILD/qlb-echo
+LOAD=$BUILD/tools/qlb-hostload
 
 H_TAG=${H_TAG:-host}
 NS_H=qlbt-$H_TAG-h-$$

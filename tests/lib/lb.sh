@@ -13,7 +13,8 @@ set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . tests/lib/yaml.sh
 BUILD=${BUILD:-build}
-QLBCTL=$PWD/$BUILD/qlbctl
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # make passes it absolute
+QLBCTL=$BUILD/qlbctl
 L_TAG=${L_TAG:-lb}
 NS_R=qlbt-$L_TAG-r-$$
 NS_L=qlbt-$L_TAG-l-$$

@@ -20,7 +20,7 @@ source "$(dirname "$0")/../lib/host.sh"
 
 make -s BUILD="$BUILD" "$BUILD/tools/qlb-rpsteer" >/dev/null ||
 	fail "cannot build $BUILD/tools/qlb-rpsteer"
-"$PWD/$BUILD/tools/qlb-rpsteer" check --count 1000 || fail "qlb-rpsteer check"
+"$BUILD/tools/qlb-rpsteer" check --count 1000 || fail "qlb-rpsteer check"
 
 # rp_stat INDEX: a qlb_rp_stats counter (enum qlb_rp_stat), summed over CPUs
 rp_stat() {

@@ -13,7 +13,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/yaml.sh
 BUILD=${BUILD:-build}
-QLBCTL=$PWD/$BUILD/qlbctl
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # make passes it absolute
+QLBCTL=$BUILD/qlbctl
 NS=qlbt-seckeys-$$
 D=/tmp/qlbt-seckeys-$$
 PIN=/sys/fs/bpf/qlbt-seckeys-$$
