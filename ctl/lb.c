@@ -136,7 +136,8 @@ static const struct qlb_cmd lb_cmds[] = {
 	 "validate -f FILE whole, load/attach once, update in place"},
 	{"status", cmd_lb_status, "program, interface, configs, VIPs, hosts"},
 	{"stats", cmd_lb_stats,
-	 "counters per service, VIP and reason, per member and host (rates with --watch)"},
+	 "counters per service, VIP and reason, per member and host (rates "
+	 "with --watch)"},
 	{"metrics", cmd_lb_metrics,
 	 "Prometheus text once, or served over HTTP (--listen)"},
 	{"detach", cmd_lb_detach, "detach the program and remove its pins"},
