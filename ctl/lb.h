@@ -19,7 +19,7 @@
  * under lb.pin_dir by their names in the program (qlb_ctrl, ...). */
 struct qlb_lb_maps {
 	int ctrl, settings, vips, cid_cfgs, sids, hosts, maglev, maglev_est;
-	int stats, host_stats, cfg_stats, cid_cache;
+	int stats, host_stats, cfg_stats, cid_cache, vip_cfgs;
 };
 
 /*

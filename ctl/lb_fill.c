@@ -39,6 +39,9 @@ struct lb_fill {
 	struct qlb_lb_ctrl ctrl;
 	struct qlb_lb_settings st;
 	__u8 live[QLB_LB_MAX_SERVICES]; /* per service: bit N, config N */
+	/* per service: what the fast path needs of each config, written
+	 * beside every VIP bucket of the service (qlb_vip_cfgs) */
+	struct qlb_lb_vip_cfg vcfg[QLB_LB_MAX_SERVICES][QLB_LB_VIP_CFG_IDS];
 
 	/* VIPs of the config, their counter rows, their lookup table */
 	struct qlb_lb_vip_ent vitems[QLB_LB_MAX_VIPS];
@@ -450,6 +453,21 @@ static int fill_cid_configs(struct lb_fill *f)
 				       sizeof(c.host_mask));
 				qlb_sid_host_part(&c.c, c.host_mask);
 			}
+			if (svc) {
+				struct qlb_lb_vip_cfg *vc = &f->vcfg[s][i];
+
+				vc->live = c.live;
+				vc->id = i;
+				vc->flags = c.c.flags;
+				vc->cid_len = c.live ? qlb_cid_len(&c.c) : 0;
+				vc->sid_len = c.c.sid_len;
+				vc->cfg_key = QLB_LB_CFG_KEY(s, i);
+				vc->service = s;
+				memcpy(vc->host_mask, c.host_mask,
+				       sizeof(vc->host_mask));
+				memcpy(vc->cid_mask, c.cid_mask,
+				       sizeof(vc->cid_mask));
+			}
 			if (bpf_map_update_elem(f->m->cid_cfgs, &key, &c,
 						BPF_ANY))
 				rc = fill_err(f,
@@ -702,11 +720,12 @@ static int fill_maglev(struct lb_fill *f)
 	return 0;
 }
 
-/* The VIP, server-ID, member and Maglev tables into the spare slot. */
+/* The VIP (and their fast-path configs), server-ID, member and Maglev
+ * tables into the spare slot. */
 static int fill_write_tables(struct lb_fill *f)
 {
 	const struct qlb_lb_maps *m = f->m;
-	__u32 nxt = f->nxt, size = f->cfg->lb.maglev_table_size;
+	__u32 nxt = f->nxt, size = f->cfg->lb.maglev_table_size, j;
 
 	if (fill_unmoved(f))
 		return -1;
@@ -718,6 +737,28 @@ static int fill_write_tables(struct lb_fill *f)
 			sizeof(*f->stab), QLB_LB_SID_BUCKETS))
 		return fill_err(f, "cannot write qlb_sids_v2: %s",
 				strerror(errno));
+	/* the fast path's configs beside every used VIP bucket (an empty
+	 * bucket's are never read: the VIP entry must match first) */
+	for (j = 0; j < QLB_LB_VIP_BUCKETS; j++) {
+		const struct qlb_lb_vip_ent *v = &f->vtab[j];
+
+		__u32 id, key;
+
+		if (!v->family)
+			continue;
+		for (id = 0; id < QLB_LB_VIP_CFG_IDS; id++) {
+			key = (nxt * QLB_LB_VIP_CFG_IDS + id) *
+				      QLB_LB_VIP_BUCKETS +
+			      j;
+			if (bpf_map_update_elem(m->vip_cfgs, &key,
+						&f->vcfg[v->service][id],
+						BPF_ANY))
+				return fill_err(f,
+						"cannot write qlb_vip_cfgs: "
+						"%s",
+						strerror(errno));
+		}
+	}
 	/* every member entry: one past the config's must read empty */
 	if (write_range(m->hosts, nxt * QLB_LB_MAX_MEMBERS, f->hosts,
 			sizeof(*f->hosts), QLB_LB_MAX_MEMBERS))

@@ -49,6 +49,7 @@ static const struct {
 	LB_MAP("qlb_host_stats_v2", host_stats, struct qlb_lb_counter),
 	LB_MAP("qlb_cfg_stats_v2", cfg_stats, struct qlb_lb_counter),
 	LB_MAP("qlb_cid_cache", cid_cache, struct qlb_lb_cache_ent),
+	LB_MAP("qlb_vip_cfgs", vip_cfgs, struct qlb_lb_vip_cfg),
 };
 #define NMAPS (sizeof(lb_maps) / sizeof(lb_maps[0]))
 _Static_assert(NMAPS * sizeof(int) == sizeof(struct qlb_lb_maps),

@@ -38,6 +38,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries,
+	       QLB_LB_SLOTS *QLB_LB_VIP_BUCKETS *QLB_LB_VIP_CFG_IDS);
+	__type(key, __u32);
+	__type(value, struct qlb_lb_vip_cfg);
+} qlb_vip_cfgs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, QLB_LB_SLOTS *QLB_LB_SID_BUCKETS);
 	__type(key, __u32);
 	__type(value, struct qlb_lb_sid_ent);

@@ -70,6 +70,8 @@ static __always_inline __u32 qlb_vip_svc(const struct qlb_lb_vip_ent *e)
  * predicts the common value and addresses the config and server-ID tables
  * (or the Maglev table) at once; with one service it always predicts
  * right. The empty asm keeps the compiler from folding the branch away.
+ * The general path only: the fast path reads its config from
+ * qlb_vip_cfgs, addressed by the VIP's bucket, and needs no guess.
  */
 static __always_inline __u32 qlb_svc_opaque(__u32 x)
 {
@@ -192,6 +194,16 @@ static __always_inline __u32 qlb_sid_lookup(__u32 slot,
 	return e ? e->host : QLB_LB_NO_HOST;
 }
 
+/* VIP entry @e is the address @d (four words) and @pf: port and family as
+ * one word, as the entry has them (an empty entry, family 0, is none). */
+static __always_inline int qlb_vip_is(const struct qlb_lb_vip_ent *e,
+				      const __u64 *d, __u32 pf)
+{
+	/* equalities folded into one test (BPF has no set-on-condition) */
+	return !((((__u64 *)e->addr)[0] ^ d[0]) |
+		 (((__u64 *)e->addr)[1] ^ d[1]) | (*(__u32 *)&e->port ^ pf));
+}
+
 /* The VIP entry of (@daddr, @dport), within @probes buckets of its hash,
  * or NULL. @daddr: four words, 8-aligned (IPv4: word 0, others zero). */
 static __always_inline struct qlb_lb_vip_ent *
@@ -213,9 +225,7 @@ qlb_vip_find(__u32 slot, const struct qlb_lb_settings *s, __u8 family,
 
 		if (qlb_unlikely(!e || !e->family))
 			break;
-		if (qlb_likely(!((((__u64 *)e->addr)[0] ^ d[0]) |
-				 (((__u64 *)e->addr)[1] ^ d[1]) |
-				 (*(__u32 *)&e->port ^ pf))))
+		if (qlb_likely(qlb_vip_is(e, d, pf)))
 			return e;
 	}
 	return NULL;
@@ -583,14 +593,14 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 	__u8 *q = (void *)(udp + 1);
 	__u32 zero = 0, slot, key, tot, ulen, clen, host, hash, over, vidx;
-	__u32 dlen, svc, base;
+	__u32 dlen, svc, bkt, hb;
 	__u8 *d;
 	__u32 daddr[4] __attribute__((aligned(8))), da;
 	struct qlb_verdict v = {.reason = QLB_R_ROUTED_CID};
 	struct qlb_lb_settings *s;
 	struct qlb_lb_ctrl *ctrl;
 	struct qlb_lb_vip_ent *e;
-	struct qlb_lb_cid *cfg;
+	struct qlb_lb_vip_cfg *cfg;
 	struct qlb_cidw c;
 	const __u64 *cm;
 	__u64 bytes = end - data;
@@ -641,13 +651,17 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 	s = bpf_map_lookup_elem(&qlb_settings_v2, &slot);
 	if (!s)
 		return -1;
-	e = qlb_vip_find(slot, s, fam, daddr, udp->dest, 1);
-	if (!e)
-		return -1;
-	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
-	/* the service comes with the VIP entry: no lookup of its own */
-	svc = qlb_vip_svc(e);
-	base = qlb_cfg_base(svc);
+	/*
+	 * Only a VIP in its first bucket, whose index the packet gives: its
+	 * entry and its service's config of the CID's codepoint
+	 * (qlb_vip_cfgs, written with the VIP table) are loaded side by
+	 * side, no key waits for the VIP entry's load. The config is used
+	 * once the entry matched: it is the one of the VIP in that bucket.
+	 */
+	hb = qlb_lb_vip_hash_m(s->vip_mul, fam, daddr, udp->dest) &
+	     (QLB_LB_VIP_BUCKETS - 1);
+	bkt = slot * QLB_LB_VIP_BUCKETS + hb;
+	e = bpf_map_lookup_elem(&qlb_vips_v2, &bkt);
 
 	/* a long header whose DCID is a server's CID (the Handshake, 0-RTT
 	 * after a Retry) takes this path too; a client's Initial DCID fails
@@ -662,10 +676,18 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		d = q + 1;
 	}
 	c0 = d[0];
-	cfg = qlb_live_cfg(slot, e->live_cfgs, base, qlb_cid_config_id(c0));
-	if (!cfg)
+	key = (slot * QLB_LB_VIP_CFG_IDS + qlb_cid_config_id(c0)) *
+		      QLB_LB_VIP_BUCKETS +
+	      hb;
+	cfg = bpf_map_lookup_elem(&qlb_vip_cfgs, &key);
+	if (!e || !cfg ||
+	    !qlb_vip_is(e, (const __u64 *)daddr,
+			(__u32)udp->dest | (__u32)fam << 16) ||
+	    !cfg->live)
 		return -1;
-	clen = qlb_cid_len(&cfg->c);
+	vidx = e->idx < QLB_LB_MAX_VIPS ? e->idx : QLB_LB_NO_VIP;
+	svc = cfg->service & (QLB_LB_MAX_SERVICES - 1);
+	clen = cfg->cid_len;
 	if (q[0] & 0x80) {
 		/* as qlb_quic(): a longer DCID starts with the CID */
 		if (dlen < clen || dlen > QLB_CID_MAX_LEN ||
@@ -676,14 +698,14 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 			return -1;
 		dlen = clen;
 	}
-	if ((cfg->c.flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != dlen)
+	if ((cfg->flags & QLB_CID_F_ENCODE_LEN) && (c0 & 0x1f) + 1u != dlen)
 		return -1;
 	cm = (const __u64 *)cfg->cid_mask;
 	c.w[0] = *(__u64 *)(d + 0) & cm[0];
 	c.w[1] = *(__u64 *)(d + 8) & cm[1];
 	c.w[2] = *(__u64 *)(d + 16) & cm[2];
 	hash = qlb_lb_cid_hash(c.w);
-	if (qlb_likely(!(cfg->c.flags & QLB_CID_F_KEY))) {
+	if (qlb_likely(!(cfg->flags & QLB_CID_F_KEY))) {
 		const __u64 *hm = (const __u64 *)cfg->host_mask;
 		struct qlb_lb_sid_ent *se;
 		__u64 k[2];
@@ -691,7 +713,7 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 		qlb_plain_sid(&c, k);
 		k[0] &= hm[0];
 		k[1] &= hm[1];
-		se = qlb_sid_find(slot, s, base + cfg->c.id, k, 1);
+		se = qlb_sid_find(slot, s, cfg->cfg_key, k, 1);
 		if (!se)
 			return -1;
 		host = se->host;
@@ -740,8 +762,8 @@ static __always_inline int qlb_fast(struct xdp_md *ctx)
 
 	v.host = host;
 	v.service = svc;
-	v.config_id = cfg->c.id;
-	v.sid_len = cfg->c.sid_len;
+	v.config_id = cfg->id;
+	v.sid_len = cfg->sid_len;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	ip = data + sizeof(struct ethhdr);

@@ -40,7 +40,7 @@ print("A" if got == A else "B" if got == B else "MIX %r" % (got,))'
 pins_ok() {
 	local n st pid
 	for n in qlb_ctrl qlb_settings_v2 qlb_vips_v2 qlb_cid_cfgs_v2 qlb_sids_v2 qlb_hosts_v2 \
-		qlb_maglev_v2 qlb_mglv_est_v2 qlb_stats_v3 qlb_host_stats_v2 qlb_cfg_stats_v2 qlb_cid_cache qlb_xdp_ingress; do
+		qlb_maglev_v2 qlb_mglv_est_v2 qlb_stats_v3 qlb_host_stats_v2 qlb_cfg_stats_v2 qlb_cid_cache qlb_vip_cfgs qlb_xdp_ingress; do
 		[ -e "$L_PIN/$n" ] || { echo "pin $n missing"; return 1; }
 	done
 	st=$(status) || { echo "lb status fails"; return 1; }

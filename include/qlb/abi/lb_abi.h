@@ -176,6 +176,34 @@ struct qlb_lb_cid {
 };
 _Static_assert(sizeof(struct qlb_lb_cid) == 424, "qlb_lb_cid is ABI");
 
+/* ---- qlb_vip_cfgs (ARRAY, (slot * QLB_LB_VIP_CFG_IDS + config id) *
+ * QLB_LB_VIP_BUCKETS + bucket) ---------------------------------------------
+ * What the fast path needs of config N of the service of the VIP in a
+ * bucket of qlb_vips_v2, written with that table. The fast path takes
+ * only a VIP in its first bucket, whose index the packet's hash gives:
+ * it reads this entry beside the VIP entry instead of after it (a key
+ * built from the VIP entry's service made every later lookup wait for
+ * that entry's load). Only valid once the VIP entry matched. 8 ids per
+ * bucket: codepoint 7 (unroutable) reads a zero entry, no bound check. */
+#define QLB_LB_VIP_CFG_IDS 8
+struct qlb_lb_vip_cfg {
+	__u8 live;    /* 1: config id is routed for this VIP's service */
+	__u8 id;      /* config id (codepoint) */
+	__u8 flags;   /* QLB_CID_F_* */
+	__u8 cid_len; /* qlb_cid_len() */
+	__u8 sid_len; /* server ID bytes */
+	__u8 pad;
+	__u16 cfg_key; /* QLB_LB_CFG_KEY(service, id) */
+	__u32 service; /* the VIP's service */
+	__u32 pad2;
+	__u8 host_mask[16]; /* as qlb_lb_cid's */
+	__u32 cid_mask[6];  /* as qlb_lb_cid's */
+	/* to 64 bytes: one cache line, and the program's index a shift */
+	__u8 pad3[8];
+};
+_Static_assert(sizeof(struct qlb_lb_vip_cfg) == 64, "qlb_lb_vip_cfg is ABI");
+_Static_assert(QLB_CONFIG_MAX < QLB_LB_VIP_CFG_IDS, "an id per codepoint");
+
 /* ---- qlb_sids_v2 (ARRAY, slot * QLB_LB_SID_BUCKETS + bucket) --------------
  * _v2: keyed by service and config (cfg_key), and host is a member index:
  * a server ID is looked up only among the members of the VIP's service. */
