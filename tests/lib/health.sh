@@ -312,3 +312,23 @@ hc_wait() {
 	done
 	python3 -c "print('%.2f' % ($(date +%s.%N) - $t0))"
 }
+
+# hc_trace_hosts N VIP4 VIP6 PORT: where N Initials to those VIPs go,
+# traced through the live health view: "host=count ..." sorted by host.
+hc_trace_hosts() {
+	python3 tests/tools/qlb-mkpcap.py "$HC_DIR/in.pcap" --initials "$1" \
+		--vip4 "$2" --vip6 "$3" --port "$4" >/dev/null || return 1
+	hc_in lb "$QLBCTL" -j trace --health -f "$HC_DIR/lb.yaml" "$HC_DIR/in.pcap" |
+		python3 -c '
+import json, sys
+hosts = {}
+for line in sys.stdin:
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    p = json.loads(line)
+    h = p.get("host")
+    if h:
+        hosts[h] = hosts.get(h, 0) + 1
+print(" ".join("%s=%d" % kv for kv in sorted(hosts.items())))'
+}

@@ -35,24 +35,6 @@ dc() { hc_in "$1" "$QLBCTL" -j agent status -s "$HC_DIR/$1.sock" |
 [ "$(dc h3 gue_6in6)" -ge 1 ] || fail "h3: probes not seen as GUE 6in6"
 [ "$(dc h4 ip6ip6)" -ge 1 ] || fail "h4: probes not seen as IP6IP6"
 
-# Initials traced through the live health view: who takes new flows
-trace_hosts() {
-	python3 tests/tools/qlb-mkpcap.py "$HC_DIR/in.pcap" --initials 400 \
-		--vip4 "$VIP4" --vip6 "$VIP6" --port $PORT >/dev/null || return 1
-	hc_in lb "$QLBCTL" -j trace --health -f "$HC_DIR/lb.yaml" "$HC_DIR/in.pcap" |
-		python3 -c '
-import json, sys
-hosts = {}
-for line in sys.stdin:
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    p = json.loads(line)
-    h = p.get("host")
-    if h:
-        hosts[h] = hosts.get(h, 0) + 1
-print(" ".join("%s=%d" % kv for kv in sorted(hosts.items())))'
-}
 
 # detection: from the fault to the logged transition (rise/fall of 2/3 at
 # 200 ms: at most 3 x 200 + 100 ms plus a probe interval)
@@ -97,7 +79,7 @@ case $lp in no_live_socket | no_vip_socket) ;;
 [ "$(hc_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["health"]["fail_open"])')" = False ] ||
 	fail "one healthy host left: the node must not fail open"
 
-got=$(trace_hosts) || fail "qlbctl trace --health failed"
+got=$(hc_trace_hosts 400 "$VIP4" "$VIP6" $PORT) || fail "qlbctl trace --health failed"
 log "traced Initials with three hosts unhealthy: $got"
 [ "$got" = "h4=400" ] || fail "new flows must all go to h4, got: $got"
 
@@ -153,7 +135,7 @@ hc_in lb "$QLBCTL" lb metrics -f "$HC_DIR/lb.yaml" | grep -q '^qlb_lb_health_fai
 	fail "metric qlb_lb_health_fail_open is not 1"
 [ "$(announced)" = 0 ] || fail "VIPs still announced with no healthy host"
 hc_in lb "$QLBCTL" lb status -f "$HC_DIR/lb.yaml" | sed -n '/^health/,$p'
-got=$(trace_hosts) || fail "trace --health failed"
+got=$(hc_trace_hosts 400 "$VIP4" "$VIP6" $PORT) || fail "trace --health failed"
 log "traced Initials while failing open: $got"
 case $got in *h1=*h2=*h3=*h4=*) ;; *) fail "fail-open must spread over all four: $got" ;; esac
 

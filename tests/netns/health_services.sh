@@ -187,25 +187,6 @@ per_service_trace() {
 		grep -q '"service"'
 }
 
-# trace_hosts VIP4 VIP6 PORT: where 200 Initials to those VIPs go, through
-# the live health view.
-trace_hosts() {
-	python3 tests/tools/qlb-mkpcap.py "$HC_DIR/in.pcap" --initials 200 \
-		--vip4 "$1" --vip6 "$2" --port "$3" >/dev/null || return 1
-	hc_in lb "$QLBCTL" -j trace --health -f "$HC_DIR/lb.yaml" "$HC_DIR/in.pcap" |
-		python3 -c '
-import json, sys
-hosts = {}
-for line in sys.stdin:
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    p = json.loads(line)
-    h = p.get("host")
-    if h:
-        hosts[h] = hosts.get(h, 0) + 1
-print(" ".join("%s=%d" % kv for kv in sorted(hosts.items())))'
-}
 
 # old_probe HOST_ADDR VIP NAME: a probe as an LB node of before services
 # sends it (no service named; GUE from the encap source), answered by the
@@ -330,10 +311,10 @@ a=$(old_probe 198.18.31.2 "$VIP4" h1) || fail "no answer to a probe without a se
 log "a probe without a service to h1 at web's VIP: status flags from = $a"
 [ "${a%% *}" = 0 ] || fail "h1 at web's VIP: status ${a%% *}, expected ok"
 if [ $TRACE = 1 ]; then
-	got=$(trace_hosts "$API4" "$API6" $APORT) || fail "trace --health failed"
+	got=$(hc_trace_hosts 200 "$API4" "$API6" $APORT) || fail "trace --health failed"
 	log "api Initials with api/h1 unhealthy: $got"
 	[ "$got" = "h4=200" ] || fail "api's new flows must all go to h4, got: $got"
-	got=$(trace_hosts "$VIP4" "$VIP6" $PORT) || fail "trace --health failed"
+	got=$(hc_trace_hosts 200 "$VIP4" "$VIP6" $PORT) || fail "trace --health failed"
 	log "web Initials: $got"
 	case $got in *h1=*h4=*) ;; *) fail "web must keep both hosts: $got" ;; esac
 fi
@@ -367,7 +348,7 @@ hc_in lb "$QLBCTL" lb metrics -f "$HC_DIR/lb.yaml" >"$HC_DIR/m2.prom"
 grep -q '^qlb_lb_health_fail_open{service="api"} 1$' "$HC_DIR/m2.prom" || fail "metric: api not failing open"
 grep -q '^qlb_lb_health_fail_open{service="web"} 0$' "$HC_DIR/m2.prom" || fail "metric: web failing open"
 if [ $TRACE = 1 ]; then
-	got=$(trace_hosts "$API4" "$API6" $APORT) || fail "trace --health failed"
+	got=$(hc_trace_hosts 200 "$API4" "$API6" $APORT) || fail "trace --health failed"
 	log "api Initials while api fails open: $got"
 	case $got in *h1=*h4=*) ;; *) fail "api failing open must spread over both: $got" ;; esac
 fi
@@ -382,7 +363,7 @@ hs_wait_announced 2 2 "$API4" "$API6" || fail "api's VIPs not announced again"
 [ "$(hs_field api h1 effective)" = active ] || fail "api/h1 effective $(hs_field api h1 effective)"
 [ "$(hs_field api h4 effective)" = down ] || fail "api/h4 effective $(hs_field api h4 effective)"
 if [ $TRACE = 1 ]; then
-	got=$(trace_hosts "$API4" "$API6" $APORT) || fail "trace --health failed"
+	got=$(hc_trace_hosts 200 "$API4" "$API6" $APORT) || fail "trace --health failed"
 	log "api Initials with api/h1 back, api/h4 unhealthy: $got"
 	[ "$got" = "h1=200" ] || fail "api's new flows must all go to h1, got: $got"
 fi
