@@ -27,6 +27,27 @@ static const char *group_str(int family, const void *addr, uint16_t port,
 	return buf;
 }
 
+/* Mark in @cand the services with a VIP of @port and @family; *@found gets
+ * the last one. Return: how many. */
+static unsigned int port_candidates(const struct qlb_config *cfg, uint16_t port,
+				    int family, bool *cand, int *found)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < cfg->lb.nvips; i++) {
+		const struct qlb_conf_vip *v = &cfg->lb.vips[i];
+
+		if (v->port != port || v->addr.family != family ||
+		    v->service >= cfg->nservices ||
+		    v->service >= QLB_MAX_SERVICES || cand[v->service])
+			continue;
+		cand[v->service] = true;
+		*found = (int)v->service;
+		n++;
+	}
+	return n;
+}
+
 int qlb_group_service(const struct qlb_config *cfg, int family,
 		      const void *addr, uint16_t port, char *err, size_t errlen)
 {
@@ -34,12 +55,12 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 					   0, 0, 0, 0, 0xff, 0xff};
 	size_t alen = family == AF_INET ? 4 : 16;
 	uint8_t v4[4];
+	struct qlb_addr a;
 	bool cand[QLB_MAX_SERVICES] = {false};
 	char g[INET6_ADDRSTRLEN + 8], names[256];
 	unsigned int i, n = 0;
 	size_t off = 0;
 	int found = -1;
-	bool v4too;
 
 	if (family != AF_INET && family != AF_INET6) {
 		snprintf(err, errlen,
@@ -59,38 +80,18 @@ int qlb_group_service(const struct qlb_config *cfg, int family,
 		family = AF_INET;
 		alen = 4;
 	}
-	for (i = 0; i < cfg->lb.nvips; i++) {
-		const struct qlb_conf_vip *v = &cfg->lb.vips[i];
-
-		if (v->port == port && v->addr.family == family &&
-		    !memcmp(v->addr.bytes, addr, alen))
-			return (int)v->service;
-	}
+	memset(&a, 0, sizeof(a));
+	a.family = family;
+	memcpy(a.bytes, addr, alen);
+	found = qlb_config_vip_service(cfg, &a, port);
+	if (found >= 0)
+		return found;
 	if (addr_is_any(family, addr)) {
-		for (i = 0; i < cfg->lb.nvips; i++) {
-			const struct qlb_conf_vip *v = &cfg->lb.vips[i];
-
-			if (v->port != port || v->addr.family != family ||
-			    v->service >= cfg->nservices ||
-			    v->service >= QLB_MAX_SERVICES || cand[v->service])
-				continue;
-			cand[v->service] = true;
-			found = (int)v->service;
-			n++;
-		}
+		n = port_candidates(cfg, port, family, cand, &found);
 		/* [::] takes IPv4 too (unless IPV6_V6ONLY): with no IPv6
 		 * VIP at its port, the IPv4 ones decide */
-		v4too = !n && family == AF_INET6;
-		for (i = 0; v4too && i < cfg->lb.nvips; i++) {
-			const struct qlb_conf_vip *v = &cfg->lb.vips[i];
-
-			if (v->port != port || v->service >= cfg->nservices ||
-			    v->service >= QLB_MAX_SERVICES || cand[v->service])
-				continue;
-			cand[v->service] = true;
-			found = (int)v->service;
-			n++;
-		}
+		if (!n && family == AF_INET6)
+			n = port_candidates(cfg, port, AF_INET, cand, &found);
 		if (n == 1)
 			return found;
 	}
