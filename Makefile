@@ -147,9 +147,13 @@ ALL_OBJS += $(LIB_OBJS) $(CTL_OBJS) $(BUILD)/obj/ctl/qlbctl.o $(ECHO_OBJS)
 # rule names is an intermediate file, deleted after the link).
 $(ALL_OBJS):
 DEP_FILES := $(wildcard $(patsubst %.o,%.d,$(ALL_OBJS) $(BPF_OBJS)))
+# A .d file written when BUILD was relative names a target this make does
+# not build (BUILD is absolute now): it counts as absent.
+DEP_FILES := $(filter-out $(if $(DEP_FILES),$(shell awk 'FNR == 1 { if (!/^\//) print FILENAME; nextfile }' $(DEP_FILES))),$(DEP_FILES))
 -include $(DEP_FILES)
-# An object built before -MMD (no .d beside it) depends, as it used to, on
-# every header and skeleton, until its next compile writes its .d file.
+# An object built before -MMD (no .d beside it, or a .d of the relative
+# BUILD) depends, as it used to, on every header and skeleton, until its
+# next compile writes its .d file.
 NODEP_C   := $(filter-out $(DEP_FILES:.d=.o),$(wildcard $(ALL_OBJS)))
 NODEP_BPF := $(filter-out $(DEP_FILES:.d=.o),$(wildcard $(BPF_OBJS)))
 $(NODEP_C): $(HEADERS) $(SKELS) $(wildcard ctl/*.c ctl/lib/*.c tests/*/*.h bench/*.h examples/*/*.h)
